@@ -1,0 +1,487 @@
+package alerting
+
+import (
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+)
+
+// Change is one alarm that moved, for the store and the dispatcher: Event
+// is set when people must be told.
+type Change struct {
+	Alarm   Alarm
+	Event   EventKind
+	Deleted bool
+}
+
+// Options configure an Engine.
+type Options struct {
+	Site  string
+	Rules []*Rule
+	// Intervals per target decide when data counts as stale (3 intervals).
+	Intervals map[string]time.Duration
+	// OnChange persists and dispatches changes. It is called in order, never
+	// concurrently; on error the changes are offered again next time, so a
+	// full disk delays an alarm but does not lose it.
+	OnChange func([]Change) error
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Engine keeps series and alarms. Safe for concurrent use: target
+// goroutines call Ingest, a ticker calls Tick.
+type Engine struct {
+	mu        sync.Mutex
+	opts      Options
+	rules     []*Rule
+	ruleByN   map[string]*Rule
+	keep      int64 // history kept per series, ns
+	targets   map[string]*targetState
+	alarms    map[string]*Alarm
+	byTarget  map[string]map[string]*Alarm
+	queued    []Change // changes not yet accepted by OnChange
+	startedAt time.Time
+
+	persistMu sync.Mutex
+}
+
+type targetState struct {
+	byName  map[string][]*series
+	byKey   map[string]*series
+	lastGC  time.Time
+	batches int
+}
+
+// ResolvedKeep is how long a resolved alarm stays visible in the API.
+const ResolvedKeep = 15 * time.Minute
+
+// seriesTTL drops series not updated for a day (a renamed port, a removed
+// disk) so that memory does not grow for ever.
+const seriesTTL = 24 * time.Hour
+
+// New builds an engine.
+func New(opts Options) *Engine {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	e := &Engine{
+		opts:     opts,
+		targets:  map[string]*targetState{},
+		alarms:   map[string]*Alarm{},
+		byTarget: map[string]map[string]*Alarm{},
+	}
+	e.startedAt = opts.Now()
+	e.setRules(opts.Rules, opts.Intervals, nil)
+	return e
+}
+
+// Restore loads alarms saved before a restart. Call it before the first
+// Ingest. Restored firing alarms are not notified again.
+func (e *Engine) Restore(alarms []Alarm) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range alarms {
+		a := alarms[i]
+		e.index(&a)
+	}
+}
+
+func (e *Engine) index(a *Alarm) {
+	e.alarms[a.ID] = a
+	t := a.Labels["target"]
+	if e.byTarget[t] == nil {
+		e.byTarget[t] = map[string]*Alarm{}
+	}
+	e.byTarget[t][a.ID] = a
+}
+
+func (e *Engine) unindex(a *Alarm) {
+	delete(e.alarms, a.ID)
+	delete(e.byTarget[a.Labels["target"]], a.ID)
+}
+
+// SetRules replaces the rules and target intervals (a reload). Alarms of a
+// rule that no longer exists are resolved and said so.
+func (e *Engine) SetRules(rules []*Rule, intervals map[string]time.Duration) {
+	var changes []Change
+	e.mu.Lock()
+	e.setRules(rules, intervals, &changes)
+	e.mu.Unlock()
+	e.persist(changes)
+}
+
+func (e *Engine) setRules(rules []*Rule, intervals map[string]time.Duration, changes *[]Change) {
+	e.rules = rules
+	e.opts.Intervals = intervals
+	e.ruleByN = map[string]*Rule{}
+	var maxWin time.Duration
+	for _, r := range rules {
+		e.ruleByN[r.Name] = r
+		maxWin = max(maxWin, r.window)
+	}
+	e.keep = int64(maxWin + time.Minute)
+	if changes == nil {
+		return
+	}
+	now := e.opts.Now()
+	for _, a := range e.alarms {
+		if _, ok := e.ruleByN[a.Rule]; ok {
+			continue
+		}
+		if a.State == StateFiring || a.State == StateStale {
+			a.State = StateResolved
+			a.ResolvedAt = now
+			a.Summary += " (rule removed from the configuration)"
+			a.Seq++
+			*changes = append(*changes, Change{Alarm: snapshot(a), Event: EventResolved})
+		} else {
+			e.unindex(a)
+			*changes = append(*changes, Change{Alarm: snapshot(a), Deleted: true})
+		}
+	}
+}
+
+// staleAfter is how old an instant value may be before it counts as
+// missing: three intervals, so one lost poll is not an outage.
+func (e *Engine) staleAfter(target string) time.Duration {
+	iv := e.opts.Intervals[target]
+	if iv == 0 {
+		iv = 30 * time.Second
+	}
+	return max(3*iv, 5*time.Second)
+}
+
+// Ingest stores a batch and evaluates every rule for its target.
+func (e *Engine) Ingest(b collectors.Batch) {
+	e.mu.Lock()
+	now := e.opts.Now()
+	ts := e.target(b.Target)
+	ts.batches++
+	for i := range b.Samples {
+		s := &b.Samples[i]
+		if math.IsNaN(s.Value) {
+			continue
+		}
+		key := s.Key()
+		sr := ts.byKey[key]
+		if sr == nil {
+			sr = &series{name: s.Name, labels: s.Labels}
+			ts.byKey[key] = sr
+			ts.byName[s.Name] = append(ts.byName[s.Name], sr)
+		}
+		sr.add(s.Time.UnixNano(), s.Value, e.keep)
+	}
+	if now.Sub(ts.lastGC) > time.Minute {
+		ts.gc(now)
+	}
+	var changes []Change
+	e.evalTarget(b.Target, ts, now, &changes)
+	e.mu.Unlock()
+	e.persist(changes)
+}
+
+func (e *Engine) target(name string) *targetState {
+	ts := e.targets[name]
+	if ts == nil {
+		ts = &targetState{byName: map[string][]*series{}, byKey: map[string]*series{}}
+		e.targets[name] = ts
+	}
+	return ts
+}
+
+func (ts *targetState) gc(now time.Time) {
+	ts.lastGC = now
+	cut := now.Add(-seriesTTL).UnixNano()
+	for k, s := range ts.byKey {
+		if s.lastTime() >= cut {
+			continue
+		}
+		delete(ts.byKey, k)
+		list := ts.byName[s.name]
+		for i, x := range list {
+			if x == s {
+				ts.byName[s.name] = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// Tick re-evaluates targets that have alarms, so pending alarms fire when
+// their `for` has passed and silent data turns alarms stale even when no
+// batch arrives. Call it every second or so.
+func (e *Engine) Tick() {
+	e.mu.Lock()
+	now := e.opts.Now()
+	var changes []Change
+	for t, as := range e.byTarget {
+		if len(as) == 0 {
+			continue
+		}
+		e.evalTarget(t, e.target(t), now, &changes)
+	}
+	e.mu.Unlock()
+	e.persist(changes)
+}
+
+func (e *Engine) evalTarget(target string, ts *targetState, now time.Time, changes *[]Change) {
+	seen := map[string]bool{}
+	for _, r := range e.rules {
+		e.evalRule(r, target, ts, now, seen, changes)
+	}
+	grace := e.staleAfter(target)
+	for id, a := range e.byTarget[target] {
+		if seen[id] {
+			continue
+		}
+		if a.State == StateResolved {
+			if now.Sub(a.ResolvedAt) > ResolvedKeep {
+				e.unindex(a)
+				*changes = append(*changes, Change{Alarm: snapshot(a), Deleted: true})
+			}
+			continue
+		}
+		// No data for this label set: only after the grace period (and
+		// never right after a restart, before the first polls came back).
+		ref := a.LastSeen
+		if e.startedAt.After(ref) {
+			ref = e.startedAt
+		}
+		if now.Sub(ref) <= grace {
+			continue
+		}
+		e.transition(a, e.ruleByN[a.Rule], false, false, false, now, changes)
+	}
+}
+
+// evalRule evaluates one rule over every label set of one target.
+func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Time, seen map[string]bool, changes *[]Change) {
+	p := rl.cond
+	nowNs := now.UnixNano()
+	fresh := nowNs - int64(e.staleAfter(target))
+	usable := func(m string, s *series) bool {
+		if !p.instant[m] && (rl.clear == nil || !rl.clear.instant[m]) {
+			return true
+		}
+		return s.lastTime() >= fresh
+	}
+	// Bind the first metric's series, then join each other metric on the
+	// labels they share (same target, same mountpoint...).
+	var binds []map[string]*series
+	for _, s := range ts.byName[p.metrics[0]] {
+		if usable(p.metrics[0], s) {
+			binds = append(binds, map[string]*series{p.metrics[0]: s})
+		}
+	}
+	metrics := p.metrics[1:]
+	if rl.clear != nil {
+		for _, m := range rl.clear.metrics {
+			if !contains(p.metrics, m) {
+				metrics = append(metrics, m)
+			}
+		}
+	}
+	for _, m := range metrics {
+		var next []map[string]*series
+		for _, b := range binds {
+			for _, s := range ts.byName[m] {
+				if !usable(m, s) || !compatibleWith(b, s.labels) {
+					continue
+				}
+				nb := make(map[string]*series, len(b)+1)
+				for k, v := range b {
+					nb[k] = v
+				}
+				nb[m] = s
+				next = append(next, nb)
+			}
+		}
+		binds = next
+	}
+	for _, b := range binds {
+		labels := map[string]string{}
+		for _, s := range b {
+			for _, l := range s.labels {
+				labels[l.Name] = l.Value
+			}
+		}
+		for k, v := range rl.Labels {
+			labels[k] = v
+		}
+		env := map[string]any{"labels": labels}
+		for m, s := range b {
+			if _, v, ok := s.last(); ok {
+				env[m] = v
+			}
+		}
+		bind := &binding{series: b, now: nowNs}
+		out, err := p.run(env, bind)
+		if err != nil {
+			e.opts.Logger.Debug("rule evaluation failed", "rule", rl.Name, "target", target, "err", err)
+			continue
+		}
+		cond, _ := out.(bool)
+		clear := false
+		id := alarmID(rl.Name, labels)
+		a := e.alarms[id]
+		if !cond && a == nil {
+			continue // the common case: nothing to do
+		}
+		if rl.clear != nil && a != nil && (a.State == StateFiring || a.State == StateStale) {
+			if out, err := rl.clear.run(env, bind); err == nil {
+				clear, _ = out.(bool)
+			}
+		}
+		seen[id] = true
+		if a == nil {
+			a = &Alarm{ID: id, Rule: rl.Name, Labels: labels, Severity: rl.Severity, Site: e.opts.Site}
+			e.index(a)
+		}
+		a.Value = 1
+		if rl.value != nil {
+			if out, err := rl.value.run(env, bind); err == nil {
+				if v, ok := out.(float64); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+					a.Value = v
+				}
+			}
+		}
+		e.transition(a, rl, true, cond, clear, now, changes)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// compatibleWith: ls agrees with every bound series on the labels they share.
+func compatibleWith(b map[string]*series, ls collectors.Labels) bool {
+	for _, s := range b {
+		i, j := 0, 0
+		for i < len(s.labels) && j < len(ls) {
+			switch {
+			case s.labels[i].Name < ls[j].Name:
+				i++
+			case s.labels[i].Name > ls[j].Name:
+				j++
+			default:
+				if s.labels[i].Value != ls[j].Value {
+					return false
+				}
+				i++
+				j++
+			}
+		}
+	}
+	return true
+}
+
+func (e *Engine) transition(a *Alarm, rl *Rule, present, cond, clear bool, now time.Time, changes *[]Change) {
+	before := a.State
+	forDur, hasClear := time.Duration(0), false
+	if rl != nil {
+		forDur, hasClear = rl.For, rl.clear != nil
+		a.Severity = rl.Severity
+	}
+	ev := step(a, present, cond, clear, hasClear, forDur, now)
+	if rl != nil && (ev != "" || a.Summary == "" || a.State == StateFiring) {
+		d := templateData{Labels: a.Labels, Value: a.Value, Rule: a.Rule, Severity: a.Severity, Site: a.Site}
+		a.Summary = render(rl.summary, d, a.Rule+" "+labelsText(a.Labels))
+		a.Description = render(rl.descr, d, "")
+	}
+	if ev != "" {
+		a.Seq++
+		e.opts.Logger.Debug("alarm event", "id", a.ID, "rule", a.Rule, "event", ev)
+	}
+	switch {
+	case a.State == "":
+		e.unindex(a)
+		*changes = append(*changes, Change{Alarm: snapshot(a), Deleted: true})
+	case ev != "" || before != a.State:
+		*changes = append(*changes, Change{Alarm: snapshot(a), Event: ev})
+	}
+}
+
+func labelsText(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := ""
+	for _, k := range keys {
+		if s != "" {
+			s += " "
+		}
+		s += k + "=" + m[k]
+	}
+	return s
+}
+
+func snapshot(a *Alarm) Alarm {
+	c := *a
+	c.Labels = make(map[string]string, len(a.Labels))
+	for k, v := range a.Labels {
+		c.Labels[k] = v
+	}
+	return c
+}
+
+// persist hands changes to OnChange in order; failures are retried with
+// the next call.
+func (e *Engine) persist(changes []Change) {
+	e.persistMu.Lock()
+	defer e.persistMu.Unlock()
+	e.mu.Lock()
+	all := append(e.queued, changes...)
+	e.queued = nil
+	e.mu.Unlock()
+	if len(all) == 0 || e.opts.OnChange == nil {
+		return
+	}
+	if err := e.opts.OnChange(all); err != nil {
+		e.opts.Logger.Error("cannot record alarm changes; will retry", "err", err, "changes", len(all))
+		e.mu.Lock()
+		e.queued = append(all, e.queued...)
+		e.mu.Unlock()
+	}
+}
+
+// Alarms returns a copy of every current alarm, sorted by id.
+func (e *Engine) Alarms() []Alarm {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Alarm, 0, len(e.alarms))
+	for _, a := range e.alarms {
+		out = append(out, snapshot(a))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Latest calls fn with the newest point of every series that is not stale,
+// for /metrics.
+func (e *Engine) Latest(fn func(name string, labels collectors.Labels, value float64, t time.Time)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.opts.Now()
+	for target, ts := range e.targets {
+		fresh := now.Add(-e.staleAfter(target)).UnixNano()
+		for _, s := range ts.byKey {
+			if t, v, ok := s.last(); ok && t >= fresh {
+				fn(s.name, s.labels, v, time.Unix(0, t))
+			}
+		}
+	}
+}

@@ -1,0 +1,58 @@
+// Package notify defines the one seam every delivery channel implements,
+// and how a channel says whether a failure is worth retrying.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Message is one notification to one recipient on one channel.
+type Message struct {
+	// Key is the idempotency key: the same key is the same notification,
+	// however often it is retried (it becomes the e-mail's Message-ID).
+	Key       string
+	AlarmID   string
+	Event     string // firing | resolved | stale
+	Severity  string
+	Recipient string
+	Subject   string
+	Body      string
+}
+
+// Notifier delivers messages on one channel. It returns which provider
+// (relay, account) took the message.
+type Notifier interface {
+	Notify(ctx context.Context, m Message) (provider string, err error)
+}
+
+// Error classifies a failure: permanent failures are not retried on the
+// same provider.
+type Error struct {
+	Permanent bool
+	Err       error
+}
+
+func (e *Error) Error() string {
+	kind := "temporary"
+	if e.Permanent {
+		kind = "permanent"
+	}
+	return fmt.Sprintf("%s: %v", kind, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error { return &Error{Permanent: true, Err: err} }
+
+// Temporary marks err as worth retrying.
+func Temporary(err error) error { return &Error{Err: err} }
+
+// IsPermanent reports whether err was marked permanent. Unmarked errors are
+// temporary: when unsure, try again rather than drop an alarm.
+func IsPermanent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Permanent
+}

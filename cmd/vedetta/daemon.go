@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/internal/httpapi"
+	"github.com/vedetta-dc/vedetta/internal/store"
+)
+
+func runCmd(v *viper.Viper) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon (with no config: watch this host, alarms to stderr)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(v)
+			if err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				fmt.Fprintln(cmd.ErrOrStderr(), "vedetta: not starting: the config has errors")
+				return exitCode(1)
+			}
+			d := &daemon{v: v, cfg: cfg, log: newLogger(os.Stderr, cfg, v.GetString("log-level"))}
+			return d.run(cmd.Context())
+		},
+	}
+}
+
+// daemon owns the long-lived pieces (store, engine, HTTP) and one
+// "generation" of config-dependent workers (scheduler, dispatcher, traps)
+// that a reload replaces.
+type daemon struct {
+	v       *viper.Viper
+	cfg     *config.Config
+	log     *slog.Logger
+	st      store.Store
+	engine  *alerting.Engine
+	disp    atomic.Pointer[alerting.Dispatcher]
+	sched   atomic.Pointer[collectors.Scheduler]
+	m       *metrics
+	lastRun atomic.Int64 // unix ns of the last engine tick: the watchdog's proof of life
+
+	genCancel context.CancelFunc
+	genWait   sync.WaitGroup
+}
+
+func (d *daemon) run(parent context.Context) error {
+	if parent == nil {
+		parent = context.Background()
+	}
+	p, errs := build(d.cfg, d.log)
+	if len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(os.Stderr, e)
+		}
+		fmt.Fprintln(os.Stderr, "vedetta: not starting: the config has errors")
+		return exitCode(1)
+	}
+	if d.cfg.File == config.BuiltinName {
+		d.log.Info("no config file: watching this host with the built-in default; alarms go to this log",
+			"see", "vedetta default-config")
+	}
+	st, err := store.OpenBolt(d.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	d.st = st
+	defer st.Close()
+
+	d.m = newMetrics()
+	d.engine = alerting.New(alerting.Options{
+		Site: d.cfg.Site, Rules: p.rules, Intervals: p.intervals, Logger: d.log.With("component", "rules"),
+		OnChange: d.onChange,
+	})
+	saved, err := alerting.LoadAlarms(st)
+	if err != nil {
+		return fmt.Errorf("read saved alarms: %w", err)
+	}
+	d.engine.Restore(saved)
+	d.m.watchEngine(d.engine)
+	if len(saved) > 0 {
+		d.log.Info("restored alarms from the state dir", "count", len(saved), "state_dir", d.cfg.StateDir)
+	}
+
+	srv, err := httpapi.New(d.cfg.HTTP.Listen, httpapi.Source{
+		Alarms: d.engine.Alarms,
+		Latest: d.engine.Latest,
+		Deliveries: func(id string) ([]alerting.Delivery, error) {
+			return d.disp.Load().Deliveries(id)
+		},
+		Healthy: d.healthy,
+	}, d.m.reg, d.log.With("component", "http"))
+	if err != nil {
+		return fmt.Errorf("http.listen %s: %w", d.cfg.HTTP.Listen, err)
+	}
+	go srv.Serve()
+
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	if err := d.startGeneration(ctx, p); err != nil {
+		return err
+	}
+	var tickWG sync.WaitGroup
+	tickWG.Go(func() { d.tickLoop(ctx) })
+	tickWG.Go(func() { d.watchdog(ctx) })
+
+	d.log.Info("vedetta started", "version", versionString(), "config", d.cfg.File, "targets", len(p.targets),
+		"rules", len(p.rules), "http", srv.Addr(), "state_dir", d.cfg.StateDir)
+	_, _ = sd.SdNotify(false, sd.SdNotifyReady)
+
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	for {
+		select {
+		case <-parent.Done():
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				d.reload(ctx)
+				continue
+			}
+			d.log.Info("stopping", "signal", s.String())
+		}
+		break
+	}
+	_, _ = sd.SdNotify(false, sd.SdNotifyStopping)
+	cancel()
+	done := make(chan struct{})
+	go func() { d.genWait.Wait(); tickWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(8 * time.Second):
+		d.log.Warn("workers did not stop within 8s; exiting anyway (the outbox keeps what was not sent)")
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+	srv.Shutdown(sctx)
+	scancel()
+	d.engine.SetRules(p.rules, p.intervals) // flush changes still queued
+	d.log.Info("stopped")
+	return nil
+}
+
+// startGeneration starts the config-dependent workers.
+func (d *daemon) startGeneration(parent context.Context, p *parts) error {
+	gctx, cancel := context.WithCancel(parent)
+	disp := alerting.NewDispatcher(d.st, d.cfg, p.channels, d.log.With("component", "dispatch"))
+	disp.OnResult = d.m.notificationResult
+	d.m.watchRelays(p.channels)
+	d.disp.Store(disp)
+	sched := collectors.NewScheduler(p.targets, d.cfg.MaxConcurrent, d.ingest, d.log.With("component", "collect"))
+	d.sched.Store(sched)
+	wait, err := startTraps(gctx, d.cfg, d.ingest, sched.Trigger, d.log.With("component", "traps"))
+	if err != nil {
+		cancel()
+		return err
+	}
+	d.genCancel = cancel
+	d.genWait.Go(func() { disp.Run(gctx) })
+	d.genWait.Go(func() { sched.Run(gctx) })
+	d.genWait.Go(wait)
+	disp.Wake()
+	return nil
+}
+
+func (d *daemon) ingest(b collectors.Batch) {
+	start := time.Now()
+	d.engine.Ingest(b)
+	d.m.evalSeconds.Observe(time.Since(start).Seconds())
+}
+
+// onChange persists alarm changes with their notifications, then logs the
+// events (the log channel) and wakes the dispatcher.
+func (d *daemon) onChange(changes []alerting.Change) error {
+	disp := d.disp.Load()
+	if err := alerting.Persist(d.st, disp, changes); err != nil {
+		d.m.storeErrors.Inc()
+		return err
+	}
+	for _, c := range changes {
+		if c.Event != "" {
+			alerting.LogEvent(d.log, c.Alarm, c.Event)
+		}
+	}
+	if disp != nil {
+		disp.Wake()
+	}
+	return nil
+}
+
+func (d *daemon) tickLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		d.engine.Tick()
+		d.lastRun.Store(time.Now().UnixNano())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (d *daemon) healthy() error {
+	if age := time.Since(time.Unix(0, d.lastRun.Load())); age > 30*time.Second {
+		return fmt.Errorf("rules engine has not run for %v", age.Round(time.Second))
+	}
+	return nil
+}
+
+// watchdog pings systemd only while the engine keeps ticking: a wedged
+// daemon stops pinging and systemd restarts it.
+func (d *daemon) watchdog(ctx context.Context) {
+	iv, err := sd.SdWatchdogEnabled(false)
+	if err != nil || iv <= 0 {
+		return
+	}
+	t := time.NewTicker(iv / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if d.healthy() == nil && time.Since(time.Unix(0, d.lastRun.Load())) < iv/2 {
+				_, _ = sd.SdNotify(false, sd.SdNotifyWatchdog)
+			}
+		}
+	}
+}
+
+// reload swaps in a new config; a config with any error is refused and the
+// running one stays.
+func (d *daemon) reload(ctx context.Context) {
+	_, _ = sd.SdNotify(false, sd.SdNotifyReloading)
+	defer func() { _, _ = sd.SdNotify(false, sd.SdNotifyReady) }()
+	path := d.cfg.File
+	var cfg *config.Config
+	var err error
+	if path == config.BuiltinName {
+		cfg = config.Builtin()
+	} else {
+		cfg, err = config.Load(path)
+	}
+	var problems []error
+	if err != nil {
+		problems = append(problems, err)
+	}
+	var p *parts
+	if err == nil {
+		var errs []error
+		p, errs = build(cfg, d.log)
+		problems = append(problems, errs...)
+	}
+	if len(problems) > 0 {
+		d.m.reloads.WithLabelValues("failure").Inc()
+		d.log.Error("reload refused: the new config has errors; still running on the previous one",
+			"config", path, "errors", errors.Join(problems...).Error())
+		return
+	}
+	if cfg.StateDir != d.cfg.StateDir || cfg.HTTP.Listen != d.cfg.HTTP.Listen {
+		d.log.Warn("state_dir and http.listen changes take effect at the next restart")
+		cfg.StateDir, cfg.HTTP.Listen = d.cfg.StateDir, d.cfg.HTTP.Listen
+	}
+	d.genCancel()
+	d.genWait.Wait()
+	d.cfg = cfg
+	d.engine.SetRules(p.rules, p.intervals)
+	if err := d.startGeneration(ctx, p); err != nil {
+		d.log.Error("reload: cannot start workers", "err", err)
+		d.m.reloads.WithLabelValues("failure").Inc()
+		return
+	}
+	d.m.reloads.WithLabelValues("success").Inc()
+	d.log.Info("config reloaded", "config", path, "targets", len(p.targets), "rules", len(p.rules))
+}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+	execcol "github.com/vedetta-dc/vedetta/collectors/exec"
+	"github.com/vedetta-dc/vedetta/collectors/host"
+	"github.com/vedetta-dc/vedetta/collectors/nut"
+	"github.com/vedetta-dc/vedetta/collectors/raid"
+	"github.com/vedetta-dc/vedetta/collectors/smart"
+)
+
+// newRegistry lists every collector kind vedetta knows. Registration is
+// explicit, one line per kind, so what is compiled in is plain to read.
+func newRegistry() *collectors.Registry {
+	r := collectors.NewRegistry()
+	r.Register("host", host.New)
+	r.Register("exec", execcol.New)
+	r.Register("smart", smart.New)
+	r.Register("nut", nut.New)
+	r.Register("raid", raid.New)
+	return r
+}
+
+// extraCommands are subcommands contributed by collector families
+// (`vedetta profiles`, `vedetta probe snmp`...).
+func extraCommands() []*cobra.Command {
+	return nil
+}

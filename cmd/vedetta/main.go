@@ -1,0 +1,207 @@
+// Command vedetta is a data-center monitoring and alerting daemon: it polls
+// devices and the host, evaluates rules, and makes sure people hear about
+// alarms.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		var ec exitCode
+		if errors.As(err, &ec) {
+			os.Exit(int(ec))
+		}
+		fmt.Fprintln(os.Stderr, "vedetta:", err)
+		os.Exit(1)
+	}
+}
+
+// exitCode ends the process with a code after the command printed its own
+// message.
+type exitCode int
+
+func (e exitCode) Error() string { return "exit " + strconv.Itoa(int(e)) }
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Flags and environment go through viper (VEDETTA_CONFIG, VEDETTA_LOG_LEVEL);
+// the YAML file itself is decoded by internal/config, which reports lines.
+func newRoot() *cobra.Command {
+	v := viper.New()
+	v.SetEnvPrefix("VEDETTA")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+
+	root := &cobra.Command{
+		Use:           "vedetta",
+		Short:         "Data-center monitoring and alerting daemon",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringP("config", "c", "", "config file (default "+config.DefaultPath+" if it exists, else the built-in default)")
+	root.PersistentFlags().String("log-level", "", "override log.level (debug, info, warn, error)")
+	_ = v.BindPFlag("config", root.PersistentFlags().Lookup("config"))
+	_ = v.BindPFlag("log-level", root.PersistentFlags().Lookup("log-level"))
+
+	root.AddCommand(
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			Args:  cobra.NoArgs,
+			Run: func(cmd *cobra.Command, _ []string) {
+				fmt.Fprintln(cmd.OutOrStdout(), "vedetta", versionString())
+			},
+		},
+		runCmd(v),
+		checkCmd(v),
+		probeCmd(v),
+		&cobra.Command{
+			Use:   "default-config",
+			Short: "Print the built-in default configuration",
+			Args:  cobra.NoArgs,
+			Run: func(cmd *cobra.Command, _ []string) {
+				_, _ = cmd.OutOrStdout().Write(config.BuiltinYAML())
+			},
+		},
+	)
+	root.AddCommand(extraCommands()...)
+	return root
+}
+
+// loadConfig finds the config: --config / VEDETTA_CONFIG, else the default
+// path if it exists, else the built-in default.
+func loadConfig(v *viper.Viper) (*config.Config, error) {
+	path := v.GetString("config")
+	if path == "" {
+		if _, err := os.Stat(config.DefaultPath); err == nil {
+			path = config.DefaultPath
+		}
+	}
+	if path == "" {
+		return config.Builtin(), nil
+	}
+	return config.Load(path)
+}
+
+func newLogger(w io.Writer, cfg *config.Config, override string) *slog.Logger {
+	lvl := cfg.Log.Level
+	if override != "" {
+		lvl = override
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(lvl)); err != nil {
+		l = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func checkCmd(v *viper.Viper) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "Validate a config and its rule files; print every problem",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(v)
+			var problems []error
+			if err != nil {
+				problems = append(problems, err)
+			}
+			if cfg != nil && err == nil {
+				_, errs := build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+				problems = append(problems, errs...)
+			}
+			out := cmd.ErrOrStderr()
+			if len(problems) > 0 {
+				for _, p := range problems {
+					fmt.Fprintln(out, p)
+				}
+				return exitCode(1)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (%d targets, %d rules, %d receivers)\n", cfg.File, len(cfg.Targets), len(cfg.Rules), len(cfg.Receivers))
+			return nil
+		},
+	}
+}
+
+func probeCmd(v *viper.Viper) *cobra.Command {
+	var target string
+	c := &cobra.Command{
+		Use:   "probe --config FILE --target NAME",
+		Short: "Collect one target once and print its samples (Prometheus text)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(v)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cmd.ErrOrStderr(), cfg, v.GetString("log-level"))
+			var spec *collectors.Target
+			for _, t := range cfg.Targets {
+				if t.Name == target {
+					ct, err := newTarget(newRegistry(), cfg, t, log)
+					if err != nil {
+						return err
+					}
+					spec = &ct
+				}
+			}
+			if spec == nil {
+				return fmt.Errorf("no target named %q in %s", target, cfg.File)
+			}
+			s := collectors.NewScheduler([]collectors.Target{*spec}, 1, func(collectors.Batch) {}, log)
+			b, _ := s.CollectOnce(cmd.Context(), target)
+			writeSamples(cmd.OutOrStdout(), b.Samples)
+			if b.Err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "vedetta: target %s could not be read: %v\n", target, b.Err)
+				return exitCode(2)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&target, "target", "t", "", "target name")
+	_ = c.MarkFlagRequired("target")
+	return c
+}
+
+// writeSamples prints samples in the Prometheus text format, sorted.
+func writeSamples(w io.Writer, samples []collectors.Sample) {
+	lines := make([]string, 0, len(samples))
+	for _, s := range samples {
+		lines = append(lines, s.Name+s.Labels.String()+" "+strconv.FormatFloat(s.Value, 'g', -1, 64))
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/alerting/notify"
+	"github.com/vedetta-dc/vedetta/alerting/notify/email"
+)
+
+// metrics are vedetta's own (the collected samples are exposed beside them).
+type metrics struct {
+	reg           *prometheus.Registry
+	evalSeconds   prometheus.Histogram
+	notifications *prometheus.CounterVec
+	relayAttempts *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
+	storeErrors   prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.evalSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "vedetta_rule_evaluation_seconds", Help: "Time to store one batch and evaluate the rules for its target.",
+		Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10),
+	})
+	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vedetta_notifications_total", Help: "Notification attempts by channel and result (sent, failed_temporary, failed_permanent).",
+	}, []string{"channel", "result"})
+	m.relayAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vedetta_smtp_relay_attempts_total", Help: "SMTP relay attempts by relay and result.",
+	}, []string{"relay", "result"})
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vedetta_config_reloads_total", Help: "Config reloads by result.",
+	}, []string{"result"})
+	m.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vedetta_store_errors_total", Help: "Failed writes of alarm state to the state dir (retried).",
+	})
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "vedetta_build_info", Help: "Always 1; the version is a label.", ConstLabels: prometheus.Labels{"version": versionString()},
+	})
+	info.Set(1)
+	m.reg.MustRegister(m.evalSeconds, m.notifications, m.relayAttempts, m.reloads, m.storeErrors, info,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) watchEngine(e *alerting.Engine) {
+	for _, st := range []alerting.State{alerting.StatePending, alerting.StateFiring, alerting.StateStale, alerting.StateResolved} {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "vedetta_alarms", Help: "Current alarms by state.", ConstLabels: prometheus.Labels{"state": string(st)},
+		}, func() float64 {
+			n := 0
+			for _, a := range e.Alarms() {
+				if a.State == st {
+					n++
+				}
+			}
+			return float64(n)
+		}))
+	}
+}
+
+func (m *metrics) watchRelays(ch map[string]notify.Notifier) {
+	if n, ok := ch["email"].(*email.Notifier); ok {
+		n.OnAttempt = func(relay string, err error) {
+			res := "sent"
+			if err != nil {
+				res = "failed"
+			}
+			m.relayAttempts.WithLabelValues(relay, res).Inc()
+		}
+	}
+}
+
+func (m *metrics) notificationResult(channel string, err error) {
+	res := "sent"
+	var ne *notify.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &ne) && ne.Permanent:
+		res = "failed_permanent"
+	default:
+		res = "failed_temporary"
+	}
+	m.notifications.WithLabelValues(channel, res).Inc()
+}

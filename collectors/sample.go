@@ -1,0 +1,131 @@
+// Package collectors defines what a collector is, how samples look, and the
+// scheduler that runs every configured target on its own interval.
+//
+// A collector knows one protocol or source (the host, a command, an SNMP
+// agent...). It emits samples; it never decides whether they are good or bad:
+// that is the rules engine's job.
+package collectors
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// Label is one name=value pair of a sample.
+type Label struct {
+	Name, Value string
+}
+
+// Labels is kept sorted by name so that two equal label sets have the same
+// key without re-sorting on every lookup.
+type Labels []Label
+
+// Get returns the value of label name, or "".
+func (ls Labels) Get(name string) string {
+	for _, l := range ls {
+		if l.Name == name {
+			return l.Value
+		}
+	}
+	return ""
+}
+
+// Map returns the labels as a map (for templates and JSON).
+func (ls Labels) Map() map[string]string {
+	m := make(map[string]string, len(ls))
+	for _, l := range ls {
+		m[l.Name] = l.Value
+	}
+	return m
+}
+
+// String renders the set the Prometheus way: {a="1",b="2"}.
+func (ls Labels) String() string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, l := range ls {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.Name)
+		b.WriteString(`="`)
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(l.Value))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// FromMap builds a sorted label set.
+func FromMap(m map[string]string) Labels {
+	ls := make(Labels, 0, len(m))
+	for k, v := range m {
+		ls = append(ls, Label{k, v})
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
+	return ls
+}
+
+// L builds a sorted label set from name, value pairs: L("device", "eth0").
+func L(pairs ...string) Labels {
+	ls := make(Labels, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		ls = append(ls, Label{pairs[i], pairs[i+1]})
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
+	return ls
+}
+
+// With returns a copy of ls with name set to value (replacing any existing
+// value), still sorted.
+func (ls Labels) With(name, value string) Labels {
+	out := make(Labels, 0, len(ls)+1)
+	done := false
+	for _, l := range ls {
+		switch {
+		case l.Name == name:
+			out = append(out, Label{name, value})
+			done = true
+		case !done && l.Name > name:
+			out = append(out, Label{name, value}, l)
+			done = true
+		default:
+			out = append(out, l)
+		}
+	}
+	if !done {
+		out = append(out, Label{name, value})
+	}
+	return out
+}
+
+// Sample is one observation. Name follows Prometheus conventions, with the
+// unit as suffix (_celsius, _bytes_total, _ratio, _seconds, _volts).
+type Sample struct {
+	Name   string
+	Labels Labels
+	Value  float64
+	Time   time.Time
+}
+
+// Key identifies the series a sample belongs to.
+func (s Sample) Key() string { return SeriesKey(s.Name, s.Labels) }
+
+// SeriesKey is name + labels in a form that is cheap to compare.
+func SeriesKey(name string, ls Labels) string {
+	n := len(name)
+	for _, l := range ls {
+		n += len(l.Name) + len(l.Value) + 2
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(name)
+	for _, l := range ls {
+		b.WriteByte(0xfe)
+		b.WriteString(l.Name)
+		b.WriteByte(0xff)
+		b.WriteString(l.Value)
+	}
+	return b.String()
+}

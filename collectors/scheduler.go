@@ -1,0 +1,201 @@
+package collectors
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// Target pairs a spec with its collector.
+type Target struct {
+	Spec      Spec
+	Collector Collector
+}
+
+// Batch is the result of one collection round of one target, including the
+// scheduler's own samples about it (vedetta_target_up...).
+type Batch struct {
+	Target   string
+	Samples  []Sample
+	Err      error
+	Start    time.Time
+	Duration time.Duration
+}
+
+// Sink receives every batch. It is called from the target's goroutine, so a
+// slow sink slows only that target.
+type Sink func(Batch)
+
+// Scheduler runs each target on its own interval, one goroutine per target,
+// at most limit collections at once. A slow or dead target only ever costs
+// its own goroutine: its deadline is shorter than its interval and it never
+// holds a lock another target needs.
+type Scheduler struct {
+	targets map[string]*runner
+	order   []string
+	sem     chan struct{}
+	sink    Sink
+	log     *slog.Logger
+}
+
+type runner struct {
+	t        Target
+	trigger  chan struct{}
+	failures int
+	errors   float64
+}
+
+// NewScheduler prepares (but does not start) the targets.
+func NewScheduler(targets []Target, limit int, sink Sink, log *slog.Logger) *Scheduler {
+	if limit < 1 {
+		limit = 1
+	}
+	s := &Scheduler{targets: map[string]*runner{}, sem: make(chan struct{}, limit), sink: sink, log: log}
+	for _, t := range targets {
+		s.targets[t.Spec.Name] = &runner{t: t, trigger: make(chan struct{}, 1)}
+		s.order = append(s.order, t.Spec.Name)
+	}
+	return s
+}
+
+// Run collects until ctx is cancelled, then waits for every goroutine.
+func (s *Scheduler) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, name := range s.order {
+		r := s.targets[name]
+		wg.Go(func() { s.loop(ctx, r) })
+	}
+	wg.Wait()
+}
+
+// Trigger asks for an immediate collection of target name (a trap arrived,
+// say). It never blocks; it reports whether the target exists.
+func (s *Scheduler) Trigger(name string) bool {
+	r, ok := s.targets[name]
+	if !ok {
+		return false
+	}
+	select {
+	case r.trigger <- struct{}{}:
+	default: // one is already queued
+	}
+	return true
+}
+
+func (s *Scheduler) loop(ctx context.Context, r *runner) {
+	iv := r.t.Spec.Interval
+	// Spread the first rounds so that a thousand targets do not all fire in
+	// the same millisecond, but keep the first alarm check prompt.
+	first := time.Duration(rand.Int64N(int64(min(iv/10, 2*time.Second)) + 1))
+	timer := time.NewTimer(first)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-r.trigger:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
+		start := time.Now()
+		b := s.collect(ctx, r)
+		if ctx.Err() != nil {
+			return // shutting down: a cancelled round is not a failed target
+		}
+		s.sink(b)
+		timer.Reset(max(iv-time.Since(start), 0))
+	}
+}
+
+// CollectOnce runs one round of target name now and returns its batch
+// (used by `vedetta probe`).
+func (s *Scheduler) CollectOnce(ctx context.Context, name string) (Batch, error) {
+	r, ok := s.targets[name]
+	if !ok {
+		return Batch{}, fmt.Errorf("no target named %q", name)
+	}
+	return s.collect(ctx, r), nil
+}
+
+func (s *Scheduler) collect(ctx context.Context, r *runner) Batch {
+	spec := r.t.Spec
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return Batch{Target: spec.Name, Err: ctx.Err()}
+	}
+	defer func() { <-s.sem }()
+
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+	defer cancel()
+	base := Labels{{"class", spec.Class}, {"target", spec.Name}}
+	for k, v := range spec.Labels {
+		base = base.With(k, v)
+	}
+	var samples []Sample
+	emit := func(smp Sample) {
+		ls := base
+		for _, l := range smp.Labels {
+			if l.Name == "target" || l.Name == "class" {
+				continue // a collector cannot impersonate another target
+			}
+			ls = ls.With(l.Name, l.Value)
+		}
+		smp.Labels = ls
+		if smp.Time.IsZero() {
+			smp.Time = start
+		}
+		samples = append(samples, smp)
+	}
+	err := safeCollect(cctx, r.t.Collector, emit)
+	if err == nil && cctx.Err() != nil {
+		err = fmt.Errorf("collection did not finish within %v", spec.Timeout)
+	}
+	dur := time.Since(start)
+
+	up := 1.0
+	if err != nil {
+		up = 0
+		r.failures++
+		r.errors++
+		lvl := slog.LevelDebug
+		if r.failures == 1 {
+			lvl = slog.LevelWarn
+		}
+		s.log.Log(ctx, lvl, "collection failed", "target", spec.Name, "kind", spec.Kind, "err", err, "consecutive_failures", r.failures)
+	} else {
+		if r.failures > 0 {
+			s.log.Info("collection recovered", "target", spec.Name, "kind", spec.Kind, "after_failures", r.failures)
+		}
+		r.failures = 0
+	}
+	own := func(name string, v float64) {
+		samples = append(samples, Sample{Name: name, Labels: base, Value: v, Time: start})
+	}
+	own("vedetta_target_up", up)
+	own("vedetta_collection_duration_seconds", dur.Seconds())
+	own("vedetta_collection_errors_total", r.errors)
+	own("vedetta_target_consecutive_failures", float64(r.failures))
+	return Batch{Target: spec.Name, Samples: samples, Err: err, Start: start, Duration: dur}
+}
+
+// safeCollect turns a collector panic into an error: one buggy collector
+// or one malformed answer must never take the daemon down.
+func safeCollect(ctx context.Context, c Collector, emit func(Sample)) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("collector panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return c.Collect(ctx, emit)
+}

@@ -1,0 +1,251 @@
+// Package snmp polls SNMP agents (UPSes, ATSes, generators, PDUs,
+// environment monitors, switches, hosts) and turns vendor MIBs into
+// normalized metrics through declarative profiles (profiles/*.yaml), and
+// listens for traps. See README.md.
+package snmp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+)
+
+const (
+	oidSysObjectID = "1.3.6.1.2.1.1.2.0"
+	// redetectEvery bounds how long an auto-detection result is trusted (a
+	// card replaced, a firmware upgrade).
+	redetectEvery = 10 * time.Minute
+)
+
+// pollSlots bounds the number of agents polled at once, whatever the
+// scheduler allows (SetMaxConcurrentPolls changes it before the start).
+var pollSlots = make(chan struct{}, 256)
+
+// SetMaxConcurrentPolls sets the global limit of SNMP polls in flight.
+// Call it before any collection starts.
+func SetMaxConcurrentPolls(n int) { pollSlots = make(chan struct{}, max(n, 1)) }
+
+// Collector polls one agent. Its session is used by one goroutine at a
+// time (mu); the scheduler never runs two rounds of a target at once, the
+// mutex only guards `probe` style concurrent use.
+type Collector struct {
+	name  string
+	agent Agent
+	names []string // profile names, or ["auto"]
+	log   *slog.Logger
+
+	mu         sync.Mutex
+	c          *client
+	detected   []*Profile
+	sysOID     string
+	detectedAt time.Time
+}
+
+// New is the collectors.Factory of kind "snmp". It checks the options and
+// the profile names, and contacts nobody.
+func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, error) {
+	var o Options
+	if err := decode(&o); err != nil {
+		return nil, err
+	}
+	return NewCollector(spec.Name, o, spec.Logger)
+}
+
+// NewCollector builds a collector from decoded options.
+func NewCollector(name string, o Options, log *slog.Logger) (*Collector, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := o.SNMP.Validate(); err != nil {
+		return nil, prefixErr("snmp.", err)
+	}
+	if len(o.Profiles) == 0 {
+		o.Profiles = []string{"auto"}
+	}
+	for _, n := range o.Profiles {
+		if n == "auto" {
+			if len(o.Profiles) > 1 {
+				return nil, errors.New("profiles: auto cannot be combined with profile names")
+			}
+			continue
+		}
+		if ProfileByName(n) == nil {
+			return nil, fmt.Errorf("profiles: unknown profile %q (known: %s)", n, strings.Join(profileNames(), ", "))
+		}
+	}
+	return &Collector{name: name, agent: o.SNMP, names: o.Profiles, log: log.With("collector", "snmp", "target", name)}, nil
+}
+
+func prefixErr(prefix string, err error) error {
+	var errs []error
+	for _, line := range strings.Split(err.Error(), "\n") {
+		errs = append(errs, errors.New(prefix+line))
+	}
+	return errors.Join(errs...)
+}
+
+func profileNames() []string {
+	var n []string
+	for _, p := range Profiles() {
+		n = append(n, p.Name)
+	}
+	return n
+}
+
+// Collect polls the agent once.
+func (k *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+	_, err := k.Poll(ctx, emit)
+	return err
+}
+
+// Poll is Collect that also says which profiles were used.
+func (k *Collector) Poll(ctx context.Context, emit func(collectors.Sample)) ([]*Profile, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	select {
+	case pollSlots <- struct{}{}:
+		defer func() { <-pollSlots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if k.c == nil {
+		c, err := dial(&k.agent)
+		if err != nil {
+			return nil, err
+		}
+		k.c = c
+	}
+	profiles, err := k.profiles(ctx)
+	if err != nil {
+		k.reset()
+		return nil, err
+	}
+	if len(profiles) == 0 {
+		return nil, fmt.Errorf("snmp %s: no profile matches this device (sysObjectID %q); name one in profiles: or add one in profile_dirs", k.agent.Address, k.sysOID)
+	}
+	v, err := fetch(ctx, k.c, newPlan(profiles))
+	if err != nil && len(v.vals) == 0 {
+		k.reset()
+		return profiles, err
+	}
+	for _, p := range profiles {
+		emit(collectors.Sample{Name: "snmp_profile_matched", Labels: collectors.L("profile", p.Name), Value: 1})
+	}
+	evaluate(profiles, v, emit)
+	if err != nil {
+		k.detectedAt = time.Time{} // re-detect next time
+	}
+	return profiles, err
+}
+
+// reset drops the session and the detection after a failure, so the next
+// round starts clean (new socket, new v3 engine discovery).
+func (k *Collector) reset() {
+	k.c.close()
+	k.c = nil
+	k.detectedAt = time.Time{}
+}
+
+func (k *Collector) profiles(ctx context.Context) ([]*Profile, error) {
+	if k.names[0] != "auto" {
+		var ps []*Profile
+		for _, n := range k.names {
+			p := ProfileByName(n)
+			if p == nil {
+				return nil, fmt.Errorf("profile %q is not loaded", n)
+			}
+			ps = append(ps, p)
+		}
+		return ps, nil
+	}
+	if !k.detectedAt.IsZero() && time.Since(k.detectedAt) < redetectEvery {
+		return k.detected, nil
+	}
+	sysOID, ps, err := detect(ctx, k.c, Profiles())
+	if err != nil {
+		return nil, err
+	}
+	if sysOID != k.sysOID || !sameProfiles(ps, k.detected) {
+		k.log.Info("snmp profiles detected", "sysObjectID", sysOID, "profiles", names(ps))
+	}
+	k.sysOID, k.detected, k.detectedAt = sysOID, ps, time.Now()
+	return ps, nil
+}
+
+func names(ps []*Profile) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
+	}
+	return out
+}
+
+func sameProfiles(a, b []*Profile) bool {
+	return strings.Join(names(a), ",") == strings.Join(names(b), ",")
+}
+
+// detect reads sysObjectID and probes every profile's subtrees with
+// GETNEXT; it returns the matching profiles, sorted by name.
+func detect(ctx context.Context, c *client, all []*Profile) (string, []*Profile, error) {
+	pdus, err := c.get(ctx, []string{oidSysObjectID})
+	if err != nil {
+		return "", nil, err
+	}
+	sysOID := ""
+	if len(pdus) == 1 {
+		sysOID = text(pdus[0])
+	}
+	set := map[string]bool{}
+	var subtrees []string
+	for _, p := range all {
+		for _, s := range p.Match.Subtrees {
+			if !set[s] {
+				set[s] = true
+				subtrees = append(subtrees, s)
+			}
+		}
+	}
+	sort.Strings(subtrees)
+	nexts, err := c.getNext(ctx, subtrees)
+	if err != nil {
+		return sysOID, nil, err
+	}
+	answered := func(subtree string) bool {
+		for _, n := range nexts {
+			if present(n) && strings.HasPrefix(trimOID(n.Name), subtree+".") {
+				return true
+			}
+		}
+		return false
+	}
+	return sysOID, matchProfiles(all, sysOID, answered), nil
+}
+
+func matchProfiles(all []*Profile, sysOID string, answered func(string) bool) []*Profile {
+	var ps []*Profile
+	for _, p := range all {
+		ok := false
+		for _, s := range p.Match.SysObjectID {
+			if sysOID == s || strings.HasPrefix(sysOID, s+".") {
+				ok = true
+			}
+		}
+		for _, s := range p.Match.Subtrees {
+			if !ok && answered(s) {
+				ok = true
+			}
+		}
+		if ok {
+			ps = append(ps, p)
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
+	return ps
+}

@@ -1,0 +1,404 @@
+package snmp
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gosnmp/gosnmp"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+)
+
+// plan is what one poll of a set of profiles must fetch.
+type plan struct {
+	gets  []string // scalar OIDs
+	walks []string // subtree roots, none inside another
+}
+
+func newPlan(profiles []*Profile) plan {
+	gets := map[string]bool{}
+	walks := map[string]bool{}
+	for _, p := range profiles {
+		for i := range p.Metrics {
+			m := &p.Metrics[i]
+			// Columns read next to a walked column are walked; next to a
+			// scalar they are fetched as scalars.
+			add := func(oid string) {
+				if oid == "" {
+					return
+				}
+				if m.Walk != "" {
+					walks[oid] = true
+				} else {
+					gets[oid] = true
+				}
+			}
+			add(m.OID)
+			add(m.Walk)
+			add(m.DivideBy)
+			add(m.EntityScaleColumn)
+			add(m.PrecisionColumn)
+			for _, w := range m.Where {
+				add(w.Column)
+				if w.OID != "" {
+					gets[w.OID] = true
+				}
+			}
+			for _, lf := range m.Labels {
+				for _, c := range lf.Column {
+					add(c)
+				}
+			}
+		}
+	}
+	var pl plan
+	for o := range gets {
+		pl.gets = append(pl.gets, o)
+	}
+	sort.Slice(pl.gets, func(i, j int) bool { return compareOID(pl.gets[i], pl.gets[j]) < 0 })
+	var roots []string
+	for o := range walks {
+		roots = append(roots, o)
+	}
+	sort.Slice(roots, func(i, j int) bool { return compareOID(roots[i], roots[j]) < 0 })
+	for _, r := range roots {
+		if n := len(pl.walks); n > 0 && strings.HasPrefix(r+".", pl.walks[n-1]+".") {
+			continue // inside the previous root
+		}
+		pl.walks = append(pl.walks, r)
+	}
+	return pl
+}
+
+// view holds what a poll fetched, by OID (without the leading dot).
+type view struct {
+	vals   map[string]gosnmp.SnmpPDU
+	sorted []string // walked OIDs in OID order
+}
+
+func newView() *view { return &view{vals: map[string]gosnmp.SnmpPDU{}} }
+
+func (v *view) add(p gosnmp.SnmpPDU, walked bool) {
+	oid := trimOID(p.Name)
+	if _, dup := v.vals[oid]; !dup && walked {
+		v.sorted = append(v.sorted, oid)
+	}
+	v.vals[oid] = p
+}
+
+func (v *view) finish() {
+	sort.Slice(v.sorted, func(i, j int) bool { return compareOID(v.sorted[i], v.sorted[j]) < 0 })
+}
+
+// rows returns the row indexes present under a column, in OID order.
+func (v *view) rows(column string) []string {
+	prefix := column + "."
+	i := sort.Search(len(v.sorted), func(i int) bool { return compareOID(v.sorted[i], prefix) >= 0 })
+	var out []string
+	for ; i < len(v.sorted) && strings.HasPrefix(v.sorted[i], prefix); i++ {
+		out = append(out, v.sorted[i][len(prefix):])
+	}
+	return out
+}
+
+// fetch runs a plan. A walk that fails after some rows keeps those rows;
+// the first error is returned with whatever was fetched.
+func fetch(ctx context.Context, c *client, pl plan) (*view, error) {
+	v := newView()
+	var firstErr error
+	if len(pl.gets) > 0 {
+		pdus, err := c.get(ctx, pl.gets)
+		for _, p := range pdus {
+			v.add(p, false)
+		}
+		if err != nil {
+			return v, err
+		}
+	}
+	for _, root := range pl.walks {
+		err := c.walk(ctx, root, func(p gosnmp.SnmpPDU) { v.add(p, true) })
+		if err != nil {
+			if ctx.Err() != nil || (isTimeout(err) && !c.answered) {
+				v.finish()
+				return v, err
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	v.finish()
+	return v, firstErr
+}
+
+// evaluate turns a view into samples, profile by profile. Metric names a
+// profile emitted are dropped from the profiles it overrides; a series
+// that two profiles still both produce is kept from the first only.
+func evaluate(profiles []*Profile, v *view, emit func(collectors.Sample)) {
+	per := make([][]collectors.Sample, len(profiles))
+	for i, p := range profiles {
+		for j := range p.Metrics {
+			p.Metrics[j].eval(v, func(s collectors.Sample) { per[i] = append(per[i], s) })
+		}
+	}
+	drop := map[string]map[string]bool{} // overridden profile -> metric names
+	for i, p := range profiles {
+		for _, o := range p.Overrides {
+			if drop[o] == nil {
+				drop[o] = map[string]bool{}
+			}
+			for _, s := range per[i] {
+				drop[o][s.Name] = true
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, p := range profiles {
+		for _, s := range per[i] {
+			if drop[p.Name][s.Name] {
+				continue
+			}
+			k := s.Key()
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			emit(s)
+		}
+	}
+}
+
+func (m *Metric) eval(v *view, emit func(collectors.Sample)) {
+	if m.OID != "" {
+		if !m.keep(v, "") {
+			return
+		}
+		val, ok := m.value(v, v.vals[m.OID], "")
+		if !ok {
+			return
+		}
+		ls, ok := m.labels(v, "")
+		if !ok {
+			return
+		}
+		emit(collectors.Sample{Name: m.Name, Labels: ls, Value: val})
+		return
+	}
+	var agg []float64
+	for _, idx := range v.rows(m.Walk) {
+		if !m.keep(v, idx) {
+			continue
+		}
+		val, ok := m.value(v, v.vals[m.Walk+"."+idx], idx)
+		if !ok {
+			continue
+		}
+		if m.Aggregate != "" {
+			agg = append(agg, val)
+			continue
+		}
+		ls, ok := m.labels(v, idx)
+		if !ok {
+			continue
+		}
+		emit(collectors.Sample{Name: m.Name, Labels: ls, Value: val})
+	}
+	if m.Aggregate == "" {
+		return
+	}
+	var r float64
+	switch m.Aggregate {
+	case "count":
+		r = float64(len(agg))
+	case "any":
+		if len(agg) > 0 {
+			r = 1
+		}
+	case "sum":
+		for _, x := range agg {
+			r += x
+		}
+	case "max", "min":
+		if len(agg) == 0 {
+			return
+		}
+		r = agg[0]
+		for _, x := range agg[1:] {
+			if (m.Aggregate == "max") == (x > r) {
+				r = x
+			}
+		}
+	}
+	ls, _ := m.labels(v, "")
+	emit(collectors.Sample{Name: m.Name, Labels: ls, Value: r})
+}
+
+func (m *Metric) keep(v *view, idx string) bool {
+	if m.indexRE != nil && !m.indexRE.MatchString(idx) {
+		return false
+	}
+	for _, w := range m.Where {
+		key := w.OID
+		if key == "" {
+			key = w.Column
+			if idx != "" {
+				key += "." + idx
+			}
+		}
+		t := strings.TrimSpace(text(v.vals[key]))
+		if len(w.In) > 0 && !contains(w.In, t) {
+			return false
+		}
+		if contains(w.NotIn, t) {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s || strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// value runs the value pipeline; ok is false when there is no sample.
+func (m *Metric) value(v *view, p gosnmp.SnmpPDU, idx string) (float64, bool) {
+	if !present(p) {
+		return 0, false
+	}
+	num, isNum := number(p)
+	if isNum {
+		for _, s := range m.Sentinels {
+			if num == s {
+				return 0, false
+			}
+		}
+	}
+	key := ""
+	if m.Mask != 0 {
+		if !isNum || num < 0 {
+			return 0, false
+		}
+		num = float64(uint64(num) & m.Mask)
+		key = strconv.FormatFloat(num, 'f', -1, 64)
+	}
+	if m.Bit != nil {
+		if !isNum || num < 0 {
+			return 0, false
+		}
+		num = float64((uint64(num) >> uint(*m.Bit)) & 1)
+		key = strconv.FormatFloat(num, 'f', -1, 64)
+	}
+	if m.Map != nil {
+		if key == "" {
+			key = strings.TrimSpace(text(p))
+		}
+		mv, ok := m.Map[key]
+		if !ok {
+			for k, x := range m.Map {
+				if strings.EqualFold(k, key) {
+					mv, ok = x, true
+					break
+				}
+			}
+		}
+		if !ok && isNum && m.Bit == nil {
+			mv, ok = m.Map[strconv.FormatFloat(num, 'f', -1, 64)]
+		}
+		if !ok {
+			return 0, false
+		}
+		num, isNum = mv, true
+	}
+	if !isNum {
+		return 0, false
+	}
+	col := func(c string) string {
+		if idx == "" {
+			return c
+		}
+		return c + "." + idx
+	}
+	if m.DivideBy != "" {
+		d, ok := number(v.vals[col(m.DivideBy)])
+		if !ok || d == 0 {
+			return 0, false
+		}
+		num /= d
+	}
+	if m.EntityScaleColumn != "" {
+		s, ok := number(v.vals[col(m.EntityScaleColumn)])
+		if !ok || s < 1 || s > 17 {
+			return 0, false
+		}
+		num *= math.Pow(1000, s-9)
+	}
+	if m.PrecisionColumn != "" {
+		pr, ok := number(v.vals[col(m.PrecisionColumn)])
+		if ok && pr >= -8 && pr <= 9 {
+			num /= math.Pow(10, pr)
+		}
+	}
+	num = num*m.Scale + m.Offset
+	// Round away float noise (23.400000000000002 from 234 × 0.1).
+	num = math.Round(num*1e9) / 1e9
+	if math.IsNaN(num) || math.IsInf(num, 0) {
+		return 0, false
+	}
+	return num, true
+}
+
+// labels builds the sample's labels for row idx ("" for a scalar).
+func (m *Metric) labels(v *view, idx string) (collectors.Labels, bool) {
+	if len(m.Labels) == 0 {
+		return nil, true
+	}
+	pairs := make([]string, 0, 2*len(m.Labels))
+	for name, lf := range m.Labels {
+		val := ""
+		switch {
+		case lf.Value != "":
+			val = lf.Value
+		case lf.Index:
+			val = idx
+		case lf.IndexPart > 0:
+			parts := strings.Split(idx, ".")
+			if lf.IndexPart <= len(parts) {
+				val = parts[lf.IndexPart-1]
+			}
+		case lf.IndexString:
+			val = indexString(idx)
+		default:
+			for _, c := range lf.Column {
+				key := c
+				if idx != "" {
+					key = c + "." + idx
+				}
+				if t := strings.TrimSpace(text(v.vals[key])); t != "" {
+					val = t
+					break
+				}
+			}
+			if val == "" && lf.Default != nil {
+				val = *lf.Default
+			} else if val == "" {
+				val = idx // keep rows apart even without a name
+			}
+		}
+		if lf.Trim != "" {
+			val = strings.Trim(val, lf.Trim)
+		}
+		if mv, ok := lf.Map[val]; ok {
+			val = mv
+		}
+		pairs = append(pairs, name, val)
+	}
+	return collectors.L(pairs...), true
+}

@@ -1,0 +1,87 @@
+package snmp
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+func secret(s string) config.Secret { return config.Secret(s) }
+
+// TestGoldenRecordings polls every recording of a real device, served by a
+// real snmpsimd, with profiles: [auto], and compares the normalized samples
+// with testdata/golden/<recording>.prom.
+func TestGoldenRecordings(t *testing.T) {
+	addr, names := startSimd(t, "")
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got := pollOnce(t, Options{SNMP: Agent{Address: addr, Community: secret(name), Timeout: 3 * time.Second}})
+			golden := filepath.Join("testdata", "golden", name+".prom")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestGoldenRecordings -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("samples differ from %s (-update rewrites it):\n%s", golden, diffLines(string(want), string(got)))
+			}
+		})
+	}
+}
+
+func pollOnce(t testing.TB, o Options) []byte {
+	t.Helper()
+	k, err := NewCollector("dev", o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var samples []collectors.Sample
+	if _, err := k.Poll(ctx, func(s collectors.Sample) { samples = append(samples, s) }); err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+	var b bytes.Buffer
+	if err := WriteProm(&b, samples); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// diffLines lists lines only in want (-) or only in got (+).
+func diffLines(want, got string) string {
+	w, g := map[string]bool{}, map[string]bool{}
+	for _, l := range bytes.Split([]byte(want), []byte("\n")) {
+		w[string(l)] = true
+	}
+	for _, l := range bytes.Split([]byte(got), []byte("\n")) {
+		g[string(l)] = true
+	}
+	var b bytes.Buffer
+	for _, l := range bytes.Split([]byte(want), []byte("\n")) {
+		if !g[string(l)] {
+			b.WriteString("- " + string(l) + "\n")
+		}
+	}
+	for _, l := range bytes.Split([]byte(got), []byte("\n")) {
+		if !w[string(l)] {
+			b.WriteString("+ " + string(l) + "\n")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,351 @@
+package snmp
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Profile maps one MIB (or one vendor's use of it) to normalized metrics.
+// Profiles are data: the embedded ones live in profiles/*.yaml, users add
+// theirs with profile_dirs (a user profile with the name of an embedded one
+// replaces it).
+type Profile struct {
+	Name        string `yaml:"name"`
+	MIB         string `yaml:"mib"`         // source MIB(s), e.g. "UPS-MIB (RFC 1628)"
+	Description string `yaml:"description"` // what it emits
+	Class       string `yaml:"class"`       // ups, ats, generator, pdu, environment, switch, host (documentation)
+	Match       Match  `yaml:"match"`
+	// Overrides names profiles this one knows better than: when both
+	// match, every metric name this profile emitted in a poll is dropped
+	// from those (a vendor MIB that says what RFC 1628 says, with tenths),
+	// and their other metrics are kept.
+	Overrides []string `yaml:"overrides"`
+	Metrics    []Metric `yaml:"metrics"`
+
+	Source string `yaml:"-"` // "embedded" or the file it came from
+}
+
+// Match says when `profiles: [auto]` picks a profile: when sysObjectID
+// starts with one of SysObjectID, or when one of Subtrees answers a
+// GETNEXT with an object inside it (devices with a missing or wrong
+// sysObjectID are common).
+type Match struct {
+	SysObjectID []string `yaml:"sysobjectid"`
+	Subtrees    []string `yaml:"subtrees"`
+}
+
+// Metric is one normalized metric. Exactly one of OID (a scalar, fetched
+// with GET) and Walk (a table column, walked; the rest of each OID is the
+// row index) is set.
+type Metric struct {
+	Name   string               `yaml:"name"`
+	Help   string               `yaml:"help"`
+	OID    string               `yaml:"oid"`
+	Walk   string               `yaml:"walk"`
+	Labels map[string]LabelFrom `yaml:"labels"`
+	// Where keeps only the rows whose other columns (or scalars) have given
+	// values; IndexMatch keeps the rows whose index matches a regexp.
+	Where      []Where `yaml:"where"`
+	IndexMatch string  `yaml:"index_match"`
+	indexRE    *regexp.Regexp
+
+	// Value pipeline: raw -> sentinels -> bit -> map -> divide -> scale/offset.
+	Sentinels []float64          `yaml:"sentinels"` // raw values that mean "unknown": no sample
+	Bit       *int               `yaml:"bit"`       // take bit N (0 = least significant) of an integer
+	Mask      uint64             `yaml:"mask"`      // keep these bits of an integer (then map)
+	Map       map[string]float64 `yaml:"map"`       // enum or string -> value; anything else: no sample
+	// DivideBy is a column (same index) or scalar OID the value is divided by (ratios).
+	DivideBy string  `yaml:"divide_by"`
+	Scale    float64 `yaml:"scale"` // multiply (0.1 for tenths, 60 for minutes -> seconds)
+	Offset   float64 `yaml:"offset"`
+	// ENTITY-SENSOR-MIB style scaling: value × 1000^(scale-9) / 10^precision,
+	// read from these columns of the same row.
+	EntityScaleColumn string `yaml:"entity_scale_column"`
+	PrecisionColumn   string `yaml:"precision_column"`
+	// Aggregate turns the rows of a walk into one sample: count (rows with
+	// a value), any (1 if count > 0), sum, max, min.
+	Aggregate string `yaml:"aggregate"`
+}
+
+// LabelFrom says where a label's value comes from: the whole row index
+// (index: true), one part of it (index_part: N, 1-based), the row index
+// read as a length-prefixed string (index_string: true), another column of
+// the same row or a scalar (column: OID, or a list tried in order until one
+// is non-empty), or a constant (value). Map renames values.
+type LabelFrom struct {
+	Index       bool              `yaml:"index"`
+	IndexPart   int               `yaml:"index_part"`
+	IndexString bool              `yaml:"index_string"`
+	Column      oidList           `yaml:"column"`
+	Value       string            `yaml:"value"`
+	Map         map[string]string `yaml:"map"`
+	Trim        string            `yaml:"trim"`    // characters trimmed from both ends
+	Default     *string           `yaml:"default"` // when every column is empty (else: the row index)
+}
+
+// Where filters rows: the column's value (as text) must be one of In, or
+// not one of NotIn. With OID instead of Column, a scalar is tested (a
+// device-wide unit setting, say).
+type Where struct {
+	Column string   `yaml:"column"`
+	OID    string   `yaml:"oid"`
+	In     []string `yaml:"in"`
+	NotIn  []string `yaml:"not_in"`
+}
+
+// oidList accepts one OID or a list of them.
+type oidList []string
+
+func (l *oidList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = oidList{n.Value}
+		return nil
+	}
+	var s []string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	*l = s
+	return nil
+}
+
+//go:embed profiles/*.yaml
+var embedded embed.FS
+
+var (
+	regMu    sync.RWMutex
+	registry []*Profile // sorted by name
+)
+
+func init() {
+	ps, err := loadFS(embedded, "profiles", "embedded")
+	if err != nil {
+		panic("snmp: embedded profiles are broken: " + err.Error())
+	}
+	registry = ps
+}
+
+// LoadProfileDirs adds the profiles (*.yaml) of each folder to the
+// embedded ones; a profile with the name of an embedded one replaces it.
+// Call it once at start (and in `vedetta check`) with the config's
+// profile_dirs, before the collectors are built. Every problem of every
+// file is reported.
+func LoadProfileDirs(dirs []string) error {
+	ps, err := loadFS(embedded, "profiles", "embedded")
+	if err != nil {
+		return err
+	}
+	byName := map[string]int{}
+	for i, p := range ps {
+		byName[p.Name] = i
+	}
+	var errs []error
+	for _, d := range dirs {
+		user, err := loadFS(os.DirFS(d), ".", d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, p := range user {
+			if i, ok := byName[p.Name]; ok {
+				ps[i] = p
+			} else {
+				byName[p.Name] = len(ps)
+				ps = append(ps, p)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
+	regMu.Lock()
+	registry = ps
+	regMu.Unlock()
+	return nil
+}
+
+// Profiles returns every known profile, sorted by name.
+func Profiles() []*Profile {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return append([]*Profile(nil), registry...)
+}
+
+// ProfileByName finds a profile.
+func ProfileByName(name string) *Profile {
+	for _, p := range Profiles() {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func loadFS(fsys fs.FS, dir, source string) ([]*Profile, error) {
+	files, err := fs.Glob(fsys, dir+"/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	more, _ := fs.Glob(fsys, dir+"/*.yml")
+	files = append(files, more...)
+	sort.Strings(files)
+	var out []*Profile
+	var errs []error
+	seen := map[string]string{}
+	for _, f := range files {
+		data, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		name := f
+		if source != "embedded" {
+			name = filepath.Join(source, filepath.Base(f))
+		}
+		p, err := ParseProfile(data, name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev, dup := seen[p.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: profile %q is also defined in %s", name, p.Name, prev))
+			continue
+		}
+		seen[p.Name] = name
+		if source == "embedded" {
+			p.Source = "embedded"
+		} else {
+			p.Source = name
+		}
+		out = append(out, p)
+	}
+	return out, errors.Join(errs...)
+}
+
+var (
+	oidRE        = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+	metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	labelNameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	profNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+)
+
+// ParseProfile decodes and checks one profile file strictly (unknown keys
+// are errors).
+func ParseProfile(data []byte, file string) (*Profile, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var p Profile
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", file, fmt.Sprintf(format, args...)))
+	}
+	if !profNameRE.MatchString(p.Name) {
+		bad("name %q: use lower-case letters, digits, - _ .", p.Name)
+	}
+	if p.MIB == "" {
+		bad("profile %s: say which MIB it reads (mib:)", p.Name)
+	}
+	if len(p.Match.SysObjectID) == 0 && len(p.Match.Subtrees) == 0 {
+		bad("profile %s: match needs sysobjectid or subtrees", p.Name)
+	}
+	normOIDs := func(what string, l []string) {
+		for i, o := range l {
+			l[i] = trimOID(o)
+			if !oidRE.MatchString(l[i]) {
+				bad("profile %s: %s: %q is not a numeric OID", p.Name, what, o)
+			}
+		}
+	}
+	normOIDs("match.sysobjectid", p.Match.SysObjectID)
+	normOIDs("match.subtrees", p.Match.Subtrees)
+	if len(p.Metrics) == 0 {
+		bad("profile %s: no metrics", p.Name)
+	}
+	for i := range p.Metrics {
+		m := &p.Metrics[i]
+		where := fmt.Sprintf("profile %s: metrics[%d] (%s)", p.Name, i, m.Name)
+		if !metricNameRE.MatchString(m.Name) {
+			bad("%s: bad metric name", where)
+		}
+		if (m.OID == "") == (m.Walk == "") {
+			bad("%s: give exactly one of oid (scalar) and walk (table column)", where)
+		}
+		one := func(what string, s *string) {
+			if *s == "" {
+				return
+			}
+			*s = trimOID(*s)
+			if !oidRE.MatchString(*s) {
+				bad("%s: %s: %q is not a numeric OID", where, what, *s)
+			}
+		}
+		one("oid", &m.OID)
+		one("walk", &m.Walk)
+		one("divide_by", &m.DivideBy)
+		one("entity_scale_column", &m.EntityScaleColumn)
+		one("precision_column", &m.PrecisionColumn)
+		if m.IndexMatch != "" {
+			re, err := regexp.Compile(m.IndexMatch)
+			if err != nil {
+				bad("%s: index_match: %v", where, err)
+			}
+			m.indexRE = re
+		}
+		for j := range m.Where {
+			one("where.column", &m.Where[j].Column)
+			one("where.oid", &m.Where[j].OID)
+			if (m.Where[j].Column == "") == (m.Where[j].OID == "") {
+				bad("%s: where[%d] needs one of column and oid", where, j)
+			}
+			if len(m.Where[j].In) == 0 && len(m.Where[j].NotIn) == 0 {
+				bad("%s: where[%d] needs in or not_in", where, j)
+			}
+		}
+		for name, lf := range m.Labels {
+			if !labelNameRE.MatchString(name) || name == "target" || name == "class" {
+				bad("%s: %q cannot be a label name", where, name)
+			}
+			n := 0
+			for _, set := range []bool{lf.Index, lf.IndexPart > 0, lf.IndexString, len(lf.Column) > 0, lf.Value != ""} {
+				if set {
+					n++
+				}
+			}
+			if n != 1 {
+				bad("%s: label %s: give exactly one of index, index_part, index_string, column, value", where, name)
+			}
+			if m.OID != "" && (lf.Index || lf.IndexPart > 0 || lf.IndexString) {
+				bad("%s: label %s: a scalar has no row index", where, name)
+			}
+			for k := range lf.Column {
+				one("labels."+name+".column", &lf.Column[k])
+			}
+		}
+		switch m.Aggregate {
+		case "", "count", "any", "sum", "max", "min":
+		default:
+			bad("%s: aggregate: want count, any, sum, max or min, got %q", where, m.Aggregate)
+		}
+		if m.Aggregate != "" && m.Walk == "" {
+			bad("%s: aggregate needs walk", where)
+		}
+		if m.Scale == 0 {
+			m.Scale = 1
+		}
+	}
+	return &p, errors.Join(errs...)
+}

@@ -1,0 +1,30 @@
+package snmp
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+)
+
+// WriteProm writes samples as sorted Prometheus text lines
+// (name{labels} value), the format of golden files and `vedetta probe`.
+func WriteProm(w io.Writer, samples []collectors.Sample) error {
+	lines := make([]string, 0, len(samples))
+	for _, s := range samples {
+		l := s.Name
+		if len(s.Labels) > 0 {
+			l += s.Labels.String()
+		}
+		lines = append(lines, l+" "+strconv.FormatFloat(s.Value, 'g', -1, 64))
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(w, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,166 @@
+// Package httpapi serves vedetta's HTTP endpoints: health, Prometheus
+// metrics (vedetta's own and every collected sample, so vedetta can be
+// scraped like an exporter) and the alarms API.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/collectors"
+)
+
+// Source is what the API reads. Functions, so the daemon can swap the
+// dispatcher on reload without restarting the listener.
+type Source struct {
+	Alarms     func() []alerting.Alarm
+	Latest     func(fn func(name string, labels collectors.Labels, value float64, t time.Time))
+	Deliveries func(alarmID string) ([]alerting.Delivery, error)
+	Healthy    func() error
+}
+
+// Server is the HTTP listener.
+type Server struct {
+	srv *http.Server
+	ln  net.Listener
+	log *slog.Logger
+}
+
+// New listens on addr (127.0.0.1:9750 by default: nothing is exposed
+// beyond the host unless the operator says so).
+func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if src.Healthy != nil {
+			if err := src.Healthy(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	gather := prometheus.Gatherers{reg, sampleGatherer(src.Latest)}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
+		out := []alertJSON{}
+		for _, a := range src.Alarms() {
+			out = append(out, view(a))
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /api/v1/alerts/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		for _, a := range src.Alarms() {
+			if a.ID != id {
+				continue
+			}
+			v := view(a)
+			if src.Deliveries != nil {
+				ds, err := src.Deliveries(id)
+				if err != nil {
+					writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+					return
+				}
+				v.Deliveries = ds
+			}
+			writeJSON(w, http.StatusOK, v)
+			return
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no alarm " + id})
+	})
+	s := &Server{ln: ln, log: log, srv: &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+	}}
+	return s, nil
+}
+
+// Addr is where the server listens.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve blocks until Shutdown.
+func (s *Server) Serve() {
+	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Error("HTTP server stopped", "err", err)
+	}
+}
+
+// Shutdown stops the listener, waiting briefly for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) {
+	_ = s.srv.Shutdown(ctx)
+}
+
+type alertJSON struct {
+	ID          string              `json:"id"`
+	Rule        string              `json:"rule"`
+	Labels      map[string]string   `json:"labels"`
+	State       alerting.State      `json:"state"`
+	Severity    string              `json:"severity"`
+	Value       float64             `json:"value"`
+	Since       time.Time           `json:"since"`
+	ActiveAt    time.Time           `json:"active_at"`
+	Summary     string              `json:"summary"`
+	Description string              `json:"description,omitempty"`
+	Deliveries  []alerting.Delivery `json:"deliveries,omitempty"`
+}
+
+func view(a alerting.Alarm) alertJSON {
+	return alertJSON{ID: a.ID, Rule: a.Rule, Labels: a.Labels, State: a.State, Severity: a.Severity,
+		Value: a.Value, Since: a.Since(), ActiveAt: a.ActiveAt, Summary: a.Summary, Description: a.Description}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// sampleGatherer exposes the latest value of every live series. Series of
+// one name may carry different label names (an exec target's output):
+// they are still one family, which Prometheus accepts.
+func sampleGatherer(latest func(fn func(string, collectors.Labels, float64, time.Time))) prometheus.GathererFunc {
+	return func() ([]*dto.MetricFamily, error) {
+		fams := map[string]*dto.MetricFamily{}
+		if latest == nil {
+			return nil, nil
+		}
+		latest(func(name string, ls collectors.Labels, v float64, t time.Time) {
+			f := fams[name]
+			if f == nil {
+				f = &dto.MetricFamily{Name: proto.String(name), Help: proto.String("Collected by vedetta."), Type: dto.MetricType_UNTYPED.Enum()}
+				fams[name] = f
+			}
+			m := &dto.Metric{Untyped: &dto.Untyped{Value: proto.Float64(v)}, TimestampMs: proto.Int64(t.UnixMilli())}
+			for _, l := range ls {
+				m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
+			}
+			f.Metric = append(f.Metric, m)
+		})
+		out := make([]*dto.MetricFamily, 0, len(fams))
+		for _, f := range fams {
+			out = append(out, f)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+		return out, nil
+	}
+}
