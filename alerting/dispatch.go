@@ -109,7 +109,7 @@ func (d *Dispatcher) recipients(a Alarm) []recipient {
 				}
 				return false
 			}
-			if want("email") && d.channels["email"] != nil {
+			if _, ok := d.channels["email"]; ok && want("email") {
 				for _, addr := range rc.Email {
 					r := recipient{name, "email", addr}
 					if !seen[r] {

@@ -248,13 +248,9 @@ func (e *Engine) evalTarget(target string, ts *targetState, now time.Time, chang
 			}
 			continue
 		}
-		// No data for this label set: only after the grace period (and
-		// never right after a restart, before the first polls came back).
-		ref := a.LastSeen
-		if e.startedAt.After(ref) {
-			ref = e.startedAt
-		}
-		if now.Sub(ref) <= grace {
+		// No fresh data for this label set. Right after a (re)start the
+		// first polls have not come back yet: that is not an outage.
+		if now.Sub(e.startedAt) <= grace {
 			continue
 		}
 		e.transition(a, e.ruleByN[a.Rule], false, false, false, now, changes)

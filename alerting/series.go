@@ -80,9 +80,10 @@ func (s *series) window(fn string, from int64) float64 {
 		}
 		return mn
 	case "delta":
-		// Include the last point before the window as the base, so a 10m
-		// delta sampled every 10m still sees a change.
-		if i > 0 {
+		// With fewer than two points inside the window, take the last one
+		// before it as the base, so a 10m delta sampled every 10m still
+		// sees a change.
+		if pts < 2 && i > 0 {
 			i--
 		}
 		if len(s.ts)-i < 2 {
@@ -90,7 +91,7 @@ func (s *series) window(fn string, from int64) float64 {
 		}
 		return s.vs[len(s.vs)-1] - s.vs[i]
 	case "increase", "rate":
-		if i > 0 {
+		if pts < 2 && i > 0 {
 			i--
 		}
 		if len(s.ts)-i < 2 {

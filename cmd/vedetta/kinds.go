@@ -5,10 +5,12 @@ import (
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	execcol "github.com/vedetta-dc/vedetta/collectors/exec"
+	"github.com/vedetta-dc/vedetta/collectors/files"
 	"github.com/vedetta-dc/vedetta/collectors/host"
 	"github.com/vedetta-dc/vedetta/collectors/nut"
 	"github.com/vedetta-dc/vedetta/collectors/raid"
 	"github.com/vedetta-dc/vedetta/collectors/smart"
+	"github.com/vedetta-dc/vedetta/collectors/snmp"
 )
 
 // newRegistry lists every collector kind vedetta knows. Registration is
@@ -20,11 +22,13 @@ func newRegistry() *collectors.Registry {
 	r.Register("smart", smart.New)
 	r.Register("nut", nut.New)
 	r.Register("raid", raid.New)
+	r.Register("files", files.New)
+	r.Register("snmp", snmp.New)
 	return r
 }
 
 // extraCommands are subcommands contributed by collector families
 // (`vedetta profiles`, `vedetta probe snmp`...).
 func extraCommands() []*cobra.Command {
-	return nil
+	return snmpCommands()
 }

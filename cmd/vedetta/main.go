@@ -137,7 +137,7 @@ func checkCmd(v *viper.Viper) *cobra.Command {
 			if err != nil {
 				problems = append(problems, err)
 			}
-			if cfg != nil && err == nil {
+			if cfg != nil {
 				_, errs := build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 				problems = append(problems, errs...)
 			}

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
@@ -17,5 +17,42 @@ func startTraps(ctx context.Context, cfg *config.Config, ingest func(collectors.
 	if cfg.Traps == nil {
 		return func() {}, nil
 	}
-	return nil, errors.New("traps: the SNMP trap listener is not built in yet")
+	// A trap is attributed to the SNMP target whose snmp.address host is
+	// the sender.
+	hosts := map[string]string{}
+	class := map[string]string{}
+	for _, t := range cfg.Targets {
+		if t.Kind != "snmp" {
+			continue
+		}
+		var o snmp.Options
+		if err := cfg.Decoder(t)(&o); err != nil || o.SNMP.Address == "" {
+			continue // `vedetta check` reports it
+		}
+		hosts[o.SNMP.Host()] = t.Name
+		class[t.Name] = t.Class
+	}
+	withLabels := func(b collectors.Batch) {
+		for i := range b.Samples {
+			ls := b.Samples[i].Labels.With("target", b.Target)
+			if c, ok := class[b.Target]; ok {
+				ls = ls.With("class", c)
+			} else {
+				ls = ls.With("class", "snmp_traps")
+			}
+			b.Samples[i].Labels = ls
+		}
+		ingest(b)
+	}
+	r, err := snmp.NewTrapReceiver(cfg.Traps, hosts, withLabels, trigger, log)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("SNMP trap listener started", "listen", r.Addr(), "targets", len(hosts))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx)
+	}()
+	return func() { <-done }, nil
 }

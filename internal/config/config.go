@@ -201,9 +201,7 @@ func parse(data []byte, file, dir string) (*Config, error) {
 		cfg.loadRuleFiles(errs)
 	}
 	cfg.applyDefaults()
-	if len(errs.List) == 0 {
-		cfg.validate(errs)
-	}
+	cfg.validate(errs)
 	return cfg, errs.Err()
 }
 

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vedetta-dc/vedetta/internal/testpeer"
+)
+
+// runCLI runs vedetta in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	root := newRoot()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(args)
+	err := root.Execute()
+	var ec exitCode
+	switch {
+	case err == nil:
+		return 0, out.String(), errb.String()
+	case errors.As(err, &ec):
+		return int(ec), out.String(), errb.String()
+	}
+	return 1, out.String(), errb.String() + err.Error()
+}
+
+// Every example in configs/ must load: they are what people copy.
+func TestConfigsExamplesPassCheck(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testpeer.RepoRoot(t), "configs", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no configs/*.yaml (%v)", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			code, out, errs := runCLI(t, "check", "--config", f)
+			if code != 0 {
+				t.Fatalf("vedetta check %s: exit %d\n%s%s", f, code, out, errs)
+			}
+			if !strings.Contains(out, "OK") {
+				t.Errorf("no OK line: %s", out)
+			}
+		})
+	}
+}
+
+const checkBase = `site: t
+targets:
+  - name: cmd
+    kind: exec
+    interval: 10s
+    exec:
+      command: [/bin/true]
+      format: nagios
+rules:
+  - name: Bad
+    expr: check_status >= 2
+notify:
+  email:
+    from: v@t.example
+    relays: [{host: 127.0.0.1, port: 25}]
+receivers:
+  - name: noc
+    email: [noc@t.example]
+routes:
+  - receivers: [noc]
+`
+
+// vedetta check prints every problem with file, line and field, and exits 1.
+func TestCheckReportsProblems(t *testing.T) {
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"unknown key in a kind block", "      format: nagios\n", "      format: nagios\n      timout: 5s\n", `:9: targets[0].exec.timout: unknown field "timout" (did you mean "timeout"?)`},
+		{"wrong type in a kind block", "command: [/bin/true]", "command: /bin/true", `:7: targets[0].exec.command: expected a list`},
+		{"bad format", "format: nagios", "format: json", `:8: targets[0].exec.format: want nagios or prometheus`},
+		{"bad duration", "interval: 10s", "interval: ten", `:5: targets[0].interval: invalid duration "ten"`},
+		{"unparsable expression", "expr: check_status >= 2", "expr: check_status >=> 2", `:11: rules[0].expr: cannot parse expression`},
+		{"window function misuse", "expr: check_status >= 2", "expr: rate(check_status) > 2", `:11: rules[0].expr: rate() takes a metric and a duration`},
+		{"bad template", "    expr: check_status >= 2\n", "    expr: check_status >= 2\n    summary: \"{{ .Value \"\n", `:12: rules[0].summary: bad template`},
+		{"missing receiver", "  - receivers: [noc]", "  - receivers: [oncall]", `:20: routes[0].receivers[0]: no receiver is named "oncall"`},
+		{"unknown kind", "kind: exec", "kind: telepathy", `:4: targets[0].kind: unknown kind "telepathy"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(checkBase, c.from) {
+				t.Fatalf("test case: %q not in the base config", c.from)
+			}
+			p := filepath.Join(t.TempDir(), "bad.yaml")
+			if err := os.WriteFile(p, []byte(strings.Replace(checkBase, c.from, c.to, 1)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errs := runCLI(t, "check", "--config", p)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1", code)
+			}
+			if !strings.Contains(errs, p+c.want) {
+				t.Fatalf("output\n  %s\nwant\n  %s%s", errs, p, c.want)
+			}
+		})
+	}
+	// The base itself is fine: the cases above fail for their own reason.
+	p := filepath.Join(t.TempDir(), "ok.yaml")
+	_ = os.WriteFile(p, []byte(checkBase), 0o600)
+	if code, out, errs := runCLI(t, "check", "--config", p); code != 0 {
+		t.Fatalf("base config: exit %d %s %s", code, out, errs)
+	}
+}
+
+// Several problems at once are all printed.
+func TestCheckPrintsEveryProblem(t *testing.T) {
+	bad := strings.Replace(checkBase, "interval: 10s", "interval: ten", 1)
+	bad = strings.Replace(bad, "  - receivers: [noc]", "  - receivers: [oncall]", 1)
+	bad = strings.Replace(bad, "from: v@t.example", "from: nobody", 1)
+	p := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(p, []byte(bad), 0o600)
+	code, _, errs := runCLI(t, "check", "--config", p)
+	if code != 1 || strings.Count(errs, p+":") != 3 {
+		t.Fatalf("exit %d, want 1 and three problems:\n%s", code, errs)
+	}
+}
+
+func TestProbeExec(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "plugin.sh")
+	_ = os.WriteFile(script, []byte("#!/bin/sh\necho 'PING WARNING - rta=12.5ms|rta=12.5ms;10;20;0 pl=0%;10;20;0'\nexit 1\n"), 0o755)
+	cfg := filepath.Join(dir, "v.yaml")
+	_ = os.WriteFile(cfg, []byte(strings.Replace(checkBase, "/bin/true", script, 1)), 0o600)
+	code, out, errs := runCLI(t, "probe", "--config", cfg, "--target", "cmd")
+	if code != 0 {
+		t.Fatalf("probe: exit %d %s", code, errs)
+	}
+	for _, want := range []string{
+		`check_status{class="exec",target="cmd"} 1`,
+		`check_perfdata{class="exec",label="rta",target="cmd",uom="seconds"} 0.0125`,
+		`check_perfdata_critical{class="exec",label="pl",target="cmd",uom="percent"} 20`,
+		`vedetta_target_up{class="exec",target="cmd"} 1`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("probe output lacks %s:\n%s", want, out)
+		}
+	}
+	// A target that cannot be read: non-zero, with a clear message.
+	_ = os.WriteFile(cfg, []byte(strings.Replace(checkBase, "/bin/true", filepath.Join(dir, "nope"), 1)), 0o600)
+	code, _, errs = runCLI(t, "probe", "--config", cfg, "--target", "cmd")
+	if code == 0 || !strings.Contains(errs, "target cmd could not be read") || !strings.Contains(errs, "nope") {
+		t.Errorf("probe of a broken target: exit %d, %s", code, errs)
+	}
+	code, _, errs = runCLI(t, "probe", "--config", cfg, "--target", "ghost")
+	if code == 0 || !strings.Contains(errs, `no target named "ghost"`) {
+		t.Errorf("probe of an unknown target: exit %d, %s", code, errs)
+	}
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/snmp"
+	"github.com/vedetta-dc/vedetta/internal/config"
+)
+
+// snmpCommands are `vedetta profiles` and `vedetta probe-snmp` (also
+// reachable as `vedetta probe snmp` once probeSNMPCmd is attached to the
+// probe command).
+func snmpCommands() []*cobra.Command {
+	return []*cobra.Command{profilesCmd(), probeSNMPCmd("probe-snmp ADDRESS")}
+}
+
+// loadUserProfiles reads profile_dirs from --config (if given) plus
+// --profile-dir flags.
+func loadUserProfiles(cmd *cobra.Command, extra []string) error {
+	var dirs []string
+	if f := cmd.Flag("config"); f != nil && f.Value.String() != "" {
+		cfg, err := config.Load(f.Value.String())
+		if err != nil {
+			return err
+		}
+		for _, d := range cfg.ProfileDirs {
+			if !filepath.IsAbs(d) {
+				d = filepath.Join(cfg.Dir, d)
+			}
+			dirs = append(dirs, d)
+		}
+	}
+	dirs = append(dirs, extra...)
+	if len(dirs) == 0 {
+		return nil
+	}
+	return snmp.LoadProfileDirs(dirs)
+}
+
+func profilesCmd() *cobra.Command {
+	var dirs []string
+	c := &cobra.Command{
+		Use:   "profiles",
+		Short: "List the SNMP device profiles (embedded and from profile_dirs)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := loadUserProfiles(cmd, dirs); err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "PROFILE\tCLASS\tSOURCE\tMATCHES\tMIB")
+			for _, p := range snmp.Profiles() {
+				var m []string
+				for _, s := range p.Match.SysObjectID {
+					m = append(m, "sysObjectID "+s+"*")
+				}
+				for _, s := range p.Match.Subtrees {
+					m = append(m, "subtree "+s)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Name, p.Class, p.Source, strings.Join(m, ", "), p.MIB)
+			}
+			return w.Flush()
+		},
+	}
+	c.Flags().StringArrayVar(&dirs, "profile-dir", nil, "extra folder of profile *.yaml files (repeatable)")
+	return c
+}
+
+// probeSNMPCmd polls one agent once with the given credentials and prints
+// the normalized samples and the profiles that matched.
+func probeSNMPCmd(use string) *cobra.Command {
+	var (
+		a                       snmp.Agent
+		community, authP, privP string
+		authProto, privProto    string
+		profile                 string
+		retries                 int
+		dirs                    []string
+	)
+	c := &cobra.Command{
+		Use:   use,
+		Short: "Poll one SNMP agent once and print its normalized samples (Prometheus text)",
+		Long: "Poll one SNMP agent once, with profiles picked automatically (or --profile NAME),\n" +
+			"and print the normalized samples and the profiles that matched. Exits 2 when\n" +
+			"the agent cannot be read.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := loadUserProfiles(cmd, dirs); err != nil {
+				return err
+			}
+			a.Address = args[0]
+			a.Community = config.Secret(community)
+			a.Retries = &retries
+			if a.Version == "3" || a.User != "" {
+				a.Version = "3"
+				a.Community = ""
+				if authProto != "" || authP != "" {
+					a.Auth = &snmp.Auth{Protocol: authProto, Passphrase: config.Secret(authP)}
+				}
+				if privProto != "" || privP != "" {
+					a.Priv = &snmp.Priv{Protocol: privProto, Passphrase: config.Secret(privP)}
+				}
+			}
+			o := snmp.Options{SNMP: a}
+			if profile != "" {
+				o.Profiles = strings.Split(profile, ",")
+			}
+			k, err := snmp.NewCollector("probe", o, nil)
+			if err != nil {
+				return err
+			}
+			// The whole probe may not outlast every request's timeout.
+			budget := time.Duration(retries+1)*a.Timeout*8 + time.Second
+			if a.Timeout == 0 {
+				budget = time.Duration(retries+1)*snmp.DefaultTimeout*8 + time.Second
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), budget)
+			defer cancel()
+			var samples []collectors.Sample
+			used, err := k.Poll(ctx, func(s collectors.Sample) { samples = append(samples, s) })
+			out := cmd.OutOrStdout()
+			if len(used) > 0 {
+				var n []string
+				for _, p := range used {
+					n = append(n, p.Name)
+				}
+				fmt.Fprintf(out, "# profiles: %s\n", strings.Join(n, ", "))
+			}
+			if err := snmp.WriteProm(out, samples); err != nil {
+				return err
+			}
+			if err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "vedetta: %v\n", err)
+				return exitCode(2)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&a.Version, "version", "", "SNMP version: 1, 2c (default) or 3 (implied by --user)")
+	f.StringVar(&community, "community", "public", "v1/v2c community")
+	f.StringVar(&a.User, "user", "", "SNMPv3 user")
+	f.StringVar(&authProto, "auth-protocol", "", "SNMPv3 auth: MD5, SHA, SHA224, SHA256, SHA384, SHA512")
+	f.StringVar(&authP, "auth-passphrase", "", "SNMPv3 auth passphrase")
+	f.StringVar(&privProto, "priv-protocol", "", "SNMPv3 privacy: DES, AES, AES192, AES256, AES192C, AES256C")
+	f.StringVar(&privP, "priv-passphrase", "", "SNMPv3 privacy passphrase")
+	f.StringVar(&a.Context, "context", "", "SNMPv3 context name")
+	f.StringVar(&profile, "profile", "", "auto (default) or profile names, comma-separated")
+	f.DurationVar(&a.Timeout, "timeout", snmp.DefaultTimeout, "timeout per request")
+	f.IntVar(&retries, "retries", 0, "resends per request")
+	f.StringArrayVar(&dirs, "profile-dir", nil, "extra folder of profile *.yaml files (repeatable)")
+	return c
+}
+
+// probeSNMPSubcommand is `snmp ADDRESS`, for `vedetta probe snmp ADDRESS`:
+// attach it to the probe command with c.AddCommand(probeSNMPSubcommand()).
+func probeSNMPSubcommand() *cobra.Command { return probeSNMPCmd("snmp ADDRESS") }

@@ -1,0 +1,131 @@
+package exec
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func render(samples []collectors.Sample) string {
+	var lines []string
+	for _, s := range samples {
+		lines = append(lines, s.Name+s.Labels.String()+" "+strconv.FormatFloat(s.Value, 'g', -1, 64))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		_ = os.WriteFile(p, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", name, got, want)
+	}
+}
+
+func TestNagiosPerfdataGolden(t *testing.T) {
+	var got []collectors.Sample
+	for _, f := range []string{"nagios.txt", "nagios_long.txt"} {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parseNagiosPerfdata(string(b), func(s collectors.Sample) { got = append(got, s) })
+	}
+	golden(t, "nagios.golden", render(got))
+}
+
+func TestPrometheusGolden(t *testing.T) {
+	b, _ := os.ReadFile(filepath.Join("testdata", "exposition.prom"))
+	var got []collectors.Sample
+	if err := parsePrometheus(b, func(s collectors.Sample) { got = append(got, s) }); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "exposition.golden", render(got))
+	if err := parsePrometheus([]byte("broken{ 1\n"), func(collectors.Sample) {}); err == nil {
+		t.Error("malformed exposition accepted")
+	}
+}
+
+func newCollector(t *testing.T, yaml map[string]any, timeout time.Duration) (collectors.Collector, error) {
+	t.Helper()
+	return New(collectors.Spec{Name: "x", Timeout: timeout, BaseDir: t.TempDir()}, func(out any) error {
+		o := out.(*struct {
+			Exec Options `yaml:"exec"`
+		})
+		o.Exec.Command, _ = yaml["command"].([]string)
+		o.Exec.Format, _ = yaml["format"].(string)
+		return nil
+	})
+}
+
+func collect(t *testing.T, c collectors.Collector) ([]collectors.Sample, error) {
+	var got []collectors.Sample
+	err := c.Collect(context.Background(), func(s collectors.Sample) { got = append(got, s) })
+	return got, err
+}
+
+func TestRunPlugins(t *testing.T) {
+	cases := []struct {
+		name    string
+		script  string
+		format  string
+		status  float64 // -1: no check_status expected
+		wantErr string
+	}{
+		{"ok", "echo 'OK|x=1'", "nagios", 0, ""},
+		{"critical", "echo 'CRIT|x=1'; exit 2", "nagios", 2, ""},
+		{"unknown", "exit 3", "nagios", 3, ""},
+		{"outside the API", "exit 42", "nagios", 3, "exited 42"},
+		{"prometheus exit code", "echo 'a 1'; exit 1", "prometheus", -1, "exited 1"},
+		{"hangs", "sleep 30", "nagios", -1, "did not finish within"},
+		{"forks a child that hangs", "sleep 30 & echo 'OK|x=1'; wait", "nagios", -1, "did not finish within"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			col, err := newCollector(t, map[string]any{"command": []string{"/bin/sh", "-c", c.script}, "format": c.format}, 500*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			got, err := collect(t, col)
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("took %v with a 500ms timeout", d)
+			}
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("err %v, want %q", err, c.wantErr)
+			}
+			if c.status >= 0 {
+				if len(got) == 0 || got[0].Name != "check_status" || got[0].Value != c.status {
+					t.Fatalf("samples %v, want check_status %v", got, c.status)
+				}
+			}
+		})
+	}
+}
+
+func TestOptionsValidated(t *testing.T) {
+	if _, err := newCollector(t, map[string]any{"format": "nagios"}, time.Second); err == nil || !strings.HasPrefix(err.Error(), "exec.command:") {
+		t.Errorf("missing command: %v", err)
+	}
+	if _, err := newCollector(t, map[string]any{"command": []string{"/bin/true"}, "format": "xml"}, time.Second); err == nil || !strings.HasPrefix(err.Error(), "exec.format:") {
+		t.Errorf("bad format: %v", err)
+	}
+}

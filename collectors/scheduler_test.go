@@ -1,0 +1,140 @@
+package collectors
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+type collectFunc func(ctx context.Context, emit func(Sample)) error
+
+func (f collectFunc) Collect(ctx context.Context, emit func(Sample)) error { return f(ctx, emit) }
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+type batches struct {
+	mu sync.Mutex
+	by map[string][]Batch
+}
+
+func (b *batches) sink(x Batch) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.by == nil {
+		b.by = map[string][]Batch{}
+	}
+	b.by[x.Target] = append(b.by[x.Target], x)
+}
+
+func (b *batches) get(t string) []Batch {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Batch(nil), b.by[t]...)
+}
+
+func spec(name string, iv, timeout time.Duration) Spec {
+	return Spec{Name: name, Kind: "test", Class: "test", Interval: iv, Timeout: timeout}
+}
+
+func value(b Batch, name string) (float64, bool) {
+	for _, s := range b.Samples {
+		if s.Name == name {
+			return s.Value, true
+		}
+	}
+	return 0, false
+}
+
+// A dead target (hangs until its deadline) does not delay a healthy one,
+// even with a concurrency limit of 2; every goroutine stops with ctx.
+func TestSlowTargetDoesNotDelayOthers(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dead := collectFunc(func(ctx context.Context, _ func(Sample)) error { <-ctx.Done(); return ctx.Err() })
+	ok := collectFunc(func(_ context.Context, emit func(Sample)) error {
+		emit(Sample{Name: "x", Value: 1, Labels: L("target", "spoof", "k", "v")})
+		return nil
+	})
+	var b batches
+	s := NewScheduler([]Target{
+		{Spec: spec("dead", 400*time.Millisecond, 300*time.Millisecond), Collector: dead},
+		{Spec: spec("ok", 100*time.Millisecond, 80*time.Millisecond), Collector: ok},
+	}, 2, b.sink, quiet())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	time.Sleep(1050 * time.Millisecond)
+	cancel()
+	<-done
+
+	okb := b.get("ok")
+	if len(okb) < 7 {
+		t.Fatalf("healthy target collected %d times in ~1s at 100ms, want ≥ 7", len(okb))
+	}
+	if up, _ := value(okb[0], "vedetta_target_up"); up != 1 {
+		t.Error("healthy target not up")
+	}
+	// The collector's own labels are kept, but it cannot change target.
+	for _, smp := range okb[0].Samples {
+		if smp.Labels.Get("target") != "ok" || smp.Labels.Get("class") != "test" {
+			t.Fatalf("labels %v", smp.Labels)
+		}
+	}
+	if okb[0].Samples[0].Labels.Get("k") != "v" {
+		t.Errorf("collector labels lost: %v", okb[0].Samples[0].Labels)
+	}
+	deadb := b.get("dead")
+	if len(deadb) < 2 {
+		t.Fatalf("dead target rounds: %d", len(deadb))
+	}
+	last := deadb[len(deadb)-1]
+	if up, _ := value(last, "vedetta_target_up"); up != 0 || last.Err == nil {
+		t.Errorf("dead target: up %v err %v", up, last.Err)
+	}
+	if f, _ := value(last, "vedetta_target_consecutive_failures"); f != float64(len(deadb)) {
+		t.Errorf("consecutive failures %v after %d rounds", f, len(deadb))
+	}
+	if d, _ := value(last, "vedetta_collection_duration_seconds"); d < 0.25 || d > 0.6 {
+		t.Errorf("dead target round took %vs with a 300ms deadline", d)
+	}
+}
+
+func TestPanickingCollectorIsAnError(t *testing.T) {
+	boom := collectFunc(func(context.Context, func(Sample)) error { panic("malformed answer") })
+	s := NewScheduler([]Target{{Spec: spec("p", time.Second, 500*time.Millisecond), Collector: boom}}, 1, func(Batch) {}, quiet())
+	b, err := s.CollectOnce(context.Background(), "p")
+	if err != nil || b.Err == nil {
+		t.Fatalf("err %v, batch err %v", err, b.Err)
+	}
+	if up, _ := value(b, "vedetta_target_up"); up != 0 {
+		t.Error("a panicking target counts as up")
+	}
+}
+
+// Trigger polls at once instead of waiting for the interval.
+func TestTrigger(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var b batches
+	s := NewScheduler([]Target{{Spec: spec("u", time.Hour, time.Second), Collector: collectFunc(func(context.Context, func(Sample)) error { return nil })}}, 1, b.sink, quiet())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	// The first round comes after at most 2 s of jitter; trigger twice more.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.get("u")) < 3 && time.Now().Before(deadline) {
+		s.Trigger("u")
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := len(b.get("u")); n < 3 {
+		t.Fatalf("%d rounds with triggers on a 1h interval", n)
+	}
+	if s.Trigger("nope") {
+		t.Error("trigger of an unknown target reported success")
+	}
+}
