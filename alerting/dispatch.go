@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -316,7 +314,7 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 		d.log.Error("notification failed permanently", "key", x.Key, "channel", x.Channel, "to", x.Recipient, "err", err)
 	default:
 		x.State, x.LastError = DeliveryPending, err.Error()
-		x.NextAttempt = now.Add(backoff(x.Attempts))
+		x.NextAttempt = now.Add(notify.Backoff(x.Attempts))
 		d.log.Warn("notification not delivered yet; will retry", "key", x.Key, "channel", x.Channel, "to", x.Recipient,
 			"attempt", x.Attempts, "retry_in", x.NextAttempt.Sub(now).Round(time.Millisecond), "err", err)
 	}
@@ -327,15 +325,6 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	if x.State == DeliveryPending {
 		d.Wake()
 	}
-}
-
-// backoff: 0.5 s × 1.5^n with ±50 % jitter, capped at 60 s (Alertmanager's
-// curve, which carriers and relays tolerate).
-func backoff(attempt int) time.Duration {
-	b := 0.5 * math.Pow(1.5, float64(max(attempt-1, 0)))
-	b = math.Min(b, 60)
-	b *= 0.5 + rand.Float64()
-	return time.Duration(b * float64(time.Second))
 }
 
 // Deliveries returns the ledger of one alarm (every queued or finished

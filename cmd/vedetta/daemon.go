@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/alerting/notify"
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/httpapi"
@@ -160,7 +161,11 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 	gctx, cancel := context.WithCancel(parent)
 	disp := alerting.NewDispatcher(d.st, d.cfg, p.channels, d.log.With("component", "dispatch"))
 	disp.OnResult = d.m.notificationResult
-	d.m.watchRelays(p.channels)
+	for _, n := range p.channels {
+		if f, ok := n.(*notify.Failover); ok {
+			f.OnAttempt = d.m.providerAttempt
+		}
+	}
 	d.disp.Store(disp)
 	sched := collectors.NewScheduler(p.targets, d.cfg.MaxConcurrent, d.ingest, d.log.With("component", "collect"))
 	d.sched.Store(sched)

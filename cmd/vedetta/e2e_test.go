@@ -71,7 +71,7 @@ func TestE2EFiringAndResolvedEmail(t *testing.T) {
 	if !strings.Contains(m, `vedetta_notifications_total{channel="email",result="sent"} 2`) {
 		t.Errorf("/metrics lacks the sent notifications counter")
 	}
-	if !strings.Contains(m, `vedetta_smtp_relay_attempts_total{relay="127.0.0.1:`) || !strings.Contains(m, `result="failed"`) {
+	if !strings.Contains(m, `vedetta_notification_attempts_total{channel="email",provider="127.0.0.1:`) || !strings.Contains(m, `result="failed_temporary"`) {
 		t.Errorf("/metrics does not count the refused relay")
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/authlog"
 	execcol "github.com/vedetta-dc/vedetta/collectors/exec"
 	"github.com/vedetta-dc/vedetta/collectors/files"
 	"github.com/vedetta-dc/vedetta/collectors/host"
 	"github.com/vedetta-dc/vedetta/collectors/nut"
+	"github.com/vedetta-dc/vedetta/collectors/probe"
 	"github.com/vedetta-dc/vedetta/collectors/raid"
 	"github.com/vedetta-dc/vedetta/collectors/smart"
 	"github.com/vedetta-dc/vedetta/collectors/snmp"
@@ -23,6 +25,8 @@ func newRegistry() *collectors.Registry {
 	r.Register("nut", nut.New)
 	r.Register("raid", raid.New)
 	r.Register("files", files.New)
+	r.Register("authlog", authlog.New)
+	r.Register("probe", probe.New)
 	r.Register("snmp", snmp.New)
 	return r
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/vedetta-dc/vedetta/alerting"
 	"github.com/vedetta-dc/vedetta/alerting/notify"
-	"github.com/vedetta-dc/vedetta/alerting/notify/email"
 )
 
 // metrics are vedetta's own (the collected samples are exposed beside them).
@@ -16,7 +15,7 @@ type metrics struct {
 	reg           *prometheus.Registry
 	evalSeconds   prometheus.Histogram
 	notifications *prometheus.CounterVec
-	relayAttempts *prometheus.CounterVec
+	attempts      *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	storeErrors   prometheus.Counter
 }
@@ -30,9 +29,9 @@ func newMetrics() *metrics {
 	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vedetta_notifications_total", Help: "Notification attempts by channel and result (sent, failed_temporary, failed_permanent).",
 	}, []string{"channel", "result"})
-	m.relayAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vedetta_smtp_relay_attempts_total", Help: "SMTP relay attempts by relay and result.",
-	}, []string{"relay", "result"})
+	m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vedetta_notification_attempts_total", Help: "Attempts on each provider (SMTP relay, SMS provider, webhook) by result.",
+	}, []string{"channel", "provider", "result"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vedetta_config_reloads_total", Help: "Config reloads by result.",
 	}, []string{"result"})
@@ -43,7 +42,7 @@ func newMetrics() *metrics {
 		Name: "vedetta_build_info", Help: "Always 1; the version is a label.", ConstLabels: prometheus.Labels{"version": versionString()},
 	})
 	info.Set(1)
-	m.reg.MustRegister(m.evalSeconds, m.notifications, m.relayAttempts, m.reloads, m.storeErrors, info,
+	m.reg.MustRegister(m.evalSeconds, m.notifications, m.attempts, m.reloads, m.storeErrors, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -64,16 +63,17 @@ func (m *metrics) watchEngine(e *alerting.Engine) {
 	}
 }
 
-func (m *metrics) watchRelays(ch map[string]notify.Notifier) {
-	if n, ok := ch["email"].(*email.Notifier); ok {
-		n.OnAttempt = func(relay string, err error) {
-			res := "sent"
-			if err != nil {
-				res = "failed"
-			}
-			m.relayAttempts.WithLabelValues(relay, res).Inc()
-		}
+// providerAttempt counts one attempt on one provider.
+func (m *metrics) providerAttempt(channel, provider string, err error) {
+	res := "sent"
+	switch {
+	case err == nil:
+	case notify.IsPermanent(err):
+		res = "failed_permanent"
+	default:
+		res = "failed_temporary"
 	}
+	m.attempts.WithLabelValues(channel, provider, res).Inc()
 }
 
 func (m *metrics) notificationResult(channel string, err error) {

@@ -48,6 +48,8 @@ type Config struct {
 	ProfileDirs []string `yaml:"profile_dirs"`
 	// Traps configures the SNMP trap listener (off when nil).
 	Traps *Traps `yaml:"traps"`
+	// Silences are recurring maintenance windows.
+	Silences []Silence `yaml:"silences"`
 
 	// File is the path the config came from, Dir its folder (relative paths
 	// in the config are taken against it).
@@ -107,7 +109,11 @@ type Rule struct {
 
 // Notify configures the delivery channels.
 type Notify struct {
-	Email *Email `yaml:"email"`
+	Email    *Email    `yaml:"email"`
+	SMS      *SMS      `yaml:"sms"`
+	Webhooks []Webhook `yaml:"webhooks"`
+	// Heartbeat proves to an outside watcher that vedetta itself is alive.
+	Heartbeat *Heartbeat `yaml:"heartbeat"`
 }
 
 // Email is the e-mail channel: one sender, relays tried in order.
@@ -135,8 +141,10 @@ func (r Relay) Addr() string { return net.JoinHostPort(r.Host, fmt.Sprint(r.Port
 
 // Receiver is a person or team and how to reach them.
 type Receiver struct {
-	Name  string   `yaml:"name"`
-	Email []string `yaml:"email"`
+	Name     string   `yaml:"name"`
+	Email    []string `yaml:"email"`
+	SMS      []string `yaml:"sms"`      // E.164 numbers
+	Webhooks []string `yaml:"webhooks"` // names from notify.webhooks
 }
 
 // Route sends matching alarms to receivers. The first matching route wins
@@ -146,13 +154,35 @@ type Route struct {
 	Receivers []string          `yaml:"receivers"`
 	Channels  []string          `yaml:"channels"`
 	Continue  bool              `yaml:"continue"`
+	// GroupBy batches the events of alarms sharing these labels that arrive
+	// within GroupWait into one message (a switch losing 40 ports is one
+	// SMS). Without group_by every alarm is its own message, at once.
+	GroupBy   []string      `yaml:"group_by"`
+	GroupWait time.Duration `yaml:"group_wait"`
+	// Repeat re-notifies a firing, unacknowledged alarm this often (0: never).
+	Repeat   time.Duration `yaml:"repeat"`
+	Escalate []Escalation  `yaml:"escalate"`
+}
+
+// Escalation calls more receivers when an alarm is still firing and
+// unacknowledged After its first notification.
+type Escalation struct {
+	After     time.Duration `yaml:"after"`
+	Receivers []string      `yaml:"receivers"`
+}
+
+// Silence mutes matching alarms during a recurring window.
+type Silence struct {
+	Match    map[string]string `yaml:"match"`
+	Schedule string            `yaml:"schedule"` // "Sat 02:00-04:00", "Mon-Fri 22:00-06:00", "daily 03:00-03:30"
+	Comment  string            `yaml:"comment"`
 }
 
 // Severities, lowest first.
 var Severities = []string{"info", "warning", "critical"}
 
 // Channels known to routes.
-var Channels = []string{"email", "log"}
+var Channels = []string{"email", "sms", "webhook", "log"}
 
 // Load reads path, its rule files, applies defaults and validates. On error
 // the returned Config may be partial; the error is *Errors listing every

@@ -1,6 +1,6 @@
 // Package email delivers notifications over SMTP with go-mail, trying the
 // configured relays in order: a relay that refuses, times out or answers
-// 4xx/5xx hands the message to the next one.
+// 4xx/5xx hands the message to the next one (notify.Failover).
 package email
 
 import (
@@ -21,23 +21,31 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
-type relay struct {
+// Relay is one SMTP server, a notify.Provider.
+type Relay struct {
 	name   string // host:port, for logs and the delivery ledger
+	from   string
 	client *mail.Client
 }
 
-// Notifier sends e-mail through an ordered list of relays.
-type Notifier struct {
-	from   string
-	relays []relay
-	log    *slog.Logger
-	// OnAttempt is told about every relay attempt (for metrics).
-	OnAttempt func(relay string, err error)
+// New builds the e-mail channel: the relays in order, behind a
+// notify.Failover (no retry on one relay: the next relay is the retry). It
+// does not connect.
+func New(cfg *config.Email, baseDir string, log *slog.Logger) (*notify.Failover, error) {
+	relays, err := Relays(cfg, baseDir)
+	if err != nil {
+		return nil, err
+	}
+	f := &notify.Failover{Channel: "email", Log: log}
+	for _, r := range relays {
+		f.Providers = append(f.Providers, r)
+	}
+	return f, nil
 }
 
-// New builds the notifier; it does not connect.
-func New(cfg *config.Email, baseDir string, log *slog.Logger) (*Notifier, error) {
-	n := &Notifier{from: cfg.From, log: log}
+// Relays builds one provider per configured relay.
+func Relays(cfg *config.Email, baseDir string) ([]*Relay, error) {
+	var out []*Relay
 	for i, r := range cfg.Relays {
 		opts := []mail.Option{
 			mail.WithPort(r.Port),
@@ -79,9 +87,9 @@ func New(cfg *config.Email, baseDir string, log *slog.Logger) (*Notifier, error)
 		if err != nil {
 			return nil, fmt.Errorf("notify.email.relays[%d]: %w", i, err)
 		}
-		n.relays = append(n.relays, relay{name: r.Addr(), client: c})
+		out = append(out, &Relay{name: r.Addr(), from: cfg.From, client: c})
 	}
-	return n, nil
+	return out, nil
 }
 
 func helo() string {
@@ -92,39 +100,32 @@ func helo() string {
 	return h
 }
 
-// Notify tries each relay in order until one accepts the message. All
-// relays failing is temporary unless every one of them refused the message
-// permanently (5xx): then retrying would only repeat the refusal.
-func (n *Notifier) Notify(ctx context.Context, m notify.Message) (string, error) {
-	msg, err := n.build(m)
+// Name implements notify.Provider.
+func (r *Relay) Name() string { return r.name }
+
+// Send implements notify.Provider: SMTP 5xx is permanent for this relay;
+// dial and TLS errors, timeouts and 4xx are temporary.
+func (r *Relay) Send(ctx context.Context, m notify.Message) error {
+	msg, err := build(r.from, m)
 	if err != nil {
-		return "", notify.Permanent(err)
+		return notify.Permanent(err)
 	}
-	var errs []error
-	allPermanent := true
-	for _, r := range n.relays {
-		if ctx.Err() != nil {
-			errs = append(errs, ctx.Err())
-			allPermanent = false
-			break
+	if err := r.client.DialAndSendWithContext(ctx, msg); err != nil {
+		if permanent(err) {
+			return notify.Permanent(err)
 		}
-		err := r.client.DialAndSendWithContext(ctx, msg)
-		if n.OnAttempt != nil {
-			n.OnAttempt(r.name, err)
-		}
-		if err == nil {
-			return r.name, nil
-		}
-		perm := permanent(err)
-		allPermanent = allPermanent && perm
-		n.log.Warn("SMTP relay failed, trying the next", "relay", r.name, "permanent", perm, "err", err, "key", m.Key)
-		errs = append(errs, fmt.Errorf("%s: %w", r.name, err))
+		return notify.Temporary(err)
 	}
-	err = errors.Join(errs...)
-	if allPermanent {
-		return "", notify.Permanent(err)
+	return nil
+}
+
+// Probe implements notify.Prober: connect, EHLO (and STARTTLS/AUTH as
+// configured), then QUIT, without sending.
+func (r *Relay) Probe(ctx context.Context) error {
+	if err := r.client.DialWithContext(ctx); err != nil {
+		return err
 	}
-	return "", notify.Temporary(err)
+	return r.client.Close()
 }
 
 // permanent: an SMTP 5xx reply. Dial and TLS errors, timeouts and 4xx are
@@ -137,10 +138,10 @@ func permanent(err error) bool {
 	return false
 }
 
-func (n *Notifier) build(m notify.Message) (*mail.Msg, error) {
+func build(from string, m notify.Message) (*mail.Msg, error) {
 	msg := mail.NewMsg()
-	if err := msg.From(n.from); err != nil {
-		return nil, fmt.Errorf("from %q: %w", n.from, err)
+	if err := msg.From(from); err != nil {
+		return nil, fmt.Errorf("from %q: %w", from, err)
 	}
 	if err := msg.To(m.Recipient); err != nil {
 		return nil, fmt.Errorf("to %q: %w", m.Recipient, err)

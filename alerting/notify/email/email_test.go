@@ -51,7 +51,7 @@ func msg(key string) notify.Message {
 		Recipient: "oncall@dc1.example", Subject: "[vedetta] FIRING " + key, Body: "UPS on battery"}
 }
 
-func newNotifier(t *testing.T, relays ...config.Relay) *Notifier {
+func newNotifier(t *testing.T, relays ...config.Relay) *notify.Failover {
 	t.Helper()
 	for i := range relays {
 		if relays[i].Timeout == 0 {
@@ -80,7 +80,7 @@ func TestTLSAndAuthAgainstMailpit(t *testing.T) {
 		config.Relay{Host: "127.0.0.1", Port: implicit.SMTPPort, TLS: "tls", Username: "alarm", Password: "s3cret", CAFile: cert},
 	)
 	var attempts []string
-	n.OnAttempt = func(relay string, err error) { attempts = append(attempts, relay+" ok="+boolStr(err == nil)) }
+	n.OnAttempt = func(_, relay string, err error) { attempts = append(attempts, relay+" ok="+boolStr(err == nil)) }
 	via, err := n.Notify(context.Background(), msg("k1"))
 	if err != nil {
 		t.Fatal(err)
