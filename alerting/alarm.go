@@ -34,6 +34,16 @@ const (
 	EventFiring   EventKind = "firing"
 	EventResolved EventKind = "resolved"
 	EventStale    EventKind = "stale"
+	// EventFlapping and EventFlapEnd replace the storm of firing/resolved
+	// notices of an alarm that keeps changing state.
+	EventFlapping EventKind = "flapping"
+	EventFlapEnd  EventKind = "flap_end"
+	// EventRepeat re-notifies an unacknowledged firing alarm; EventEscalated
+	// calls the next receivers.
+	EventRepeat    EventKind = "repeat"
+	EventEscalated EventKind = "escalated"
+	// EventTest is `vedetta test-notify`.
+	EventTest EventKind = "test"
 )
 
 // Alarm is one rule matching one label set. It is what the store keeps and
@@ -55,6 +65,15 @@ type Alarm struct {
 	// Seq counts the events sent for this alarm; with ID it makes every
 	// notification's idempotency key.
 	Seq int `json:"seq"`
+
+	// Flap detection (Icinga-style): the last 21 condition results, one per
+	// new sample, newest in bit 0.
+	History    uint32 `json:"history"`
+	HistoryN   int    `json:"history_n"`
+	LastSample int64  `json:"last_sample"` // unix ns of the newest sample recorded
+	Flapping   bool   `json:"flapping"`
+	// Told is the last state people were told about (firing or resolved).
+	Told State `json:"told,omitempty"`
 }
 
 // Since is when the alarm entered its current state, for the API.

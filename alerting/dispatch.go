@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,15 +18,15 @@ import (
 // Delivery is one notification in the durable outbox: written before the
 // first attempt, so a crash never loses it.
 type Delivery struct {
-	Key         string    `json:"key"` // idempotency key
-	AlarmID     string    `json:"alarm_id"`
+	Key         string    `json:"key"`       // idempotency key
+	AlarmIDs    []string  `json:"alarm_ids"` // one, or several for a group
 	Event       EventKind `json:"event"`
 	Severity    string    `json:"severity"`
 	Receiver    string    `json:"receiver"`
 	Channel     string    `json:"channel"`
 	Recipient   string    `json:"recipient"`
 	Subject     string    `json:"subject"`
-	Body        string    `json:"body"`
+	Body        string    `json:"body,omitempty"`
 	State       string    `json:"state"` // pending | sending | delivered | failed
 	Attempts    int       `json:"attempts"`
 	Created     time.Time `json:"created"`
@@ -34,6 +35,7 @@ type Delivery struct {
 	Provider    string    `json:"provider,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
 	Done        time.Time `json:"done,omitzero"`
+	DigestOf    []string  `json:"digest_of,omitempty"` // SMS keys carried by this one
 }
 
 // Delivery states.
@@ -48,124 +50,113 @@ const (
 const keepDelivered = 24 * time.Hour
 
 // sendLease bounds how long a send may be "in flight" before another
-// dispatcher (or this one after a restart) takes it over.
-const sendLease = 2 * time.Minute
+// dispatcher (or this one after a restart) takes it over. A send that was
+// in flight when the process died is therefore repeated at most once, and
+// only if it had not been recorded as delivered.
+const sendLease = 3 * time.Minute
 
-// Dispatcher routes alarm events to receivers and delivers them from the
-// outbox, retrying with backoff until a channel accepts them.
+// Dispatcher turns alarm events into notifications: routes, silences,
+// dependencies, grouping, repeats, escalation, acks; then delivers them from
+// the durable outbox, retrying until a channel accepts them.
 type Dispatcher struct {
 	store     store.Store
 	routes    []config.Route
 	receivers map[string]config.Receiver
 	channels  map[string]notify.Notifier
+	parents   map[string][]string
+	config    []*Silence // recurring windows from the config
+	smsGap    time.Duration
 	log       *slog.Logger
 	now       func() time.Time
 	wake      chan struct{}
 
 	mu       sync.Mutex
+	notices  map[string]*Notice
+	silences map[string]*Silence // run-time silences
 	inflight map[string]bool
+	lastSMS  map[string]time.Time
 
-	// OnResult is told about every attempt (for metrics).
+	// TargetUp says whether a target answered its last collection (for
+	// depends_on); known is false before the first round.
+	TargetUp func(target string) (up, known bool)
+	// OnResult is told about every delivery attempt (metrics).
 	OnResult func(channel string, err error)
+	// OnChannel is told whether a channel delivered (any provider) or
+	// failed on every provider: the NotificationChannelDown alarm.
+	OnChannel func(channel string, up bool)
 }
 
-// NewDispatcher builds a dispatcher over the configured routes.
-func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notify.Notifier, log *slog.Logger) *Dispatcher {
+// NewDispatcher builds a dispatcher and loads its state from the store.
+func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notify.Notifier, log *slog.Logger) (*Dispatcher, error) {
 	d := &Dispatcher{
 		store: st, routes: cfg.Routes, receivers: map[string]config.Receiver{}, channels: channels,
-		log: log, now: time.Now, wake: make(chan struct{}, 1), inflight: map[string]bool{},
+		parents: map[string][]string{}, smsGap: time.Minute,
+		log: log, now: time.Now, wake: make(chan struct{}, 1),
+		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{}, lastSMS: map[string]time.Time{},
+	}
+	if cfg.Notify.SMS != nil && cfg.Notify.SMS.MinInterval != 0 {
+		d.smsGap = cfg.Notify.SMS.MinInterval
 	}
 	for _, r := range cfg.Receivers {
 		d.receivers[r.Name] = r
 	}
-	return d
-}
-
-type recipient struct {
-	receiver, channel, address string
-}
-
-// recipients applies the routes: the first matching route wins unless it
-// says continue; a route without match matches everything.
-func (d *Dispatcher) recipients(a Alarm) []recipient {
-	var out []recipient
-	seen := map[recipient]bool{}
-	for _, rt := range d.routes {
-		if !matches(rt.Match, a) {
-			continue
-		}
-		for _, name := range rt.Receivers {
-			rc := d.receivers[name]
-			want := func(ch string) bool {
-				if len(rt.Channels) == 0 {
-					return true
-				}
-				for _, c := range rt.Channels {
-					if c == ch {
-						return true
-					}
-				}
-				return false
-			}
-			if _, ok := d.channels["email"]; ok && want("email") {
-				for _, addr := range rc.Email {
-					r := recipient{name, "email", addr}
-					if !seen[r] {
-						seen[r] = true
-						out = append(out, r)
-					}
-				}
-			}
-		}
-		if !rt.Continue {
-			break
-		}
+	for _, t := range cfg.Targets {
+		d.parents[t.Name] = t.DependsOn
 	}
-	return out
-}
-
-func matches(m map[string]string, a Alarm) bool {
-	for k, v := range m {
-		var got string
-		switch k {
-		case "severity":
-			got = a.Severity
-		case "rule", "alertname":
-			got = a.Rule
-		default:
-			got = a.Labels[k]
-		}
-		if got != v {
-			return false
-		}
-	}
-	return true
-}
-
-// Enqueue writes the deliveries for one event, inside the caller's
-// transaction, so the alarm's new state and its notifications are kept
-// together or not at all.
-func (d *Dispatcher) Enqueue(tx store.Tx, a Alarm, ev EventKind) error {
-	now := d.now()
-	for _, r := range d.recipients(a) {
-		key := fmt.Sprintf("%s/%d/%s/%s/%s/%s", a.ID, a.Seq, ev, r.receiver, r.channel, r.address)
-		if tx.Get(store.Outbox, key) != nil {
-			continue // already queued: idempotent
-		}
-		del := Delivery{
-			Key: key, AlarmID: a.ID, Event: ev, Severity: a.Severity, Receiver: r.receiver, Channel: r.channel,
-			Recipient: r.address, Subject: Subject(a, ev), Body: Body(a, ev), State: DeliveryPending,
-			Created: now, NextAttempt: now,
-		}
-		b, err := json.Marshal(del)
+	for i, s := range cfg.Silences {
+		sc, err := ParseSchedule(s.Schedule, nil)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("silences[%d].schedule: %w", i, err)
 		}
-		if err := tx.Put(store.Outbox, key, b); err != nil {
-			return err
-		}
+		d.config = append(d.config, &Silence{ID: fmt.Sprintf("config-%d", i), Match: s.Match, Comment: s.Comment, Schedule: sc, Source: "config"})
 	}
-	return nil
+	err := st.View(func(tx store.Tx) error {
+		if err := tx.ForEach(store.Notices, func(k string, v []byte) error {
+			var n Notice
+			if json.Unmarshal(v, &n) == nil {
+				d.notices[k] = &n
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := tx.ForEach(store.Silences, func(k string, v []byte) error {
+			var s Silence
+			if json.Unmarshal(v, &s) == nil {
+				s.Source = "api"
+				d.silences[k] = &s
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.ForEach(store.Outbox, func(_ string, v []byte) error {
+			var x Delivery
+			if json.Unmarshal(v, &x) == nil && x.Channel == "sms" && x.State == DeliveryDelivered && x.Done.After(d.lastSMS[x.Recipient]) {
+				d.lastSMS[x.Recipient] = x.Done
+			}
+			return nil
+		})
+	})
+	return d, err
+}
+
+// put writes a new delivery unless one with the same key exists (the
+// idempotency that makes retried evaluations and restarts harmless).
+func (d *Dispatcher) put(tx store.Tx, x Delivery, now time.Time) error {
+	if tx.Get(store.Outbox, x.Key) != nil {
+		return nil
+	}
+	x.State, x.Created, x.NextAttempt = DeliveryPending, now, now
+	return putDelivery(tx, x)
+}
+
+func putDelivery(tx store.Tx, x Delivery) error {
+	b, err := json.Marshal(x)
+	if err != nil {
+		return err
+	}
+	return tx.Put(store.Outbox, x.Key, b)
 }
 
 // Wake makes the dispatcher look at the outbox now.
@@ -176,39 +167,47 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run delivers until ctx ends; in-flight sends finish (bounded by their
-// own timeout) before it returns.
+// Run delivers until ctx ends; in-flight sends are cancelled and go back to
+// the outbox for the next start.
 func (d *Dispatcher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
+	last := time.Time{}
 	for {
-		for _, del := range d.due() {
+		if time.Since(last) >= time.Second {
+			d.housekeeping()
+			last = time.Now()
+		}
+		for _, x := range d.due() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				d.send(ctx, del)
+				d.send(ctx, x)
 			}()
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.wake:
+			d.housekeeping() // flush groups with group_wait 0 at once
+			last = time.Now()
 		case <-t.C:
 		}
 	}
 }
 
 // due claims deliveries that should be attempted now: pending ones whose
-// time has come, and "sending" ones whose lease ran out (the process died
-// mid-send: at most that one send may be repeated).
+// time has come, and "sending" ones whose lease ran out. SMS to one number
+// are spaced by the SMS min_interval; what piles up meanwhile goes out as
+// one digest ("+3 more, see e-mail"), never dropped.
 func (d *Dispatcher) due() []Delivery {
 	now := d.now()
 	var out []Delivery
 	err := d.store.Update(func(tx store.Tx) error {
 		var del []string
-		var claim []Delivery
+		var ready []Delivery
 		err := tx.ForEach(store.Outbox, func(k string, v []byte) error {
 			var x Delivery
 			if err := json.Unmarshal(v, &x); err != nil {
@@ -223,11 +222,11 @@ func (d *Dispatcher) due() []Delivery {
 				}
 			case DeliveryPending:
 				if !x.NextAttempt.After(now) && !d.isInflight(k) {
-					claim = append(claim, x)
+					ready = append(ready, x)
 				}
 			case DeliverySending:
 				if x.LeaseUntil.Before(now) && !d.isInflight(k) {
-					claim = append(claim, x)
+					ready = append(ready, x)
 				}
 			}
 			return nil
@@ -240,7 +239,8 @@ func (d *Dispatcher) due() []Delivery {
 				return err
 			}
 		}
-		sort.Slice(claim, func(i, j int) bool { return claim[i].Created.Before(claim[j].Created) })
+		sort.Slice(ready, func(i, j int) bool { return ready[i].Created.Before(ready[j].Created) })
+		claim := d.throttleSMS(ready, now)
 		for _, x := range claim {
 			x.State = DeliverySending
 			x.LeaseUntil = now.Add(sendLease)
@@ -259,8 +259,41 @@ func (d *Dispatcher) due() []Delivery {
 	d.mu.Lock()
 	for _, x := range out {
 		d.inflight[x.Key] = true
+		for _, k := range x.DigestOf {
+			d.inflight[k] = true
+		}
 	}
 	d.mu.Unlock()
+	return out
+}
+
+// throttleSMS keeps at most one SMS per number per smsGap: the first ready
+// one carries the others as a digest.
+func (d *Dispatcher) throttleSMS(ready []Delivery, now time.Time) []Delivery {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Delivery
+	first := map[string]int{}
+	for _, x := range ready {
+		if x.Channel != "sms" {
+			out = append(out, x)
+			continue
+		}
+		if now.Sub(d.lastSMS[x.Recipient]) < d.smsGap && x.State == DeliveryPending {
+			continue // its turn comes when the gap has passed
+		}
+		if i, ok := first[x.Recipient]; ok {
+			out[i].DigestOf = append(out[i].DigestOf, x.Key)
+			continue
+		}
+		first[x.Recipient] = len(out)
+		out = append(out, x)
+	}
+	for i := range out {
+		if n := len(out[i].DigestOf); n > 0 {
+			out[i].Subject = fmt.Sprintf("%s (+%d more, see e-mail)", out[i].Subject, n)
+		}
+	}
 	return out
 }
 
@@ -270,18 +303,13 @@ func (d *Dispatcher) isInflight(k string) bool {
 	return d.inflight[k]
 }
 
-func putDelivery(tx store.Tx, x Delivery) error {
-	b, err := json.Marshal(x)
-	if err != nil {
-		return err
-	}
-	return tx.Put(store.Outbox, x.Key, b)
-}
-
 func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	defer func() {
 		d.mu.Lock()
 		delete(d.inflight, x.Key)
+		for _, k := range x.DigestOf {
+			delete(d.inflight, k)
+		}
 		d.mu.Unlock()
 	}()
 	n := d.channels[x.Channel]
@@ -290,9 +318,9 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	if n == nil {
 		err = notify.Permanent(fmt.Errorf("channel %q is not configured", x.Channel))
 	} else {
-		sctx, cancel := context.WithTimeout(ctx, sendLease/2)
+		sctx, cancel := context.WithTimeout(ctx, sendLease*2/3)
 		provider, err = n.Notify(sctx, notify.Message{
-			Key: x.Key, AlarmID: x.AlarmID, Event: string(x.Event), Severity: x.Severity,
+			Key: x.Key, AlarmID: strings.Join(x.AlarmIDs, ","), Event: string(x.Event), Severity: x.Severity,
 			Recipient: x.Recipient, Subject: x.Subject, Body: x.Body,
 		})
 		cancel()
@@ -301,12 +329,20 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 		d.OnResult(x.Channel, err)
 	}
 	now := d.now()
+	if ctx.Err() == nil && d.OnChannel != nil && n != nil {
+		d.OnChannel(x.Channel, err == nil)
+	}
 	switch {
 	case err == nil:
 		x.State, x.Provider, x.Done, x.LastError = DeliveryDelivered, provider, now, ""
+		if x.Channel == "sms" {
+			d.mu.Lock()
+			d.lastSMS[x.Recipient] = now
+			d.mu.Unlock()
+		}
 		d.log.Info("notification delivered", "key", x.Key, "channel", x.Channel, "to", x.Recipient, "via", provider, "attempts", x.Attempts)
 	case ctx.Err() != nil:
-		// Shutting down: leave it for the next start, not counted as tried.
+		// Shutting down: back to the outbox for the next start.
 		x.State, x.NextAttempt = DeliveryPending, now
 		x.Attempts--
 	case notify.IsPermanent(err):
@@ -319,7 +355,33 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 			"attempt", x.Attempts, "retry_in", x.NextAttempt.Sub(now).Round(time.Millisecond), "err", err)
 	}
 	x.LeaseUntil = time.Time{}
-	if err := d.store.Update(func(tx store.Tx) error { return putDelivery(tx, x) }); err != nil {
+	digest := x.DigestOf
+	err = d.store.Update(func(tx store.Tx) error {
+		if err := putDelivery(tx, x); err != nil {
+			return err
+		}
+		// The digest's members share its fate.
+		for _, k := range digest {
+			b := tx.Get(store.Outbox, k)
+			if b == nil {
+				continue
+			}
+			var m Delivery
+			if json.Unmarshal(b, &m) != nil {
+				continue
+			}
+			m.State, m.Provider, m.Done, m.LastError, m.NextAttempt = x.State, x.Provider, x.Done, x.LastError, x.NextAttempt
+			m.Attempts++
+			if x.State == DeliveryDelivered {
+				m.LastError = "sent as part of the digest " + x.Key
+			}
+			if err := putDelivery(tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		d.log.Error("cannot record delivery outcome", "key", x.Key, "err", err)
 	}
 	if x.State == DeliveryPending {
@@ -327,17 +389,27 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	}
 }
 
-// Deliveries returns the ledger of one alarm (every queued or finished
-// notification), oldest first.
+// Deliveries returns the ledger of one alarm (or all, for ""): every queued
+// or finished notification, oldest first.
 func (d *Dispatcher) Deliveries(alarmID string) ([]Delivery, error) {
 	var out []Delivery
 	err := d.store.View(func(tx store.Tx) error {
 		return tx.ForEach(store.Outbox, func(k string, v []byte) error {
 			var x Delivery
-			if json.Unmarshal(v, &x) == nil && (alarmID == "" || x.AlarmID == alarmID) {
-				x.Body = ""
-				out = append(out, x)
+			if json.Unmarshal(v, &x) != nil {
+				return nil
 			}
+			if alarmID != "" {
+				found := false
+				for _, id := range x.AlarmIDs {
+					found = found || id == alarmID
+				}
+				if !found {
+					return nil
+				}
+			}
+			x.Body = ""
+			out = append(out, x)
 			return nil
 		})
 	})

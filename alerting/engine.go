@@ -348,6 +348,14 @@ func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Tim
 				}
 			}
 		}
+		var newest int64
+		for _, s := range bind.series {
+			newest = max(newest, s.lastTime())
+		}
+		if newest > a.LastSample {
+			a.LastSample = newest
+			a.record(cond)
+		}
 		e.transition(a, rl, true, cond, clear, now, changes)
 	}
 }
@@ -390,7 +398,19 @@ func (e *Engine) transition(a *Alarm, rl *Rule, present, cond, clear bool, now t
 		forDur, hasClear = rl.For, rl.clear != nil
 		a.Severity = rl.Severity
 	}
-	ev := step(a, present, cond, clear, hasClear, forDur, now)
+	ev := a.flap(step(a, present, cond, clear, hasClear, forDur, now))
+	switch ev {
+	case EventFiring, EventResolved:
+		a.Told = a.State
+	case EventFlapEnd:
+		a.Told = a.State
+	}
+	if a.State == "" && a.Flapping {
+		// Keep a flapping alarm (as resolved) so its history survives the
+		// moments its condition is false.
+		a.State = StateResolved
+		a.ResolvedAt = now
+	}
 	if rl != nil && (ev != "" || a.Summary == "" || a.State == StateFiring) {
 		d := templateData{Labels: a.Labels, Value: a.Value, Rule: a.Rule, Severity: a.Severity, Site: a.Site}
 		a.Summary = render(rl.summary, d, a.Rule+" "+labelsText(a.Labels))
@@ -480,4 +500,21 @@ func (e *Engine) Latest(fn func(name string, labels collectors.Labels, value flo
 			}
 		}
 	}
+}
+
+// TargetUp reports whether target answered its last collection; known is
+// false until it has been collected once.
+func (e *Engine) TargetUp(target string) (up, known bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ts := e.targets[target]
+	if ts == nil {
+		return false, false
+	}
+	for _, s := range ts.byName["vedetta_target_up"] {
+		if _, v, ok := s.last(); ok {
+			return v == 1, true
+		}
+	}
+	return false, false
 }

@@ -230,3 +230,38 @@ var errTest = errT("disk full")
 type errT string
 
 func (e errT) Error() string { return string(e) }
+
+// A value that keeps crossing the threshold produces a few notices, one
+// "flapping", silence while it flaps, and one "stopped flapping".
+func TestEngineFlapping(t *testing.T) {
+	h := newHarness(t, config.Rule{Name: "Flappy", Expr: "v > 10"})
+	for i := 0; i < 30; i++ {
+		h.feed(smp("v", float64(20*(i%2)))) // 0, 20, 0, 20...
+		h.clock.add(10 * time.Second)
+	}
+	ev := h.rec.kinds()
+	flapAt := -1
+	for i, k := range ev {
+		if k == "flapping:Flappy" {
+			flapAt = i
+		}
+	}
+	if flapAt < 0 || flapAt != len(ev)-1 {
+		t.Fatalf("events %v: want a flapping notice last", ev)
+	}
+	if flapAt > 8 {
+		t.Fatalf("%d notices before flapping was detected: %v", flapAt, ev)
+	}
+	// Stable again: the percent change decays below 25 % and one notice says so.
+	for i := 0; i < 25; i++ {
+		h.feed(smp("v", 20))
+		h.clock.add(10 * time.Second)
+	}
+	ev = h.rec.kinds()
+	if last := ev[len(ev)-1]; last != "flap_end:Flappy" || len(ev) != flapAt+2 {
+		t.Fatalf("events after stabilising: %v", ev)
+	}
+	if a := h.e.Alarms()[0]; a.State != StateFiring || a.Flapping {
+		t.Fatalf("alarm after flapping: %+v", a)
+	}
+}

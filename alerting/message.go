@@ -9,11 +9,65 @@ import (
 	"time"
 )
 
+// eventWords is how each event reads in a subject.
+var eventWords = map[EventKind]string{
+	EventFiring: "FIRING", EventResolved: "RESOLVED", EventStale: "NO DATA", EventFlapping: "FLAPPING",
+	EventFlapEnd: "STOPPED FLAPPING", EventRepeat: "STILL FIRING", EventEscalated: "ESCALATED", EventTest: "TEST",
+}
+
+func eventWord(ev EventKind) string {
+	if w, ok := eventWords[ev]; ok {
+		return w
+	}
+	return strings.ToUpper(string(ev))
+}
+
 // Subject is the one line a person reads first: site, event, severity,
 // rule, target, summary and the short id to quote when acknowledging.
 func Subject(a Alarm, ev EventKind) string {
 	return fmt.Sprintf("[vedetta %s] %s %s: %s on %s: %s [%s]",
-		a.Site, strings.ToUpper(string(ev)), a.Severity, a.Rule, a.Labels["target"], a.Summary, a.ID)
+		a.Site, eventWord(ev), a.Severity, a.Rule, a.Labels["target"], a.Summary, a.ID)
+}
+
+// GroupSubject summarises several alarms of one group in one line.
+func GroupSubject(as []Alarm, ev EventKind) string {
+	rules := map[string]int{}
+	targets := map[string]bool{}
+	sev := ""
+	for _, a := range as {
+		rules[a.Rule]++
+		targets[a.Labels["target"]] = true
+		if severityRank(a.Severity) > severityRank(sev) {
+			sev = a.Severity
+		}
+	}
+	var rs []string
+	for r, n := range rules {
+		rs = append(rs, fmt.Sprintf("%s×%d", r, n))
+	}
+	sort.Strings(rs)
+	var ts []string
+	for t := range targets {
+		ts = append(ts, t)
+	}
+	sort.Strings(ts)
+	return fmt.Sprintf("[vedetta %s] %s %s: %d alarms on %s: %s", as[0].Site, eventWord(ev), sev, len(as),
+		strings.Join(ts, ", "), strings.Join(rs, ", "))
+}
+
+// GroupBody lists every alarm of a group, one line each, then the details.
+func GroupBody(as []Alarm, ev EventKind) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d alarms\n\n", eventWord(ev), len(as))
+	for _, a := range as {
+		fmt.Fprintf(&b, "  [%s] %-8s %s on %s: %s\n", a.ID, a.Severity, a.Rule, a.Labels["target"], a.Summary)
+	}
+	b.WriteString("\n")
+	for _, a := range as {
+		b.WriteString("----\n")
+		b.WriteString(Body(a, ev))
+	}
+	return b.String()
 }
 
 // Body is the plain-text message: everything needed to act without opening
@@ -21,12 +75,18 @@ func Subject(a Alarm, ev EventKind) string {
 func Body(a Alarm, ev EventKind) string {
 	var b strings.Builder
 	switch ev {
-	case EventFiring:
-		fmt.Fprintf(&b, "ALARM FIRING: %s\n\n", a.Summary)
-	case EventResolved:
-		fmt.Fprintf(&b, "RESOLVED: %s\n\n", a.Summary)
 	case EventStale:
 		fmt.Fprintf(&b, "NO DATA: the data behind this firing alarm stopped arriving; its real state is unknown.\n%s\n\n", a.Summary)
+	case EventFlapping:
+		fmt.Fprintf(&b, "FLAPPING: this alarm keeps changing state; further changes are muted until it settles.\n%s\n\n", a.Summary)
+	case EventFlapEnd:
+		fmt.Fprintf(&b, "STOPPED FLAPPING: the alarm has settled; it is now %s.\n%s\n\n", a.State, a.Summary)
+	case EventEscalated:
+		fmt.Fprintf(&b, "ESCALATED: still firing and nobody has acknowledged it.\n%s\n\n", a.Summary)
+	case EventRepeat:
+		fmt.Fprintf(&b, "STILL FIRING and not acknowledged: %s\n\n", a.Summary)
+	default:
+		fmt.Fprintf(&b, "%s: %s\n\n", eventWord(ev), a.Summary)
 	}
 	row := func(k, v string) { fmt.Fprintf(&b, "%-10s %s\n", k+":", v) }
 	row("Alarm id", a.ID)
@@ -57,6 +117,9 @@ func Body(a Alarm, ev EventKind) string {
 	b.WriteString("\nLabels:\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "  %s=%s\n", k, a.Labels[k])
+	}
+	if ev != EventResolved && a.State == StateFiring {
+		fmt.Fprintf(&b, "\nAcknowledge: vedetta ack %s --comment '...'\n", a.ID)
 	}
 	return b.String()
 }

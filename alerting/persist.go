@@ -25,8 +25,8 @@ func Persist(st store.Store, d *Dispatcher, changes []Change) error {
 			if err := tx.Put(store.Alarms, c.Alarm.ID, b); err != nil {
 				return err
 			}
-			if c.Event != "" && d != nil {
-				if err := d.Enqueue(tx, c.Alarm, c.Event); err != nil {
+			if d != nil {
+				if err := d.Update(tx, c.Alarm, c.Event); err != nil {
 					return err
 				}
 			}

@@ -31,6 +31,19 @@ var BuiltinRules = []config.Rule{{
 	Severity: "critical",
 	Summary:  "{{ .Labels.target }} has failed {{ .Value }} collections in a row",
 	Origin:   config.Origin{File: "<built-in>", Path: "TargetUnreachable"},
+}, {
+	Name:     "NotificationChannelDown",
+	Expr:     "vedetta_notification_channel_up == 0",
+	Severity: "critical",
+	Summary:  "the {{ .Labels.channel }} channel failed on every provider: alarms on it are not getting through",
+	Origin:   config.Origin{File: "<built-in>", Path: "NotificationChannelDown"},
+}, {
+	Name:     "NotificationProviderDown",
+	Expr:     "vedetta_notification_provider_up == 0",
+	For:      2 * time.Minute,
+	Severity: "warning",
+	Summary:  "{{ .Labels.channel }} provider {{ .Labels.provider }} fails its health probe",
+	Origin:   config.Origin{File: "<built-in>", Path: "NotificationProviderDown"},
 }}
 
 // CompileRules compiles config rules (plus the built-in ones). Errors name

@@ -2,14 +2,15 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"time"
 
 	"github.com/vedetta-dc/vedetta/alerting"
 	"github.com/vedetta-dc/vedetta/alerting/notify"
-	"github.com/vedetta-dc/vedetta/alerting/notify/email"
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
@@ -27,6 +28,14 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 	p := &parts{channels: map[string]notify.Notifier{}, intervals: map[string]time.Duration{}}
 	var errs []error
 	reg := newRegistry()
+	if err := snmp.LoadConfigProfiles(cfg); err != nil {
+		errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, "profile_dirs", err.Error()))
+	}
+	if cfg.Traps != nil {
+		if err := snmp.ValidateTraps(cfg.Traps); err != nil {
+			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, "traps", err.Error()))
+		}
+	}
 	for _, t := range cfg.Targets {
 		ct, err := newTarget(reg, cfg, t, log)
 		if err != nil {
@@ -36,17 +45,22 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 		p.targets = append(p.targets, ct)
 		p.intervals[t.Name] = t.Interval
 	}
+	p.intervals[selfTarget] = 10 * time.Minute
 	rules, rerrs := alerting.CompileRules(cfg)
 	p.rules = rules
 	errs = append(errs, rerrs...)
-	if cfg.Notify.Email != nil {
-		n, err := email.New(cfg.Notify.Email, cfg.Dir, log.With("channel", "email"))
-		if err != nil {
-			errs = append(errs, config.FieldError{File: cfg.File, Line: cfg.Line(cfg.File, "notify.email"), Field: "notify.email", Msg: err.Error()})
-		} else {
-			p.channels["email"] = n
+	chans, cerrs := buildChannels(cfg, log)
+	p.channels = chans
+	errs = append(errs, cerrs...)
+	for i, s := range cfg.Silences {
+		if _, err := alerting.ParseSchedule(s.Schedule, nil); err != nil {
+			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, fmt.Sprintf("silences[%d].schedule", i), err.Error()))
+		}
+		if len(s.Match) == 0 {
+			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, fmt.Sprintf("silences[%d].match", i), "a silence needs at least one match label"))
 		}
 	}
+	errs = append(errs, checkReceivers(cfg)...)
 	return p, errs
 }
 
@@ -85,3 +99,49 @@ func hasKind(reg *collectors.Registry, k string) bool {
 	}
 	return false
 }
+
+// checkReceivers: a receiver's SMS numbers need notify.sms, its webhooks
+// must exist, escalation receivers must exist.
+func checkReceivers(cfg *config.Config) []error {
+	var errs []error
+	at := func(field, msg string) { errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, field, msg)) }
+	hooks := map[string]bool{}
+	for _, w := range cfg.Notify.Webhooks {
+		hooks[w.Name] = true
+	}
+	recv := map[string]bool{}
+	for i, r := range cfg.Receivers {
+		recv[r.Name] = true
+		if len(r.SMS) > 0 && cfg.Notify.SMS == nil {
+			at(fmt.Sprintf("receivers[%d].sms", i), fmt.Sprintf("receiver %q has SMS numbers but notify.sms is not configured", r.Name))
+		}
+		for j, n := range r.SMS {
+			if !e164.MatchString(n) {
+				at(fmt.Sprintf("receivers[%d].sms[%d]", i, j), fmt.Sprintf("%q is not an international number like +393331234567", n))
+			}
+		}
+		for j, h := range r.Webhooks {
+			if !hooks[h] {
+				at(fmt.Sprintf("receivers[%d].webhooks[%d]", i, j), fmt.Sprintf("no webhook named %q in notify.webhooks", h))
+			}
+		}
+	}
+	for i, rt := range cfg.Routes {
+		for j, e := range rt.Escalate {
+			if e.After <= 0 {
+				at(fmt.Sprintf("routes[%d].escalate[%d].after", i, j), "give how long to wait, e.g. 10m")
+			}
+			for k, name := range e.Receivers {
+				if !recv[name] {
+					at(fmt.Sprintf("routes[%d].escalate[%d].receivers[%d]", i, j, k), fmt.Sprintf("no receiver is named %q", name))
+				}
+			}
+		}
+		if len(rt.GroupBy) > 0 && rt.GroupWait == 0 {
+			at(fmt.Sprintf("routes[%d].group_wait", i), "group_by needs a group_wait (e.g. 5s) to collect the group")
+		}
+	}
+	return errs
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)

@@ -99,12 +99,11 @@ func (d *daemon) run(parent context.Context) error {
 	}
 
 	srv, err := httpapi.New(d.cfg.HTTP.Listen, httpapi.Source{
-		Alarms: d.engine.Alarms,
-		Latest: d.engine.Latest,
-		Deliveries: func(id string) ([]alerting.Delivery, error) {
-			return d.disp.Load().Deliveries(id)
-		},
-		Healthy: d.healthy,
+		Alarms:     d.engine.Alarms,
+		Latest:     d.engine.Latest,
+		Dispatcher: d.disp.Load,
+		Healthy:    d.healthy,
+		Token:      d.cfg.HTTP.Token.Reveal(),
 	}, d.m.reg, d.log.With("component", "http"))
 	if err != nil {
 		return fmt.Errorf("http.listen %s: %w", d.cfg.HTTP.Listen, err)
@@ -158,9 +157,14 @@ func (d *daemon) run(parent context.Context) error {
 
 // startGeneration starts the config-dependent workers.
 func (d *daemon) startGeneration(parent context.Context, p *parts) error {
+	disp, err := alerting.NewDispatcher(d.st, d.cfg, p.channels, d.log.With("component", "dispatch"))
+	if err != nil {
+		return err
+	}
 	gctx, cancel := context.WithCancel(parent)
-	disp := alerting.NewDispatcher(d.st, d.cfg, p.channels, d.log.With("component", "dispatch"))
 	disp.OnResult = d.m.notificationResult
+	disp.TargetUp = d.engine.TargetUp
+	disp.OnChannel = d.channelHealth
 	for _, n := range p.channels {
 		if f, ok := n.(*notify.Failover); ok {
 			f.OnAttempt = d.m.providerAttempt
@@ -178,6 +182,10 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 	d.genWait.Go(func() { disp.Run(gctx) })
 	d.genWait.Go(func() { sched.Run(gctx) })
 	d.genWait.Go(wait)
+	d.genWait.Go(func() { d.probeLoop(gctx, p.channels) })
+	if hb := d.cfg.Notify.Heartbeat; hb != nil {
+		d.genWait.Go(func() { d.heartbeat(gctx, hb) })
+	}
 	disp.Wake()
 	return nil
 }

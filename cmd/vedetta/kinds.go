@@ -8,6 +8,7 @@ import (
 	execcol "github.com/vedetta-dc/vedetta/collectors/exec"
 	"github.com/vedetta-dc/vedetta/collectors/files"
 	"github.com/vedetta-dc/vedetta/collectors/host"
+	"github.com/vedetta-dc/vedetta/collectors/mailqueue"
 	"github.com/vedetta-dc/vedetta/collectors/nut"
 	"github.com/vedetta-dc/vedetta/collectors/probe"
 	"github.com/vedetta-dc/vedetta/collectors/raid"
@@ -27,6 +28,7 @@ func newRegistry() *collectors.Registry {
 	r.Register("files", files.New)
 	r.Register("authlog", authlog.New)
 	r.Register("probe", probe.New)
+	r.Register("mailqueue", mailqueue.New)
 	r.Register("snmp", snmp.New)
 	return r
 }

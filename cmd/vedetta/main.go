@@ -82,6 +82,9 @@ func newRoot() *cobra.Command {
 		runCmd(v),
 		checkCmd(v),
 		probeCmd(v),
+		ackCmd(v),
+		silenceCmd(v),
+		testNotifyCmd(v),
 		&cobra.Command{
 			Use:   "default-config",
 			Short: "Print the built-in default configuration",
@@ -191,6 +194,9 @@ func probeCmd(v *viper.Viper) *cobra.Command {
 	}
 	c.Flags().StringVarP(&target, "target", "t", "", "target name")
 	_ = c.MarkFlagRequired("target")
+	// Ad-hoc forms: `vedetta probe snmp ADDRESS ...` polls a device that is
+	// not in any config yet.
+	c.AddCommand(probeSNMPSubcommand())
 	return c
 }
 

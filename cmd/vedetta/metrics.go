@@ -18,6 +18,8 @@ type metrics struct {
 	attempts      *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 	storeErrors   prometheus.Counter
+	// heartbeatFailures counts failed dead-man's-switch pings.
+	heartbeatFailures prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -38,11 +40,14 @@ func newMetrics() *metrics {
 	m.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vedetta_store_errors_total", Help: "Failed writes of alarm state to the state dir (retried).",
 	})
+	m.heartbeatFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vedetta_heartbeat_failures_total", Help: "Failed heartbeat (dead-man's switch) requests.",
+	})
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "vedetta_build_info", Help: "Always 1; the version is a label.", ConstLabels: prometheus.Labels{"version": versionString()},
 	})
 	info.Set(1)
-	m.reg.MustRegister(m.evalSeconds, m.notifications, m.attempts, m.reloads, m.storeErrors, info,
+	m.reg.MustRegister(m.evalSeconds, m.notifications, m.attempts, m.reloads, m.storeErrors, m.heartbeatFailures, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -15,11 +15,10 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
-// snmpCommands are `vedetta profiles` and `vedetta probe-snmp` (also
-// reachable as `vedetta probe snmp` once probeSNMPCmd is attached to the
-// probe command).
+// snmpCommands is `vedetta profiles`; `vedetta probe snmp` hangs below
+// the probe command (see probeCmd).
 func snmpCommands() []*cobra.Command {
-	return []*cobra.Command{profilesCmd(), probeSNMPCmd("probe-snmp ADDRESS")}
+	return []*cobra.Command{profilesCmd()}
 }
 
 // loadUserProfiles reads profile_dirs from --config (if given) plus

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
@@ -81,9 +82,9 @@ func TestProbeSNMPPrintsNormalizedSamples(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"auto", []string{"probe-snmp", addr, "--community", "poweralert_2"},
+		{"auto", []string{"probe", "snmp", addr, "--community", "poweralert_2"},
 			[]string{"# profiles: if-mib, ups-mib", "ups_alarms_active 2", "ups_battery_replace_needed 1", "ups_on_battery 0"}},
-		{"named profile", []string{"probe-snmp", addr, "--community", "poweralert_2", "--profile", "ups-mib"},
+		{"named profile", []string{"probe", "snmp", addr, "--community", "poweralert_2", "--profile", "ups-mib"},
 			[]string{"# profiles: ups-mib", "ups_battery_runtime_seconds 1440"}},
 	}
 	for _, tc := range tests {
@@ -117,7 +118,7 @@ func TestProbeSNMPUnreachableExitsNonZeroWithinTimeout(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			_, errOut, err := runSNMPCLI(t, "probe-snmp", tc.addr, "--timeout", "300ms")
+			_, errOut, err := runSNMPCLI(t, "probe", "snmp", tc.addr, "--timeout", "300ms")
 			if ec, ok := err.(exitCode); !ok || ec != 2 {
 				t.Fatalf("err = %v, want exit code 2", err)
 			}
@@ -132,6 +133,7 @@ func TestProbeSNMPUnreachableExitsNonZeroWithinTimeout(t *testing.T) {
 }
 
 func TestProfilesListsEmbeddedAndUserProfiles(t *testing.T) {
+	t.Cleanup(func() { _ = snmp.LoadProfileDirs(nil) })
 	dir := t.TempDir()
 	user := "name: my-ups\nmib: MY-UPS-MIB\nclass: ups\ndescription: test\nmatch: {sysobjectid: [1.3.6.1.4.1.99999]}\nmetrics:\n  - {name: ups_on_battery, oid: 1.3.6.1.4.1.99999.1.0}\n"
 	if err := os.WriteFile(filepath.Join(dir, "my.yaml"), []byte(user), 0o644); err != nil {

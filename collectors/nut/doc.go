@@ -39,7 +39,7 @@
 //	                                 DISCHRG OFF FSD CAL TRIM BOOST
 //	ups_alarms_active                alarms in ups.alarm ("A! B!" is 2), or 1 for the ALARM flag alone
 //	ups_battery_charge_percent       battery.charge
-//	ups_battery_runtime_seconds      battery.runtime
+//	ups_battery_runtime_seconds      battery.runtime (65535, a saturated 16-bit value, is treated as unknown)
 //	ups_battery_temperature_celsius  battery.temperature
 //	ups_battery_voltage_volts        battery.voltage
 //	ups_temperature_celsius          ups.temperature
@@ -65,10 +65,10 @@
 //
 // # Example rule
 //
-//	- name: UPSOnBatteryLow
-//	  expr: ups_on_battery == 1 && ups_battery_low == 1
-//	  severity: critical
-//	  summary: "{{ .Labels.ups }} on {{ .Labels.target }} is on battery and the battery is low"
+//   - name: UPSOnBatteryLow
+//     expr: ups_on_battery == 1 && ups_battery_low == 1
+//     severity: critical
+//     summary: "{{ .Labels.ups }} on {{ .Labels.target }} is on battery and the battery is low"
 //
 // More in configs/rules.d/facility.yaml.
 package nut

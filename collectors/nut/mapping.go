@@ -87,6 +87,9 @@ func Map(vars map[string]string) []collectors.Sample {
 	}
 	for _, s := range scalars {
 		if f, ok := number(vars[s.v]); ok {
+			if s.v == "battery.runtime" && f == 65535 {
+				continue // a 16-bit counter at its maximum: unknown, not 18 h 12 min
+			}
 			add(s.metric, f*s.scale)
 		}
 	}

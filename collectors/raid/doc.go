@@ -39,13 +39,13 @@
 //
 // # Example rules
 //
-//	- name: RaidDegraded
-//	  expr: raid_degraded == 1 && raid_failed == 0
-//	  for: 1m
-//	  severity: warning
-//	  summary: "{{ .Labels.array }} on {{ .Labels.target }} is degraded"
-//	- name: RaidFailed
-//	  expr: raid_failed == 1
-//	  severity: critical
-//	  summary: "{{ .Labels.array }} on {{ .Labels.target }} has failed"
+//   - name: RaidDegraded
+//     expr: raid_degraded == 1 && raid_failed == 0
+//     for: 1m
+//     severity: warning
+//     summary: "{{ .Labels.array }} on {{ .Labels.target }} is degraded"
+//   - name: RaidFailed
+//     expr: raid_failed == 1
+//     severity: critical
+//     summary: "{{ .Labels.array }} on {{ .Labels.target }} has failed"
 package raid

@@ -17,7 +17,7 @@ type Options struct {
 	Mdstat string `yaml:"mdstat"`
 }
 
-type config struct {
+type options struct {
 	RAID Options `yaml:"raid"`
 }
 
@@ -26,7 +26,7 @@ type Collector struct{ path string }
 
 // New validates the options; it does not read the file.
 func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, error) {
-	var c config
+	var c options
 	if err := decode(&c); err != nil {
 		return nil, err
 	}

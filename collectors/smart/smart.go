@@ -29,7 +29,7 @@ type Options struct {
 	ExtraArgs []string `yaml:"extra_args"`
 }
 
-type config struct {
+type options struct {
 	Smart Options `yaml:"smart"`
 }
 
@@ -77,7 +77,7 @@ type Collector struct {
 
 // New builds a smart collector; it does not run smartctl.
 func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, error) {
-	var c config
+	var c options
 	if err := decode(&c); err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func (c *client) explain(ctx context.Context, err error) error {
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("snmp %s: %w", a.Address, ctx.Err())
-	case errors.Is(err, gosnmp.ErrWrongDigest):
+	case errors.Is(err, gosnmp.ErrWrongDigest) || strings.Contains(err.Error(), "not authentic"):
 		return fmt.Errorf("snmp %s: SNMPv3 authentication failed for user %q (wrong auth passphrase or protocol)", a.Address, a.User)
 	case errors.Is(err, gosnmp.ErrUnknownUsername):
 		return fmt.Errorf("snmp %s: SNMPv3 user %q is unknown to the agent", a.Address, a.User)
@@ -54,10 +54,12 @@ func (c *client) explain(ctx context.Context, err error) error {
 		return fmt.Errorf("snmp %s: SNMPv3 decryption failed for user %q (wrong priv passphrase or protocol)", a.Address, a.User)
 	case errors.Is(err, gosnmp.ErrUnknownSecurityLevel):
 		return fmt.Errorf("snmp %s: SNMPv3 security level not supported for user %q", a.Address, a.User)
+	case strings.Contains(err.Error(), "connection refused"):
+		return fmt.Errorf("snmp %s: nothing listens there (port unreachable)", a.Address)
 	case isTimeout(err):
 		what := "community"
 		if a.Version == "3" {
-			what = "v3 user/auth/priv"
+			what = "SNMPv3 user, auth or priv settings"
 		}
 		return fmt.Errorf("snmp %s: no answer within %v × %d tries (agent down, unreachable, or wrong %s)", a.Address, a.Timeout, *a.Retries+1, what)
 	}
@@ -218,31 +220,34 @@ func (c *client) walk(ctx context.Context, root string, fn func(gosnmp.SnmpPDU))
 	}
 }
 
-// compareOID orders dotted OIDs numerically.
+// compareOID orders dotted OIDs numerically, without allocating.
 func compareOID(a, b string) int {
 	a, b = trimOID(a), trimOID(b)
-	for a != "" || b != "" {
-		if a == "" {
-			return -1
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		ie, je := i, j
+		for ie < len(a) && a[ie] != '.' {
+			ie++
 		}
-		if b == "" {
-			return 1
+		for je < len(b) && b[je] != '.' {
+			je++
 		}
-		var x, y string
-		x, a, _ = strings.Cut(a, ".")
-		y, b, _ = strings.Cut(b, ".")
-		if len(x) != len(y) {
-			if len(x) < len(y) {
+		if la, lb := ie-i, je-j; la != lb {
+			if la < lb {
 				return -1
 			}
 			return 1
 		}
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
+		if c := strings.Compare(a[i:ie], b[j:je]); c != 0 {
+			return c
 		}
+		i, j = ie+1, je+1
 	}
-	return 0
+	switch {
+	case i >= len(a) && j >= len(b):
+		return 0
+	case i >= len(a):
+		return -1
+	}
+	return 1
 }

@@ -75,8 +75,9 @@ func newPlan(profiles []*Profile) plan {
 
 // view holds what a poll fetched, by OID (without the leading dot).
 type view struct {
-	vals   map[string]gosnmp.SnmpPDU
-	sorted []string // walked OIDs in OID order
+	vals     map[string]gosnmp.SnmpPDU
+	sorted   []string // walked OIDs in OID order
+	unsorted bool     // an OID arrived out of order: sort in finish
 }
 
 func newView() *view { return &view{vals: map[string]gosnmp.SnmpPDU{}} }
@@ -84,12 +85,19 @@ func newView() *view { return &view{vals: map[string]gosnmp.SnmpPDU{}} }
 func (v *view) add(p gosnmp.SnmpPDU, walked bool) {
 	oid := trimOID(p.Name)
 	if _, dup := v.vals[oid]; !dup && walked {
+		if n := len(v.sorted); n > 0 && !v.unsorted && compareOID(v.sorted[n-1], oid) >= 0 {
+			v.unsorted = true
+		}
 		v.sorted = append(v.sorted, oid)
 	}
 	v.vals[oid] = p
 }
 
 func (v *view) finish() {
+	if !v.unsorted {
+		return
+	}
+	v.unsorted = false
 	sort.Slice(v.sorted, func(i, j int) bool { return compareOID(v.sorted[i], v.sorted[j]) < 0 })
 }
 
@@ -255,6 +263,12 @@ func (m *Metric) keep(v *view, idx string) bool {
 		if contains(w.NotIn, t) {
 			return false
 		}
+		if w.match != nil && !w.match.MatchString(t) {
+			return false
+		}
+		if w.notMatch != nil && w.notMatch.MatchString(t) {
+			return false
+		}
 	}
 	return true
 }
@@ -349,6 +363,10 @@ func (m *Metric) value(v *view, p gosnmp.SnmpPDU, idx string) (float64, bool) {
 	num = num*m.Scale + m.Offset
 	// Round away float noise (23.400000000000002 from 234 × 0.1).
 	num = math.Round(num*1e9) / 1e9
+	if m.Round != nil {
+		p := math.Pow(10, float64(*m.Round))
+		num = math.Round(num*p) / p
+	}
 	if math.IsNaN(num) || math.IsInf(num, 0) {
 		return 0, false
 	}

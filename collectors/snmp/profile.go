@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
 // Profile maps one MIB (or one vendor's use of it) to normalized metrics.
@@ -30,7 +32,7 @@ type Profile struct {
 	// from those (a vendor MIB that says what RFC 1628 says, with tenths),
 	// and their other metrics are kept.
 	Overrides []string `yaml:"overrides"`
-	Metrics    []Metric `yaml:"metrics"`
+	Metrics   []Metric `yaml:"metrics"`
 
 	Source string `yaml:"-"` // "embedded" or the file it came from
 }
@@ -68,6 +70,7 @@ type Metric struct {
 	DivideBy string  `yaml:"divide_by"`
 	Scale    float64 `yaml:"scale"` // multiply (0.1 for tenths, 60 for minutes -> seconds)
 	Offset   float64 `yaml:"offset"`
+	Round    *int    `yaml:"round"` // decimals kept (after unit conversions)
 	// ENTITY-SENSOR-MIB style scaling: value × 1000^(scale-9) / 10^precision,
 	// read from these columns of the same row.
 	EntityScaleColumn string `yaml:"entity_scale_column"`
@@ -97,10 +100,14 @@ type LabelFrom struct {
 // not one of NotIn. With OID instead of Column, a scalar is tested (a
 // device-wide unit setting, say).
 type Where struct {
-	Column string   `yaml:"column"`
-	OID    string   `yaml:"oid"`
-	In     []string `yaml:"in"`
-	NotIn  []string `yaml:"not_in"`
+	Column   string   `yaml:"column"`
+	OID      string   `yaml:"oid"`
+	In       []string `yaml:"in"`
+	NotIn    []string `yaml:"not_in"`
+	Match    string   `yaml:"match"`     // regexp the text must match
+	NotMatch string   `yaml:"not_match"` // regexp the text must not match
+	match    *regexp.Regexp
+	notMatch *regexp.Regexp
 }
 
 // oidList accepts one OID or a list of them.
@@ -311,8 +318,20 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 			if (m.Where[j].Column == "") == (m.Where[j].OID == "") {
 				bad("%s: where[%d] needs one of column and oid", where, j)
 			}
-			if len(m.Where[j].In) == 0 && len(m.Where[j].NotIn) == 0 {
-				bad("%s: where[%d] needs in or not_in", where, j)
+			w := &m.Where[j]
+			if len(w.In) == 0 && len(w.NotIn) == 0 && w.Match == "" && w.NotMatch == "" {
+				bad("%s: where[%d] needs in, not_in, match or not_match", where, j)
+			}
+			var err error
+			if w.Match != "" {
+				if w.match, err = regexp.Compile(w.Match); err != nil {
+					bad("%s: where[%d].match: %v", where, j, err)
+				}
+			}
+			if w.NotMatch != "" {
+				if w.notMatch, err = regexp.Compile(w.NotMatch); err != nil {
+					bad("%s: where[%d].not_match: %v", where, j, err)
+				}
 			}
 		}
 		for name, lf := range m.Labels {
@@ -348,4 +367,18 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 		}
 	}
 	return &p, errors.Join(errs...)
+}
+
+// LoadConfigProfiles loads cfg.ProfileDirs (relative paths against the
+// config file's folder). The daemon calls it at start and on reload, and
+// `vedetta check` before building the targets.
+func LoadConfigProfiles(cfg *config.Config) error {
+	dirs := make([]string, 0, len(cfg.ProfileDirs))
+	for _, d := range cfg.ProfileDirs {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(cfg.Dir, d)
+		}
+		dirs = append(dirs, d)
+	}
+	return LoadProfileDirs(dirs)
 }

@@ -3,6 +3,7 @@ package snmp
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 
@@ -18,7 +19,7 @@ func WriteProm(w io.Writer, samples []collectors.Sample) error {
 		if len(s.Labels) > 0 {
 			l += s.Labels.String()
 		}
-		lines = append(lines, l+" "+strconv.FormatFloat(s.Value, 'g', -1, 64))
+		lines = append(lines, l+" "+FormatValue(s.Value))
 	}
 	sort.Strings(lines)
 	for _, l := range lines {
@@ -27,4 +28,13 @@ func WriteProm(w io.Writer, samples []collectors.Sample) error {
 		}
 	}
 	return nil
+}
+
+// FormatValue prints integers in full (counters) and other values in the
+// shortest form.
+func FormatValue(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }

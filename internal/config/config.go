@@ -114,6 +114,9 @@ type Notify struct {
 	Webhooks []Webhook `yaml:"webhooks"`
 	// Heartbeat proves to an outside watcher that vedetta itself is alive.
 	Heartbeat *Heartbeat `yaml:"heartbeat"`
+	// ProbeInterval is how often every provider's health is checked
+	// (SMTP EHLO, Twilio account fetch, modem AT+CSQ). Default 5m.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
 }
 
 // Email is the e-mail channel: one sender, relays tried in order.

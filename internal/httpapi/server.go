@@ -27,8 +27,10 @@ import (
 type Source struct {
 	Alarms     func() []alerting.Alarm
 	Latest     func(fn func(name string, labels collectors.Labels, value float64, t time.Time))
-	Deliveries func(alarmID string) ([]alerting.Delivery, error)
+	Dispatcher func() *alerting.Dispatcher
 	Healthy    func() error
+	// Token guards the write endpoints; empty disables them.
+	Token string
 }
 
 // Server is the HTTP listener.
@@ -41,6 +43,9 @@ type Server struct {
 // New listens on addr (127.0.0.1:9750 by default: nothing is exposed
 // beyond the host unless the operator says so).
 func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
+	if src.Dispatcher == nil {
+		src.Dispatcher = func() *alerting.Dispatcher { return nil }
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -59,11 +64,19 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
 		out := []alertJSON{}
+		d := src.Dispatcher()
 		for _, a := range src.Alarms() {
-			out = append(out, view(a))
+			v := view(a)
+			if d != nil {
+				if n := d.Notice(a.ID); n != nil {
+					v.Ack, v.Waiting = n.Ack, n.Waiting
+				}
+			}
+			out = append(out, v)
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
+	registerWrites(mux, src, log)
 	mux.HandleFunc("GET /api/v1/alerts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		for _, a := range src.Alarms() {
@@ -71,13 +84,14 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 				continue
 			}
 			v := view(a)
-			if src.Deliveries != nil {
-				ds, err := src.Deliveries(id)
+			if d := src.Dispatcher(); d != nil {
+				ds, err := d.Deliveries(id)
 				if err != nil {
 					writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 					return
 				}
 				v.Deliveries = ds
+				v.Notice = d.Notice(id)
 			}
 			writeJSON(w, http.StatusOK, v)
 			return
@@ -119,6 +133,9 @@ type alertJSON struct {
 	ActiveAt    time.Time           `json:"active_at"`
 	Summary     string              `json:"summary"`
 	Description string              `json:"description,omitempty"`
+	Ack         *alerting.Ack       `json:"ack,omitempty"`
+	Waiting     string              `json:"held_back,omitempty"`
+	Notice      *alerting.Notice    `json:"notification_state,omitempty"`
 	Deliveries  []alerting.Delivery `json:"deliveries,omitempty"`
 }
 

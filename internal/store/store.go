@@ -16,9 +16,12 @@ import (
 
 // Buckets in use.
 const (
-	Alarms = "alarms"
-	Outbox = "outbox"
-	Meta   = "meta"
+	Alarms   = "alarms"   // alarm state, by alarm id
+	Outbox   = "outbox"   // deliveries, by idempotency key
+	Notices  = "notices"  // per-alarm notification state (who was told, acks), by alarm id
+	Groups   = "groups"   // events waiting for their group's flush
+	Silences = "silences" // run-time silences, by id
+	Meta     = "meta"
 )
 
 // Store is a transactional key-value store with named buckets.
@@ -60,7 +63,7 @@ func OpenBolt(dir string) (*Bolt, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{Alarms, Outbox, Meta} {
+		for _, b := range []string{Alarms, Outbox, Notices, Groups, Silences, Meta} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
 				return err
 			}

@@ -1,0 +1,191 @@
+package alerting
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/internal/store"
+)
+
+// A group collects the events of alarms that share a route's group_by
+// labels for group_wait, then goes out as one message per recipient: a
+// switch losing 40 ports is one SMS and one e-mail, not 40. Groups live in
+// the store, so a crash during group_wait loses nothing.
+type group struct {
+	Key   string      `json:"key"`
+	Route int         `json:"route"`
+	Event EventKind   `json:"event"`
+	First time.Time   `json:"first"`
+	Items []groupItem `json:"items"`
+}
+
+type groupItem struct {
+	Alarm Alarm       `json:"alarm"`
+	To    []Recipient `json:"to"`
+}
+
+// deliver queues ev about n for each recipient: grouped when the route
+// groups, else at once.
+func (d *Dispatcher) deliver(tx store.Tx, n *Notice, ev EventKind, to []routed, now time.Time) error {
+	byGroup := map[string][]Recipient{}
+	var groupRoute = map[string]int{}
+	for _, r := range to {
+		if r.route >= 0 && r.route < len(d.routes) {
+			rt := d.routes[r.route]
+			if len(rt.GroupBy) > 0 && rt.GroupWait > 0 && ev != EventTest {
+				k := groupKey(r.route, rt.GroupBy, n.Alarm, ev)
+				byGroup[k] = append(byGroup[k], r.Recipient)
+				groupRoute[k] = r.route
+				continue
+			}
+		}
+		note := d.suppressedNote(n.Alarm)
+		key := fmt.Sprintf("%s/%d/%s/%s/%s/%s", n.AlarmID, n.N, ev, r.Receiver, r.Channel, r.Address)
+		if err := d.put(tx, Delivery{
+			Key: key, AlarmIDs: []string{n.AlarmID}, Event: ev, Severity: n.Alarm.Severity,
+			Receiver: r.Receiver, Channel: r.Channel, Recipient: r.Address,
+			Subject: Subject(n.Alarm, ev) + note, Body: Body(n.Alarm, ev) + note,
+		}, now); err != nil {
+			return err
+		}
+	}
+	keys := make([]string, 0, len(byGroup))
+	for k := range byGroup {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var g group
+		if b := tx.Get(store.Groups, k); b != nil {
+			if err := json.Unmarshal(b, &g); err != nil {
+				return err
+			}
+		} else {
+			g = group{Key: k, Route: groupRoute[k], Event: ev, First: now}
+		}
+		g.Items = append(g.Items, groupItem{Alarm: n.Alarm, To: byGroup[k]})
+		b, err := json.Marshal(g)
+		if err != nil {
+			return err
+		}
+		if err := tx.Put(store.Groups, k, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func groupKey(route int, by []string, a Alarm, ev EventKind) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d|%s", route, ev)
+	for _, l := range by {
+		v := a.Labels[l]
+		switch l {
+		case "severity":
+			v = a.Severity
+		case "rule", "alertname":
+			v = a.Rule
+		case "site":
+			v = a.Site
+		}
+		fmt.Fprintf(&b, "|%s=%s", l, v)
+	}
+	return b.String()
+}
+
+// flushGroups sends the groups whose wait is over.
+func (d *Dispatcher) flushGroups(tx store.Tx, now time.Time) error {
+	var due []group
+	err := tx.ForEach(store.Groups, func(k string, v []byte) error {
+		var g group
+		if err := json.Unmarshal(v, &g); err != nil {
+			d.log.Error("corrupt group dropped", "key", k, "err", err)
+			due = append(due, group{Key: k})
+			return nil
+		}
+		wait := time.Duration(0)
+		if g.Route >= 0 && g.Route < len(d.routes) {
+			wait = d.routes[g.Route].GroupWait
+		}
+		if !now.Before(g.First.Add(wait)) {
+			due = append(due, g)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, g := range due {
+		if err := tx.Delete(store.Groups, g.Key); err != nil {
+			return err
+		}
+		if len(g.Items) == 0 {
+			continue
+		}
+		if err := d.flushGroup(tx, g, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Dispatcher) flushGroup(tx store.Tx, g group, now time.Time) error {
+	// One message per recipient, listing the alarms that concern it.
+	per := map[Recipient][]Alarm{}
+	var order []Recipient
+	for _, it := range g.Items {
+		for _, r := range it.To {
+			if _, ok := per[r]; !ok {
+				order = append(order, r)
+			}
+			per[r] = append(per[r], it.Alarm)
+		}
+	}
+	sum := sha256.Sum256([]byte(g.Key))
+	gid := hex.EncodeToString(sum[:])[:10]
+	for _, r := range order {
+		alarms := per[r]
+		sort.Slice(alarms, func(i, j int) bool { return alarms[i].ID < alarms[j].ID })
+		ids := make([]string, len(alarms))
+		for i, a := range alarms {
+			ids[i] = a.ID
+		}
+		x := Delivery{AlarmIDs: ids, Event: g.Event, Receiver: r.Receiver, Channel: r.Channel, Recipient: r.Address}
+		if len(alarms) == 1 {
+			note := d.suppressedNote(alarms[0])
+			x.Subject, x.Body = Subject(alarms[0], g.Event)+note, Body(alarms[0], g.Event)+note
+		} else {
+			x.Subject, x.Body = GroupSubject(alarms, g.Event), GroupBody(alarms, g.Event)
+		}
+		x.Severity = alarms[0].Severity
+		x.Key = fmt.Sprintf("grp/%s/%d/%s/%s/%s", gid, g.First.UnixNano(), r.Receiver, r.Channel, r.Address)
+		if err := d.put(tx, x, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// suppressedNote counts the alarms held back because they depend on the
+// alarm's target: "; 37 dependent alarms suppressed".
+func (d *Dispatcher) suppressedNote(a Alarm) string {
+	t := a.Labels["target"]
+	if t == "" {
+		return ""
+	}
+	n := 0
+	for _, x := range d.notices {
+		if strings.HasPrefix(x.Waiting, "depends on "+t+",") {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d dependent alarms suppressed", n)
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/alerting/notify"
+	"github.com/vedetta-dc/vedetta/alerting/notify/email"
+	"github.com/vedetta-dc/vedetta/alerting/notify/modem"
+	"github.com/vedetta-dc/vedetta/alerting/notify/twilio"
+	"github.com/vedetta-dc/vedetta/alerting/notify/webhook"
+	"github.com/vedetta-dc/vedetta/internal/config"
+)
+
+// buildChannels turns notify: into one notifier per channel. E-mail and
+// SMS are failovers over their providers in order; webhooks are addressed
+// by name.
+func buildChannels(cfg *config.Config, log *slog.Logger) (map[string]notify.Notifier, []error) {
+	out := map[string]notify.Notifier{}
+	var errs []error
+	fail := func(field string, err error) {
+		errs = append(errs, config.FieldError{File: cfg.File, Line: cfg.Line(cfg.File, field), Field: field, Msg: err.Error()})
+	}
+	if cfg.Notify.Email != nil {
+		n, err := email.New(cfg.Notify.Email, cfg.Dir, log.With("channel", "email"))
+		if err != nil {
+			fail("notify.email", err)
+		} else {
+			out["email"] = n
+		}
+	}
+	if s := cfg.Notify.SMS; s != nil {
+		f := &notify.Failover{Channel: "sms", RetryFor: s.RetryFor, Log: log.With("channel", "sms")}
+		if f.RetryFor == 0 {
+			f.RetryFor = 2 * time.Minute // then the next provider: the modem must not wait long
+		}
+		for i, p := range s.Providers {
+			field := fmt.Sprintf("notify.sms.providers[%d]", i)
+			var prov notify.Provider
+			var err error
+			switch {
+			case p.Name == "":
+				err = fmt.Errorf("every provider needs a name")
+			case (p.Twilio == nil) == (p.Modem == nil):
+				err = fmt.Errorf("give exactly one of twilio or modem")
+			case p.Twilio != nil:
+				prov, err = twilio.New(p.Name, *p.Twilio, log.With("channel", "sms", "provider", p.Name))
+			default:
+				prov, err = modem.New(p.Name, *p.Modem, log.With("channel", "sms", "provider", p.Name))
+			}
+			if err != nil {
+				fail(field, err)
+				continue
+			}
+			f.Providers = append(f.Providers, prov)
+		}
+		if len(s.Providers) == 0 {
+			fail("notify.sms.providers", fmt.Errorf("list at least one SMS provider"))
+		}
+		out["sms"] = f
+	}
+	if len(cfg.Notify.Webhooks) > 0 {
+		hooks := byName{}
+		for i, w := range cfg.Notify.Webhooks {
+			field := fmt.Sprintf("notify.webhooks[%d]", i)
+			if w.Name == "" || hooks[w.Name] != nil {
+				fail(field+".name", fmt.Errorf("every webhook needs a unique name"))
+				continue
+			}
+			p, err := webhook.New(w, log.With("channel", "webhook", "provider", w.Name))
+			if err != nil {
+				fail(field, err)
+				continue
+			}
+			hooks[w.Name] = p
+		}
+		out["webhook"] = hooks
+	}
+	return out, errs
+}
+
+// byName is the webhook channel: the recipient is the webhook's name.
+type byName map[string]notify.Provider
+
+func (b byName) Notify(ctx context.Context, m notify.Message) (string, error) {
+	p := b[m.Recipient]
+	if p == nil {
+		return "", notify.Permanent(fmt.Errorf("no webhook named %q", m.Recipient))
+	}
+	return p.Name(), p.Send(ctx, m)
+}
+
+// providers lists every provider of every channel, for probes and
+// test-notify.
+func providers(chans map[string]notify.Notifier) map[string][]notify.Provider {
+	out := map[string][]notify.Provider{}
+	for ch, n := range chans {
+		switch n := n.(type) {
+		case *notify.Failover:
+			out[ch] = append(out[ch], n.Providers...)
+		case byName:
+			for _, p := range n {
+				out[ch] = append(out[ch], p)
+			}
+		}
+	}
+	return out
+}

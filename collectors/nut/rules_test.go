@@ -1,0 +1,124 @@
+package nut
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/internal/testpeer"
+)
+
+// readDump reads a NUT .dev dump (what dummy-ups serves) into variables.
+func readDump(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	vars := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if i := strings.Index(line, "\t#"); i >= 0 {
+			line = line[:i] // dummy-ups drops inline comments (#BAD: ...)
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			vars[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return vars
+}
+
+// firingRules runs configs/rules.d/nut.yaml over samples for 3 minutes of
+// 30-second rounds and returns the firing rules, sorted.
+func firingRules(t *testing.T, samples []collectors.Sample) []string {
+	t.Helper()
+	rulesFile := filepath.Join(testpeer.RepoRoot(t), "configs", "rules.d", "nut.yaml")
+	cfgPath := filepath.Join(t.TempDir(), "vedetta.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("rule_files: [%q]\n", rulesFile)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, errs := alerting.CompileRules(cfg)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	e := alerting.New(alerting.Options{Rules: rules, Now: func() time.Time { return now },
+		Intervals: map[string]time.Duration{"ups": 30 * time.Second}})
+	for range 7 {
+		b := collectors.Batch{Target: "ups"}
+		for _, s := range samples {
+			s.Labels = s.Labels.With("target", "ups").With("class", "nut")
+			s.Time = now
+			b.Samples = append(b.Samples, s)
+		}
+		e.Ingest(b)
+		now = now.Add(30 * time.Second)
+	}
+	var out []string
+	for _, a := range e.Alarms() {
+		if a.State == alerting.StateFiring {
+			out = append(out, a.Rule)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestShippedRules: the real dumps raise exactly the alarms their state
+// calls for with configs/rules.d/nut.yaml.
+func TestShippedRules(t *testing.T) {
+	want := map[string][]string{
+		"APC__Smart-UPS_1000__snmp-ups__2.7.4__02":                nil,
+		"APC__Smart-UPS_2200__usbhid-ups__2.7.4__01":              {"UPSOnBattery"}, // OB DISCHRG, 30 min left
+		"Cyber_Power_Systems__PR2200LCDRT2U__snmp-ups__2.7.2__01": nil,
+		"Eaton__93PS__snmp-ups__2.7.3-167-g0a00ddb__01":           {"UPSAlarm"}, // ALARM OL, 2 alarms
+		"Eaton__9PX__snmp-ups__2.7.4__01":                         nil,
+		"Eaton__ATS_230V_16A__snmp-ups__2.7.4__01":                nil,
+	}
+	files, _ := filepath.Glob(filepath.Join(testpeer.SharedTestdata(t, "nut"), "*.dev"))
+	if len(files) != len(want) {
+		t.Errorf("%d dumps, the table knows %d", len(files), len(want))
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".dev")
+		t.Run(name, func(t *testing.T) {
+			got := firingRules(t, Map(readDump(t, f)))
+			if fmt.Sprint(got) != fmt.Sprint(want[name]) {
+				t.Errorf("firing %v, want %v", got, want[name])
+			}
+		})
+	}
+	t.Run("flipped to OB LB with 5 minutes left", func(t *testing.T) {
+		vars := readDump(t, files[0])
+		vars["ups.status"] = "OB LB"
+		vars["battery.runtime"] = "300"
+		got := firingRules(t, Map(vars))
+		if fmt.Sprint(got) != "[UPSBatteryLow UPSOnBattery UPSRuntimeShort]" {
+			t.Errorf("firing %v", got)
+		}
+	})
+	t.Run("ATS loses source B", func(t *testing.T) {
+		vars := readDump(t, filepath.Join(filepath.Dir(files[0]), "Eaton__ATS_230V_16A__snmp-ups__2.7.4__01.dev"))
+		vars["input.2.voltage.status"] = "out of range"
+		if got := firingRules(t, Map(vars)); fmt.Sprint(got) != "[ATSRedundancyLost]" {
+			t.Errorf("firing %v", got)
+		}
+	})
+}

@@ -1,0 +1,115 @@
+package snmp
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+)
+
+// BenchmarkDecodeNormalize: a 48-port switch's IF-MIB answer, already
+// received, indexed and turned into normalized samples.
+func BenchmarkDecodeNormalize(b *testing.B) {
+	pdus := switchPDUs(48)
+	ps := []*Profile{ProfileByName("if-mib")}
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		v := newView()
+		for _, p := range pdus {
+			v.add(p, true)
+		}
+		v.finish()
+		evaluate(ps, v, func(collectors.Sample) { n++ })
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pdus))/1000, "µs/varbind")
+}
+
+// BenchmarkPollLoopback: one full poll (detection cached, GETBULK walks,
+// decoding, normalizing) against an in-process agent on 127.0.0.1.
+func BenchmarkPollLoopback(b *testing.B) {
+	pdus := switchPDUs(48)
+	r := newResponder(b, pdus)
+	k, err := NewCollector("sw", Options{SNMP: Agent{Address: r.addr(), MaxRepetitions: 50}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := k.Poll(ctx, func(collectors.Sample) {}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Poll(ctx, func(collectors.Sample) {}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pdus))/1000, "µs/varbind")
+}
+
+// BenchmarkRound1000Targets5PercentDead: 1,000 agents polled at once (8
+// in-process responders), 50 of them silent with a 500 ms timeout: the
+// round lasts about one timeout, the dead ones do not delay the others.
+func BenchmarkRound1000Targets5PercentDead(b *testing.B) { benchRound(b, 20) }
+
+// BenchmarkRound1000TargetsAllLive is the control: the same round with no
+// dead agent, to show the dead ones cost the live ones nothing.
+func BenchmarkRound1000TargetsAllLive(b *testing.B) { benchRound(b, 0) }
+
+func benchRound(b *testing.B, deadEvery int) {
+	isDead := func(i int) bool { return deadEvery > 0 && i%deadEvery == 0 }
+	var live []string
+	for i := 0; i < 8; i++ {
+		live = append(live, newResponder(b, switchPDUs(8)).addr())
+	}
+	dead := silentUDP(b)
+	zero := 0
+	var ks []*Collector
+	for i := 0; i < 1000; i++ {
+		addr := live[i%len(live)]
+		if isDead(i) {
+			addr = dead
+		}
+		k, err := NewCollector(fmt.Sprint("t", i), Options{SNMP: Agent{Address: addr, Timeout: 500 * time.Millisecond, Retries: &zero}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ks = append(ks, k)
+	}
+	SetMaxConcurrentPolls(1000)
+	defer SetMaxConcurrentPolls(256)
+	var failed int
+	var liveWall time.Duration
+	for b.Loop() {
+		failed = 0
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		start := time.Now()
+		var lastLive time.Duration
+		for i, k := range ks {
+			wg.Go(func() {
+				_, err := k.Poll(context.Background(), func(collectors.Sample) {})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					failed++
+				} else if !isDead(i) {
+					lastLive = max(lastLive, time.Since(start))
+				}
+			})
+		}
+		wg.Wait()
+		liveWall = lastLive
+	}
+	want := 0
+	if deadEvery > 0 {
+		want = 1000 / deadEvery
+	}
+	if failed != want {
+		b.Fatalf("%d targets failed, want the %d dead ones", failed, want)
+	}
+	b.ReportMetric(float64(liveWall.Milliseconds()), "ms-last-live-target")
+}

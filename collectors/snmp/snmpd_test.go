@@ -1,0 +1,201 @@
+package snmp
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/testpeer"
+)
+
+// startSnmpd runs a real net-snmp agent on a free loopback port, with v3
+// users and settable UPS-MIB values, and returns its address.
+func startSnmpd(t testing.TB) string {
+	t.Helper()
+	bin := testpeer.Need(t, "/usr/sbin/snmpd", "snmpd")
+	testpeer.Need(t, "snmpset")
+	dir := t.TempDir()
+	addr := testpeer.Addr(testpeer.FreeUDPPort(t))
+	conf := fmt.Sprintf(`[snmp] persistentDir %s/persist
+agentAddress udp:%s
+dontLogTCPWrappersConnects yes
+rocommunity public  127.0.0.1
+rwcommunity private 127.0.0.1
+createUser rigv3     SHA     "authpass123" AES    "privpass123"
+createUser rig512    SHA-512 "authpass123" AES256 "privpass123"
+rwuser rigv3  priv
+rouser rig512 priv
+sysName     vedetta-test-ups
+sysObjectID .1.3.6.1.2.1.33
+override -rw .1.3.6.1.2.1.33.1.2.1.0 integer 2
+override -rw .1.3.6.1.2.1.33.1.2.3.0 integer 45
+override -rw .1.3.6.1.2.1.33.1.2.4.0 integer 100
+override -rw .1.3.6.1.2.1.33.1.4.1.0 integer 3
+`, dir, addr)
+	cf := filepath.Join(dir, "snmpd.conf")
+	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testpeer.Start(t, nil, bin, "-f", "-Lo", "-C", "-c", cf, "-p", filepath.Join(dir, "snmpd.pid"), "-m", "", "-I", "-smux")
+	probe := Agent{Address: addr, Timeout: 200 * time.Millisecond}
+	_ = probe.Validate()
+	testpeer.WaitFor(t, 15*time.Second, "snmpd ready", func() bool {
+		c, err := dial(&probe)
+		if err != nil {
+			return false
+		}
+		defer c.close()
+		_, err = c.get(context.Background(), []string{oidSysObjectID})
+		return err == nil
+	})
+	return addr
+}
+
+func pollSamples(t *testing.T, k *Collector) (map[string]float64, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := map[string]float64{}
+	_, err := k.Poll(ctx, func(s collectors.Sample) { got[s.Name+s.Labels.String()] = s.Value })
+	return got, err
+}
+
+func TestSNMPv3AuthPrivAgainstSnmpd(t *testing.T) {
+	addr := startSnmpd(t)
+	tests := []struct {
+		name, user, auth, priv string
+	}{
+		{"SHA/AES", "rigv3", "SHA", "AES"},
+		{"SHA-512/AES-256", "rig512", "SHA-512", "AES-256"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := NewCollector("ups", Options{SNMP: Agent{Address: addr, Version: "3", User: tc.user,
+				Auth: &Auth{Protocol: tc.auth, Passphrase: "authpass123"}, Priv: &Priv{Protocol: tc.priv, Passphrase: "privpass123"},
+				Timeout: time.Second}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := pollSamples(t, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got["ups_battery_charge_percent{}"] != 100 || got["ups_battery_runtime_seconds{}"] != 45*60 {
+				t.Errorf("unexpected samples: %v", got)
+			}
+			if got[`snmp_profile_matched{profile="ups-mib"}`] != 1 {
+				t.Errorf("ups-mib not detected by sysObjectID: %v", got)
+			}
+		})
+	}
+}
+
+func TestSNMPv3WrongPassphraseFailsClearlyAndFast(t *testing.T) {
+	addr := startSnmpd(t)
+	tests := []struct {
+		name       string
+		auth, priv string
+		want       string
+	}{
+		{"wrong auth passphrase", "wrongpass123", "privpass123", "authentication failed"},
+		{"wrong priv passphrase", "authpass123", "wrongpass123", "SNMPv3"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			zero := 0
+			k, err := NewCollector("ups", Options{SNMP: Agent{Address: addr, Version: "3", User: "rigv3",
+				Auth: &Auth{Protocol: "SHA", Passphrase: secret(tc.auth)}, Priv: &Priv{Protocol: "AES", Passphrase: secret(tc.priv)},
+				Timeout: 500 * time.Millisecond, Retries: &zero}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, err = pollSamples(t, k)
+			if err == nil {
+				t.Fatal("poll with a wrong passphrase succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.auth) {
+				t.Errorf("error %q should say %q and never print the passphrase", err, tc.want)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("took %v to fail", d)
+			}
+		})
+	}
+}
+
+func TestSnmpsetBetweenPolls(t *testing.T) {
+	addr := startSnmpd(t)
+	k, err := NewCollector("ups", Options{SNMP: Agent{Address: addr, Community: "public"}, Profiles: []string{"ups-mib"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := pollSamples(t, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before["ups_on_battery{}"] != 0 || before["ups_battery_low{}"] != 0 {
+		t.Fatalf("before: %v", before)
+	}
+	for _, set := range [][]string{{"1.3.6.1.2.1.33.1.4.1.0", "i", "5"}, {"1.3.6.1.2.1.33.1.2.1.0", "i", "3"}} {
+		out, err := exec.Command("snmpset", append([]string{"-v2c", "-c", "private", "-On", "-t", "1", "-r", "1", addr}, set...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("snmpset: %v\n%s", err, out)
+		}
+	}
+	after, err := pollSamples(t, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after["ups_on_battery{}"] != 1 || after["ups_battery_low{}"] != 1 {
+		t.Errorf("after snmpset: %v", after)
+	}
+}
+
+func TestUnreachableAgentFailsWithinTimeout(t *testing.T) {
+	tests := []struct {
+		name, addr string
+	}{
+		// Nothing listens there: the kernel answers port unreachable.
+		{"closed port", testpeer.Addr(testpeer.FreeUDPPort(t))},
+		// A socket that reads and never answers: a real timeout.
+		{"silent agent", silentUDP(t)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			zero := 0
+			k, err := NewCollector("dead", Options{SNMP: Agent{Address: tc.addr, Timeout: 300 * time.Millisecond, Retries: &zero}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, err = pollSamples(t, k)
+			if err == nil {
+				t.Fatal("no error from a dead agent")
+			}
+			if !strings.Contains(err.Error(), tc.addr) {
+				t.Errorf("error %q does not name the address", err)
+			}
+			if d := time.Since(start); d > 1500*time.Millisecond {
+				t.Errorf("took %v for a 300ms timeout", d)
+			}
+		})
+	}
+}
+
+// silentUDP listens on loopback and never answers.
+func silentUDP(t testing.TB) string {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.LocalAddr().String()
+}
