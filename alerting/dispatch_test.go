@@ -339,7 +339,9 @@ func TestRetriesAndIdempotency(t *testing.T) {
 	x.d.routes = cfg.Routes
 	a := firing("r1", "warning", "target", "h")
 	x.event(a, EventFiring)
-	if err := x.st.Update(func(tx store.Tx) error { return x.d.put(tx, Delivery{Key: "r1/1/firing/fac/email/fac@x.example"}, x.clock.now()) }); err != nil {
+	if err := x.st.Update(func(tx store.Tx) error {
+		return x.d.put(tx, Delivery{Key: "r1/1/firing/fac/email/fac@x.example"}, x.clock.now())
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 10 && len(x.sink.got()) == 0; i++ {
