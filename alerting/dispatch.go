@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vedetta-dc/vedetta/alerting/notify"
@@ -19,6 +19,7 @@ import (
 // first attempt, so a crash never loses it.
 type Delivery struct {
 	Key         string    `json:"key"`       // idempotency key
+	Ref         string    `json:"ref"`       // the id people quote: the alarm's, or the group's
 	AlarmIDs    []string  `json:"alarm_ids"` // one, or several for a group
 	Event       EventKind `json:"event"`
 	Severity    string    `json:"severity"`
@@ -110,7 +111,25 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		}
 		d.config = append(d.config, &Silence{ID: fmt.Sprintf("config-%d", i), Match: s.Match, Comment: s.Comment, Schedule: sc, Source: "config"})
 	}
-	err := st.View(func(tx store.Tx) error {
+	err := st.Update(func(tx store.Tx) error {
+		// A (re)start is a good moment to retry: nothing waits out a backoff
+		// computed before the restart.
+		var retry []Delivery
+		if err := tx.ForEach(store.Outbox, func(_ string, v []byte) error {
+			var x Delivery
+			if json.Unmarshal(v, &x) == nil && x.State == DeliveryPending && x.NextAttempt.After(time.Now()) {
+				x.NextAttempt = time.Now()
+				retry = append(retry, x)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, x := range retry {
+			if err := putDelivery(tx, x); err != nil {
+				return err
+			}
+		}
 		if err := tx.ForEach(store.Notices, func(k string, v []byte) error {
 			var n Notice
 			if json.Unmarshal(v, &n) == nil {
@@ -172,6 +191,7 @@ func (d *Dispatcher) Wake() {
 func (d *Dispatcher) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var running atomic.Int32
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	last := time.Time{}
@@ -180,11 +200,14 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			d.housekeeping()
 			last = time.Now()
 		}
-		for _, x := range d.due() {
+		for _, x := range d.dueN(maxParallelSends - int(running.Load())) {
 			wg.Add(1)
+			running.Add(1)
 			go func() {
 				defer wg.Done()
+				defer running.Add(-1)
 				d.send(ctx, x)
+				d.Wake() // a slot is free
 			}()
 		}
 		select {
@@ -202,7 +225,16 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // time has come, and "sending" ones whose lease ran out. SMS to one number
 // are spaced by the SMS min_interval; what piles up meanwhile goes out as
 // one digest ("+3 more, see e-mail"), never dropped.
-func (d *Dispatcher) due() []Delivery {
+func (d *Dispatcher) due() []Delivery { return d.dueN(1 << 30) }
+
+// maxParallelSends bounds the sends in flight (SMTP connections, Twilio
+// requests): a storm must not open a thousand connections to one relay.
+const maxParallelSends = 8
+
+func (d *Dispatcher) dueN(limit int) []Delivery {
+	if limit <= 0 {
+		return nil
+	}
 	now := d.now()
 	var out []Delivery
 	err := d.store.Update(func(tx store.Tx) error {
@@ -241,6 +273,9 @@ func (d *Dispatcher) due() []Delivery {
 		}
 		sort.Slice(ready, func(i, j int) bool { return ready[i].Created.Before(ready[j].Created) })
 		claim := d.throttleSMS(ready, now)
+		if len(claim) > limit {
+			claim = claim[:limit]
+		}
 		for _, x := range claim {
 			x.State = DeliverySending
 			x.LeaseUntil = now.Add(sendLease)
@@ -320,7 +355,7 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	} else {
 		sctx, cancel := context.WithTimeout(ctx, sendLease*2/3)
 		provider, err = n.Notify(sctx, notify.Message{
-			Key: x.Key, AlarmID: strings.Join(x.AlarmIDs, ","), Event: string(x.Event), Severity: x.Severity,
+			Key: x.Key, AlarmID: x.Ref, Event: string(x.Event), Severity: x.Severity,
 			Recipient: x.Recipient, Subject: x.Subject, Body: x.Body,
 		})
 		cancel()
@@ -341,6 +376,9 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 			d.mu.Unlock()
 		}
 		d.log.Info("notification delivered", "key", x.Key, "channel", x.Channel, "to", x.Recipient, "via", provider, "attempts", x.Attempts)
+		if x.Attempts > 1 {
+			d.retrySoon(x.Channel) // the channel is back: don't let the others wait out their backoff
+		}
 	case ctx.Err() != nil:
 		// Shutting down: back to the outbox for the next start.
 		x.State, x.NextAttempt = DeliveryPending, now
@@ -387,6 +425,35 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	if x.State == DeliveryPending {
 		d.Wake()
 	}
+}
+
+// retrySoon pulls the next attempt of every pending delivery on channel
+// forward to now.
+func (d *Dispatcher) retrySoon(channel string) {
+	now := d.now()
+	err := d.store.Update(func(tx store.Tx) error {
+		var upd []Delivery
+		if err := tx.ForEach(store.Outbox, func(_ string, v []byte) error {
+			var x Delivery
+			if json.Unmarshal(v, &x) == nil && x.Channel == channel && x.State == DeliveryPending && x.NextAttempt.After(now) {
+				x.NextAttempt = now
+				upd = append(upd, x)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, x := range upd {
+			if err := putDelivery(tx, x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.log.Error("cannot reschedule deliveries", "err", err)
+	}
+	d.Wake()
 }
 
 // Deliveries returns the ledger of one alarm (or all, for ""): every queued

@@ -47,7 +47,7 @@ func (d *Dispatcher) deliver(tx store.Tx, n *Notice, ev EventKind, to []routed, 
 		note := d.suppressedNote(n.Alarm)
 		key := fmt.Sprintf("%s/%d/%s/%s/%s/%s", n.AlarmID, n.N, ev, r.Receiver, r.Channel, r.Address)
 		if err := d.put(tx, Delivery{
-			Key: key, AlarmIDs: []string{n.AlarmID}, Event: ev, Severity: n.Alarm.Severity,
+			Key: key, Ref: n.AlarmID, AlarmIDs: []string{n.AlarmID}, Event: ev, Severity: n.Alarm.Severity,
 			Receiver: r.Receiver, Channel: r.Channel, Recipient: r.Address,
 			Subject: Subject(n.Alarm, ev) + note, Body: Body(n.Alarm, ev) + note,
 		}, now); err != nil {
@@ -155,8 +155,9 @@ func (d *Dispatcher) flushGroup(tx store.Tx, g group, now time.Time) error {
 		for i, a := range alarms {
 			ids[i] = a.ID
 		}
-		x := Delivery{AlarmIDs: ids, Event: g.Event, Receiver: r.Receiver, Channel: r.Channel, Recipient: r.Address}
+		x := Delivery{Ref: gid, AlarmIDs: ids, Event: g.Event, Receiver: r.Receiver, Channel: r.Channel, Recipient: r.Address}
 		if len(alarms) == 1 {
+			x.Ref = alarms[0].ID
 			note := d.suppressedNote(alarms[0])
 			x.Subject, x.Body = Subject(alarms[0], g.Event)+note, Body(alarms[0], g.Event)+note
 		} else {

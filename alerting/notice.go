@@ -303,7 +303,9 @@ func (d *Dispatcher) repeatAndEscalate(tx store.Tx, n *Notice, now time.Time) bo
 		if now.Sub(n.FirstTold) < step.After {
 			break
 		}
-		to := expand(d.receivers, step.Receivers, rt.Channels, d.configured, ri)
+		// Escalation receivers are reached on every channel they have: the
+		// route's channel list is for its own receivers.
+		to := expand(d.receivers, step.Receivers, nil, d.configured, ri)
 		d.log.Warn("escalating unacknowledged alarm", "alarm", n.AlarmID, "step", i+1, "receivers", fmt.Sprint(step.Receivers))
 		n.Steps = i + 1
 		d.tell(tx, n, EventEscalated, to, now)

@@ -38,8 +38,15 @@ func MailpitBin(t testing.TB) string {
 // mailpit flags (e.g. "--enable-chaos").
 func StartMailpit(t testing.TB, extra ...string) *Mailpit {
 	t.Helper()
+	return StartMailpitAt(t, FreePort(t), extra...)
+}
+
+// StartMailpitAt starts a Mailpit whose SMTP side listens on smtpPort (a
+// relay that "comes back" on the port a daemon already uses).
+func StartMailpitAt(t testing.TB, smtpPort int, extra ...string) *Mailpit {
+	t.Helper()
 	bin := MailpitBin(t)
-	m := &Mailpit{SMTPPort: FreePort(t)}
+	m := &Mailpit{SMTPPort: smtpPort}
 	httpPort := FreePort(t)
 	m.API = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	args := append([]string{"--smtp", Addr(m.SMTPPort), "--listen", Addr(httpPort),

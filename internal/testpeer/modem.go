@@ -33,6 +33,7 @@ type SMS struct {
 // on a real modem after power-up or ATZ.
 //
 // Misbehaviour on request: Hang, FailSend, Unregister, RequirePIN, SetSignal,
+// RefuseUCS2, HangOnSubmit,
 // unsolicited lines (Unsolicited, SetNotices). Reset returns to normal.
 type Modem struct {
 	t      testing.TB
@@ -46,6 +47,8 @@ type Modem struct {
 	cmgf        int
 	cscs        string
 	hang        bool
+	noUCS2      bool
+	hangSubmit  bool
 	failSend    string // "" normal, else the final line answered to a submission
 	creg        int
 	rssi        int
@@ -124,11 +127,19 @@ func (m *Modem) RequirePIN(pin string) { m.set(func() { m.pin, m.locked = pin, t
 // answer (nil stops it).
 func (m *Modem) SetNotices(lines ...string) { m.set(func() { m.notices = lines }) }
 
+// HangOnSubmit makes the modem give the "> " prompt but never answer the
+// submitted text (nor record it): stuck while talking to the network.
+func (m *Modem) HangOnSubmit() { m.set(func() { m.hangSubmit = true }) }
+
+// RefuseUCS2 makes AT+CSCS="UCS2" answer +CME ERROR: 4 (not supported),
+// as on modems without UCS-2 text mode.
+func (m *Modem) RefuseUCS2() { m.set(func() { m.noUCS2 = true }) }
+
 // Reset returns to normal behaviour: answering, sends succeed, registered
 // at home, signal 20, SIM unlocked, no notices. Recorded history is kept.
 func (m *Modem) Reset() {
 	m.set(func() {
-		m.hang, m.failSend, m.creg, m.rssi = false, "", 1, 20
+		m.hang, m.failSend, m.creg, m.rssi, m.noUCS2, m.hangSubmit = false, "", 1, 20, false, false
 		m.pin, m.locked, m.notices = "", false, nil
 	})
 }
@@ -186,7 +197,7 @@ func (m *Modem) write(s string) {
 // the text up to Ctrl-Z (submit) or ESC (cancel).
 func (m *Modem) loop() {
 	var line bytes.Buffer
-	prompt := ""    // number of a pending AT+CMGS; "" in command mode
+	prompt := "" // number of a pending AT+CMGS; "" in command mode
 	inPrompt := false
 	buf := make([]byte, 512)
 	for {
@@ -320,7 +331,7 @@ func (m *Modem) command(cmd string) (string, bool) {
 		out = []string{"OK"}
 	case strings.HasPrefix(up, "AT+CSCS="):
 		cs := strings.Trim(up[len("AT+CSCS="):], `"`)
-		if cs == "IRA" || cs == "GSM" || cs == "UCS2" {
+		if cs == "IRA" || cs == "GSM" || (cs == "UCS2" && !m.noUCS2) {
 			m.cscs = cs
 			out = []string{"OK"}
 		} else {
@@ -373,7 +384,7 @@ func (m *Modem) decode(s string) string {
 
 func (m *Modem) submit(number, text string) {
 	m.mu.Lock()
-	if m.hang {
+	if m.hang || m.hangSubmit {
 		m.mu.Unlock()
 		return
 	}

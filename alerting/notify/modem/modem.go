@@ -65,10 +65,10 @@ type Provider struct {
 	c           *conn
 	pinRejected bool
 
-	hangs  atomic.Int64
-	sigMu  sync.Mutex
-	rssi   int
-	sigOK  bool
+	hangs atomic.Int64
+	sigMu sync.Mutex
+	rssi  int
+	sigOK bool
 }
 
 var (
@@ -97,7 +97,7 @@ func New(name string, cfg config.Modem, log *slog.Logger) (*Provider, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("provider", name, "device", cfg.Device)
+	log = log.With("device", cfg.Device) // the caller adds channel and provider
 	return &Provider{name: name, cfg: cfg, log: log, sem: make(chan struct{}, 1)}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +130,17 @@ func TestSend(t *testing.T) {
 	}
 }
 
+func TestSendUCS2Refused(t *testing.T) {
+	sim, p, _ := start(t, "")
+	sim.RefuseUCS2()
+	if err := p.Send(ctxT(t), msg("Température élevée salle 2 [a1b2c3d4e5]")); err != nil {
+		t.Fatal(err)
+	}
+	if s := sim.Sent(); len(s) != 1 || s[0].Text != "Temperature elevee salle 2 [a1b2c3d4e5]" || s[0].Number != "+393331234567" {
+		t.Errorf("sent %q, want the GSM-7 transliteration", s)
+	}
+}
+
 func TestSendKeepsSession(t *testing.T) {
 	sim, p, _ := start(t, "")
 	for i := range 3 {
@@ -175,14 +187,14 @@ func TestPIN(t *testing.T) {
 		ok         bool
 		attempts   int // PIN entries after two sends
 	}{
-		{name: "right pin", configured: "1234", ok: true, attempts: 1},
-		{name: "wrong pin is tried once", configured: "9876", attempts: 1},
+		{name: "right pin", configured: "4831", ok: true, attempts: 1},
+		{name: "wrong pin is tried once", configured: "9672", attempts: 1},
 		{name: "no pin configured", configured: "", attempts: 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sim, p, logs := start(t, tc.configured)
-			sim.RequirePIN("1234")
+			sim.RequirePIN("4831")
 			for i := range 2 {
 				err := p.Send(ctxT(t), msg("UPS-2 on battery [a1b2c3d4e5]"))
 				if (err == nil) != tc.ok {
@@ -201,7 +213,7 @@ func TestPIN(t *testing.T) {
 			if want := map[bool]int{true: 2, false: 0}[tc.ok]; len(sim.Sent()) != want {
 				t.Errorf("sent %d, want %d", len(sim.Sent()), want)
 			}
-			if tc.configured != "" && strings.Contains(logs.String(), tc.configured) {
+			if tc.configured != "" && regexp.MustCompile(`(^|\D)`+tc.configured+`(\D|$)`).MatchString(logs.String()) {
 				t.Errorf("log shows the PIN:\n%s", logs)
 			}
 		})
@@ -297,6 +309,29 @@ func TestHangThenReset(t *testing.T) {
 	}
 	if got := strings.Join(texts, "|"); got != "first [a1b2c3d4e5]|third [a1b2c3d4e5]" {
 		t.Errorf("sent %q", got)
+	}
+}
+
+// After Ctrl-Z the modem waits for the network: that wait is bounded by
+// SubmitFactor × CommandTimeout, then it is a hang like any other.
+func TestHangOnSubmit(t *testing.T) {
+	sim, p, _ := start(t, "")
+	sim.HangOnSubmit()
+	began := time.Now()
+	err := p.Send(ctxT(t), msg("UPS-2 on battery [a1b2c3d4e5]"))
+	took := time.Since(began)
+	if !errors.Is(err, ErrHang) || notify.IsPermanent(err) {
+		t.Fatalf("err = %v, want a temporary hang", err)
+	}
+	if want := SubmitFactor * testTimeout; took < want || took > want+time.Second {
+		t.Errorf("gave up after %v, want about %v", took, want)
+	}
+	if p.Hangs() != 1 {
+		t.Errorf("hangs = %d, want 1", p.Hangs())
+	}
+	sim.Reset()
+	if err := p.Send(ctxT(t), msg("UPS-2 on battery [a1b2c3d4e5]")); err != nil {
+		t.Fatalf("send after reset: %v", err)
 	}
 }
 

@@ -131,7 +131,7 @@ func TestParse(t *testing.T) {
 		{[]string{"0,1"}, 1, true},
 		{[]string{"2,5,\"00C3\",\"0010\""}, 5, true},
 		{[]string{"0,0"}, 0, true},
-		{[]string{"1", "0,1"}, 1, true},                  // unsolicited "+CREG: 1" before the answer
+		{[]string{"1", "0,1"}, 1, true},                   // unsolicited "+CREG: 1" before the answer
 		{[]string{"0,1", "1,\"00C3\",\"0010\""}, 1, true}, // unsolicited with location after it
 		{[]string{"1"}, 0, false},
 		{nil, 0, false},
@@ -186,4 +186,31 @@ func TestRedactAndErrors(t *testing.T) {
 			t.Errorf("%s: permanent = %v, want %v", tc.line, notify.IsPermanent(err), tc.permanent)
 		}
 	}
+}
+
+// FuzzBuildText: whatever the subject, the text fits one SMS in the coding
+// it claims and cannot end or cancel the AT+CMGS text early.
+func FuzzBuildText(f *testing.F) {
+	f.Add("UPS-2 on battery [a1b2c3d4e5]", "a1b2c3d4e5")
+	f.Add(strings.Repeat("Température ", 30)+"[x]", "")
+	f.Add(strings.Repeat("{🔥", 100), "id")
+	f.Add("\x1a\x1b[", "]")
+	f.Fuzz(func(t *testing.T, subject, id string) {
+		txt, err := buildText(notify.Message{Subject: subject, AlarmID: id})
+		if err != nil {
+			return
+		}
+		if txt.Text == "" || strings.ContainsAny(txt.Text, "\x1a\x1b\r\n") {
+			t.Fatalf("bad text %q", txt.Text)
+		}
+		if txt.UCS2 && units(txt.Text) > ucs2Limit {
+			t.Fatalf("UCS-2 text of %d units: %q", units(txt.Text), txt.Text)
+		}
+		if !txt.UCS2 && (!isGSM(txt.Text) || septets(txt.Text) > gsmLimit) {
+			t.Fatalf("GSM text not GSM or %d septets: %q", septets(txt.Text), txt.Text)
+		}
+		if fb := txt.gsmFallback(); !isGSM(fb) || septets(fb) > gsmLimit {
+			t.Fatalf("fallback %q", fb)
+		}
+	})
 }
