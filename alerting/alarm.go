@@ -74,6 +74,10 @@ type Alarm struct {
 	Flapping   bool   `json:"flapping"`
 	// Told is the last state people were told about (firing or resolved).
 	Told State `json:"told,omitempty"`
+
+	// The series and rule of a single-metric alarm (engine-internal).
+	src  *series
+	rule *Rule
 }
 
 // Since is when the alarm entered its current state, for the API.

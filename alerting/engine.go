@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"log/slog"
+	"maps"
 	"math"
 	"sort"
 	"sync"
@@ -45,6 +46,9 @@ type Engine struct {
 	byTarget  map[string]map[string]*Alarm
 	queued    []Change // changes not yet accepted by OnChange
 	startedAt time.Time
+	// pending links restored alarms of single-metric rules to their series
+	// once it exists again (series key -> alarms).
+	pending map[string][]*Alarm
 
 	persistMu sync.Mutex
 }
@@ -76,6 +80,7 @@ func New(opts Options) *Engine {
 		targets:  map[string]*targetState{},
 		alarms:   map[string]*Alarm{},
 		byTarget: map[string]map[string]*Alarm{},
+		pending:  map[string][]*Alarm{},
 	}
 	e.startedAt = opts.Now()
 	e.setRules(opts.Rules, opts.Intervals, nil)
@@ -90,7 +95,39 @@ func (e *Engine) Restore(alarms []Alarm) {
 	for i := range alarms {
 		a := alarms[i]
 		e.index(&a)
+		e.linkLater(&a)
 	}
+}
+
+// linkLater remembers which series a restored single-metric alarm belongs
+// to, so the fast path finds it when that series' data comes back.
+func (e *Engine) linkLater(a *Alarm) {
+	rl := e.ruleByN[a.Rule]
+	if rl == nil || !rl.single {
+		return
+	}
+	ls := map[string]string{}
+	for k, v := range a.Labels {
+		if _, byRule := rl.Labels[k]; !byRule {
+			ls[k] = v
+		}
+	}
+	key := collectors.SeriesKey(rl.cond.metrics[0], collectors.FromMap(ls))
+	if ts := e.targets[a.Labels["target"]]; ts != nil {
+		if s := ts.byKey[key]; s != nil {
+			link(s, rl, a)
+			return
+		}
+	}
+	e.pending[key] = append(e.pending[key], a)
+}
+
+func link(s *series, rl *Rule, a *Alarm) {
+	if s.alarms == nil {
+		s.alarms = map[*Rule]*Alarm{}
+	}
+	s.alarms[rl] = a
+	a.src, a.rule = s, rl
 }
 
 func (e *Engine) index(a *Alarm) {
@@ -105,6 +142,10 @@ func (e *Engine) index(a *Alarm) {
 func (e *Engine) unindex(a *Alarm) {
 	delete(e.alarms, a.ID)
 	delete(e.byTarget[a.Labels["target"]], a.ID)
+	if a.src != nil {
+		delete(a.src.alarms, a.rule)
+		a.src, a.rule = nil, nil
+	}
 }
 
 // SetRules replaces the rules and target intervals (a reload). Alarms of a
@@ -127,6 +168,17 @@ func (e *Engine) setRules(rules []*Rule, intervals map[string]time.Duration, cha
 		maxWin = max(maxWin, r.window)
 	}
 	e.keep = int64(maxWin + time.Minute)
+	// Rule pointers changed: re-link single-metric alarms to their series.
+	for _, ts := range e.targets {
+		for _, s := range ts.byKey {
+			s.alarms = nil
+		}
+	}
+	e.pending = map[string][]*Alarm{}
+	for _, a := range e.alarms {
+		a.src, a.rule = nil, nil
+		e.linkLater(a)
+	}
 	if changes == nil {
 		return
 	}
@@ -162,6 +214,18 @@ func (e *Engine) staleAfter(target string) time.Duration {
 func (e *Engine) Ingest(b collectors.Batch) {
 	e.mu.Lock()
 	now := e.opts.Now()
+	ts := e.store(b)
+	if now.Sub(ts.lastGC) > time.Minute {
+		ts.gc(now)
+	}
+	var changes []Change
+	e.evalTarget(b.Target, ts, now, &changes)
+	e.mu.Unlock()
+	e.persist(changes)
+}
+
+// store adds a batch's samples to their series. Caller holds e.mu.
+func (e *Engine) store(b collectors.Batch) *targetState {
 	ts := e.target(b.Target)
 	ts.batches++
 	for i := range b.Samples {
@@ -172,19 +236,23 @@ func (e *Engine) Ingest(b collectors.Batch) {
 		key := s.Key()
 		sr := ts.byKey[key]
 		if sr == nil {
-			sr = &series{name: s.Name, labels: s.Labels}
+			sr = &series{name: s.Name, key: key, labels: s.Labels}
 			ts.byKey[key] = sr
 			ts.byName[s.Name] = append(ts.byName[s.Name], sr)
+			if as, ok := e.pending[key]; ok {
+				for _, a := range as {
+					if a.rule == nil && e.alarms[a.ID] == a {
+						if rl := e.ruleByN[a.Rule]; rl != nil {
+							link(sr, rl, a)
+						}
+					}
+				}
+				delete(e.pending, key)
+			}
 		}
 		sr.add(s.Time.UnixNano(), s.Value, e.keep)
 	}
-	if now.Sub(ts.lastGC) > time.Minute {
-		ts.gc(now)
-	}
-	var changes []Change
-	e.evalTarget(b.Target, ts, now, &changes)
-	e.mu.Unlock()
-	e.persist(changes)
+	return ts
 }
 
 func (e *Engine) target(name string) *targetState {
@@ -257,8 +325,82 @@ func (e *Engine) evalTarget(target string, ts *targetState, now time.Time, chang
 	}
 }
 
+// evalSingle is evalRule for a rule reading one metric: no joins, and in
+// the steady state (condition false, no alarm) no allocation, no hashing.
+func (e *Engine) evalSingle(rl *Rule, target string, ts *targetState, now time.Time, seen map[string]bool, changes *[]Change) {
+	p := rl.cond
+	m := p.metrics[0]
+	nowNs := now.UnixNano()
+	fresh := nowNs - int64(e.staleAfter(target))
+	instant := p.instant[m] || rl.clear != nil && rl.clear.instant[m]
+	env := rl.env
+	bind := &rl.bind1
+	bind.now = nowNs
+	for _, s := range ts.byName[m] {
+		if instant && s.lastTime() < fresh {
+			continue
+		}
+		env[m] = s.boxed
+		if p.labels || rl.clear != nil && rl.clear.labels {
+			env["labels"] = s.labelMap() // for computed keys: labels[x]
+		}
+		bind.series[m] = s
+		bind.labels = s
+		out, err := p.run(env, bind)
+		if err != nil {
+			e.opts.Logger.Debug("rule evaluation failed", "rule", rl.Name, "target", target, "err", err)
+			continue
+		}
+		cond, _ := out.(bool)
+		a := s.alarms[rl]
+		if !cond && a == nil {
+			continue
+		}
+		if a == nil {
+			labels := maps.Clone(s.labelMap())
+			maps.Copy(labels, rl.Labels)
+			id := alarmID(rl.Name, labels)
+			if a = e.alarms[id]; a == nil {
+				a = &Alarm{ID: id, Rule: rl.Name, Labels: labels, Severity: rl.Severity, Site: e.opts.Site}
+				e.index(a)
+			}
+			link(s, rl, a)
+		}
+		seen[a.ID] = true
+		e.judge(rl, a, env, bind, s.lastTime(), cond, now, changes)
+	}
+}
+
+// judge computes an active alarm's clear condition and value, records
+// the result for flap detection, and moves its state.
+func (e *Engine) judge(rl *Rule, a *Alarm, env map[string]any, bind *binding, newest int64, cond bool, now time.Time, changes *[]Change) {
+	clear := false
+	if rl.clear != nil && (a.State == StateFiring || a.State == StateStale) {
+		if out, err := rl.clear.run(env, bind); err == nil {
+			clear, _ = out.(bool)
+		}
+	}
+	a.Value = 1
+	if rl.value != nil {
+		if out, err := rl.value.run(env, bind); err == nil {
+			if v, ok := out.(float64); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				a.Value = v
+			}
+		}
+	}
+	if newest > a.LastSample {
+		a.LastSample = newest
+		a.record(cond)
+	}
+	e.transition(a, rl, true, cond, clear, now, changes)
+}
+
 // evalRule evaluates one rule over every label set of one target.
 func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Time, seen map[string]bool, changes *[]Change) {
+	if rl.single {
+		e.evalSingle(rl, target, ts, now, seen, changes)
+		return
+	}
 	p := rl.cond
 	nowNs := now.UnixNano()
 	fresh := nowNs - int64(e.staleAfter(target))
@@ -318,45 +460,32 @@ func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Tim
 			}
 		}
 		bind := &binding{series: b, now: nowNs}
+		if len(b) == 1 {
+			for _, s := range b {
+				bind.labels = s
+			}
+		}
 		out, err := p.run(env, bind)
 		if err != nil {
 			e.opts.Logger.Debug("rule evaluation failed", "rule", rl.Name, "target", target, "err", err)
 			continue
 		}
 		cond, _ := out.(bool)
-		clear := false
 		id := alarmID(rl.Name, labels)
 		a := e.alarms[id]
 		if !cond && a == nil {
-			continue // the common case: nothing to do
-		}
-		if rl.clear != nil && a != nil && (a.State == StateFiring || a.State == StateStale) {
-			if out, err := rl.clear.run(env, bind); err == nil {
-				clear, _ = out.(bool)
-			}
+			continue // nothing to do
 		}
 		seen[id] = true
 		if a == nil {
 			a = &Alarm{ID: id, Rule: rl.Name, Labels: labels, Severity: rl.Severity, Site: e.opts.Site}
 			e.index(a)
 		}
-		a.Value = 1
-		if rl.value != nil {
-			if out, err := rl.value.run(env, bind); err == nil {
-				if v, ok := out.(float64); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-					a.Value = v
-				}
-			}
-		}
 		var newest int64
 		for _, s := range bind.series {
 			newest = max(newest, s.lastTime())
 		}
-		if newest > a.LastSample {
-			a.LastSample = newest
-			a.record(cond)
-		}
-		e.transition(a, rl, true, cond, clear, now, changes)
+		e.judge(rl, a, env, bind, newest, cond, now, changes)
 	}
 }
 

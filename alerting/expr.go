@@ -84,12 +84,59 @@ type program struct {
 	metrics []string // every metric it reads, first one first
 	instant map[string]bool
 	window  float64 // longest window, seconds
+	labels  bool    // reads labels.X
+	lvars   []labelVar
+	windows []windowCall
 	machine vm.VM
-	bind    *binding // set before each run; read by the window functions
+}
+
+// labelVar is labels.NAME turned into a variable, so that reading a label
+// is a plain variable load (no reflection, no allocation).
+type labelVar struct {
+	name, ident string
+}
+
+// labelPatch rewrites labels.NAME and labels["NAME"] into __l_NAME.
+type labelPatch struct {
+	vars *[]labelVar
+}
+
+func (l labelPatch) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok || !isLabelAccess(m) {
+		return
+	}
+	key, ok := m.Property.(*ast.StringNode)
+	if !ok {
+		return // a computed key: left to the labels map
+	}
+	ident := "__l_" + key.Value
+	found := false
+	for _, v := range *l.vars {
+		found = found || v.ident == ident
+	}
+	if !found {
+		*l.vars = append(*l.vars, labelVar{name: key.Value, ident: ident})
+	}
+	ast.Patch(node, &ast.IdentifierNode{Value: ident})
+}
+
+// windowCall is one window function in an expression, computed before
+// the program runs and handed to it as a variable: no function call, and
+// no allocation when the result has not changed.
+type windowCall struct {
+	fn     string
+	metric string
+	secs   float64
+	ident  string
+	key    string // fn and window: the same call in two rules shares a box
 }
 
 // binding is the series chosen for each metric for one evaluation.
 type binding struct {
+	// labels is the one series whose labels are the alarm's (single-metric
+	// rules); nil for joins, which read env["labels"].
+	labels *series
 	series map[string]*series
 	now    int64 // unix nanoseconds
 }
@@ -100,6 +147,7 @@ type analysis struct {
 	seen    map[string]bool
 	instant map[string]bool
 	window  float64
+	labels  bool
 	err     error
 }
 
@@ -121,6 +169,9 @@ func (a *analysis) walk(n ast.Node, callee bool) {
 	case *ast.IdentifierNode:
 		if !callee && !reserved[n.Value] {
 			a.add(n.Value, true)
+		}
+		if n.Value == "labels" {
+			a.labels = true
 		}
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
@@ -187,11 +238,13 @@ func number(n ast.Node) (float64, bool) {
 	return 0, false
 }
 
-// windowArgPatch turns rate(m, 300) into rate("m", 300) so the function
-// receives the metric's name, not its latest value.
-type windowArgPatch struct{}
+// windowPatch replaces each window call by a variable (__w0, __w1...)
+// whose value run computes first.
+type windowPatch struct {
+	calls *[]windowCall
+}
 
-func (windowArgPatch) Visit(node *ast.Node) {
+func (w windowPatch) Visit(node *ast.Node) {
 	call, ok := (*node).(*ast.CallNode)
 	if !ok {
 		return
@@ -203,9 +256,15 @@ func (windowArgPatch) Visit(node *ast.Node) {
 	if _, win := windowFuncs[id.Value]; !win || len(call.Arguments) != 2 {
 		return
 	}
-	if m, ok := call.Arguments[0].(*ast.IdentifierNode); ok {
-		ast.Patch(&call.Arguments[0], &ast.StringNode{Value: m.Value})
+	m, ok := call.Arguments[0].(*ast.IdentifierNode)
+	secs, ok2 := number(call.Arguments[1])
+	if !ok || !ok2 {
+		return
 	}
+	ident := fmt.Sprintf("__w%d", len(*w.calls))
+	*w.calls = append(*w.calls, windowCall{fn: id.Value, metric: m.Value, secs: secs, ident: ident,
+		key: id.Value + "/" + strconv.FormatFloat(secs, 'g', -1, 64)})
+	ast.Patch(node, &ast.IdentifierNode{Value: ident})
 }
 
 // compile builds a program. asBool: the rule condition; else a number (the
@@ -224,22 +283,29 @@ func compile(src string, asBool bool) (*program, error) {
 	if len(a.metrics) == 0 {
 		return nil, fmt.Errorf("the expression reads no metric")
 	}
-	p := &program{src: src, metrics: a.metrics, instant: a.instant, window: a.window}
+	p := &program{src: src, metrics: a.metrics, instant: a.instant, window: a.window, labels: a.labels}
 	env := map[string]any{"labels": map[string]string{}}
 	for _, m := range a.metrics {
 		if a.instant[m] {
 			env[m] = 0.0
 		}
 	}
-	opts := []expr.Option{expr.Env(env), expr.Patch(windowArgPatch{})}
-	for name, isBool := range windowFuncs {
-		fn := p.windowFunc(name)
-		if isBool {
-			opts = append(opts, expr.Function(name, fn, new(func(string, float64) bool)))
+	// Declare the variables the patch will introduce, with their types.
+	var probe []windowCall
+	ast.Walk(&tree.Node, windowPatch{calls: &probe})
+	for _, w := range probe {
+		if windowFuncs[w.fn] {
+			env[w.ident] = false
 		} else {
-			opts = append(opts, expr.Function(name, fn, new(func(string, float64) float64)))
+			env[w.ident] = 0.0
 		}
 	}
+	var lprobe []labelVar
+	ast.Walk(&tree.Node, labelPatch{vars: &lprobe})
+	for _, v := range lprobe {
+		env[v.ident] = ""
+	}
+	opts := []expr.Option{expr.Env(env), expr.Patch(windowPatch{calls: &p.windows}), expr.Patch(labelPatch{vars: &p.lvars})}
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	} else {
@@ -263,31 +329,32 @@ func cleanExprErr(err error) error {
 	return fmt.Errorf("cannot parse expression: %s", msg)
 }
 
-// run evaluates the program with env bound.
+// run evaluates the program with env bound: window values first.
 func (p *program) run(env map[string]any, b *binding) (any, error) {
-	p.bind = b
-	out, err := p.machine.Run(p.prog, env)
-	p.bind = nil
-	return out, err
-}
-
-func (p *program) windowFunc(name string) func(params ...any) (any, error) {
-	return func(params ...any) (any, error) {
-		metric, _ := params[0].(string)
-		secs, _ := params[1].(float64)
-		if p.bind == nil {
-			return math.NaN(), nil
+	if len(p.lvars) > 0 {
+		ls, _ := env["labels"].(map[string]string)
+		for _, v := range p.lvars {
+			if b.labels != nil {
+				env[v.ident] = b.labels.labelBoxed(v.name)
+			} else {
+				env[v.ident] = ls[v.name]
+			}
 		}
-		s := p.bind.series[metric]
-		from := p.bind.now - int64(secs*1e9)
-		if name == "absent" {
-			return s == nil || s.lastTime() < from, nil
+	}
+	for _, w := range p.windows {
+		s := b.series[w.metric]
+		from := b.now - int64(w.secs*1e9)
+		if w.fn == "absent" {
+			env[w.ident] = s == nil || s.lastTime() < from
+			continue
 		}
 		if s == nil {
-			return math.NaN(), nil
+			env[w.ident] = math.NaN()
+			continue
 		}
-		return s.window(name, from), nil
+		env[w.ident] = s.box(w.key, s.window(w.fn, from))
 	}
+	return p.machine.Run(p.prog, env)
 }
 
 // valueSource picks the part of a condition that is the alarm's value: the

@@ -20,6 +20,11 @@ type Rule struct {
 	summary  *template.Template
 	descr    *template.Template
 	window   time.Duration
+	// single: the rule reads one metric (cond and clear alike), the common
+	// case with a fast path that allocates nothing per series.
+	single bool
+	env    map[string]any
+	bind1  binding
 }
 
 // BuiltinRules are added to every configuration unless a rule of the same
@@ -109,5 +114,10 @@ func compileRule(cr config.Rule) (*Rule, []fieldErr) {
 		w = max(w, r.clear.window)
 	}
 	r.window = time.Duration(w * float64(time.Second))
+	m := r.cond.metrics[0]
+	r.single = len(r.cond.metrics) == 1 && (r.clear == nil || len(r.clear.metrics) == 1 && r.clear.metrics[0] == m) &&
+		(r.value == nil || len(r.value.metrics) == 1 && r.value.metrics[0] == m)
+	r.env = map[string]any{}
+	r.bind1.series = map[string]*series{}
 	return r, nil
 }

@@ -11,20 +11,71 @@ import (
 // it, so a window's first delta has a base).
 type series struct {
 	name   string
+	key    string
 	labels collectors.Labels
 	ts     []int64 // unix nanoseconds, ascending
 	vs     []float64
+	// boxed is the newest value as an interface, made once per sample so
+	// that evaluating 200 rules on it allocates nothing.
+	boxed any
+	lmap  map[string]string // labels as a map, built when a rule reads labels
+	// alarms of single-metric rules on this series, so that the common case
+	// (condition false, no alarm) needs no alarm id.
+	alarms map[*Rule]*Alarm
+	boxes  map[string]boxed // window results by variable name
+	lboxed map[string]any   // label values as interfaces
+}
+
+// box returns v as an interface, reusing the one made last time for the
+// same slot when the value has not changed (steady state: no allocation).
+func (s *series) box(slot string, v float64) any {
+	if c, ok := s.boxes[slot]; ok && (c.v == v || math.IsNaN(v) && math.IsNaN(c.v)) {
+		return c.b
+	}
+	if s.boxes == nil {
+		s.boxes = map[string]boxed{}
+	}
+	b := any(v)
+	s.boxes[slot] = boxed{v, b}
+	return b
+}
+
+type boxed struct {
+	v float64
+	b any
+}
+
+// labelBoxed returns a label value as an interface, made once per series.
+func (s *series) labelBoxed(name string) any {
+	if v, ok := s.lboxed[name]; ok {
+		return v
+	}
+	if s.lboxed == nil {
+		s.lboxed = map[string]any{}
+	}
+	v := any(s.labels.Get(name))
+	s.lboxed[name] = v
+	return v
+}
+
+func (s *series) labelMap() map[string]string {
+	if s.lmap == nil {
+		s.lmap = s.labels.Map()
+	}
+	return s.lmap
 }
 
 func (s *series) add(t int64, v float64, keep int64) {
 	if n := len(s.ts); n > 0 && t <= s.ts[n-1] {
 		if t == s.ts[n-1] {
 			s.vs[n-1] = v // same instant re-sent (a trap-triggered poll): last wins
+			s.boxed = v
 		}
 		return // out of order: keep history monotonic
 	}
 	s.ts = append(s.ts, t)
 	s.vs = append(s.vs, v)
+	s.boxed = v
 	// Trim what no window can read any more; the amortised copy keeps the
 	// slices from growing without bound.
 	cut := 0
