@@ -45,8 +45,7 @@ var BuiltinRules = []config.Rule{{
 }, {
 	Name:     "NotificationProviderDown",
 	Expr:     "vedetta_notification_provider_up == 0",
-	For:      2 * time.Minute,
-	Severity: "warning",
+	Severity: "warning", // one failed probe (every notify.probe_interval) is news; the next good one resolves it
 	Summary:  "{{ .Labels.channel }} provider {{ .Labels.provider }} fails its health probe",
 	Origin:   config.Origin{File: "<built-in>", Path: "NotificationProviderDown"},
 }}

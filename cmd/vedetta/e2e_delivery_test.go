@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -334,8 +335,6 @@ func TestE2EFlapping(t *testing.T) {
 	testpeer.WaitFor(t, 40*time.Second, "the STOPPED FLAPPING notice", func() bool { return len(mp.Matching(t, "STOPPED FLAPPING")) == 1 })
 }
 
-var _ = os.Getenv
-
 // SMS failover through the daemon: Twilio answering 500 → the modem sends
 // it; Twilio accepting but the status turning undelivered → the modem
 // sends it too. E-mail goes out in parallel.
@@ -376,4 +375,73 @@ func TestE2ESMSFailoverToModem(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Health probes find a dead provider before an incident needs it; the
+// heartbeat pings its watcher; test-notify reports every provider.
+func TestE2EProbesHeartbeatAndTestNotify(t *testing.T) {
+	t.Parallel()
+	mp := testpeer.StartMailpit(t)
+	beats := make(chan struct{}, 100)
+	hb := httptestServer(t, func(w http.ResponseWriter, r *http.Request) { beats <- struct{}{} })
+	dead := closedPort(t)
+	r := newDeliveryRig(t, deliveryConfig{relays: []string{relay(mp.SMTPPort), relay(dead)}, rules: portDownRule,
+		extra: fmt.Sprintf("notify_extra_marker: none\n")})
+	// Probe every second, heartbeat every 500 ms (added to notify:).
+	cfg := strings.Replace(readFile(t, r.cfg), "notify:\n", fmt.Sprintf("notify:\n  probe_interval: 1s\n  heartbeat: {url: %q, interval: 500ms}\n", hb), 1)
+	cfg = strings.Replace(cfg, "notify_extra_marker: none\n", "", 1)
+	writeFile(t, r.cfg, cfg)
+	r.start()
+	testpeer.WaitFor(t, 10*time.Second, "NotificationProviderDown for the dead relay", func() bool {
+		for _, a := range r.d.alerts() {
+			if a.Rule == "NotificationProviderDown" && a.Labels["provider"] == fmt.Sprintf("127.0.0.1:%d", dead) && a.State == "firing" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, a := range r.d.alerts() {
+		if a.Rule == "NotificationProviderDown" && a.Labels["provider"] != fmt.Sprintf("127.0.0.1:%d", dead) {
+			t.Errorf("a healthy provider is reported down: %+v", a.Labels)
+		}
+	}
+	testpeer.WaitFor(t, 5*time.Second, "three heartbeats", func() bool { return len(beats) >= 3 })
+
+	out, err := exec.Command(vedettaBin(t), "test-notify", "--config", r.cfg, "--receiver", "oncall").CombinedOutput()
+	if err == nil {
+		t.Fatalf("test-notify succeeded although a relay is dead:\n%s", out)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("email    127.0.0.1:%d  oncall@e2e.example  ok", mp.SMTPPort),
+		fmt.Sprintf("email    127.0.0.1:%d  oncall@e2e.example  FAILED", dead),
+		"sms      twilio-main",
+		"1 test(s) failed",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("test-notify output lacks %q:\n%s", want, out)
+		}
+	}
+	testSMS := 0
+	for _, b := range r.sms("+390000000001") {
+		if strings.Contains(b, "TestNotification") {
+			testSMS++
+		}
+	}
+	if len(mp.Matching(t, "TEST", "TestNotification")) != 1 || testSMS != 1 {
+		t.Errorf("test messages: %d e-mails, %d SMS", len(mp.Matching(t, "TEST")), len(r.sms("+390000000001")))
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func httptestServer(t *testing.T, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

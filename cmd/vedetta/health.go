@@ -37,7 +37,7 @@ func (d *daemon) probeLoop(ctx context.Context, chans map[string]notify.Notifier
 		iv = 5 * time.Minute
 	}
 	provs := providers(chans)
-	t := time.NewTimer(5 * time.Second) // first probe soon after start
+	t := time.NewTimer(min(5*time.Second, iv)) // first probe soon after start
 	defer t.Stop()
 	for {
 		select {
