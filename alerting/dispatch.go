@@ -39,6 +39,25 @@ type Delivery struct {
 	DigestOf    []string  `json:"digest_of,omitempty"` // SMS keys carried by this one
 }
 
+type openEntry struct {
+	due     time.Time
+	channel string
+}
+
+func (d *Dispatcher) markOpen(x Delivery) {
+	due := x.NextAttempt
+	if x.State == DeliverySending {
+		due = x.LeaseUntil
+	}
+	d.omu.Lock()
+	if x.State == DeliveryPending || x.State == DeliverySending {
+		d.open[x.Key] = openEntry{due, x.Channel}
+	} else {
+		delete(d.open, x.Key)
+	}
+	d.omu.Unlock()
+}
+
 // Delivery states.
 const (
 	DeliveryPending   = "pending"
@@ -71,6 +90,13 @@ type Dispatcher struct {
 	now       func() time.Time
 	wake      chan struct{}
 
+	// open indexes the outbox entries still to send (pending or sending)
+	// by key, so that finding due work never scans a day of delivered
+	// entries.
+	omu       sync.Mutex
+	open      map[string]openEntry
+	lastPrune time.Time
+
 	mu       sync.Mutex
 	notices  map[string]*Notice
 	silences map[string]*Silence // run-time silences
@@ -94,6 +120,7 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		parents: map[string][]string{}, smsGap: time.Minute,
 		log: log, now: time.Now, wake: make(chan struct{}, 1),
 		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{}, lastSMS: map[string]time.Time{},
+		open: map[string]openEntry{},
 	}
 	if cfg.Notify.SMS != nil && cfg.Notify.SMS.MinInterval != 0 {
 		d.smsGap = cfg.Notify.SMS.MinInterval
@@ -117,10 +144,14 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		var retry []Delivery
 		if err := tx.ForEach(store.Outbox, func(_ string, v []byte) error {
 			var x Delivery
-			if json.Unmarshal(v, &x) == nil && x.State == DeliveryPending && x.NextAttempt.After(time.Now()) {
+			if json.Unmarshal(v, &x) != nil {
+				return nil
+			}
+			if x.State == DeliveryPending && x.NextAttempt.After(time.Now()) {
 				x.NextAttempt = time.Now()
 				retry = append(retry, x)
 			}
+			d.markOpen(x)
 			return nil
 		}); err != nil {
 			return err
@@ -167,7 +198,11 @@ func (d *Dispatcher) put(tx store.Tx, x Delivery, now time.Time) error {
 		return nil
 	}
 	x.State, x.Created, x.NextAttempt = DeliveryPending, now, now
-	return putDelivery(tx, x)
+	if err := putDelivery(tx, x); err != nil {
+		return err
+	}
+	d.markOpen(x) // a rolled-back key is dropped at its first lookup
+	return nil
 }
 
 func putDelivery(tx store.Tx, x Delivery) error {
@@ -237,21 +272,35 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 	}
 	now := d.now()
 	var out []Delivery
+	var keys []string
+	d.omu.Lock()
+	for k, o := range d.open {
+		if !o.due.After(now) {
+			keys = append(keys, k)
+		}
+	}
+	d.omu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
 	err := d.store.Update(func(tx store.Tx) error {
-		var del []string
 		var ready []Delivery
-		err := tx.ForEach(store.Outbox, func(k string, v []byte) error {
+		for _, k := range keys {
+			v := tx.Get(store.Outbox, k)
 			var x Delivery
-			if err := json.Unmarshal(v, &x); err != nil {
-				d.log.Error("corrupt outbox entry dropped", "key", k, "err", err)
-				del = append(del, k)
-				return nil
+			if v == nil || json.Unmarshal(v, &x) != nil {
+				if v != nil {
+					d.log.Error("corrupt outbox entry dropped", "key", k)
+					if err := tx.Delete(store.Outbox, k); err != nil {
+						return err
+					}
+				}
+				d.omu.Lock()
+				delete(d.open, k)
+				d.omu.Unlock()
+				continue
 			}
 			switch x.State {
-			case DeliveryDelivered, DeliveryFailed:
-				if now.Sub(x.Done) > keepDelivered {
-					del = append(del, k)
-				}
 			case DeliveryPending:
 				if !x.NextAttempt.After(now) && !d.isInflight(k) {
 					ready = append(ready, x)
@@ -260,15 +309,8 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 				if x.LeaseUntil.Before(now) && !d.isInflight(k) {
 					ready = append(ready, x)
 				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range del {
-			if err := tx.Delete(store.Outbox, k); err != nil {
-				return err
+			default:
+				d.markOpen(x)
 			}
 		}
 		sort.Slice(ready, func(i, j int) bool { return ready[i].Created.Before(ready[j].Created) })
@@ -290,6 +332,9 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 	if err != nil {
 		d.log.Error("outbox scan failed", "err", err)
 		return nil
+	}
+	for _, x := range out {
+		d.markOpen(x)
 	}
 	d.mu.Lock()
 	for _, x := range out {
@@ -394,6 +439,7 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	}
 	x.LeaseUntil = time.Time{}
 	digest := x.DigestOf
+	var members []Delivery
 	err = d.store.Update(func(tx store.Tx) error {
 		if err := putDelivery(tx, x); err != nil {
 			return err
@@ -416,11 +462,17 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 			if err := putDelivery(tx, m); err != nil {
 				return err
 			}
+			members = append(members, m)
 		}
 		return nil
 	})
 	if err != nil {
 		d.log.Error("cannot record delivery outcome", "key", x.Key, "err", err)
+	} else {
+		d.markOpen(x)
+		for _, m := range members {
+			d.markOpen(m)
+		}
 	}
 	if x.State == DeliveryPending {
 		d.Wake()
@@ -431,22 +483,25 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 // forward to now.
 func (d *Dispatcher) retrySoon(channel string) {
 	now := d.now()
-	err := d.store.Update(func(tx store.Tx) error {
-		var upd []Delivery
-		if err := tx.ForEach(store.Outbox, func(_ string, v []byte) error {
-			var x Delivery
-			if json.Unmarshal(v, &x) == nil && x.Channel == channel && x.State == DeliveryPending && x.NextAttempt.After(now) {
-				x.NextAttempt = now
-				upd = append(upd, x)
-			}
-			return nil
-		}); err != nil {
-			return err
+	d.omu.Lock()
+	var keys []string
+	for k, o := range d.open {
+		if o.channel == channel && o.due.After(now) {
+			keys = append(keys, k)
 		}
-		for _, x := range upd {
+	}
+	d.omu.Unlock()
+	err := d.store.Update(func(tx store.Tx) error {
+		for _, k := range keys {
+			var x Delivery
+			if v := tx.Get(store.Outbox, k); v == nil || json.Unmarshal(v, &x) != nil || x.State != DeliveryPending {
+				continue
+			}
+			x.NextAttempt = now
 			if err := putDelivery(tx, x); err != nil {
 				return err
 			}
+			d.markOpen(x)
 		}
 		return nil
 	})
@@ -454,6 +509,37 @@ func (d *Dispatcher) retrySoon(channel string) {
 		d.log.Error("cannot reschedule deliveries", "err", err)
 	}
 	d.Wake()
+}
+
+// prune drops finished deliveries older than keepDelivered (once a minute).
+func (d *Dispatcher) prune(now time.Time) {
+	if now.Sub(d.lastPrune) < time.Minute {
+		return
+	}
+	d.lastPrune = now
+	err := d.store.Update(func(tx store.Tx) error {
+		var del []string
+		if err := tx.ForEach(store.Outbox, func(k string, v []byte) error {
+			var x Delivery
+			if json.Unmarshal(v, &x) != nil {
+				del = append(del, k)
+			} else if (x.State == DeliveryDelivered || x.State == DeliveryFailed) && now.Sub(x.Done) > keepDelivered {
+				del = append(del, k)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range del {
+			if err := tx.Delete(store.Outbox, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.log.Error("outbox pruning failed", "err", err)
+	}
 }
 
 // Deliveries returns the ledger of one alarm (or all, for ""): every queued

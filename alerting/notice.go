@@ -286,6 +286,7 @@ func (d *Dispatcher) housekeeping() {
 	if err != nil {
 		d.log.Error("notification housekeeping failed", "err", err)
 	}
+	d.prune(now)
 }
 
 // repeatAndEscalate applies the alarm's first route's repeat and

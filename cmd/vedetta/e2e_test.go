@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,7 +69,9 @@ func TestE2EFiringAndResolvedEmail(t *testing.T) {
 		t.Error("the log channel did not print the alarm")
 	}
 	_, m := d.get("/metrics")
-	if !strings.Contains(m, `vedetta_notifications_total{channel="email",result="sent"} 2`) {
+	// Two for the rule, maybe more: the dead first relay fails its health
+	// probe, which is an alarm of its own.
+	if !regexp.MustCompile(`vedetta_notifications_total\{channel="email",result="sent"\} [2-9]`).MatchString(m) {
 		t.Errorf("/metrics lacks the sent notifications counter")
 	}
 	if !strings.Contains(m, `vedetta_notification_attempts_total{channel="email",provider="127.0.0.1:`) || !strings.Contains(m, `result="failed_temporary"`) {
