@@ -120,10 +120,10 @@ func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 	}
 	top := c.win.top(now, c.opts.TopSources)
 	for _, sc := range top {
-		emit(collectors.Sample{Name: "auth_failures_top_sources", Labels: collectors.L("source", sc.source), Value: float64(sc.n)})
+		emit(collectors.Sample{Name: "auth_failures_top_sources", Labels: collectors.L("source", sc.Key), Value: float64(sc.N)})
 	}
 	if len(top) > 0 {
-		emit(collectors.Sample{Name: "auth_failures_top_source", Labels: collectors.L("source", top[0].source), Value: float64(top[0].n)})
+		emit(collectors.Sample{Name: "auth_failures_top_source", Labels: collectors.L("source", top[0].Key), Value: float64(top[0].N)})
 	}
 	emit(collectors.Sample{Name: "authlog_lines_total", Value: c.lines})
 	if c.tail != nil {
@@ -230,11 +230,6 @@ type bucket struct {
 	counts map[string]int
 }
 
-type sourceCount struct {
-	source string
-	n      int
-}
-
 // maxSourcesPerBucket bounds memory under a botnet: the rest is "other".
 const maxSourcesPerBucket = 10000
 
@@ -264,7 +259,7 @@ func (w *window) expire(now time.Time) {
 
 // top returns the k sources with most failures in the window, most first
 // (ties by address, so the order is stable).
-func (w *window) top(now time.Time, k int) []sourceCount {
+func (w *window) top(now time.Time, k int) []collectors.Count {
 	w.expire(now)
 	sum := map[string]int{}
 	for _, b := range w.buckets {
@@ -272,15 +267,6 @@ func (w *window) top(now time.Time, k int) []sourceCount {
 			sum[s] += n
 		}
 	}
-	out := make([]sourceCount, 0, len(sum))
-	for s, n := range sum {
-		out = append(out, sourceCount{s, n})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].n != out[j].n {
-			return out[i].n > out[j].n
-		}
-		return out[i].source < out[j].source
-	})
+	out := collectors.Ranked(sum)
 	return out[:min(k, len(out))]
 }

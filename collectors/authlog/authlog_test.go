@@ -9,21 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/collectors"
-	"github.com/vedetta-dc/vedetta/internal/config"
-	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 )
-
-func decodeYAML(src string) collectors.Decode {
-	return func(out any) error {
-		dec := yaml.NewDecoder(strings.NewReader(src))
-		dec.KnownFields(true)
-		return dec.Decode(out)
-	}
-}
 
 type harness struct {
 	t     *testing.T
@@ -33,7 +23,7 @@ type harness struct {
 
 func newHarness(t *testing.T, src string) *harness {
 	t.Helper()
-	c, err := New(collectors.Spec{Name: "ssh", BaseDir: t.TempDir()}, decodeYAML(src))
+	c, err := New(collectors.Spec{Name: "ssh", BaseDir: t.TempDir()}, collectortest.DecodeYAML(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,24 +45,6 @@ func (h *harness) round() []collectors.Sample {
 	}
 	h.clock = h.clock.Add(time.Minute)
 	return got
-}
-
-func value(samples []collectors.Sample, name string, labels ...string) (float64, bool) {
-	for _, s := range samples {
-		if s.Name != name {
-			continue
-		}
-		ok := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			if s.Labels.Get(labels[i]) != labels[i+1] {
-				ok = false
-			}
-		}
-		if ok {
-			return s.Value, true
-		}
-	}
-	return 0, false
 }
 
 func appendLines(t *testing.T, f *os.File, from, n int, src string) {
@@ -104,7 +76,8 @@ func TestRotationAlarm(t *testing.T) {
 	old := openAppend(t, logPath)
 	appendLines(t, old, 0, 50, "192.0.2.200") // history before vedetta started: not counted
 	h := newHarness(t, fmt.Sprintf("authlog: {path: %q}", logPath))
-	e := shippedEngine(t, "authlog.yaml", "ssh", func() time.Time { return h.clock })
+	e := alerting.New(alerting.Options{Rules: rulestest.Shipped(t, "authlog.yaml"), Now: func() time.Time { return h.clock },
+		Intervals: map[string]time.Duration{"ssh": time.Minute}})
 	ingest := func(samples []collectors.Sample) {
 		b := collectors.Batch{Target: "ssh"}
 		for _, s := range samples {
@@ -132,16 +105,16 @@ func TestRotationAlarm(t *testing.T) {
 	ingest(got)
 	ingest(h.round())
 
-	if v, _ := value(got, "auth_failures_total", "service", "sshd"); v != 30 {
+	if v, _ := collectortest.Value(got, "auth_failures_total", "service", "sshd"); v != 30 {
 		t.Errorf("auth_failures_total{sshd} = %v, want 30", v)
 	}
-	if v, _ := value(got, "authlog_rotations_total"); v != 1 {
+	if v, _ := collectortest.Value(got, "authlog_rotations_total"); v != 1 {
 		t.Errorf("authlog_rotations_total = %v, want 1", v)
 	}
-	if v, ok := value(got, "auth_failures_top_source", "source", "203.0.113.7"); !ok || v != 25 {
+	if v, ok := collectortest.Value(got, "auth_failures_top_source", "source", "203.0.113.7"); !ok || v != 25 {
 		t.Errorf("auth_failures_top_source{203.0.113.7} = %v %v, want 25", v, ok)
 	}
-	if v, _ := value(got, "auth_failures_top_sources", "source", "198.51.100.4"); v != 5 {
+	if v, _ := collectortest.Value(got, "auth_failures_top_sources", "source", "198.51.100.4"); v != 5 {
 		t.Errorf("auth_failures_top_sources{198.51.100.4} = %v, want 5", v)
 	}
 	var firing []alerting.Alarm
@@ -172,10 +145,10 @@ func TestTruncation(t *testing.T) {
 	}
 	appendLines(t, f, 100, 4, "203.0.113.8")
 	got := h.round()
-	if v, _ := value(got, "auth_failures_total", "service", "sshd"); v != 24 {
+	if v, _ := collectortest.Value(got, "auth_failures_total", "service", "sshd"); v != 24 {
 		t.Errorf("auth_failures_total = %v, want 24", v)
 	}
-	if v, _ := value(got, "authlog_rotations_total"); v != 1 {
+	if v, _ := collectortest.Value(got, "authlog_rotations_total"); v != 1 {
 		t.Errorf("authlog_rotations_total = %v, want 1", v)
 	}
 }
@@ -189,16 +162,16 @@ func TestPartialLinesAndMissingFile(t *testing.T) {
 	f := openAppend(t, logPath)
 	line := "Mar 10 12:00:01 bastion sshd[1]: Failed password for root from 203.0.113.7 port 1 ssh2\n"
 	f.WriteString(line + line[:30])
-	if v, _ := value(h.round(), "auth_failures_total", "service", "sshd"); v != 1 {
+	if v, _ := collectortest.Value(h.round(), "auth_failures_total", "service", "sshd"); v != 1 {
 		t.Errorf("after a line and a half: %v, want 1", v)
 	}
 	f.WriteString(line[30:])
-	if v, _ := value(h.round(), "auth_failures_total", "service", "sshd"); v != 2 {
+	if v, _ := collectortest.Value(h.round(), "auth_failures_total", "service", "sshd"); v != 2 {
 		t.Errorf("after the rest of the line: %v, want 2", v)
 	}
 	// The window forgets: 11 minutes later no top source is left.
 	h.clock = h.clock.Add(11 * time.Minute)
-	if _, ok := value(h.round(), "auth_failures_top_source"); ok {
+	if _, ok := collectortest.Value(h.round(), "auth_failures_top_source"); ok {
 		t.Error("top source still reported after the window")
 	}
 }
@@ -225,17 +198,17 @@ esac
 	}
 	h := newHarness(t, fmt.Sprintf("authlog: {journalctl: %q}", fake))
 	first := h.round()
-	if v, _ := value(first, "auth_failures_total", "service", "sshd"); v != 0 {
+	if v, _ := collectortest.Value(first, "auth_failures_total", "service", "sshd"); v != 0 {
 		t.Errorf("first round counted the journal's past: %v", v)
 	}
 	got := h.round()
-	if v, _ := value(got, "auth_failures_total", "service", "sshd"); v != 2 {
+	if v, _ := collectortest.Value(got, "auth_failures_total", "service", "sshd"); v != 2 {
 		t.Errorf("sshd = %v, want 2", v)
 	}
-	if v, _ := value(got, "auth_failures_total", "service", "sudo"); v != 2 {
+	if v, _ := collectortest.Value(got, "auth_failures_total", "service", "sudo"); v != 2 {
 		t.Errorf("sudo = %v, want 2", v)
 	}
-	if v, _ := value(got, "auth_failures_top_source", "source", "203.0.113.7"); v != 2 {
+	if v, _ := collectortest.Value(got, "auth_failures_top_source", "source", "203.0.113.7"); v != 2 {
 		t.Errorf("top source = %v, want 203.0.113.7 with 2", v)
 	}
 	h.round()
@@ -253,29 +226,9 @@ func TestOptions(t *testing.T) {
 		{"authlog: {top_window: 10s}", "top_window"},
 		{"authlog: {pth: x}", "not found"},
 	} {
-		_, err := New(collectors.Spec{Name: "x"}, decodeYAML(tc.src))
-		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+		_, err := New(collectors.Spec{Name: "x"}, collectortest.DecodeYAML(tc.src))
+		if !collectortest.ErrMatches(err, tc.wantErr) {
 			t.Errorf("%s: err = %v, want %q", tc.src, err, tc.wantErr)
 		}
 	}
-}
-
-// shippedEngine builds a rules engine with configs/rules.d/<file>.
-func shippedEngine(t *testing.T, file, target string, now func() time.Time) *alerting.Engine {
-	t.Helper()
-	rules := filepath.Join(testpeer.RepoRoot(t), "configs", "rules.d", file)
-	cfgPath := filepath.Join(t.TempDir(), "vedetta.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("rule_files: [%q]\n", rules)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	compiled, errs := alerting.CompileRules(cfg)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	return alerting.New(alerting.Options{Rules: compiled, Now: now,
-		Intervals: map[string]time.Duration{target: time.Minute}})
 }

@@ -1,8 +1,6 @@
 package exec
 
 import (
-	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,32 +10,18 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func render(samples []collectors.Sample) string {
+// renderSorted prints the samples one a line, sorted (unlike
+// collectortest.Render, which keeps their order).
+func renderSorted(samples []collectors.Sample) string {
 	var lines []string
 	for _, s := range samples {
 		lines = append(lines, s.Name+s.Labels.String()+" "+strconv.FormatFloat(s.Value, 'g', -1, 64))
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n") + "\n"
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		_ = os.WriteFile(p, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", name, got, want)
-	}
 }
 
 func TestNagiosPerfdataGolden(t *testing.T) {
@@ -49,7 +33,7 @@ func TestNagiosPerfdataGolden(t *testing.T) {
 		}
 		parseNagiosPerfdata(string(b), func(s collectors.Sample) { got = append(got, s) })
 	}
-	golden(t, "nagios.golden", render(got))
+	collectortest.Golden(t, filepath.Join("testdata", "nagios.golden"), renderSorted(got))
 }
 
 func TestPrometheusGolden(t *testing.T) {
@@ -58,7 +42,7 @@ func TestPrometheusGolden(t *testing.T) {
 	if err := parsePrometheus(b, func(s collectors.Sample) { got = append(got, s) }); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "exposition.golden", render(got))
+	collectortest.Golden(t, filepath.Join("testdata", "exposition.golden"), renderSorted(got))
 	if err := parsePrometheus([]byte("broken{ 1\n"), func(collectors.Sample) {}); err == nil {
 		t.Error("malformed exposition accepted")
 	}
@@ -74,12 +58,6 @@ func newCollector(t *testing.T, yaml map[string]any, timeout time.Duration) (col
 		o.Exec.Format, _ = yaml["format"].(string)
 		return nil
 	})
-}
-
-func collect(t *testing.T, c collectors.Collector) ([]collectors.Sample, error) {
-	var got []collectors.Sample
-	err := c.Collect(context.Background(), func(s collectors.Sample) { got = append(got, s) })
-	return got, err
 }
 
 func TestRunPlugins(t *testing.T) {
@@ -105,11 +83,11 @@ func TestRunPlugins(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			got, err := collect(t, col)
+			got, err := collectortest.Collect(col, 0)
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("took %v with a 500ms timeout", d)
 			}
-			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+			if !collectortest.ErrMatches(err, c.wantErr) {
 				t.Fatalf("err %v, want %q", err, c.wantErr)
 			}
 			if c.status >= 0 {

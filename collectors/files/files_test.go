@@ -5,26 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/collectors"
-	"github.com/vedetta-dc/vedetta/internal/config"
-	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 )
-
-func decodeYAML(src string) collectors.Decode {
-	return func(out any) error {
-		dec := yaml.NewDecoder(strings.NewReader(src))
-		dec.KnownFields(true)
-		return dec.Decode(out)
-	}
-}
 
 var now = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
@@ -45,7 +34,7 @@ func backups(t *testing.T, dir string, n int, newestAge time.Duration) {
 
 func collect(t *testing.T, baseDir, glob string) (map[string]float64, error) {
 	t.Helper()
-	c, err := New(collectors.Spec{Name: "backups", BaseDir: baseDir}, decodeYAML(fmt.Sprintf("files: {glob: %q}", glob)))
+	c, err := New(collectors.Spec{Name: "backups", BaseDir: baseDir}, collectortest.DecodeYAML(fmt.Sprintf("files: {glob: %q}", glob)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +96,8 @@ func TestOptions(t *testing.T) {
 		{"files: {glob: '/backup/[a-'}", "syntax error"},
 		{"files: {globb: x}", "not found"},
 	} {
-		_, err := New(collectors.Spec{Name: "x", BaseDir: "/"}, decodeYAML(tc.src))
-		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+		_, err := New(collectors.Spec{Name: "x", BaseDir: "/"}, collectortest.DecodeYAML(tc.src))
+		if !collectortest.ErrMatches(err, tc.wantErr) {
 			t.Errorf("%s: err = %v, want %q", tc.src, err, tc.wantErr)
 		}
 	}
@@ -118,45 +107,18 @@ func TestOptions(t *testing.T) {
 // directory raises BackupStale, a fresh backup clears it, and a directory
 // short of a week's backups raises BackupsMissing.
 func TestShippedRules(t *testing.T) {
-	rulesFile := filepath.Join(testpeer.RepoRoot(t), "configs", "rules.d", "files.yaml")
-	cfgPath := filepath.Join(t.TempDir(), "vedetta.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("rule_files: [%q]\n", rulesFile)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, errs := alerting.CompileRules(cfg)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	clock := now
-	e := alerting.New(alerting.Options{Rules: rules, Now: func() time.Time { return clock },
-		Intervals: map[string]time.Duration{"backups": time.Minute}})
+	f := rulestest.NewFeed(rulestest.Shipped(t, "files.yaml"), "backups", "files", time.Minute)
+	f.Clock = now
 	dir := t.TempDir()
 	round := func() []string {
-		c, err := New(collectors.Spec{Name: "backups", BaseDir: dir}, decodeYAML(`files: {glob: "*.tar.zst"}`))
+		c, err := New(collectors.Spec{Name: "backups", BaseDir: dir}, collectortest.DecodeYAML(`files: {glob: "*.tar.zst"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.(*Collector).now = func() time.Time { return clock }
-		b := collectors.Batch{Target: "backups", Start: clock}
-		_ = c.Collect(context.Background(), func(s collectors.Sample) {
-			s.Labels = s.Labels.With("target", "backups").With("class", "files")
-			s.Time = clock
-			b.Samples = append(b.Samples, s)
-		})
-		e.Ingest(b)
-		clock = clock.Add(time.Minute)
-		var firing []string
-		for _, a := range e.Alarms() {
-			if a.State == alerting.StateFiring {
-				firing = append(firing, a.Rule+": "+a.Summary)
-			}
-		}
-		sort.Strings(firing)
-		return firing
+		c.(*Collector).now = func() time.Time { return f.Clock }
+		samples, _ := collectortest.Collect(c, 0)
+		f.Round(samples)
+		return rulestest.Summaries(f.Engine)
 	}
 	// The last backup ran 30 h ago: stale.
 	backups(t, dir, 7, 30*time.Hour)
@@ -170,12 +132,12 @@ func TestShippedRules(t *testing.T) {
 	if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_ = os.Chtimes(p, clock, clock)
+	_ = os.Chtimes(p, f.Clock, f.Clock)
 	round()
 	if got := round(); len(got) != 0 {
 		t.Fatalf("fresh backup: still firing %q", got)
 	}
-	for _, a := range e.Alarms() {
+	for _, a := range f.Engine.Alarms() {
 		if a.Rule == "BackupStale" && a.State != alerting.StateResolved {
 			t.Errorf("BackupStale is %s, want resolved", a.State)
 		}

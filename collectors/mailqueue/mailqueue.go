@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -237,28 +236,15 @@ func Samples(msgs []Message, now time.Time, topN int) []collectors.Sample {
 		age = max(now.Sub(time.Unix(oldest, 0)).Seconds(), 0)
 	}
 	out = append(out, collectors.Sample{Name: "mail_queue_oldest_seconds", Value: age})
-	type sc struct {
-		s string
-		n int
-	}
-	var top []sc
-	for s, n := range senders {
-		top = append(top, sc{s, n})
-	}
-	sort.Slice(top, func(i, j int) bool {
-		if top[i].n != top[j].n {
-			return top[i].n > top[j].n
-		}
-		return top[i].s < top[j].s
-	})
+	top := collectors.Ranked(senders)
 	for i, t := range top {
 		if i >= topN {
 			break
 		}
-		out = append(out, collectors.Sample{Name: "mail_queue_top_senders", Labels: collectors.L("sender", t.s), Value: float64(t.n)})
+		out = append(out, collectors.Sample{Name: "mail_queue_top_senders", Labels: collectors.L("sender", t.Key), Value: float64(t.N)})
 	}
 	if len(top) > 0 {
-		out = append(out, collectors.Sample{Name: "mail_queue_top_sender", Labels: collectors.L("sender", top[0].s), Value: float64(top[0].n)})
+		out = append(out, collectors.Sample{Name: "mail_queue_top_sender", Labels: collectors.L("sender", top[0].Key), Value: float64(top[0].N)})
 	}
 	return out
 }

@@ -1,8 +1,6 @@
 package mailqueue
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,20 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func decodeYAML(src string) collectors.Decode {
-	return func(out any) error {
-		dec := yaml.NewDecoder(strings.NewReader(src))
-		dec.KnownFields(true)
-		return dec.Decode(out)
-	}
-}
 
 // fakeCommand writes a script that prints file and exits with code.
 func fakeCommand(t *testing.T, file string, code int) string {
@@ -43,40 +30,12 @@ var now = time.Unix(1773144000, 0)
 
 func collect(t *testing.T, src string) ([]collectors.Sample, error) {
 	t.Helper()
-	c, err := New(collectors.Spec{Name: "mail", BaseDir: t.TempDir()}, decodeYAML(src))
+	c, err := New(collectors.Spec{Name: "mail", BaseDir: t.TempDir()}, collectortest.DecodeYAML(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.(*Collector).now = func() time.Time { return now }
-	var got []collectors.Sample
-	err = c.Collect(context.Background(), func(s collectors.Sample) { got = append(got, s) })
-	return got, err
-}
-
-func render(samples []collectors.Sample) string {
-	var b strings.Builder
-	for _, s := range samples {
-		fmt.Fprintf(&b, "%s%s %g\n", s.Name, s.Labels, s.Value)
-	}
-	return b.String()
-}
-
-func value(samples []collectors.Sample, name string, labels ...string) (float64, bool) {
-	for _, s := range samples {
-		if s.Name != name {
-			continue
-		}
-		ok := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			if s.Labels.Get(labels[i]) != labels[i+1] {
-				ok = false
-			}
-		}
-		if ok {
-			return s.Value, true
-		}
-	}
-	return 0, false
+	return collectortest.Collect(c, 0)
 }
 
 func TestPostqueueFixtures(t *testing.T) {
@@ -92,14 +51,7 @@ func TestPostqueueFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := render(got)
-			gp := filepath.Join("testdata", name+".golden")
-			if *update {
-				_ = os.WriteFile(gp, []byte(out), 0o644)
-			}
-			if b, err := os.ReadFile(gp); err != nil || string(b) != out {
-				t.Errorf("differs from %s (err %v; -update rewrites it)\n%s", gp, err, out)
-			}
+			collectortest.Golden(t, filepath.Join("testdata", name+".golden"), collectortest.Render(got))
 		})
 	}
 	fake := fakeCommand(t, filepath.Join(mustAbs(t, "testdata"), "postqueue-j.spam.json"), 0)
@@ -118,7 +70,7 @@ func TestPostqueueFixtures(t *testing.T) {
 		{"mail_queue_top_senders", []string{"sender", "<>"}, 1},
 	}
 	for _, ck := range checks {
-		if v, ok := value(got, ck.name, ck.labels...); !ok || v != ck.want {
+		if v, ok := collectortest.Value(got, ck.name, ck.labels...); !ok || v != ck.want {
 			t.Errorf("%s%v = %v (present %v), want %v", ck.name, ck.labels, v, ok, ck.want)
 		}
 	}
@@ -161,7 +113,7 @@ func TestBadOutput(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("err = %v, want %q", err, tc.wantErr)
 			}
-			v, ok := value(got, "mail_queue_messages", "queue", "active")
+			v, ok := collectortest.Value(got, "mail_queue_messages", "queue", "active")
 			if ok != tc.present || v != tc.active {
 				t.Errorf("active = %v (present %v), want %v (present %v)", v, ok, tc.active, tc.present)
 			}
@@ -177,7 +129,7 @@ func TestExim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := value(got, "mail_queue_messages", "queue", "exim"); v != 42 {
+	if v, _ := collectortest.Value(got, "mail_queue_messages", "queue", "exim"); v != 42 {
 		t.Errorf("exim queue = %v, want 42", v)
 	}
 }
@@ -195,13 +147,13 @@ func TestMaillog(t *testing.T) {
 	fmt.Fprintln(f, "Mar 10 11:00:00 mx postfix/smtp[100]: 4QOLD1: to=<a@example.org>, relay=mx.example.org[192.0.2.1]:25, delay=1, delays=0/0/0.5/0.5, dsn=2.0.0, status=sent (250 ok)")
 	p := filepath.Join(dir, "empty.json")
 	_ = os.WriteFile(p, nil, 0o644)
-	c, err := New(collectors.Spec{Name: "mail", BaseDir: dir}, decodeYAML(fmt.Sprintf("mailqueue: {postqueue: %q, maillog: mail.log}", fakeCommand(t, p, 0))))
+	c, err := New(collectors.Spec{Name: "mail", BaseDir: dir}, collectortest.DecodeYAML(fmt.Sprintf("mailqueue: {postqueue: %q, maillog: mail.log}", fakeCommand(t, p, 0))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	round := func() []collectors.Sample {
-		var got []collectors.Sample
-		if err := c.Collect(context.Background(), func(s collectors.Sample) { got = append(got, s) }); err != nil {
+		got, err := collectortest.Collect(c, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return got
@@ -220,7 +172,7 @@ func TestMaillog(t *testing.T) {
 	}
 	got := round()
 	for st, want := range map[string]float64{"sent": 2, "deferred": 1, "bounced": 1} {
-		if v, _ := value(got, "mail_"+st+"_total"); v != want {
+		if v, _ := collectortest.Value(got, "mail_"+st+"_total"); v != want {
 			t.Errorf("mail_%s_total = %v, want %v", st, v, want)
 		}
 	}
@@ -234,8 +186,8 @@ func TestOptions(t *testing.T) {
 		{"mailqueue: {top_senders: 0}", ""},
 		{"mailqueue: {top_senders: 99}", "top_senders"},
 	} {
-		_, err := New(collectors.Spec{Name: "x"}, decodeYAML(tc.src))
-		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+		_, err := New(collectors.Spec{Name: "x"}, collectortest.DecodeYAML(tc.src))
+		if !collectortest.ErrMatches(err, tc.wantErr) {
 			t.Errorf("%s: err = %v, want %q", tc.src, err, tc.wantErr)
 		}
 	}

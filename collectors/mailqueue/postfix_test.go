@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
@@ -104,7 +105,7 @@ smtp_connect_timeout = 2s
 	t.Cleanup(func() { _ = exec.Command(postfix, "-c", etc, "stop").Run() })
 
 	src := fmt.Sprintf("mailqueue: {postqueue: %s, config_dir: %s, maillog: %s}", postqueue, etc, maillog)
-	c, err := New(collectors.Spec{Name: "mail", BaseDir: root}, decodeYAML(src))
+	c, err := New(collectors.Spec{Name: "mail", BaseDir: root}, collectortest.DecodeYAML(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,15 +141,15 @@ smtp_connect_timeout = 2s
 	})
 	testpeer.WaitFor(t, 30*time.Second, "six deferred messages", func() bool {
 		got, err = collect()
-		v, _ := value(got, "mail_queue_messages", "queue", "deferred")
-		d, _ := value(got, "mail_deferred_total")
+		v, _ := collectortest.Value(got, "mail_queue_messages", "queue", "deferred")
+		d, _ := collectortest.Value(got, "mail_deferred_total")
 		return err == nil && v == 6 && d == 6
 	})
 
-	if v, _ := value(got, "mail_queue_top_sender", "sender", "spam@compromised.example"); v != 5 {
+	if v, _ := collectortest.Value(got, "mail_queue_top_sender", "sender", "spam@compromised.example"); v != 5 {
 		t.Errorf("mail_queue_top_sender{spam@compromised.example} = %v, want 5", v)
 	}
-	if v, _ := value(got, "mail_queue_oldest_seconds"); v < 0 || v > 120 {
+	if v, _ := collectortest.Value(got, "mail_queue_oldest_seconds"); v < 0 || v > 120 {
 		t.Errorf("mail_queue_oldest_seconds = %v", v)
 	}
 
@@ -165,8 +166,8 @@ smtp_connect_timeout = 2s
 	run(postqueue, "-c", etc, "-f")
 	testpeer.WaitFor(t, 30*time.Second, "six mails sent", func() bool {
 		got, err = collect()
-		sent, _ := value(got, "mail_sent_total")
-		q, _ := value(got, "mail_queue_messages", "queue", "deferred")
+		sent, _ := collectortest.Value(got, "mail_sent_total")
+		q, _ := collectortest.Value(got, "mail_queue_messages", "queue", "deferred")
 		return err == nil && sent == 6 && q == 0
 	})
 }

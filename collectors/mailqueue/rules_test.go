@@ -3,56 +3,21 @@ package mailqueue
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/collectors"
-	"github.com/vedetta-dc/vedetta/internal/config"
-	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
 // TestShippedRules: configs/rules.d/mailqueue.yaml over a spam run of 250
 // queued messages (alarm text names the top sender) and over the recorded
 // queue (a 2-day-old deferred message: MailQueueStuck).
 func TestShippedRules(t *testing.T) {
-	rulesFile := filepath.Join(testpeer.RepoRoot(t), "configs", "rules.d", "mailqueue.yaml")
-	cfgPath := filepath.Join(t.TempDir(), "vedetta.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("rule_files: [%q]\n", rulesFile)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, errs := alerting.CompileRules(cfg)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
+	rules := rulestest.Shipped(t, "mailqueue.yaml")
 	firing := func(samples []collectors.Sample) []string {
-		clock := now
-		e := alerting.New(alerting.Options{Rules: rules, Now: func() time.Time { return clock },
-			Intervals: map[string]time.Duration{"mail": time.Minute}})
-		for range 12 { // 11 minutes: past the 10m of MailQueueGrowing
-			b := collectors.Batch{Target: "mail"}
-			for _, s := range samples {
-				s.Labels = s.Labels.With("target", "mail").With("class", "mailqueue")
-				s.Time = clock
-				b.Samples = append(b.Samples, s)
-			}
-			e.Ingest(b)
-			clock = clock.Add(time.Minute)
-		}
-		var out []string
-		for _, a := range e.Alarms() {
-			if a.State == alerting.StateFiring {
-				out = append(out, a.Rule+": "+a.Summary)
-			}
-		}
-		sort.Strings(out)
-		return out
+		// 12 rounds, 11 minutes: past the 10m of MailQueueGrowing
+		return rulestest.Summaries(rulestest.Replay(rules, "mail", "mailqueue", samples, 12, time.Minute))
 	}
 	var spam []Message
 	for i := range 250 {

@@ -3,16 +3,14 @@ package nut
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/internal/tlsconf"
 )
 
 // Options is the `nut:` block of a target.
@@ -67,24 +65,13 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	if (opts.Username == "") != (opts.Password == "") {
 		return nil, errors.New("nut: give both username and password (or password_file), or neither")
 	}
-	tc := &tls.Config{ServerName: host, InsecureSkipVerify: opts.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	serverName := host
 	if opts.ServerName != "" {
-		tc.ServerName = opts.ServerName
+		serverName = opts.ServerName
 	}
-	if opts.CAFile != "" {
-		p := opts.CAFile
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(spec.BaseDir, p)
-		}
-		pem, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("nut.ca_file: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("nut.ca_file: no PEM certificate in %s", p)
-		}
-		tc.RootCAs = pool
+	tc, err := tlsconf.Client(serverName, opts.CAFile, spec.BaseDir, opts.InsecureSkipVerify)
+	if err != nil {
+		return nil, fmt.Errorf("nut.ca_file: %v", err)
 	}
 	log := spec.Logger
 	if log == nil {

@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"flag"
 	"fmt"
 	"math/big"
 	"net"
@@ -20,80 +19,17 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func decodeYAML(src string) collectors.Decode {
-	return func(out any) error {
-		dec := yaml.NewDecoder(strings.NewReader(src))
-		dec.KnownFields(true)
-		return dec.Decode(out)
-	}
-}
 
 func newCollector(t *testing.T, src string) collectors.Collector {
 	t.Helper()
-	c, err := New(collectors.Spec{Name: "ups", Kind: "nut", BaseDir: t.TempDir()}, decodeYAML(src))
+	c, err := New(collectors.Spec{Name: "ups", Kind: "nut", BaseDir: t.TempDir()}, collectortest.DecodeYAML(src))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return c
-}
-
-func collect(t *testing.T, c collectors.Collector) ([]collectors.Sample, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var got []collectors.Sample
-	err := c.Collect(ctx, func(s collectors.Sample) { got = append(got, s) })
-	return got, err
-}
-
-func render(samples []collectors.Sample) string {
-	var b strings.Builder
-	for _, s := range samples {
-		fmt.Fprintf(&b, "%s%s %g\n", s.Name, s.Labels, s.Value)
-	}
-	return b.String()
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("samples differ from %s (-update rewrites it)\n--- got\n%s--- want\n%s", p, got, want)
-	}
-}
-
-func value(samples []collectors.Sample, name string, labels ...string) (float64, bool) {
-	for _, s := range samples {
-		if s.Name != name {
-			continue
-		}
-		ok := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			if s.Labels.Get(labels[i]) != labels[i+1] {
-				ok = false
-			}
-		}
-		if ok {
-			return s.Value, true
-		}
-	}
-	return 0, false
 }
 
 func TestSplitLine(t *testing.T) {
@@ -148,7 +84,7 @@ func TestMap(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			v, ok := value(Map(tc.vars), tc.metric, tc.labels...)
+			v, ok := collectortest.Value(Map(tc.vars), tc.metric, tc.labels...)
 			if ok == tc.absent || v != tc.want {
 				t.Errorf("%s = %v (present %v), want %v (absent %v)", tc.metric, v, ok, tc.want, tc.absent)
 			}
@@ -229,7 +165,7 @@ func TestFakeServer(t *testing.T) {
 		check   func(t *testing.T, got []collectors.Sample)
 	}{
 		{"plain", standardReply, "", "", func(t *testing.T, got []collectors.Sample) {
-			if v, _ := value(got, "ups_battery_low", "ups", "rack1"); v != 1 {
+			if v, _ := collectortest.Value(got, "ups_battery_low", "ups", "rack1"); v != 1 {
 				t.Errorf("ups_battery_low = %v", v)
 			}
 		}},
@@ -239,10 +175,10 @@ func TestFakeServer(t *testing.T) {
 			}
 			return standardReply(cmd)
 		}, "", "connection closed by upsd before the list was complete", func(t *testing.T, got []collectors.Sample) {
-			if _, ok := value(got, "ups_on_battery"); ok {
+			if _, ok := collectortest.Value(got, "ups_on_battery"); ok {
 				t.Error("a half-read UPS must not emit values")
 			}
-			if v, ok := value(got, "nut_ups_up", "ups", "rack1"); !ok || v != 0 {
+			if v, ok := collectortest.Value(got, "nut_ups_up", "ups", "rack1"); !ok || v != 0 {
 				t.Errorf("nut_ups_up = %v %v, want 0", v, ok)
 			}
 		}},
@@ -283,7 +219,7 @@ func TestFakeServer(t *testing.T) {
 			defer cancel()
 			var got []collectors.Sample
 			err := c.Collect(ctx, func(s collectors.Sample) { got = append(got, s) })
-			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			if !collectortest.ErrMatches(err, tc.wantErr) {
 				t.Errorf("err = %v, want %q", err, tc.wantErr)
 			}
 			if tc.check != nil {
@@ -297,19 +233,19 @@ func TestSTARTTLS(t *testing.T) {
 	cert, caFile := selfSigned(t)
 	addr := fakeUPSD(t, &tls.Config{Certificates: []tls.Certificate{cert}}, standardReply)
 	c := newCollector(t, fmt.Sprintf("nut: {address: %q, tls: required, ca_file: %s, server_name: localhost}", addr, caFile))
-	got, err := collect(t, c)
+	got, err := collectortest.Collect(c, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := value(got, "nut_tls"); v != 1 {
+	if v, _ := collectortest.Value(got, "nut_tls"); v != 1 {
 		t.Errorf("nut_tls = %v, want 1", v)
 	}
-	if v, _ := value(got, "ups_on_battery", "ups", "rack1"); v != 1 {
+	if v, _ := collectortest.Value(got, "ups_on_battery", "ups", "rack1"); v != 1 {
 		t.Errorf("ups_on_battery = %v, want 1 (read over TLS)", v)
 	}
 	// Without the CA the certificate must be refused, not silently ignored.
 	bad := newCollector(t, fmt.Sprintf("nut: {address: %q}", addr))
-	if _, err := collect(t, bad); err == nil || !strings.Contains(err.Error(), "certificate") {
+	if _, err := collectortest.Collect(bad, 5*time.Second); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("err = %v, want a certificate error", err)
 	}
 }
@@ -348,8 +284,8 @@ func TestOptions(t *testing.T) {
 		{"nut: {adress: x}", "not found"},
 	}
 	for _, tc := range cases {
-		_, err := New(collectors.Spec{Name: "x"}, decodeYAML(tc.src))
-		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+		_, err := New(collectors.Spec{Name: "x"}, collectortest.DecodeYAML(tc.src))
+		if !collectortest.ErrMatches(err, tc.wantErr) {
 			t.Errorf("%s: err = %v, want %q", tc.src, err, tc.wantErr)
 		}
 	}

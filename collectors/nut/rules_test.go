@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/collectors"
-	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
@@ -41,49 +39,14 @@ func readDump(t *testing.T, path string) map[string]string {
 	return vars
 }
 
-// firingRules runs configs/rules.d/nut.yaml over samples for 3 minutes of
-// 30-second rounds and returns the firing rules, sorted.
-func firingRules(t *testing.T, samples []collectors.Sample) []string {
-	t.Helper()
-	rulesFile := filepath.Join(testpeer.RepoRoot(t), "configs", "rules.d", "nut.yaml")
-	cfgPath := filepath.Join(t.TempDir(), "vedetta.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("rule_files: [%q]\n", rulesFile)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, errs := alerting.CompileRules(cfg)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	e := alerting.New(alerting.Options{Rules: rules, Now: func() time.Time { return now },
-		Intervals: map[string]time.Duration{"ups": 30 * time.Second}})
-	for range 7 {
-		b := collectors.Batch{Target: "ups"}
-		for _, s := range samples {
-			s.Labels = s.Labels.With("target", "ups").With("class", "nut")
-			s.Time = now
-			b.Samples = append(b.Samples, s)
-		}
-		e.Ingest(b)
-		now = now.Add(30 * time.Second)
-	}
-	var out []string
-	for _, a := range e.Alarms() {
-		if a.State == alerting.StateFiring {
-			out = append(out, a.Rule)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // TestShippedRules: the real dumps raise exactly the alarms their state
 // calls for with configs/rules.d/nut.yaml.
 func TestShippedRules(t *testing.T) {
+	rules := rulestest.Shipped(t, "nut.yaml")
+	// 3 minutes of 30-second rounds
+	firingRules := func(samples []collectors.Sample) []string {
+		return rulestest.Firing(rulestest.Replay(rules, "ups", "nut", samples, 7, 30*time.Second), "")
+	}
 	want := map[string][]string{
 		"APC__Smart-UPS_1000__snmp-ups__2.7.4__02":                nil,
 		"APC__Smart-UPS_2200__usbhid-ups__2.7.4__01":              {"UPSOnBattery"}, // OB DISCHRG, 30 min left
@@ -99,7 +62,7 @@ func TestShippedRules(t *testing.T) {
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".dev")
 		t.Run(name, func(t *testing.T) {
-			got := firingRules(t, Map(readDump(t, f)))
+			got := firingRules(Map(readDump(t, f)))
 			if fmt.Sprint(got) != fmt.Sprint(want[name]) {
 				t.Errorf("firing %v, want %v", got, want[name])
 			}
@@ -109,7 +72,7 @@ func TestShippedRules(t *testing.T) {
 		vars := readDump(t, files[0])
 		vars["ups.status"] = "OB LB"
 		vars["battery.runtime"] = "300"
-		got := firingRules(t, Map(vars))
+		got := firingRules(Map(vars))
 		if fmt.Sprint(got) != "[UPSBatteryLow UPSOnBattery UPSRuntimeShort]" {
 			t.Errorf("firing %v", got)
 		}
@@ -117,7 +80,7 @@ func TestShippedRules(t *testing.T) {
 	t.Run("ATS loses source B", func(t *testing.T) {
 		vars := readDump(t, filepath.Join(filepath.Dir(files[0]), "Eaton__ATS_230V_16A__snmp-ups__2.7.4__01.dev"))
 		vars["input.2.voltage.status"] = "out of range"
-		if got := firingRules(t, Map(vars)); fmt.Sprint(got) != "[ATSRedundancyLost]" {
+		if got := firingRules(Map(vars)); fmt.Sprint(got) != "[ATSRedundancyLost]" {
 			t.Errorf("firing %v", got)
 		}
 	})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
@@ -116,7 +117,7 @@ func (r *rig) upsNames() []string {
 func (r *rig) waitReady(t *testing.T, c collectors.Collector) {
 	t.Helper()
 	testpeer.WaitFor(t, 20*time.Second, "upsd serving every UPS", func() bool {
-		got, err := collect(t, c)
+		got, err := collectortest.Collect(c, 5*time.Second)
 		if err != nil {
 			return false
 		}
@@ -146,14 +147,14 @@ func TestRealUPSD(t *testing.T) {
 	r := startRig(t, dumps(t))
 	c := newCollector(t, fmt.Sprintf("nut: {address: %q, username: monitor, password: monpass}", r.addr))
 	r.waitReady(t, c)
-	got, err := collect(t, c)
+	got, err := collectortest.Collect(c, 5*time.Second)
 	if err != nil {
 		t.Fatalf("Collect: %v", err)
 	}
-	if v, _ := value(got, "nut_ups_listed"); int(v) != len(r.names) {
+	if v, _ := collectortest.Value(got, "nut_ups_listed"); int(v) != len(r.names) {
 		t.Errorf("nut_ups_listed = %v, want %d", v, len(r.names))
 	}
-	if v, ok := value(got, "nut_tls"); !ok || v != 0 {
+	if v, ok := collectortest.Value(got, "nut_tls"); !ok || v != 0 {
 		t.Errorf("nut_tls = %v %v: Debian's upsd has no certificate here, want 0", v, ok)
 	}
 	for _, name := range r.upsNames() {
@@ -164,7 +165,7 @@ func TestRealUPSD(t *testing.T) {
 					mine = append(mine, s)
 				}
 			}
-			golden(t, strings.TrimSuffix(r.names[name], ".dev"), render(mine))
+			collectortest.Golden(t, filepath.Join("testdata", strings.TrimSuffix(r.names[name], ".dev")+".golden"), collectortest.Render(mine))
 		})
 	}
 	// Spot checks that do not depend on the golden files being right.
@@ -184,11 +185,11 @@ func TestRealUPSD(t *testing.T) {
 		if ck.label != "" {
 			labels = append(labels, "line", ck.label)
 		}
-		if v, ok := value(got, ck.metric, labels...); !ok || v != ck.want {
+		if v, ok := collectortest.Value(got, ck.metric, labels...); !ok || v != ck.want {
 			t.Errorf("%s{ups=%s} = %v (present %v), want %v", ck.metric, ck.ups, v, ok, ck.want)
 		}
 	}
-	if _, ok := value(got, "ups_on_battery", "ups", "eaton_ats_230v_16a_snmp_ups_2_7_4_01"); ok {
+	if _, ok := collectortest.Value(got, "ups_on_battery", "ups", "eaton_ats_230v_16a_snmp_ups_2_7_4_01"); ok {
 		t.Error("an ATS must give ats_* metrics, not ups_*")
 	}
 
@@ -207,10 +208,10 @@ func TestRealUPSD(t *testing.T) {
 			}
 		}
 		testpeer.WaitFor(t, 15*time.Second, "ups_on_battery=1 and ups_battery_low=1", func() bool {
-			got, err := collect(t, one)
-			ob, _ := value(got, "ups_on_battery")
-			lb, _ := value(got, "ups_battery_low")
-			ch, _ := value(got, "ups_battery_charge_percent")
+			got, err := collectortest.Collect(one, 5*time.Second)
+			ob, _ := collectortest.Value(got, "ups_on_battery")
+			lb, _ := collectortest.Value(got, "ups_battery_low")
+			ch, _ := collectortest.Value(got, "ups_battery_charge_percent")
 			return err == nil && ob == 1 && lb == 1 && ch == 9
 		})
 	})
@@ -230,28 +231,28 @@ func TestRealUPSD(t *testing.T) {
 		future := time.Now().Add(2 * time.Second)
 		_ = os.Chtimes(p, future, future) // mtime must change for dummy-ups to re-read
 		testpeer.WaitFor(t, 15*time.Second, "OB LB RB from the edited dump", func() bool {
-			got, err := collect(t, one)
-			ob, _ := value(got, "ups_on_battery")
-			lb, _ := value(got, "ups_battery_low")
-			rb, _ := value(got, "ups_battery_replace_needed")
+			got, err := collectortest.Collect(one, 5*time.Second)
+			ob, _ := collectortest.Value(got, "ups_on_battery")
+			lb, _ := collectortest.Value(got, "ups_battery_low")
+			rb, _ := collectortest.Value(got, "ups_battery_replace_needed")
 			return err == nil && ob == 1 && lb == 1 && rb == 1
 		})
 	})
 
 	t.Run("unknown UPS", func(t *testing.T) {
 		one := newCollector(t, fmt.Sprintf("nut: {address: %q, ups: nosuchups}", r.addr))
-		got, err := collect(t, one)
+		got, err := collectortest.Collect(one, 5*time.Second)
 		if err == nil || !strings.Contains(err.Error(), "UNKNOWN-UPS") {
 			t.Errorf("err = %v, want ERR UNKNOWN-UPS", err)
 		}
-		if v, ok := value(got, "nut_ups_up", "ups", "nosuchups"); !ok || v != 0 {
+		if v, ok := collectortest.Value(got, "nut_ups_up", "ups", "nosuchups"); !ok || v != 0 {
 			t.Errorf("nut_ups_up = %v %v, want 0", v, ok)
 		}
 	})
 
 	t.Run("tls required but not offered", func(t *testing.T) {
 		one := newCollector(t, fmt.Sprintf("nut: {address: %q, tls: required}", r.addr))
-		if _, err := collect(t, one); err == nil || !strings.Contains(err.Error(), "STARTTLS") {
+		if _, err := collectortest.Collect(one, 5*time.Second); err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 			t.Errorf("err = %v, want a STARTTLS error", err)
 		}
 	})

@@ -11,11 +11,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/tlsconf"
 )
 
 // Options is the `probe:` block of a target. Exactly one of HTTP, TCP and
@@ -91,22 +90,11 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 			return nil, fmt.Errorf("probe.valid_status: %d is not an HTTP status", code)
 		}
 	}
-	c.tlsCfg = &tls.Config{InsecureSkipVerify: opts.InsecureSkipVerify, ServerName: opts.ServerName, MinVersion: tls.VersionTLS12}
-	if opts.CAFile != "" {
-		p := opts.CAFile
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(spec.BaseDir, p)
-		}
-		pem, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("probe.ca_file: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("probe.ca_file: no PEM certificate in %s", p)
-		}
-		c.tlsCfg.RootCAs = pool
+	tc, err := tlsconf.Client(opts.ServerName, opts.CAFile, spec.BaseDir, opts.InsecureSkipVerify)
+	if err != nil {
+		return nil, fmt.Errorf("probe.ca_file: %v", err)
 	}
+	c.tlsCfg = tc
 	log := spec.Logger
 	if log == nil {
 		log = slog.Default()

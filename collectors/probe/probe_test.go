@@ -13,22 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 )
-
-func decodeYAML(src string) collectors.Decode {
-	return func(out any) error {
-		dec := yaml.NewDecoder(strings.NewReader(src))
-		dec.KnownFields(true)
-		return dec.Decode(out)
-	}
-}
 
 func run(t *testing.T, src string) map[string]float64 {
 	t.Helper()
-	c, err := New(collectors.Spec{Name: "svc", BaseDir: t.TempDir()}, decodeYAML(src))
+	c, err := New(collectors.Spec{Name: "svc", BaseDir: t.TempDir()}, collectortest.DecodeYAML(src))
 	if err != nil {
 		t.Fatalf("New(%s): %v", src, err)
 	}
@@ -148,8 +139,8 @@ func TestOptions(t *testing.T) {
 		{"probe: {tcp: 'a:1', valid_status: [42]}", "not an HTTP status"},
 		{"probe: {tcp: 'a:1', ca_file: /nonexistent.pem}", "ca_file"},
 	} {
-		_, err := New(collectors.Spec{Name: "x"}, decodeYAML(tc.src))
-		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+		_, err := New(collectors.Spec{Name: "x"}, collectortest.DecodeYAML(tc.src))
+		if !collectortest.ErrMatches(err, tc.wantErr) {
 			t.Errorf("%s: err = %v, want %q", tc.src, err, tc.wantErr)
 		}
 	}

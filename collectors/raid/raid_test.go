@@ -1,64 +1,23 @@
 package raid
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func decodeYAML(src string) collectors.Decode {
-	return func(out any) error {
-		dec := yaml.NewDecoder(strings.NewReader(src))
-		dec.KnownFields(true)
-		return dec.Decode(out)
-	}
-}
 
 func collectFile(t *testing.T, path string) ([]collectors.Sample, error) {
 	t.Helper()
-	c, err := New(collectors.Spec{Name: "md", BaseDir: "."}, decodeYAML("raid: {mdstat: "+path+"}"))
+	c, err := New(collectors.Spec{Name: "md", BaseDir: "."}, collectortest.DecodeYAML("raid: {mdstat: "+path+"}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []collectors.Sample
-	err = c.Collect(context.Background(), func(s collectors.Sample) { got = append(got, s) })
-	return got, err
-}
-
-func render(samples []collectors.Sample) string {
-	var b strings.Builder
-	for _, s := range samples {
-		fmt.Fprintf(&b, "%s%s %g\n", s.Name, s.Labels, s.Value)
-	}
-	return b.String()
-}
-
-func value(samples []collectors.Sample, name string, labels ...string) (float64, bool) {
-	for _, s := range samples {
-		if s.Name != name {
-			continue
-		}
-		ok := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			if s.Labels.Get(labels[i]) != labels[i+1] {
-				ok = false
-			}
-		}
-		if ok {
-			return s.Value, true
-		}
-	}
-	return 0, false
+	return collectortest.Collect(c, 0)
 }
 
 // TestFixtures compares each testdata/*.mdstat (in the byte-exact form the
@@ -101,18 +60,9 @@ func TestFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := render(got)
-			gp := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(gp, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if b, err := os.ReadFile(gp); err != nil || string(b) != out {
-				t.Errorf("samples differ from %s (err %v; -update rewrites it)\n%s", gp, err, out)
-			}
+			collectortest.Golden(t, filepath.Join("testdata", name+".golden"), collectortest.Render(got))
 			for _, w := range wants {
-				v, ok := value(got, w.metric, append([]string{"array", w.array}, w.labels...)...)
+				v, ok := collectortest.Value(got, w.metric, append([]string{"array", w.array}, w.labels...)...)
 				if !ok || fmt.Sprintf("%.6g", v) != fmt.Sprintf("%.6g", w.v) {
 					t.Errorf("%s{array=%s %v} = %v (present %v), want %v", w.metric, w.array, w.labels, v, ok, w.v)
 				}
@@ -142,7 +92,7 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			arrays, err := Parse(strings.NewReader(tc.in))
-			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			if !collectortest.ErrMatches(err, tc.wantErr) {
 				t.Errorf("err = %v, want %q", err, tc.wantErr)
 			}
 			if len(arrays) != tc.arrays {

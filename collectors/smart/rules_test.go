@@ -4,70 +4,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting"
-	"github.com/vedetta-dc/vedetta/collectors"
-	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
-
-// shippedRules compiles configs/rules.d/<file> the way `vedetta run` does.
-func shippedRules(t *testing.T, file string) []*alerting.Rule {
-	t.Helper()
-	rules := filepath.Join(testpeer.RepoRoot(t), "configs", "rules.d", file)
-	cfgPath := filepath.Join(t.TempDir(), "vedetta.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf("rule_files: [%q]\n", rules)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatalf("load %s: %v", rules, err)
-	}
-	compiled, errs := alerting.CompileRules(cfg)
-	if len(errs) > 0 {
-		t.Fatalf("compile %s: %v", rules, errs)
-	}
-	return compiled
-}
-
-// firing feeds the samples to an engine with the shipped rules, three times a
-// minute apart (window rules need several points), and returns "Rule: summary"
-// for every firing alarm.
-func firing(t *testing.T, rules []*alerting.Rule, samples []collectors.Sample) []string {
-	t.Helper()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	e := alerting.New(alerting.Options{Site: "test", Rules: rules, Now: func() time.Time { return now },
-		Intervals: map[string]time.Duration{"disks": 10 * time.Minute}})
-	for range 3 {
-		b := collectors.Batch{Target: "disks", Start: now}
-		for _, s := range samples {
-			s.Labels = s.Labels.With("target", "disks").With("class", "smart")
-			s.Time = now
-			b.Samples = append(b.Samples, s)
-		}
-		e.Ingest(b)
-		now = now.Add(time.Minute)
-	}
-	var out []string
-	for _, a := range e.Alarms() {
-		if a.State == alerting.StateFiring {
-			out = append(out, a.Rule+": "+a.Summary)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
 
 // TestShippedRules: with configs/rules.d/smart.yaml, every failing drive
 // of shared/testdata/smart raises at least one alarm and no healthy drive
 // raises any (the verdicts of shared/testdata/SOURCES.md).
 func TestShippedRules(t *testing.T) {
 	dir := testpeer.SharedTestdata(t, "smart")
-	rules := shippedRules(t, "smart.yaml")
+	rules := rulestest.Shipped(t, "smart.yaml")
 	want := map[string][]string{
 		"scrutiny__smart-fail2":                                                    {"DiskAttributeFailing", "DiskPendingSectors", "DiskReallocatedSectors", "DiskSmartFailed"},
 		"smartctl_exporter__ST3500418AS_12":                                        {"DiskReallocatedSectors"},
@@ -97,7 +47,8 @@ func TestShippedRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := firing(t, rules, samples)
+			// three rounds a minute apart: window rules need several points
+			got := rulestest.Summaries(rulestest.Replay(rules, "disks", "smart", samples, 3, time.Minute))
 			var rulesFired []string
 			for _, g := range got {
 				r, _, _ := strings.Cut(g, ":")

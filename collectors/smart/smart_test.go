@@ -2,7 +2,6 @@ package smart
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,13 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // fakeSmartctl replays recorded smartctl JSON: the device name is the
 // fixture's base name, the exit code is the recorded exit_status.
@@ -38,75 +34,13 @@ func writeFake(t *testing.T) string {
 	return p
 }
 
-// decodeYAML mimics the config package's strict decoder well enough for
-// these tests (the real one is exercised by `vedetta check`).
-func decodeYAML(src string) collectors.Decode {
-	return func(out any) error {
-		dec := yaml.NewDecoder(strings.NewReader(src))
-		dec.KnownFields(true)
-		return dec.Decode(out)
-	}
-}
-
 func newCollector(t *testing.T, src string) collectors.Collector {
 	t.Helper()
-	c, err := New(collectors.Spec{Name: "disks", Kind: "smart", BaseDir: t.TempDir()}, decodeYAML(src))
+	c, err := New(collectors.Spec{Name: "disks", Kind: "smart", BaseDir: t.TempDir()}, collectortest.DecodeYAML(src))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return c
-}
-
-func collect(t *testing.T, c collectors.Collector) ([]collectors.Sample, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var got []collectors.Sample
-	err := c.Collect(ctx, func(s collectors.Sample) { got = append(got, s) })
-	return got, err
-}
-
-func render(samples []collectors.Sample) string {
-	var b strings.Builder
-	for _, s := range samples {
-		fmt.Fprintf(&b, "%s%s %g\n", s.Name, s.Labels, s.Value)
-	}
-	return b.String()
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("samples differ from %s (-update rewrites it)\n--- got\n%s--- want\n%s", p, got, want)
-	}
-}
-
-func value(samples []collectors.Sample, name string, labels ...string) (float64, bool) {
-	for _, s := range samples {
-		if s.Name != name {
-			continue
-		}
-		ok := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			if s.Labels.Get(labels[i]) != labels[i+1] {
-				ok = false
-			}
-		}
-		if ok {
-			return s.Value, true
-		}
-	}
-	return 0, false
 }
 
 // TestFixtures reads every recorded drive in shared/testdata/smart through
@@ -123,17 +57,17 @@ func TestFixtures(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
 		t.Run(name, func(t *testing.T) {
 			c := newCollector(t, fmt.Sprintf("smart: {smartctl: %s, devices: [%q]}", fake, name))
-			got, err := collect(t, c)
+			got, err := collectortest.Collect(c, 20*time.Second)
 			if err != nil {
 				t.Fatalf("Collect: %v", err)
 			}
-			golden(t, name, render(got))
+			collectortest.Golden(t, filepath.Join("testdata", name+".golden"), collectortest.Render(got))
 			for _, s := range got {
 				if s.Labels.Get("model") == "" || s.Labels.Get("serial") == "" || s.Labels.Get("device") != name {
 					t.Errorf("%s%s: want device, model and serial labels", s.Name, s.Labels)
 				}
 			}
-			if v, _ := value(got, "disk_readable"); v != 1 {
+			if v, _ := collectortest.Value(got, "disk_readable"); v != 1 {
 				t.Errorf("disk_readable = %v, want 1", v)
 			}
 		})
@@ -156,14 +90,14 @@ func TestScan(t *testing.T) {
 	}
 	t.Setenv("FAKE_SMART_DIR", dir)
 	c := newCollector(t, "smart: {smartctl: "+writeFake(t)+"}")
-	got, err := collect(t, c)
+	got, err := collectortest.Collect(c, 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := value(got, "disk_scan_devices"); !ok || v != 1 {
+	if v, ok := collectortest.Value(got, "disk_scan_devices"); !ok || v != 1 {
 		t.Errorf("disk_scan_devices = %v %v, want 1", v, ok)
 	}
-	if v, ok := value(got, "disk_available_spare_ratio", "device", "nvme0", "model", "INTEL SSDPE2KX080T8"); !ok || v != 1 {
+	if v, ok := collectortest.Value(got, "disk_available_spare_ratio", "device", "nvme0", "model", "INTEL SSDPE2KX080T8"); !ok || v != 1 {
 		t.Errorf("disk_available_spare_ratio = %v %v, want 1", v, ok)
 	}
 }
@@ -187,31 +121,31 @@ func TestRealSmartctl(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCollector(t, fmt.Sprintf("smart: {smartctl: %s, devices: %s}", bin, tc.devices))
-			got, err := collect(t, c)
+			got, err := collectortest.Collect(c, 20*time.Second)
 			if err == nil || !strings.Contains(err.Error(), tc.device) {
 				t.Errorf("err = %v, want an error naming %s", err, tc.device)
 			}
-			if v, ok := value(got, "disk_readable", "device", tc.device); !ok || v != 0 {
+			if v, ok := collectortest.Value(got, "disk_readable", "device", tc.device); !ok || v != 0 {
 				t.Errorf("disk_readable = %v %v, want 0", v, ok)
 			}
-			if v, _ := value(got, "disk_smartctl_exit_status"); v != tc.exit {
+			if v, _ := collectortest.Value(got, "disk_smartctl_exit_status"); v != tc.exit {
 				t.Errorf("disk_smartctl_exit_status = %v, want %v", v, tc.exit)
 			}
-			if v, _ := value(got, "disk_smartctl_exit_flag", "flag", tc.flag); v != 1 {
+			if v, _ := collectortest.Value(got, "disk_smartctl_exit_flag", "flag", tc.flag); v != 1 {
 				t.Errorf("flag %s = %v, want 1", tc.flag, v)
 			}
-			if _, ok := value(got, "disk_smart_passed"); ok {
+			if _, ok := collectortest.Value(got, "disk_smart_passed"); ok {
 				t.Error("disk_smart_passed emitted for an unreadable disk")
 			}
 		})
 	}
 	t.Run("scan finds nothing here", func(t *testing.T) {
 		c := newCollector(t, "smart: {smartctl: "+bin+"}")
-		got, err := collect(t, c)
+		got, err := collectortest.Collect(c, 20*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := value(got, "disk_scan_devices"); !ok {
+		if _, ok := collectortest.Value(got, "disk_scan_devices"); !ok {
 			t.Error("no disk_scan_devices sample")
 		}
 	})
@@ -234,13 +168,13 @@ func TestBadOutput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Parse([]byte(tc.out), tc.code, "/dev/sdz")
-			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			if !collectortest.ErrMatches(err, tc.wantErr) {
 				t.Errorf("err = %v, want %q", err, tc.wantErr)
 			}
-			if v, ok := value(got, "disk_readable"); !ok || v != tc.readable {
+			if v, ok := collectortest.Value(got, "disk_readable"); !ok || v != tc.readable {
 				t.Errorf("disk_readable = %v %v, want %v", v, ok, tc.readable)
 			}
-			if v, _ := value(got, "disk_smartctl_exit_status"); v != float64(tc.code) {
+			if v, _ := collectortest.Value(got, "disk_smartctl_exit_status"); v != float64(tc.code) {
 				t.Errorf("exit status = %v", v)
 			}
 		})
@@ -255,8 +189,8 @@ func TestOptions(t *testing.T) {
 		{"smart: {smartctl: /usr/sbin/smartctl, wrapper: [sudo, -n]}", ""},
 	}
 	for _, tc := range cases {
-		_, err := New(collectors.Spec{Name: "x"}, decodeYAML(tc.src))
-		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+		_, err := New(collectors.Spec{Name: "x"}, collectortest.DecodeYAML(tc.src))
+		if !collectortest.ErrMatches(err, tc.wantErr) {
 			t.Errorf("%s: err = %v, want %q", tc.src, err, tc.wantErr)
 		}
 	}

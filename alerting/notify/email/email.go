@@ -5,13 +5,10 @@ package email
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 
 	"github.com/vedetta-dc/vedetta/alerting/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/internal/tlsconf"
 )
 
 // Relay is one SMTP server, a notify.Provider.
@@ -52,21 +50,9 @@ func Relays(cfg *config.Email, baseDir string) ([]*Relay, error) {
 			mail.WithTimeout(r.Timeout),
 			mail.WithHELO(helo()),
 		}
-		tc := &tls.Config{ServerName: r.Host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: r.InsecureSkipVerify} //nolint:gosec // opt-in per relay
-		if r.CAFile != "" {
-			p := r.CAFile
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(baseDir, p)
-			}
-			pem, err := os.ReadFile(p)
-			if err != nil {
-				return nil, fmt.Errorf("notify.email.relays[%d].ca_file: %w", i, err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("notify.email.relays[%d].ca_file: no certificate in %s", i, p)
-			}
-			tc.RootCAs = pool
+		tc, err := tlsconf.Client(r.Host, r.CAFile, baseDir, r.InsecureSkipVerify)
+		if err != nil {
+			return nil, fmt.Errorf("notify.email.relays[%d].ca_file: %w", i, err)
 		}
 		opts = append(opts, mail.WithTLSConfig(tc))
 		switch r.TLS {
