@@ -603,6 +603,10 @@ func (e *Engine) persist(changes []Change) {
 	}
 }
 
+// Flush offers the changes a failed OnChange left queued once more (at
+// shutdown).
+func (e *Engine) Flush() { e.persist(nil) }
+
 // Alarms returns a copy of every current alarm, sorted by id.
 func (e *Engine) Alarms() []Alarm {
 	e.mu.Lock()

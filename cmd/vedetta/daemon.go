@@ -150,7 +150,7 @@ func (d *daemon) run(parent context.Context) error {
 	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 	srv.Shutdown(sctx)
 	scancel()
-	d.engine.SetRules(p.rules, p.intervals) // flush changes still queued
+	d.engine.Flush() // changes a failed store write left queued
 	d.log.Info("stopped")
 	return nil
 }
@@ -286,9 +286,9 @@ func (d *daemon) reload(ctx context.Context) {
 			"config", path, "errors", errors.Join(problems...).Error())
 		return
 	}
-	if cfg.StateDir != d.cfg.StateDir || cfg.HTTP.Listen != d.cfg.HTTP.Listen {
-		d.log.Warn("state_dir and http.listen changes take effect at the next restart")
-		cfg.StateDir, cfg.HTTP.Listen = d.cfg.StateDir, d.cfg.HTTP.Listen
+	if cfg.StateDir != d.cfg.StateDir || cfg.HTTP.Listen != d.cfg.HTTP.Listen || cfg.HTTP.Token != d.cfg.HTTP.Token {
+		d.log.Warn("state_dir and http (listen, token) changes take effect at the next restart")
+		cfg.StateDir, cfg.HTTP = d.cfg.StateDir, d.cfg.HTTP
 	}
 	d.genCancel()
 	d.genWait.Wait()

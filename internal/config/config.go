@@ -184,8 +184,8 @@ type Silence struct {
 // Severities, lowest first.
 var Severities = []string{"info", "warning", "critical"}
 
-// Channels known to routes.
-var Channels = []string{"email", "sms", "webhook", "log"}
+// Channels known to routes. (Every event also goes to the log, always.)
+var Channels = []string{"email", "sms", "webhook"}
 
 // Load reads path, its rule files, applies defaults and validates. On error
 // the returned Config may be partial; the error is *Errors listing every
