@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -33,12 +32,13 @@ type deliveryRig struct {
 // deliveryConfig is a config with e-mail (relays as given), Twilio SMS and
 // the routes, rules and extra top-level YAML of a test.
 type deliveryConfig struct {
-	relays   []string
-	rules    string
-	routes   string
-	extra    string
-	smsGap   string
-	smsExtra string
+	relays      []string
+	rules       string
+	routes      string
+	extra       string // top-level YAML
+	notifyExtra string // more keys under notify:
+	smsGap      string
+	smsExtra    string // more SMS providers
 }
 
 func newDeliveryRig(t *testing.T, c deliveryConfig) *deliveryRig {
@@ -69,7 +69,7 @@ targets:
 rules:
 %s
 notify:
-  email:
+%s  email:
     from: vedetta@e2e.example
     timeout: 2s
     relays:
@@ -87,7 +87,7 @@ receivers:
 routes:
 %s
 %s
-`, r.dir, r.httpPort, r.valueF, c.rules, "      - "+strings.Join(c.relays, "\n      - "), c.smsGap,
+`, r.dir, r.httpPort, r.valueF, c.rules, c.notifyExtra, "      - "+strings.Join(c.relays, "\n      - "), c.smsGap,
 		r.twilio.AccountSID, r.twilio.URL(), c.smsExtra, c.routes, c.extra)
 	r.cfg = filepath.Join(r.dir, "vedetta.yaml")
 	writeFile(t, r.cfg, yaml)
@@ -385,12 +385,9 @@ func TestE2EProbesHeartbeatAndTestNotify(t *testing.T) {
 	beats := make(chan struct{}, 100)
 	hb := httptestServer(t, func(w http.ResponseWriter, r *http.Request) { beats <- struct{}{} })
 	dead := closedPort(t)
+	// Probe every second, heartbeat every 500 ms.
 	r := newDeliveryRig(t, deliveryConfig{relays: []string{relay(mp.SMTPPort), relay(dead)}, rules: portDownRule,
-		extra: fmt.Sprintf("notify_extra_marker: none\n")})
-	// Probe every second, heartbeat every 500 ms (added to notify:).
-	cfg := strings.Replace(readFile(t, r.cfg), "notify:\n", fmt.Sprintf("notify:\n  probe_interval: 1s\n  heartbeat: {url: %q, interval: 500ms}\n", hb), 1)
-	cfg = strings.Replace(cfg, "notify_extra_marker: none\n", "", 1)
-	writeFile(t, r.cfg, cfg)
+		notifyExtra: fmt.Sprintf("  probe_interval: 1s\n  heartbeat: {url: %q, interval: 500ms}\n", hb)})
 	r.start()
 	testpeer.WaitFor(t, 10*time.Second, "NotificationProviderDown for the dead relay", func() bool {
 		for _, a := range r.d.alerts() {
@@ -430,14 +427,6 @@ func TestE2EProbesHeartbeatAndTestNotify(t *testing.T) {
 	if len(mp.Matching(t, "TEST", "TestNotification")) != 1 || testSMS != 1 {
 		t.Errorf("test messages: %d e-mails, %d SMS", len(mp.Matching(t, "TEST")), len(r.sms("+390000000001")))
 	}
-}
-
-func readFile(t *testing.T, p string) string {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func httptestServer(t *testing.T, h http.HandlerFunc) string {
