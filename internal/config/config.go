@@ -383,6 +383,9 @@ func (c *Config) applyDefaults() {
 	if c.MaxConcurrent == 0 {
 		c.MaxConcurrent = 64
 	}
+	if c.Traps != nil && c.Traps.Listen == "" {
+		c.Traps.Listen = "127.0.0.1:9162" // loopback and unprivileged unless told otherwise
+	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
 		if t.Interval == 0 {
