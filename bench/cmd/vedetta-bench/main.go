@@ -1,0 +1,226 @@
+// Command vedetta-bench measures vedetta side by side with the tools an
+// operator would use instead (issue 6): SNMP poll cost at scale against
+// prometheus snmp_exporter, Telegraf inputs.snmp and a net-snmp
+// snmpbulkwalk loop; alarm latency (trap and poll) against Alertmanager;
+// the rules engine's benchmark; memory with 1,000 targets. Everything runs
+// on 127.0.0.1; the peers are built from the Go module proxy into
+// $BENCH_TOOLS at run time. It prints a Markdown table and, with --out,
+// writes it to a file (the repository's BENCHMARKS.md).
+//
+//	go run ./bench/cmd/vedetta-bench --out BENCHMARKS.md   # the full run (~20 min on 2 cores)
+//	go run ./bench/cmd/vedetta-bench --smoke               # a tiny run, no peers (CI)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/internal/testpeer"
+)
+
+type options struct {
+	out, repo, snmprec, toolsDir, work string
+	smoke, keep                        bool
+	devices                            []int
+	dead                               float64
+	trials, concurrency, memTargets    int
+	pollInterval, latencyInterval      time.Duration
+	memInterval, timeout               time.Duration
+	community                          string
+	upsRec, switchRec, memRec          string
+	tools                              tools
+}
+
+func main() {
+	o := &options{}
+	var devices, level string
+	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file (BENCHMARKS.md)")
+	flag.BoolVar(&o.smoke, "smoke", false, "tiny run for CI: 5 devices, 3 latency trials, no peers")
+	flag.StringVar(&o.repo, "repo", "", "repository root (default: the folder holding go.mod above the working directory)")
+	flag.StringVar(&o.snmprec, "snmprec", "", "folder of .snmprec recordings (default: <repo>/../shared/testdata/snmprec)")
+	flag.StringVar(&o.toolsDir, "tools", envOr("BENCH_TOOLS", "/tmp/vedetta-bench-tools"), "where peers are built and cached ($BENCH_TOOLS)")
+	flag.StringVar(&devices, "devices", "100,1000", "device counts of the poll-cost runs (a device = one UPS agent + one switch agent)")
+	flag.Float64Var(&o.dead, "dead", 0.05, "fraction of dead agents in the second run of each size")
+	flag.IntVar(&o.trials, "trials", 50, "alarm latency trials per pipeline")
+	flag.IntVar(&o.concurrency, "concurrency", 64, "parallel polls of the peers' loops (vedetta's max_concurrent_collections default)")
+	flag.IntVar(&o.memTargets, "mem-targets", 1000, "targets of the memory run")
+	flag.DurationVar(&o.pollInterval, "poll-interval", 60*time.Second, "vedetta's interval in the poll-cost runs")
+	flag.DurationVar(&o.latencyInterval, "latency-interval", 10*time.Second, "poll interval of the poll-only latency run")
+	flag.DurationVar(&o.memInterval, "mem-interval", 30*time.Second, "interval of the memory run")
+	flag.DurationVar(&o.timeout, "timeout", 45*time.Minute, "the whole run's deadline")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (configs, logs)")
+	flag.StringVar(&level, "log-level", "info", "debug, info, warn")
+	flag.Parse()
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})))
+	if o.smoke {
+		devices, o.trials, o.memTargets = "5", 3, 5
+		o.pollInterval, o.latencyInterval, o.memInterval = 4*time.Second, 2*time.Second, 3*time.Second
+	}
+	for _, d := range strings.Split(devices, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(d))
+		if err != nil || n < 1 {
+			fmt.Fprintln(os.Stderr, "vedetta-bench: bad --devices", devices)
+			os.Exit(2)
+		}
+		o.devices = append(o.devices, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	report, err := run(ctx, o)
+	stop()
+	cancel()
+	stopAll()
+	if report != "" {
+		fmt.Print(report)
+	}
+	if err != nil {
+		slog.Error("vedetta-bench", "err", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// run does the whole benchmark and returns the report.
+func run(ctx context.Context, o *options) (string, error) {
+	defer stopAll()
+	if err := o.defaults(); err != nil {
+		return "", err
+	}
+	work, err := os.MkdirTemp("", "vedetta-bench-")
+	if err != nil {
+		return "", err
+	}
+	o.work = work
+	if !o.keep {
+		defer os.RemoveAll(work)
+	} else {
+		slog.Info("work folder kept", "dir", work)
+	}
+	started := time.Now()
+	rep := &report{o: o, date: started}
+	if err := buildOurs(ctx, o, &o.tools); err != nil {
+		return "", err
+	}
+	if o.smoke {
+		o.tools.exporterWhy, o.tools.telegrafWhy, o.tools.amWhy = "--smoke: peers not built", "--smoke: peers not built", "--smoke: peers not built"
+	} else {
+		buildPeers(ctx, o, &o.tools)
+		if p, err := exec.LookPath("snmpbulkwalk"); err == nil {
+			o.tools.snmpbulkwalk = p
+		}
+	}
+	slog.Info("tools ready", "exporter", o.tools.exporter != "", "telegraf", o.tools.telegraf != "",
+		"alertmanager", o.tools.alertmanager != "", "snmpbulkwalk", o.tools.snmpbulkwalk != "")
+
+	// 1. Poll cost.
+	cal, err := calibrate(ctx, o)
+	if err != nil {
+		return "", fmt.Errorf("calibration: %w", err)
+	}
+	rep.cal = cal
+	for _, n := range o.devices {
+		for _, dead := range []float64{0, o.dead} {
+			sc := &scenario{devices: n, dead: dead}
+			if err := runScenario(ctx, o, cal, sc); err != nil {
+				return "", fmt.Errorf("poll scenario %d devices: %w", n, err)
+			}
+			rep.scenarios = append(rep.scenarios, sc)
+		}
+	}
+
+	// 2. Alarm latency, against the test suite's own Mailpit and Twilio server.
+	tb := &benchTB{}
+	defer tb.close()
+	p := &peers{}
+	if err := try(func() { p.mail = testpeer.StartMailpit(tb); p.twilio = testpeer.StartTwilio(tb) }); err != nil {
+		return "", fmt.Errorf("mailpit/twilio: %w", err)
+	}
+	rep.latency = append(rep.latency, alarmLatency(ctx, o, p, true))
+	p.clearMail(ctx)
+	rep.latency = append(rep.latency, alarmLatency(ctx, o, p, false))
+	if !o.smoke {
+		p.clearMail(ctx)
+		rep.latency = append(rep.latency, alertmanagerLatency(ctx, o, p, ""))
+		p.clearMail(ctx)
+		rep.latency = append(rep.latency, alertmanagerLatency(ctx, o, p, "1s"))
+	}
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+
+	// 3. Rule evaluation, 4. memory.
+	if o.smoke {
+		rep.rules = ruleResult{note: "not run in --smoke"}
+	} else {
+		rep.rules = ruleBench(ctx, o)
+	}
+	rep.mem = memoryRun(ctx, o)
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	rep.took = time.Since(started)
+	text := rep.markdown()
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
+			return text, err
+		}
+		slog.Info("report written", "file", o.out)
+	}
+	return text, nil
+}
+
+// defaults fills the paths and the recordings.
+func (o *options) defaults() error {
+	if o.repo == "" {
+		dir, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				break
+			}
+			if filepath.Dir(dir) == dir {
+				return errors.New("go.mod not found above the working directory (use --repo)")
+			}
+			dir = filepath.Dir(dir)
+		}
+		o.repo = dir
+	}
+	if o.snmprec == "" {
+		o.snmprec = filepath.Join(o.repo, "..", "shared", "testdata", "snmprec")
+	}
+	o.community = "public"
+	o.upsRec, o.switchRec, o.memRec = "apc_smt750x-nmc2.snmprec", "procurve_2520.snmprec", "dnos_z9100-on.snmprec"
+	for _, r := range []string{o.upsRec, o.switchRec, o.memRec} {
+		if _, err := os.Stat(filepath.Join(o.snmprec, r)); err != nil {
+			return fmt.Errorf("recording %s: %w (use --snmprec)", r, err)
+		}
+	}
+	if o.toolsDir != "" && !filepath.IsAbs(o.toolsDir) {
+		o.toolsDir, _ = filepath.Abs(o.toolsDir)
+	}
+	if o.out != "" && !filepath.IsAbs(o.out) {
+		o.out, _ = filepath.Abs(o.out)
+	}
+	return nil
+}

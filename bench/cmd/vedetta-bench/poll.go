@@ -1,0 +1,449 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Poll cost: a "device" is one UPS agent plus one 48-port-class switch
+// agent of the simulator (two SNMP agents, two vedetta targets).
+
+const (
+	toolVedetta  = "vedetta"
+	toolExporter = "snmp_exporter"
+	toolTelegraf = "telegraf"
+	toolBulkwalk = "snmpbulkwalk"
+)
+
+// pollResult is one tool's round in one scenario.
+type pollResult struct {
+	tool     string
+	cpu      float64 // CPU seconds of the tool for the round
+	simCPU   float64 // the simulator's CPU over the same round
+	varbinds int64
+	wall     time.Duration
+	peakMB   float64
+	note     string // why a figure is missing or what it includes
+	ok       bool
+}
+
+func (r pollResult) perK() float64 { return r.cpu / (float64(r.varbinds) / 1000) }
+
+// scenario is N devices with a fraction dead.
+type scenario struct {
+	devices int
+	dead    float64
+	results []pollResult
+}
+
+// calibration is what each tool fetches from one UPS and one switch,
+// counted on the wire by a relaying proxy.
+type calibration struct {
+	varbinds map[string]map[string]int64 // tool -> kind -> varbinds per poll
+	samples  map[string]int              // kind -> samples vedetta emits
+	profiles map[string]string           // kind -> profiles auto-detection picked
+	useful   map[string]int64            // kind -> objects of the recording every tool is asked for
+}
+
+// usefulVarbinds counts the objects of a recording that the polled
+// scalars and columns hold: the same denominator for every tool, whatever
+// each fetches beyond them (GETBULK overshoot past a column's end).
+func usefulVarbinds(path string, gets, walks []string) (int64, error) {
+	pdus, err := readSnmprec(path)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, p := range pdus {
+		o := trimOID(p.Name)
+		hit := false
+		for _, g := range gets {
+			hit = hit || o == g
+		}
+		for _, w := range walks {
+			hit = hit || strings.HasPrefix(o, w+".")
+		}
+		if hit {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (o *options) devicesArgs() []string {
+	return []string{"ups=" + filepath.Join(o.snmprec, o.upsRec), "switch=" + filepath.Join(o.snmprec, o.switchRec)}
+}
+
+var profilesLine = regexp.MustCompile(`(?m)^# profiles: (.*)$`)
+
+// calibrate counts the varbinds of one poll of each kind by each tool.
+func calibrate(ctx context.Context, o *options) (*calibration, error) {
+	cal := &calibration{varbinds: map[string]map[string]int64{}, samples: map[string]int{}, profiles: map[string]string{}, useful: map[string]int64{}}
+	var err error
+	if cal.useful["ups"], err = usefulVarbinds(filepath.Join(o.snmprec, o.upsRec), apcUPSScalars, upsWalks); err != nil {
+		return nil, err
+	}
+	if cal.useful["switch"], err = usefulVarbinds(filepath.Join(o.snmprec, o.switchRec), nil, switchWalks); err != nil {
+		return nil, err
+	}
+	s, err := startSim(ctx, o, 2, 0, o.devicesArgs(), "ups:1,switch:1")
+	if err != nil {
+		return nil, err
+	}
+	defer s.p.stop()
+	proxies := map[string]*countingProxy{}
+	for i, k := range s.kinds {
+		px, err := newCountingProxy(ctx, s.addr(i))
+		if err != nil {
+			return nil, err
+		}
+		proxies[k] = px
+	}
+	record := func(tool, kind string) {
+		if cal.varbinds[tool] == nil {
+			cal.varbinds[tool] = map[string]int64{}
+		}
+		cal.varbinds[tool][kind] = proxies[kind].varbinds.Load()
+		slog.Info("calibration", "tool", tool, "device", kind, "counted", proxies[kind].String())
+		proxies[kind].reset()
+	}
+	for _, k := range []string{"ups", "switch"} {
+		// The first probe auto-detects; the steady state polls the
+		// profiles it found, which the second probe names.
+		r := runCmd(ctx, time.Minute, "", nil, o.tools.vedetta, "probe", "snmp", proxies[k].addr(), "--community", o.community)
+		m := profilesLine.FindStringSubmatch(r.out)
+		if r.exitError != nil || m == nil {
+			return nil, fmt.Errorf("vedetta probe snmp (%s): %v\n%s", k, r.exitError, tail(r.out, 800))
+		}
+		cal.profiles[k] = strings.ReplaceAll(m[1], " ", "")
+		proxies[k].reset()
+		r = runCmd(ctx, time.Minute, "", nil, o.tools.vedetta, "probe", "snmp", proxies[k].addr(), "--community", o.community, "--profile", cal.profiles[k])
+		if r.exitError != nil {
+			return nil, fmt.Errorf("vedetta probe snmp --profile (%s): %v", k, r.exitError)
+		}
+		for _, l := range strings.Split(r.out, "\n") {
+			if l != "" && l[0] != '#' {
+				cal.samples[k]++
+			}
+		}
+		record(toolVedetta, k)
+	}
+	if o.tools.exporter != "" {
+		ex, err := startExporter(ctx, o)
+		if err == nil {
+			for _, k := range []string{"ups", "switch"} {
+				if err := ex.scrape(ctx, proxies[k].addr(), k); err != nil {
+					slog.Warn("snmp_exporter calibration", "err", err)
+				}
+				record(toolExporter, k)
+			}
+			ex.p.stop()
+		} else {
+			slog.Warn("snmp_exporter", "err", err)
+			o.tools.exporter, o.tools.exporterWhy = "", "does not start: "+firstLine(err.Error())
+		}
+	}
+	if o.tools.telegraf != "" {
+		for _, k := range []string{"ups", "switch"} {
+			var ups, sw []string
+			if k == "ups" {
+				ups = []string{proxies[k].addr()}
+			} else {
+				sw = []string{proxies[k].addr()}
+			}
+			if r := runTelegraf(ctx, o, ups, sw); r.exitError != nil {
+				slog.Warn("telegraf calibration", "err", r.exitError, "out", tail(r.out, 800))
+				o.tools.telegraf, o.tools.telegrafWhy = "", "fails: "+firstLine(tail(r.out, 200))
+				break
+			}
+			record(toolTelegraf, k)
+		}
+	}
+	if o.tools.snmpbulkwalk != "" {
+		for _, k := range []string{"ups", "switch"} {
+			for _, job := range bulkwalkJobs(o, proxies[k].addr(), k) {
+				runCmd(ctx, 30*time.Second, "", nil, job[0], job[1:]...)
+			}
+			record(toolBulkwalk, k)
+		}
+	}
+	return cal, nil
+}
+
+// varbindsOf is the objects a round of s reads (the same for every tool).
+func (c *calibration) varbindsOf(s *sim) int64 {
+	return c.useful["ups"]*int64(s.aliveOf("ups")) + c.useful["switch"]*int64(s.aliveOf("switch"))
+}
+
+// runScenario measures every tool on N devices (2N agents).
+func runScenario(ctx context.Context, o *options, cal *calibration, sc *scenario) error {
+	s, err := startSim(ctx, o, 2*sc.devices, sc.dead, o.devicesArgs(), "ups:1,switch:1")
+	if err != nil {
+		return err
+	}
+	defer s.p.stop()
+	slog.Info("scenario", "devices", sc.devices, "agents", len(s.kinds), "dead", sc.dead)
+	add := func(r pollResult) {
+		if r.ok {
+			r.varbinds = cal.varbindsOf(s)
+		}
+		sc.results = append(sc.results, r)
+		slog.Info("round", "devices", sc.devices, "dead", sc.dead, "tool", r.tool, "cpu_s", r.cpu, "sim_cpu_s", r.simCPU,
+			"varbinds", r.varbinds, "wall", r.wall, "peak_mb", r.peakMB, "note", r.note)
+	}
+	add(vedettaRound(ctx, o, s))
+	if o.tools.exporter != "" {
+		add(exporterRound(ctx, o, s))
+	} else if !o.smoke {
+		add(pollResult{tool: toolExporter, note: o.tools.exporterWhy})
+	}
+	if o.tools.telegraf != "" {
+		add(telegrafRound(ctx, o, s))
+	} else if !o.smoke {
+		add(pollResult{tool: toolTelegraf, note: o.tools.telegrafWhy})
+	}
+	if o.tools.snmpbulkwalk != "" {
+		add(bulkwalkRound(ctx, o, s))
+	}
+	return ctx.Err()
+}
+
+// vedettaRound runs the daemon with every agent as a target and measures
+// its second round (the first one also auto-detects profiles): CPU over
+// one whole interval starting just before the round, so the rules
+// engine's ticks in that interval are counted too.
+func vedettaRound(ctx context.Context, o *options, s *sim) pollResult {
+	res := pollResult{tool: toolVedetta}
+	iv := o.pollInterval
+	body := snmpTargets(s, o, iv.String()) + "rule_files: [" + filepath.Join(o.repo, "configs", "rules.d", "snmp.yaml") + "]\n"
+	t0 := time.Now()
+	d, err := startVedetta(ctx, o, "poll", body)
+	if err != nil {
+		res.note = "did not start: " + firstLine(err.Error())
+		return res
+	}
+	defer d.p.stop()
+	if sleepCtx(ctx, time.Until(t0.Add(iv*95/100))) != nil {
+		return res
+	}
+	c1, s1 := mustCPU(d.p.pid()), s.cpu()
+	if sleepCtx(ctx, time.Until(t0.Add(iv*195/100))) != nil {
+		return res
+	}
+	c2, s2 := mustCPU(d.p.pid()), s.cpu()
+	res.peakMB, _ = memMB(d.p.pid())
+	ri, err := scrapeRound(ctx, d.http, t0.Add(iv/2))
+	if err != nil {
+		res.note = "scrape: " + err.Error()
+		return res
+	}
+	res.cpu, res.simCPU, res.wall, res.ok = c2-c1, s2-s1, ri.end.Sub(ri.start), true
+	alive := s.aliveOf("ups") + s.aliveOf("switch")
+	if ri.targets < len(s.kinds) || ri.up < alive {
+		res.note = fmt.Sprintf("round 2 incomplete within the interval: %d/%d targets, %d/%d up", ri.targets, len(s.kinds), ri.up, alive)
+	}
+	slog.Info("vedetta round", "targets", ri.targets, "up", ri.up, "series", ri.series)
+	return res
+}
+
+func mustCPU(pid int) float64 {
+	c, err := cpuSeconds(pid)
+	if err != nil {
+		slog.Warn("cpu", "pid", pid, "err", err)
+	}
+	return c
+}
+
+// exporter is a running snmp_exporter.
+type exporter struct {
+	p   *proc
+	url string
+	hc  *http.Client
+}
+
+func startExporter(ctx context.Context, o *options) (*exporter, error) {
+	dir, err := os.MkdirTemp(o.work, "snmp_exporter-")
+	if err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(dir, "snmp.yml")
+	if err := os.WriteFile(cfg, []byte(exporterYAML(o.community)), 0o644); err != nil {
+		return nil, err
+	}
+	port := freeTCPPort()
+	p, err := startProc(ctx, dir, nil, o.tools.exporter, "--config.file="+cfg, fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port), "--log.level=warn")
+	if err != nil {
+		return nil, err
+	}
+	ex := &exporter{p: p, url: fmt.Sprintf("http://127.0.0.1:%d", port), hc: &http.Client{Timeout: 60 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 128}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if r, err := http.Get(ex.url + "/"); err == nil {
+			r.Body.Close()
+			return ex, nil
+		}
+		if p.exited() || time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("snmp_exporter did not start: %s", tail(p.output(), 800))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (ex *exporter) scrape(ctx context.Context, target, module string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ex.url+"/snmp?auth=bench&module="+module+"&target="+target, nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "30")
+	r, err := ex.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer r.Body.Close()
+	_, err = io.Copy(io.Discard, r.Body)
+	if r.StatusCode != 200 {
+		return fmt.Errorf("HTTP %d", r.StatusCode)
+	}
+	return err
+}
+
+// scrapeAll is one Prometheus round: every agent once, o.concurrency at a time.
+func (ex *exporter) scrapeAll(ctx context.Context, o *options, s *sim) (errs int64) {
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	jobs := make(chan int)
+	for w := 0; w < o.concurrency; w++ {
+		wg.Go(func() {
+			for i := range jobs {
+				if ex.scrape(ctx, s.addr(i), s.kinds[i]) != nil {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	for i := range s.kinds {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return failed.Load()
+}
+
+func exporterRound(ctx context.Context, o *options, s *sim) pollResult {
+	res := pollResult{tool: toolExporter}
+	ex, err := startExporter(ctx, o)
+	if err != nil {
+		res.note = err.Error()
+		return res
+	}
+	defer ex.p.stop()
+	ex.scrapeAll(ctx, o, s) // warm-up round, like vedetta's first
+	c1, s1, start := mustCPU(ex.p.pid()), s.cpu(), time.Now()
+	ex.scrapeAll(ctx, o, s)
+	res.wall = time.Since(start)
+	res.cpu, res.simCPU = mustCPU(ex.p.pid())-c1, s.cpu()-s1
+	res.peakMB, _ = memMB(ex.p.pid())
+	res.ok = ctx.Err() == nil
+	return res
+}
+
+func runTelegraf(ctx context.Context, o *options, ups, switches []string) runResult {
+	dir, err := os.MkdirTemp(o.work, "telegraf-")
+	if err != nil {
+		return runResult{exitError: err}
+	}
+	cfg := filepath.Join(dir, "telegraf.conf")
+	if err := os.WriteFile(cfg, []byte(telegrafConf(o.community, ups, switches)), 0o644); err != nil {
+		return runResult{exitError: err}
+	}
+	return runCmd(ctx, 5*time.Minute, dir, nil, o.tools.telegraf, "--config", cfg, "--once")
+}
+
+// telegrafRound is `telegraf --once`: one gather of every agent and a
+// flush to outputs.discard, CPU and peak RSS from the process's rusage
+// (start-up included: a few tens of ms).
+func telegrafRound(ctx context.Context, o *options, s *sim) pollResult {
+	res := pollResult{tool: toolTelegraf}
+	var ups, sw []string
+	for i, k := range s.kinds {
+		if k == "ups" {
+			ups = append(ups, s.addr(i))
+		} else {
+			sw = append(sw, s.addr(i))
+		}
+	}
+	s1 := s.cpu()
+	r := runTelegraf(ctx, o, ups, sw)
+	res.simCPU = s.cpu() - s1
+	res.cpu, res.wall, res.peakMB = r.cpu, r.wall, r.maxRSSMB
+	if r.exitError != nil && !strings.Contains(r.out, "Error in plugin") {
+		res.note = "failed: " + firstLine(tail(r.out, 200))
+		return res
+	}
+	res.ok, res.note = true, "--once (one gather, start-up included)"
+	return res
+}
+
+// bulkwalkJobs are the net-snmp commands that fetch one device: a GET of
+// the UPS scalars and a bulk walk of each whole table vedetta reads.
+func bulkwalkJobs(o *options, addr, kind string) [][]string {
+	common := []string{"-v2c", "-c", o.community, "-m", "", "-On", "-Oq", "-t", "2", "-r", "1"}
+	var out [][]string
+	tables := []string{"1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.31.1.1.1"}
+	if kind == "ups" {
+		out = append(out, append(append([]string{"snmpget"}, common...), append([]string{addr}, apcUPSScalars...)...))
+		tables = append(tables, "1.3.6.1.4.1.318.1.1.25.1.2.1")
+	} else {
+		tables = append(tables, "1.3.6.1.4.1.11.2.14.11.1.2.6.1", "1.3.6.1.2.1.99.1.1.1", "1.3.6.1.2.1.47.1.1.1.1")
+	}
+	for _, t := range tables {
+		out = append(out, append(append([]string{"snmpbulkwalk", "-Cr25"}, common...), addr, t))
+	}
+	return out
+}
+
+// bulkwalkRound runs every job with o.concurrency workers; CPU and peak
+// RSS are the children's rusage (sum and max).
+func bulkwalkRound(ctx context.Context, o *options, s *sim) pollResult {
+	res := pollResult{tool: toolBulkwalk}
+	var jobs [][]string
+	for i, k := range s.kinds {
+		jobs = append(jobs, bulkwalkJobs(o, s.addr(i), k)...)
+	}
+	ch := make(chan []string)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	s1, start := s.cpu(), time.Now()
+	for w := 0; w < o.concurrency; w++ {
+		wg.Go(func() {
+			for j := range ch {
+				r := runCmd(ctx, 30*time.Second, "", nil, j[0], j[1:]...)
+				mu.Lock()
+				res.cpu += r.cpu
+				res.peakMB = max(res.peakMB, r.maxRSSMB)
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		select {
+		case ch <- j:
+		case <-ctx.Done():
+		}
+	}
+	close(ch)
+	wg.Wait()
+	res.wall, res.simCPU = time.Since(start), s.cpu()-s1
+	res.ok = ctx.Err() == nil
+	res.note = fmt.Sprintf("%d processes (whole tables), %d at a time; peak RSS of one", len(jobs), o.concurrency)
+	return res
+}
