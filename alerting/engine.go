@@ -40,7 +40,7 @@ type Engine struct {
 	opts      Options
 	rules     []*Rule
 	ruleByN   map[string]*Rule
-	keep      int64 // history kept per series, ns
+	keepFor   map[string]int64 // history kept per metric name, ns (absent: newest point only)
 	targets   map[string]*targetState
 	alarms    map[string]*Alarm
 	byTarget  map[string]map[string]*Alarm
@@ -49,6 +49,7 @@ type Engine struct {
 	// pending links restored alarms of single-metric rules to their series
 	// once it exists again (series key -> alarms).
 	pending map[string][]*Alarm
+	keyBuf  []byte
 
 	persistMu sync.Mutex
 }
@@ -162,12 +163,25 @@ func (e *Engine) setRules(rules []*Rule, intervals map[string]time.Duration, cha
 	e.rules = rules
 	e.opts.Intervals = intervals
 	e.ruleByN = map[string]*Rule{}
-	var maxWin time.Duration
 	for _, r := range rules {
 		e.ruleByN[r.Name] = r
-		maxWin = max(maxWin, r.window)
 	}
-	e.keep = int64(maxWin + time.Minute)
+	// History is kept only for metrics a window function reads, as long as
+	// its longest window (plus a minute); the rest keep their newest point.
+	e.keepFor = map[string]int64{}
+	for _, r := range rules {
+		for _, p := range []*program{r.cond, r.clear, r.value} {
+			if p == nil {
+				continue
+			}
+			for _, w := range p.windows {
+				if w.fn == "absent" {
+					continue // reads only the newest point's time
+				}
+				e.keepFor[w.metric] = max(e.keepFor[w.metric], int64(w.secs*1e9)+int64(time.Minute))
+			}
+		}
+	}
 	// Rule pointers changed: re-link single-metric alarms to their series.
 	for _, ts := range e.targets {
 		for _, s := range ts.byKey {
@@ -233,9 +247,10 @@ func (e *Engine) store(b collectors.Batch) *targetState {
 		if math.IsNaN(s.Value) {
 			continue
 		}
-		key := s.Key()
-		sr := ts.byKey[key]
+		e.keyBuf = collectors.AppendKey(e.keyBuf[:0], s.Name, s.Labels)
+		sr := ts.byKey[string(e.keyBuf)] // no allocation for a known series
 		if sr == nil {
+			key := string(e.keyBuf)
 			sr = &series{name: s.Name, key: key, labels: s.Labels}
 			ts.byKey[key] = sr
 			ts.byName[s.Name] = append(ts.byName[s.Name], sr)
@@ -250,7 +265,7 @@ func (e *Engine) store(b collectors.Batch) *targetState {
 				delete(e.pending, key)
 			}
 		}
-		sr.add(s.Time.UnixNano(), s.Value, e.keep)
+		sr.add(s.Time.UnixNano(), s.Value, e.keepFor[s.Name])
 	}
 	return ts
 }
@@ -340,7 +355,7 @@ func (e *Engine) evalSingle(rl *Rule, target string, ts *targetState, now time.T
 		if instant && s.lastTime() < fresh {
 			continue
 		}
-		env[m] = s.boxed
+		env[m] = s.value()
 		if p.labels || rl.clear != nil && rl.clear.labels {
 			env["labels"] = s.labelMap() // for computed keys: labels[x]
 		}

@@ -83,8 +83,7 @@ type program struct {
 	prog    *vm.Program
 	metrics []string // every metric it reads, first one first
 	instant map[string]bool
-	window  float64 // longest window, seconds
-	labels  bool    // reads labels.X
+	labels  bool // reads labels.X
 	lvars   []labelVar
 	windows []windowCall
 	machine vm.VM
@@ -146,7 +145,6 @@ type analysis struct {
 	metrics []string
 	seen    map[string]bool
 	instant map[string]bool
-	window  float64
 	labels  bool
 	err     error
 }
@@ -192,7 +190,6 @@ func (a *analysis) walk(n ast.Node, callee bool) {
 					a.fail("the second argument of %s() must be a duration such as 5m", id.Value)
 					return
 				}
-				a.window = math.Max(a.window, w)
 				return
 			}
 		}
@@ -283,7 +280,7 @@ func compile(src string, asBool bool) (*program, error) {
 	if len(a.metrics) == 0 {
 		return nil, fmt.Errorf("the expression reads no metric")
 	}
-	p := &program{src: src, metrics: a.metrics, instant: a.instant, window: a.window, labels: a.labels}
+	p := &program{src: src, metrics: a.metrics, instant: a.instant, labels: a.labels}
 	env := map[string]any{"labels": map[string]string{}}
 	for _, m := range a.metrics {
 		if a.instant[m] {

@@ -19,7 +19,6 @@ type Rule struct {
 	value    *program // nil: the value is 1 while the condition holds
 	summary  *template.Template
 	descr    *template.Template
-	window   time.Duration
 	// single: the rule reads one metric (cond and clear alike), the common
 	// case with a fast path that allocates nothing per series.
 	single bool
@@ -108,11 +107,6 @@ func compileRule(cr config.Rule) (*Rule, []fieldErr) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	w := r.cond.window
-	if r.clear != nil {
-		w = max(w, r.clear.window)
-	}
-	r.window = time.Duration(w * float64(time.Second))
 	m := r.cond.metrics[0]
 	r.single = len(r.cond.metrics) == 1 && (r.clear == nil || len(r.clear.metrics) == 1 && r.clear.metrics[0] == m) &&
 		(r.value == nil || len(r.value.metrics) == 1 && r.value.metrics[0] == m)

@@ -15,48 +15,70 @@ type series struct {
 	labels collectors.Labels
 	ts     []int64 // unix nanoseconds, ascending
 	vs     []float64
-	// boxed is the newest value as an interface, made once per sample so
-	// that evaluating 200 rules on it allocates nothing.
-	boxed any
-	lmap  map[string]string // labels as a map, built when a rule reads labels
+	// boxed is the newest value as an interface, made when the value
+	// changes, so that evaluating 200 rules on it allocates nothing.
+	boxed  any
+	boxedV float64
+	lmap   map[string]string // labels as a map, built when a rule reads labels
 	// alarms of single-metric rules on this series, so that the common case
 	// (condition false, no alarm) needs no alarm id.
 	alarms map[*Rule]*Alarm
-	boxes  map[string]boxed // window results by variable name
-	lboxed map[string]any   // label values as interfaces
+	boxes  []boxed // window results
+	lboxed []any   // label values as interfaces, parallel to labels
 }
 
 // box returns v as an interface, reusing the one made last time for the
 // same slot when the value has not changed (steady state: no allocation).
 func (s *series) box(slot string, v float64) any {
-	if c, ok := s.boxes[slot]; ok && (c.v == v || math.IsNaN(v) && math.IsNaN(c.v)) {
-		return c.b
-	}
-	if s.boxes == nil {
-		s.boxes = map[string]boxed{}
+	for i := range s.boxes {
+		if c := &s.boxes[i]; c.slot == slot {
+			if c.v != v && !(math.IsNaN(v) && math.IsNaN(c.v)) {
+				c.v, c.b = v, any(v)
+			}
+			return c.b
+		}
 	}
 	b := any(v)
-	s.boxes[slot] = boxed{v, b}
+	s.boxes = append(s.boxes, boxed{slot, v, b})
 	return b
 }
 
+// boxed is one cached window result; a series has one per distinct window
+// call that reads it (a handful), so a slice beats a map.
 type boxed struct {
-	v float64
-	b any
+	slot string
+	v    float64
+	b    any
 }
 
-// labelBoxed returns a label value as an interface, made once per series.
-func (s *series) labelBoxed(name string) any {
-	if v, ok := s.lboxed[name]; ok {
-		return v
+// value returns the newest value as an interface (see boxed).
+func (s *series) value() any {
+	v := s.vs[len(s.vs)-1]
+	if s.boxed == nil || s.boxedV != v && !(math.IsNaN(v) && math.IsNaN(s.boxedV)) {
+		s.boxed, s.boxedV = v, v
 	}
-	if s.lboxed == nil {
-		s.lboxed = map[string]any{}
-	}
-	v := any(s.labels.Get(name))
-	s.lboxed[name] = v
-	return v
+	return s.boxed
 }
+
+// labelBoxed returns a label value as an interface, made once per series
+// (lboxed is parallel to labels).
+func (s *series) labelBoxed(name string) any {
+	for i, l := range s.labels {
+		if l.Name != name {
+			continue
+		}
+		if s.lboxed == nil {
+			s.lboxed = make([]any, len(s.labels))
+		}
+		if s.lboxed[i] == nil {
+			s.lboxed[i] = l.Value
+		}
+		return s.lboxed[i]
+	}
+	return emptyLabel
+}
+
+var emptyLabel any = ""
 
 func (s *series) labelMap() map[string]string {
 	if s.lmap == nil {
@@ -65,17 +87,25 @@ func (s *series) labelMap() map[string]string {
 	return s.lmap
 }
 
+// add appends a point and forgets what is older than keep; keep 0 (no rule
+// reads a window of this metric) keeps only the newest point, in place.
 func (s *series) add(t int64, v float64, keep int64) {
 	if n := len(s.ts); n > 0 && t <= s.ts[n-1] {
 		if t == s.ts[n-1] {
 			s.vs[n-1] = v // same instant re-sent (a trap-triggered poll): last wins
-			s.boxed = v
 		}
 		return // out of order: keep history monotonic
 	}
+	if keep == 0 {
+		if len(s.ts) == 1 {
+			s.ts[0], s.vs[0] = t, v
+		} else {
+			s.ts, s.vs = []int64{t}, []float64{v}
+		}
+		return
+	}
 	s.ts = append(s.ts, t)
 	s.vs = append(s.vs, v)
-	s.boxed = v
 	// Trim what no window can read any more; the amortised copy keeps the
 	// slices from growing without bound.
 	cut := 0

@@ -100,6 +100,41 @@ func (ls Labels) With(name, value string) Labels {
 	return out
 }
 
+// Merge returns base with extra's labels set (extra wins on equal names),
+// both sorted; one allocation, for the per-sample hot path.
+func Merge(base, extra Labels) Labels {
+	out := make(Labels, 0, len(base)+len(extra))
+	i, j := 0, 0
+	for i < len(base) || j < len(extra) {
+		switch {
+		case j == len(extra) || i < len(base) && base[i].Name < extra[j].Name:
+			out = append(out, base[i])
+			i++
+		case i == len(base) || extra[j].Name < base[i].Name:
+			out = append(out, extra[j])
+			j++
+		default:
+			out = append(out, extra[j])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// AppendKey appends the series key of name and ls to buf (see SeriesKey),
+// so that a map lookup can use string(buf) without allocating.
+func AppendKey(buf []byte, name string, ls Labels) []byte {
+	buf = append(buf, name...)
+	for _, l := range ls {
+		buf = append(buf, 0xfe)
+		buf = append(buf, l.Name...)
+		buf = append(buf, 0xff)
+		buf = append(buf, l.Value...)
+	}
+	return buf
+}
+
 // Sample is one observation. Name follows Prometheus conventions, with the
 // unit as suffix (_celsius, _bytes_total, _ratio, _seconds, _volts).
 type Sample struct {
@@ -114,18 +149,5 @@ func (s Sample) Key() string { return SeriesKey(s.Name, s.Labels) }
 
 // SeriesKey is name + labels in a form that is cheap to compare.
 func SeriesKey(name string, ls Labels) string {
-	n := len(name)
-	for _, l := range ls {
-		n += len(l.Name) + len(l.Value) + 2
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(name)
-	for _, l := range ls {
-		b.WriteByte(0xfe)
-		b.WriteString(l.Name)
-		b.WriteByte(0xff)
-		b.WriteString(l.Value)
-	}
-	return b.String()
+	return string(AppendKey(nil, name, ls))
 }

@@ -144,14 +144,15 @@ func (s *Scheduler) collect(ctx context.Context, r *runner) Batch {
 	}
 	var samples []Sample
 	emit := func(smp Sample) {
-		ls := base
-		for _, l := range smp.Labels {
+		own := smp.Labels
+		for i, l := range own {
 			if l.Name == "target" || l.Name == "class" {
-				continue // a collector cannot impersonate another target
+				// A collector cannot impersonate another target.
+				own = append(append(Labels{}, own[:i]...), own[i+1:]...)
+				break
 			}
-			ls = ls.With(l.Name, l.Value)
 		}
-		smp.Labels = ls
+		smp.Labels = Merge(base, own)
 		if smp.Time.IsZero() {
 			smp.Time = start
 		}

@@ -122,6 +122,17 @@ func (k *Collector) Poll(ctx context.Context, emit func(collectors.Sample)) ([]*
 		}
 		k.c = c
 	}
+	if k.agent.Version != "3" {
+		// v1/v2c sessions cost nothing to reopen, while each open one keeps
+		// gosnmp's 64 KiB receive buffer: 1,000 idle targets would hold
+		// 64 MB. v3 keeps its session (engine discovery is a round trip).
+		defer func() {
+			if k.c != nil {
+				k.c.close()
+				k.c = nil
+			}
+		}()
+	}
 	profiles, err := k.profiles(ctx)
 	if err != nil {
 		k.reset()

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"time"
 
@@ -77,6 +78,10 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 		writeJSON(w, http.StatusOK, out)
 	})
 	registerWrites(mux, src, log)
+	// Profiles, for "why does it use that much memory/CPU" (loopback by
+	// default, like everything here).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /api/v1/alerts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		for _, a := range src.Alarms() {
