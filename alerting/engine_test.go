@@ -1,6 +1,9 @@
 package alerting
 
 import (
+	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,5 +266,35 @@ func TestEngineFlapping(t *testing.T) {
 	}
 	if a := h.e.Alarms()[0]; a.State != StateFiring || a.Flapping {
 		t.Fatalf("alarm after flapping: %+v", a)
+	}
+}
+
+// Joins pair series that agree on the labels they share, however many
+// there are, and not the others.
+func TestEngineJoin(t *testing.T) {
+	h := newHarness(t, config.Rule{Name: "LinkDown", Expr: "admin_up == 1 && oper_up == 0", Summary: "{{ .Labels.ifname }}"})
+	var batch []collectors.Sample
+	for i := 0; i < 48; i++ {
+		name := fmt.Sprintf("ge-%d", i)
+		oper := 1.0
+		if i == 7 || i == 30 {
+			oper = 0
+		}
+		admin := 1.0
+		if i == 30 {
+			admin = 0 // shut down on purpose: no alarm
+		}
+		batch = append(batch, smp("admin_up", admin, "ifname", name), smp("oper_up", oper, "ifname", name))
+	}
+	// A series with an extra label still joins on what it shares.
+	batch = append(batch, smp("admin_up", 1, "ifname", "ge-99", "vlan", "10"), smp("oper_up", 0, "ifname", "ge-99"))
+	h.feed(batch...)
+	var got []string
+	for _, a := range h.e.Alarms() {
+		got = append(got, a.Summary)
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != "ge-7,ge-99" {
+		t.Fatalf("alarms %v, want ge-7 and ge-99", got)
 	}
 }
