@@ -23,7 +23,6 @@ type deliveryRig struct {
 	dir      string
 	valueF   string
 	httpPort int
-	mail     *testpeer.Mailpit
 	twilio   *testpeer.Twilio
 	cfg      string
 	d        *daemonProc

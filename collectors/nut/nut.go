@@ -49,11 +49,11 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	if opts.Address == "" {
 		opts.Address = "127.0.0.1:3493"
 	}
-	host, port, err := net.SplitHostPort(opts.Address)
+	host, _, err := net.SplitHostPort(opts.Address)
 	if err != nil {
 		// A bare host gets NUT's port.
-		host, port = opts.Address, "3493"
-		opts.Address = net.JoinHostPort(host, port)
+		host = opts.Address
+		opts.Address = net.JoinHostPort(host, "3493")
 	}
 	switch opts.TLS {
 	case "":

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Buckets in use.
@@ -57,7 +58,7 @@ func OpenBolt(dir string) (*Bolt, error) {
 	path := filepath.Join(dir, "vedetta.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%s is locked: is another vedetta running on this state dir?", path)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)

@@ -20,11 +20,11 @@ const (
 // tools are the binaries a run uses; an empty path means "not available"
 // and the matching why says what happened.
 type tools struct {
-	vedetta, sim                       string
-	exporter, telegraf, alertmanager   string
-	exporterWhy, telegrafWhy, amWhy    string
-	snmpbulkwalk, mailpit              string
-	vedettaVersion, simNote, goVersion string
+	vedetta, sim                     string
+	exporter, telegraf, alertmanager string
+	exporterWhy, telegrafWhy, amWhy  string
+	snmpbulkwalk                     string
+	goVersion                        string
 }
 
 // goEnv is the environment of every go command: never download a toolchain.

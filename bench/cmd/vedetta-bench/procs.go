@@ -182,11 +182,6 @@ func memMB(pid int) (hwm, rss float64) {
 	return hwm, rss
 }
 
-// resetHWM resets a process's peak RSS (Linux ≥ 4.0, as root or owner).
-func resetHWM(pid int) {
-	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
-}
-
 // runResult is a finished command: its output and its resource usage.
 type runResult struct {
 	out       string
