@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,50 +9,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/collectors"
-	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
-
-// startUPSAgent runs net-snmp's snmpd as a UPS (settable UPS-MIB values).
-func startUPSAgent(t *testing.T) string {
-	t.Helper()
-	bin := testpeer.Need(t, "/usr/sbin/snmpd", "snmpd")
-	testpeer.Need(t, "snmpset")
-	testpeer.Need(t, "snmptrap")
-	dir := t.TempDir()
-	addr := testpeer.Addr(testpeer.FreeUDPPort(t))
-	conf := fmt.Sprintf(`[snmp] persistentDir %s/persist
-agentAddress udp:%s
-rocommunity public  127.0.0.1
-rwcommunity private 127.0.0.1
-sysObjectID .1.3.6.1.2.1.33
-override -rw .1.3.6.1.2.1.33.1.2.1.0 integer 2
-override -rw .1.3.6.1.2.1.33.1.2.3.0 integer 45
-override -rw .1.3.6.1.2.1.33.1.2.4.0 integer 100
-override -rw .1.3.6.1.2.1.33.1.4.1.0 integer 3
-`, dir, addr)
-	cf := filepath.Join(dir, "snmpd.conf")
-	writeFile(t, cf, conf)
-	testpeer.Start(t, nil, bin, "-f", "-Lo", "-C", "-c", cf, "-p", filepath.Join(dir, "pid"), "-m", "", "-I", "-smux")
-	zero := 0
-	k, err := snmp.NewCollector("wait", snmp.Options{SNMP: snmp.Agent{Address: addr, Timeout: 200 * time.Millisecond, Retries: &zero}, Profiles: []string{"ups-mib"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testpeer.WaitFor(t, 15*time.Second, "snmpd ready", func() bool {
-		_, err := k.Poll(context.Background(), func(collectors.Sample) {})
-		return err == nil
-	})
-	return addr
-}
 
 // A UPS served by snmpd goes on battery (snmpset) and sends an on-battery
 // trap: the trap makes vedetta poll it at once, so ups_on_battery == 1 fires
 // and the e-mail reaches Mailpit long before the next poll (60 s).
 func TestE2ESNMPTrapFiresBeforeNextPoll(t *testing.T) {
 	t.Parallel()
-	ups := startUPSAgent(t)
+	testpeer.Need(t, "snmptrap")
+	ups := testpeer.StartSnmpdUPS(t)
 	mp := testpeer.StartMailpit(t)
 	dir := t.TempDir()
 	httpPort := testpeer.FreePort(t)

@@ -1,16 +1,11 @@
 package nut
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,13 +14,10 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
-// rig is a real upsd with one dummy-ups driver per dump (RIG.md section 4).
+// rig is a real upsd with one dummy-ups driver per dump (testpeer.UPSD);
+// UPS names come from the dump file names.
 type rig struct {
-	addr  string
-	etc   string
-	env   []string
-	names map[string]string // ups name -> dump file
-	procs []*testpeer.Proc
+	*testpeer.UPSD
 }
 
 var nonName = regexp.MustCompile(`[^a-z0-9]+`)
@@ -36,81 +28,13 @@ func upsName(file string) string {
 	return strings.Trim(n, "_")
 }
 
-// startRig copies the dumps into a private config dir (dummy-ups may need
-// to write next to them, and tests edit them) and starts drivers and upsd.
 func startRig(t *testing.T, dumps []string) *rig {
 	t.Helper()
-	upsd := testpeer.Need(t, "/lib/nut/upsd", "/usr/lib/nut/upsd", "/usr/sbin/upsd")
-	dummy := testpeer.Need(t, "/lib/nut/dummy-ups", "/usr/lib/nut/dummy-ups")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
+	m := map[string]string{}
+	for _, d := range dumps {
+		m[upsName(filepath.Base(d))] = d
 	}
-	dir := t.TempDir()
-	r := &rig{etc: filepath.Join(dir, "etc"), names: map[string]string{}}
-	state := filepath.Join(dir, "state")
-	for _, d := range []string{r.etc, state} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var upsConf strings.Builder
-	for _, src := range dumps {
-		base := filepath.Base(src)
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(r.etc, base), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		name := upsName(base)
-		r.names[name] = base
-		fmt.Fprintf(&upsConf, "[%s]\n  driver = dummy-ups\n  port = %s\n  desc = %q\n  pollinterval = 1\n", name, base, base)
-	}
-	port := testpeer.FreePort(t)
-	r.addr = testpeer.Addr(port)
-	files := map[string]string{
-		"ups.conf":    upsConf.String(),
-		"upsd.conf":   fmt.Sprintf("LISTEN 127.0.0.1 %d\nMAXAGE 15\n", port),
-		"upsd.users":  "[admin]\n  password = adminpass\n  actions = SET\n  instcmds = ALL\n[monitor]\n  password = monpass\n  upsmon secondary\n",
-		"nut.conf":    "MODE=netserver\n",
-		"upsmon.conf": "",
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(r.etc, name), []byte(body), 0o640); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r.env = []string{"NUT_CONFPATH=" + r.etc, "NUT_STATEPATH=" + state, "NUT_ALTPIDPATH=" + state}
-	names := r.upsNames()
-	for _, name := range names {
-		r.procs = append(r.procs, testpeer.Start(t, r.env, dummy, "-a", name, "-u", u.Username, "-F"))
-	}
-	for _, name := range names {
-		testpeer.WaitFor(t, 15*time.Second, "dummy-ups socket for "+name, func() bool {
-			m, _ := filepath.Glob(filepath.Join(state, "dummy-ups-"+name))
-			return len(m) == 1
-		})
-	}
-	r.procs = append(r.procs, testpeer.Start(t, r.env, upsd, "-u", u.Username, "-F"))
-	// SIGTERM makes upsd and each driver take ~2 s to exit, one after the
-	// other; they hold nothing worth a clean shutdown, so kill them at once.
-	t.Cleanup(func() {
-		for _, p := range r.procs {
-			_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
-		}
-	})
-	return r
-}
-
-func (r *rig) upsNames() []string {
-	var names []string
-	for n := range r.names {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return &rig{testpeer.StartUPSD(t, m)}
 }
 
 // waitReady collects until every UPS answers with a known status.
@@ -127,7 +51,7 @@ func (r *rig) waitReady(t *testing.T, c collectors.Collector) {
 				n++
 			}
 		}
-		return n == len(r.names)
+		return n == len(r.Dumps)
 	})
 }
 
@@ -145,27 +69,27 @@ func dumps(t *testing.T) []string {
 // and sees ups_on_battery and ups_battery_low follow.
 func TestRealUPSD(t *testing.T) {
 	r := startRig(t, dumps(t))
-	c := newCollector(t, fmt.Sprintf("nut: {address: %q, username: monitor, password: monpass}", r.addr))
+	c := newCollector(t, fmt.Sprintf("nut: {address: %q, username: monitor, password: monpass}", r.Addr))
 	r.waitReady(t, c)
 	got, err := collectortest.Collect(c, 5*time.Second)
 	if err != nil {
 		t.Fatalf("Collect: %v", err)
 	}
-	if v, _ := collectortest.Value(got, "nut_ups_listed"); int(v) != len(r.names) {
-		t.Errorf("nut_ups_listed = %v, want %d", v, len(r.names))
+	if v, _ := collectortest.Value(got, "nut_ups_listed"); int(v) != len(r.Dumps) {
+		t.Errorf("nut_ups_listed = %v, want %d", v, len(r.Dumps))
 	}
 	if v, ok := collectortest.Value(got, "nut_tls"); !ok || v != 0 {
 		t.Errorf("nut_tls = %v %v: Debian's upsd has no certificate here, want 0", v, ok)
 	}
-	for _, name := range r.upsNames() {
-		t.Run(r.names[name], func(t *testing.T) {
+	for _, name := range r.Names() {
+		t.Run(r.Dumps[name], func(t *testing.T) {
 			var mine []collectors.Sample
 			for _, s := range got {
 				if s.Labels.Get("ups") == name {
 					mine = append(mine, s)
 				}
 			}
-			collectortest.Golden(t, filepath.Join("testdata", strings.TrimSuffix(r.names[name], ".dev")+".golden"), collectortest.Render(mine))
+			collectortest.Golden(t, filepath.Join("testdata", strings.TrimSuffix(r.Dumps[name], ".dev")+".golden"), collectortest.Render(mine))
 		})
 	}
 	// Spot checks that do not depend on the golden files being right.
@@ -194,18 +118,10 @@ func TestRealUPSD(t *testing.T) {
 	}
 
 	t.Run("flip to OB LB with upsrw", func(t *testing.T) {
-		upsrw := testpeer.Need(t, "upsrw", "/usr/bin/upsrw")
 		const ups = "eaton_9px_snmp_ups_2_7_4_01"
-		one := newCollector(t, fmt.Sprintf("nut: {address: %q, ups: %s}", r.addr, ups))
+		one := newCollector(t, fmt.Sprintf("nut: {address: %q, ups: %s}", r.Addr, ups))
 		for _, set := range []string{"ups.status=OB LB", "battery.charge=9"} {
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			cmd := exec.CommandContext(ctx, upsrw, "-s", set, "-u", "admin", "-p", "adminpass", "-w", ups+"@"+r.addr)
-			cmd.Env = append(os.Environ(), r.env...)
-			out, err := cmd.CombinedOutput()
-			cancel()
-			if err != nil {
-				t.Fatalf("upsrw -s %s: %v\n%s", set, err, out)
-			}
+			r.Set(t, ups, set)
 		}
 		testpeer.WaitFor(t, 15*time.Second, "ups_on_battery=1 and ups_battery_low=1", func() bool {
 			got, err := collectortest.Collect(one, 5*time.Second)
@@ -218,8 +134,8 @@ func TestRealUPSD(t *testing.T) {
 
 	t.Run("edit the dump file", func(t *testing.T) {
 		const ups = "cyber_power_systems_pr2200lcdrt2u_snmp_ups_2_7_2_01"
-		one := newCollector(t, fmt.Sprintf("nut: {address: %q, ups: %s}", r.addr, ups))
-		p := filepath.Join(r.etc, r.names[ups])
+		one := newCollector(t, fmt.Sprintf("nut: {address: %q, ups: %s}", r.Addr, ups))
+		p := filepath.Join(r.Etc, r.Dumps[ups])
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -240,7 +156,7 @@ func TestRealUPSD(t *testing.T) {
 	})
 
 	t.Run("unknown UPS", func(t *testing.T) {
-		one := newCollector(t, fmt.Sprintf("nut: {address: %q, ups: nosuchups}", r.addr))
+		one := newCollector(t, fmt.Sprintf("nut: {address: %q, ups: nosuchups}", r.Addr))
 		got, err := collectortest.Collect(one, 5*time.Second)
 		if err == nil || !strings.Contains(err.Error(), "UNKNOWN-UPS") {
 			t.Errorf("err = %v, want ERR UNKNOWN-UPS", err)
@@ -251,7 +167,7 @@ func TestRealUPSD(t *testing.T) {
 	})
 
 	t.Run("tls required but not offered", func(t *testing.T) {
-		one := newCollector(t, fmt.Sprintf("nut: {address: %q, tls: required}", r.addr))
+		one := newCollector(t, fmt.Sprintf("nut: {address: %q, tls: required}", r.Addr))
 		if _, err := collectortest.Collect(one, 5*time.Second); err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 			t.Errorf("err = %v, want a STARTTLS error", err)
 		}

@@ -2,11 +2,8 @@ package snmp
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,48 +12,8 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
-// startSnmpd runs a real net-snmp agent on a free loopback port, with v3
-// users and settable UPS-MIB values, and returns its address.
-func startSnmpd(t testing.TB) string {
-	t.Helper()
-	bin := testpeer.Need(t, "/usr/sbin/snmpd", "snmpd")
-	testpeer.Need(t, "snmpset")
-	dir := t.TempDir()
-	addr := testpeer.Addr(testpeer.FreeUDPPort(t))
-	conf := fmt.Sprintf(`[snmp] persistentDir %s/persist
-agentAddress udp:%s
-dontLogTCPWrappersConnects yes
-rocommunity public  127.0.0.1
-rwcommunity private 127.0.0.1
-createUser rigv3     SHA     "authpass123" AES    "privpass123"
-createUser rig512    SHA-512 "authpass123" AES256 "privpass123"
-rwuser rigv3  priv
-rouser rig512 priv
-sysName     vedetta-test-ups
-sysObjectID .1.3.6.1.2.1.33
-override -rw .1.3.6.1.2.1.33.1.2.1.0 integer 2
-override -rw .1.3.6.1.2.1.33.1.2.3.0 integer 45
-override -rw .1.3.6.1.2.1.33.1.2.4.0 integer 100
-override -rw .1.3.6.1.2.1.33.1.4.1.0 integer 3
-`, dir, addr)
-	cf := filepath.Join(dir, "snmpd.conf")
-	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	testpeer.Start(t, nil, bin, "-f", "-Lo", "-C", "-c", cf, "-p", filepath.Join(dir, "snmpd.pid"), "-m", "", "-I", "-smux")
-	probe := Agent{Address: addr, Timeout: 200 * time.Millisecond}
-	_ = probe.Validate()
-	testpeer.WaitFor(t, 15*time.Second, "snmpd ready", func() bool {
-		c, err := dial(&probe)
-		if err != nil {
-			return false
-		}
-		defer c.close()
-		_, err = c.get(context.Background(), []string{oidSysObjectID})
-		return err == nil
-	})
-	return addr
-}
+// startSnmpd is the shared net-snmp UPS agent (testpeer.StartSnmpdUPS).
+func startSnmpd(t testing.TB) string { return testpeer.StartSnmpdUPS(t) }
 
 func pollSamples(t *testing.T, k *Collector) (map[string]float64, error) {
 	t.Helper()

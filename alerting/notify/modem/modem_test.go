@@ -1,7 +1,6 @@
 package modem
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,30 +19,12 @@ import (
 
 const testTimeout = 300 * time.Millisecond
 
-// syncBuf is a log sink safe for concurrent writers.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start returns a simulated modem and a provider on it (command timeout
 // 300 ms), with its debug log.
-func start(t *testing.T, pin string) (*testpeer.Modem, *Provider, *syncBuf) {
+func start(t *testing.T, pin string) (*testpeer.Modem, *Provider, *testpeer.Buffer) {
 	t.Helper()
 	sim := testpeer.StartModem(t)
-	logs := &syncBuf{}
+	logs := &testpeer.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p, err := New("gsm", config.Modem{Device: sim.Device(), PIN: config.Secret(pin), CommandTimeout: testTimeout}, log)
 	if err != nil {
@@ -439,7 +420,7 @@ func TestProbe(t *testing.T) {
 
 func TestRunLogsTransitions(t *testing.T) {
 	sim := testpeer.StartModem(t)
-	logs := &syncBuf{}
+	logs := &testpeer.Buffer{}
 	p, err := New("gsm", config.Modem{Device: sim.Device(), CommandTimeout: testTimeout, ProbeInterval: 30 * time.Millisecond},
 		slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
@@ -460,7 +441,7 @@ func TestRunLogsTransitions(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, logs *syncBuf, s string) {
+func waitFor(t *testing.T, logs *testpeer.Buffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(logs.String(), s) {

@@ -1,7 +1,6 @@
 package twilio
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -20,27 +19,9 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
-// syncBuf is a log sink the provider's goroutines may write to.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newProvider points a provider at tw with test-speed timings; edit
 // adjusts the config.
-func newProvider(t *testing.T, tw *testpeer.Twilio, name string, edit func(*config.Twilio)) (*Provider, *syncBuf) {
+func newProvider(t *testing.T, tw *testpeer.Twilio, name string, edit func(*config.Twilio)) (*Provider, *testpeer.Buffer) {
 	t.Helper()
 	cfg := config.Twilio{
 		AccountSID: tw.AccountSID, AuthToken: config.Secret(tw.AuthToken), From: "+15550001111",
@@ -49,7 +30,7 @@ func newProvider(t *testing.T, tw *testpeer.Twilio, name string, edit func(*conf
 	if edit != nil {
 		edit(&cfg)
 	}
-	logs := &syncBuf{}
+	logs := &testpeer.Buffer{}
 	p, err := New(name, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
