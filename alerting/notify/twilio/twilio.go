@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -307,9 +308,13 @@ func classify(op string, err error, status int, cctx context.Context) error {
 			status = v1.HttpStatusCode
 		}
 	}
-	if cctx.Err() != nil && (status == 0 || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+	// The transport's header timeout equals our deadline, so either may
+	// fire first: both mean no answer in time.
+	var ne net.Error
+	timedOut := status == 0 && errors.As(err, &ne) && ne.Timeout()
+	if timedOut || cctx.Err() != nil && (status == 0 || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		// Our deadline or the caller's context: no complete answer.
-		if errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		if timedOut || errors.Is(cctx.Err(), context.DeadlineExceeded) {
 			return notify.Temporary(fmt.Errorf("twilio %s: no answer in time: %w", op, context.DeadlineExceeded))
 		}
 		return notify.Temporary(fmt.Errorf("twilio %s: %w", op, cctx.Err()))
