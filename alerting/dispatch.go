@@ -2,10 +2,13 @@ package alerting
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,69 +18,13 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/store"
 )
 
-// Delivery is one notification in the durable outbox: written before the
-// first attempt, so a crash never loses it.
-type Delivery struct {
-	Key         string    `json:"key"`       // idempotency key
-	Ref         string    `json:"ref"`       // the id people quote: the alarm's, or the group's
-	AlarmIDs    []string  `json:"alarm_ids"` // one, or several for a group
-	Event       EventKind `json:"event"`
-	Severity    string    `json:"severity"`
-	Receiver    string    `json:"receiver"`
-	Channel     string    `json:"channel"`
-	Recipient   string    `json:"recipient"`
-	Subject     string    `json:"subject"`
-	Body        string    `json:"body,omitempty"`
-	State       string    `json:"state"` // pending | sending | delivered | failed
-	Attempts    int       `json:"attempts"`
-	Created     time.Time `json:"created"`
-	NextAttempt time.Time `json:"next_attempt"`
-	LeaseUntil  time.Time `json:"lease_until,omitzero"`
-	Provider    string    `json:"provider,omitempty"`
-	LastError   string    `json:"last_error,omitempty"`
-	Done        time.Time `json:"done,omitzero"`
-	DigestOf    []string  `json:"digest_of,omitempty"` // SMS keys carried by this one
-}
-
-type openEntry struct {
-	due     time.Time
-	channel string
-}
-
-func (d *Dispatcher) markOpen(x Delivery) {
-	due := x.NextAttempt
-	if x.State == DeliverySending {
-		due = x.LeaseUntil
-	}
-	d.omu.Lock()
-	if x.State == DeliveryPending || x.State == DeliverySending {
-		d.open[x.Key] = openEntry{due, x.Channel}
-	} else {
-		delete(d.open, x.Key)
-	}
-	d.omu.Unlock()
-}
-
-// Delivery states.
-const (
-	DeliveryPending   = "pending"
-	DeliverySending   = "sending"
-	DeliveryDelivered = "delivered"
-	DeliveryFailed    = "failed"
-)
-
-// keepDelivered is how long finished deliveries stay in the ledger.
-const keepDelivered = 24 * time.Hour
-
-// sendLease bounds how long a send may be "in flight" before another
-// dispatcher (or this one after a restart) takes it over. A send that was
-// in flight when the process died is therefore repeated at most once, and
-// only if it had not been recorded as delivered.
-const sendLease = 3 * time.Minute
-
 // Dispatcher turns alarm events into notifications: routes, silences,
 // dependencies, grouping, repeats, escalation, acks; then delivers them from
 // the durable outbox, retrying until a channel accepts them.
+//
+// Every change of its state happens in a store transaction, and its
+// in-memory copies (notices, the outbox index) follow only when that
+// transaction commits: a write that fails leaves memory as the store is.
 type Dispatcher struct {
 	store     store.Store
 	routes    []config.Route
@@ -89,19 +36,23 @@ type Dispatcher struct {
 	log       *slog.Logger
 	now       func() time.Time
 	wake      chan struct{}
+	owner     string // this instance, in the leases it takes
+	backoff   func(attempt int) time.Duration
 
-	// open indexes the outbox entries still to send (pending or sending)
-	// by key, so that finding due work never scans a day of delivered
-	// entries.
-	omu       sync.Mutex
-	open      map[string]openEntry
+	ob        *outbox
 	lastPrune time.Time
 
 	mu       sync.Mutex
-	notices  map[string]*Notice
-	silences map[string]*Silence // run-time silences
+	notices  map[string]*Notice // committed notices, by alarm id
+	silences map[string]*Silence
 	inflight map[string]bool
 	lastSMS  map[string]time.Time
+	// unsaved holds outcomes of sends whose write failed (a full disk):
+	// written again before anything else, so a delivered message is not
+	// sent again when its lease runs out.
+	unsaved map[string]Delivery
+	// corrupt counts records that could not be decoded at start.
+	corrupt int
 
 	// TargetUp says whether a target answered its last collection (for
 	// depends_on); known is false before the first round.
@@ -113,14 +64,23 @@ type Dispatcher struct {
 	OnChannel func(channel string, up bool)
 }
 
+// instance names this process in the leases it takes.
+func instance() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+}
+
 // NewDispatcher builds a dispatcher and loads its state from the store.
 func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notify.Notifier, log *slog.Logger) (*Dispatcher, error) {
 	d := &Dispatcher{
 		store: st, routes: cfg.Routes, receivers: map[string]config.Receiver{}, channels: channels,
 		parents: map[string][]string{}, smsGap: time.Minute,
-		log: log, now: time.Now, wake: make(chan struct{}, 1),
-		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{}, lastSMS: map[string]time.Time{},
-		open: map[string]openEntry{},
+		log: log, now: time.Now, wake: make(chan struct{}, 1), owner: instance(), ob: newOutbox(),
+		backoff: notify.Backoff,
+		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{},
+		lastSMS: map[string]time.Time{}, unsaved: map[string]Delivery{},
 	}
 	if cfg.Notify.SMS != nil && cfg.Notify.SMS.MinInterval != 0 {
 		d.smsGap = cfg.Notify.SMS.MinInterval
@@ -138,79 +98,87 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		}
 		d.config = append(d.config, &Silence{ID: fmt.Sprintf("config-%d", i), Match: s.Match, Comment: s.Comment, Schedule: sc, Source: "config"})
 	}
-	err := st.Update(func(tx store.Tx) error {
-		// A (re)start is a good moment to retry: nothing waits out a backoff
-		// computed before the restart.
-		var retry []Delivery
-		if err := tx.ForEach(store.Outbox, func(_ string, v []byte) error {
-			var x Delivery
-			if json.Unmarshal(v, &x) != nil {
+	// Read-only: a full disk at start must not stop the dispatcher. What
+	// needs writing back goes through the same retry as a failed outcome.
+	var retry []Delivery
+	err := st.View(func(tx store.Tx) error {
+		var bad int
+		var err error
+		retry, bad, err = d.ob.load(tx, d.owner, time.Now())
+		if err != nil {
+			return err
+		}
+		d.corrupt += bad
+		if err := tx.ForEach(store.Notices, func(k string, v []byte) error {
+			var n Notice
+			if json.Unmarshal(v, &n) != nil {
+				d.corrupt++
 				return nil
 			}
-			if x.State == DeliveryPending && x.NextAttempt.After(time.Now()) {
-				x.NextAttempt = time.Now()
-				retry = append(retry, x)
-			}
-			d.markOpen(x)
+			d.notices[k] = &n
 			return nil
 		}); err != nil {
 			return err
 		}
-		for _, x := range retry {
-			if err := putDelivery(tx, x); err != nil {
-				return err
+		if err := tx.ForEach(store.Groups, func(k string, v []byte) error {
+			var g group
+			if json.Unmarshal(v, &g) == nil {
+				d.ob.hold(g)
 			}
-		}
-		if err := tx.ForEach(store.Notices, func(k string, v []byte) error {
-			var n Notice
-			if json.Unmarshal(v, &n) == nil {
-				d.notices[k] = &n
-			}
-			return nil
+			return nil // a corrupt group is dropped, and logged, at its flush
 		}); err != nil {
 			return err
 		}
 		if err := tx.ForEach(store.Silences, func(k string, v []byte) error {
 			var s Silence
-			if json.Unmarshal(v, &s) == nil {
-				s.Source = "api"
-				d.silences[k] = &s
+			if json.Unmarshal(v, &s) != nil {
+				d.corrupt++
+				return nil
 			}
+			s.Source = "api"
+			d.silences[k] = &s
 			return nil
 		}); err != nil {
 			return err
 		}
-		return tx.ForEach(store.Outbox, func(_ string, v []byte) error {
-			var x Delivery
-			if json.Unmarshal(v, &x) == nil && x.Channel == "sms" && x.State == DeliveryDelivered && x.Done.After(d.lastSMS[x.Recipient]) {
-				d.lastSMS[x.Recipient] = x.Done
-			}
-			return nil
-		})
+		d.lastSMS, err = d.ob.lastSMS(tx)
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range retry {
+		d.unsaved[x.Key] = x
+	}
+	d.saveUnsaved()
+	if d.corrupt > 0 {
+		d.log.Error("records of the notification state could not be decoded and were dropped", "count", d.corrupt)
+	}
 	return d, err
 }
 
-// put writes a new delivery unless one with the same key exists (the
-// idempotency that makes retried evaluations and restarts harmless).
-func (d *Dispatcher) put(tx store.Tx, x Delivery, now time.Time) error {
-	if tx.Get(store.Outbox, x.Key) != nil {
-		return nil
-	}
-	x.State, x.Created, x.NextAttempt = DeliveryPending, now, now
-	if err := putDelivery(tx, x); err != nil {
-		return err
-	}
-	d.markOpen(x) // a rolled-back key is dropped at its first lookup
-	return nil
+// Corrupt is the number of outbox, notice and silence records that could
+// not be decoded at start (reported as StateLost by the daemon).
+func (d *Dispatcher) Corrupt() int { return d.corrupt }
+
+// OpenDeliveries is the number of deliveries still to send.
+func (d *Dispatcher) OpenDeliveries() int { return d.ob.openCount() }
+
+// DuplicateKeys counts deliveries not queued because their key existed.
+func (d *Dispatcher) DuplicateKeys() int {
+	d.ob.mu.Lock()
+	defer d.ob.mu.Unlock()
+	return d.ob.duplicates
 }
 
-func putDelivery(tx store.Tx, x Delivery) error {
-	b, err := json.Marshal(x)
-	if err != nil {
-		return err
+// put queues a new delivery. A key that exists already is not queued
+// twice; keys are unique per event, so that is a bug, and it is logged.
+func (d *Dispatcher) put(tx store.Tx, x Delivery, now time.Time) error {
+	added, err := d.ob.add(tx, x, now)
+	if err == nil && !added {
+		d.log.Error("delivery key exists already; not queued twice", "key", x.Key)
 	}
-	return tx.Put(store.Outbox, x.Key, b)
+	return err
 }
 
 // Wake makes the dispatcher look at the outbox now.
@@ -270,59 +238,49 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 	if limit <= 0 {
 		return nil
 	}
+	d.saveUnsaved()
 	now := d.now()
-	var out []Delivery
-	var keys []string
-	d.omu.Lock()
-	for k, o := range d.open {
-		if !o.due.After(now) {
-			keys = append(keys, k)
-		}
-	}
-	d.omu.Unlock()
+	keys := d.ob.candidates(now)
 	if len(keys) == 0 {
 		return nil
 	}
+	var out []Delivery
 	err := d.store.Update(func(tx store.Tx) error {
+		out = out[:0]
 		var ready []Delivery
 		for _, k := range keys {
-			v := tx.Get(store.Outbox, k)
-			var x Delivery
-			if v == nil || json.Unmarshal(v, &x) != nil {
-				if v != nil {
+			if d.isInflight(k) {
+				continue
+			}
+			x, ok := d.ob.get(tx, k)
+			if !ok {
+				if tx.Get(store.Outbox, k) != nil {
 					d.log.Error("corrupt outbox entry dropped", "key", k)
 					if err := tx.Delete(store.Outbox, k); err != nil {
 						return err
 					}
 				}
-				d.omu.Lock()
-				delete(d.open, k)
-				d.omu.Unlock()
+				tx.OnCommit(func() { d.ob.forget(k) })
 				continue
 			}
-			switch x.State {
-			case DeliveryPending:
-				if !x.NextAttempt.After(now) && !d.isInflight(k) {
-					ready = append(ready, x)
-				}
-			case DeliverySending:
-				if x.LeaseUntil.Before(now) && !d.isInflight(k) {
-					ready = append(ready, x)
-				}
-			default:
-				d.markOpen(x)
+			switch {
+			case x.State == DeliveryPending && !x.NextAttempt.After(now):
+				ready = append(ready, x)
+			case x.State == DeliverySending && x.LeaseUntil.Before(now):
+				ready = append(ready, x)
+			case !x.open():
+				tx.OnCommit(func() { d.ob.index(x) })
 			}
 		}
-		sort.Slice(ready, func(i, j int) bool { return ready[i].Created.Before(ready[j].Created) })
+		sort.Slice(ready, func(i, j int) bool { return ready[i].Seq < ready[j].Seq })
 		claim := d.throttleSMS(ready, now)
 		if len(claim) > limit {
 			claim = claim[:limit]
 		}
 		for _, x := range claim {
-			x.State = DeliverySending
-			x.LeaseUntil = now.Add(sendLease)
+			x.State, x.LeaseUntil, x.LeaseOwner = DeliverySending, now.Add(sendLease), d.owner
 			x.Attempts++
-			if err := putDelivery(tx, x); err != nil {
+			if err := d.ob.save(tx, x); err != nil {
 				return err
 			}
 			out = append(out, x)
@@ -332,9 +290,6 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 	if err != nil {
 		d.log.Error("outbox scan failed", "err", err)
 		return nil
-	}
-	for _, x := range out {
-		d.markOpen(x)
 	}
 	d.mu.Lock()
 	for _, x := range out {
@@ -355,6 +310,7 @@ func (d *Dispatcher) throttleSMS(ready []Delivery, now time.Time) []Delivery {
 	var out []Delivery
 	first := map[string]int{}
 	for _, x := range ready {
+		x.Subject, x.DigestOf = stripDigest(x.Subject), nil
 		if x.Channel != "sms" {
 			out = append(out, x)
 			continue
@@ -371,15 +327,29 @@ func (d *Dispatcher) throttleSMS(ready []Delivery, now time.Time) []Delivery {
 	}
 	for i := range out {
 		if n := len(out[i].DigestOf); n > 0 {
-			out[i].Subject = fmt.Sprintf("%s (+%d more, see e-mail)", out[i].Subject, n)
+			out[i].Subject = fmt.Sprintf("%s"+digestMark, out[i].Subject, n)
 		}
 	}
 	return out
 }
 
+const digestMark = " (+%d more, see e-mail)"
+
+// stripDigest removes a digest mark from a subject (a retried digest is
+// built again from what is ready then).
+func stripDigest(s string) string {
+	if i := strings.LastIndex(s, " (+"); i >= 0 && strings.HasSuffix(s, " more, see e-mail)") {
+		return s[:i]
+	}
+	return s
+}
+
 func (d *Dispatcher) isInflight(k string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if _, ok := d.unsaved[k]; ok {
+		return true
+	}
 	return d.inflight[k]
 }
 
@@ -422,7 +392,7 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 		}
 		d.log.Info("notification delivered", "key", x.Key, "channel", x.Channel, "to", x.Recipient, "via", provider, "attempts", x.Attempts)
 		if x.Attempts > 1 {
-			d.retrySoon(x.Channel) // the channel is back: don't let the others wait out their backoff
+			defer d.retrySoon(x.Channel) // the channel is back: don't let the others wait out their backoff
 		}
 	case ctx.Err() != nil:
 		// Shutting down: back to the outbox for the next start.
@@ -433,49 +403,66 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 		d.log.Error("notification failed permanently", "key", x.Key, "channel", x.Channel, "to", x.Recipient, "err", err)
 	default:
 		x.State, x.LastError = DeliveryPending, err.Error()
-		x.NextAttempt = now.Add(notify.Backoff(x.Attempts))
+		x.NextAttempt = now.Add(d.backoff(x.Attempts))
 		d.log.Warn("notification not delivered yet; will retry", "key", x.Key, "channel", x.Channel, "to", x.Recipient,
 			"attempt", x.Attempts, "retry_in", x.NextAttempt.Sub(now).Round(time.Millisecond), "err", err)
 	}
-	x.LeaseUntil = time.Time{}
-	digest := x.DigestOf
-	var members []Delivery
-	err = d.store.Update(func(tx store.Tx) error {
-		if err := putDelivery(tx, x); err != nil {
+	x.LeaseUntil, x.LeaseOwner = time.Time{}, ""
+	if err := d.settle(x); err != nil {
+		d.log.Error("cannot record delivery outcome; will write it again", "key", x.Key, "err", err)
+		d.mu.Lock()
+		d.unsaved[x.Key] = x
+		d.mu.Unlock()
+	}
+	if x.State == DeliveryPending {
+		d.Wake()
+	}
+}
+
+// settle records a send's outcome; the members of a digest share it.
+func (d *Dispatcher) settle(x Delivery) error {
+	return d.store.Update(func(tx store.Tx) error {
+		if err := d.ob.save(tx, x); err != nil {
 			return err
 		}
-		// The digest's members share its fate.
-		for _, k := range digest {
-			b := tx.Get(store.Outbox, k)
-			if b == nil {
-				continue
-			}
-			var m Delivery
-			if json.Unmarshal(b, &m) != nil {
+		for _, k := range x.DigestOf {
+			m, ok := d.ob.get(tx, k)
+			if !ok {
 				continue
 			}
 			m.State, m.Provider, m.Done, m.LastError, m.NextAttempt = x.State, x.Provider, x.Done, x.LastError, x.NextAttempt
+			m.LeaseUntil, m.LeaseOwner = time.Time{}, ""
 			m.Attempts++
 			if x.State == DeliveryDelivered {
 				m.LastError = "sent as part of the digest " + x.Key
 			}
-			if err := putDelivery(tx, m); err != nil {
+			if err := d.ob.save(tx, m); err != nil {
 				return err
 			}
-			members = append(members, m)
 		}
 		return nil
 	})
-	if err != nil {
-		d.log.Error("cannot record delivery outcome", "key", x.Key, "err", err)
-	} else {
-		d.markOpen(x)
-		for _, m := range members {
-			d.markOpen(m)
-		}
+}
+
+// saveUnsaved writes outcomes a failed write left in memory.
+func (d *Dispatcher) saveUnsaved() {
+	d.mu.Lock()
+	if len(d.unsaved) == 0 {
+		d.mu.Unlock()
+		return
 	}
-	if x.State == DeliveryPending {
-		d.Wake()
+	list := make([]Delivery, 0, len(d.unsaved))
+	for _, x := range d.unsaved {
+		list = append(list, x)
+	}
+	d.mu.Unlock()
+	for _, x := range list {
+		if err := d.settle(x); err != nil {
+			return // still failing: next time
+		}
+		d.mu.Lock()
+		delete(d.unsaved, x.Key)
+		d.mu.Unlock()
 	}
 }
 
@@ -483,25 +470,17 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 // forward to now.
 func (d *Dispatcher) retrySoon(channel string) {
 	now := d.now()
-	d.omu.Lock()
-	var keys []string
-	for k, o := range d.open {
-		if o.channel == channel && o.due.After(now) {
-			keys = append(keys, k)
-		}
-	}
-	d.omu.Unlock()
+	keys := d.ob.dueLater(channel, now)
 	err := d.store.Update(func(tx store.Tx) error {
 		for _, k := range keys {
-			var x Delivery
-			if v := tx.Get(store.Outbox, k); v == nil || json.Unmarshal(v, &x) != nil || x.State != DeliveryPending {
+			x, ok := d.ob.get(tx, k)
+			if !ok || x.State != DeliveryPending {
 				continue
 			}
 			x.NextAttempt = now
-			if err := putDelivery(tx, x); err != nil {
+			if err := d.ob.save(tx, x); err != nil {
 				return err
 			}
-			d.markOpen(x)
 		}
 		return nil
 	})
@@ -511,31 +490,16 @@ func (d *Dispatcher) retrySoon(channel string) {
 	d.Wake()
 }
 
-// prune drops finished deliveries older than keepDelivered (once a minute).
+// prune drops finished deliveries older than keepDelivered, and the oldest
+// beyond maxLedger (once a minute).
 func (d *Dispatcher) prune(now time.Time) {
 	if now.Sub(d.lastPrune) < time.Minute {
 		return
 	}
 	d.lastPrune = now
 	err := d.store.Update(func(tx store.Tx) error {
-		var del []string
-		if err := tx.ForEach(store.Outbox, func(k string, v []byte) error {
-			var x Delivery
-			if json.Unmarshal(v, &x) != nil {
-				del = append(del, k)
-			} else if (x.State == DeliveryDelivered || x.State == DeliveryFailed) && now.Sub(x.Done) > keepDelivered {
-				del = append(del, k)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range del {
-			if err := tx.Delete(store.Outbox, k); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := d.ob.prune(tx, now)
+		return err
 	})
 	if err != nil {
 		d.log.Error("outbox pruning failed", "err", err)
@@ -547,25 +511,9 @@ func (d *Dispatcher) prune(now time.Time) {
 func (d *Dispatcher) Deliveries(alarmID string) ([]Delivery, error) {
 	var out []Delivery
 	err := d.store.View(func(tx store.Tx) error {
-		return tx.ForEach(store.Outbox, func(k string, v []byte) error {
-			var x Delivery
-			if json.Unmarshal(v, &x) != nil {
-				return nil
-			}
-			if alarmID != "" {
-				found := false
-				for _, id := range x.AlarmIDs {
-					found = found || id == alarmID
-				}
-				if !found {
-					return nil
-				}
-			}
-			x.Body = ""
-			out = append(out, x)
-			return nil
-		})
+		var err error
+		out, err = d.ob.ledger(tx, alarmID)
+		return err
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, err
 }

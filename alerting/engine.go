@@ -31,6 +31,10 @@ type Options struct {
 	// concurrently; on error the changes are offered again next time, so a
 	// full disk delays an alarm but does not lose it.
 	OnChange func([]Change) error
+	// OnEvalFailure is told of every rule that fails to evaluate for a
+	// label set (a division by zero, a type error at run time): the
+	// vedetta_rule_evaluation_failures_total metric.
+	OnEvalFailure func(rule string)
 	Now      func() time.Time
 	Logger   *slog.Logger
 }
@@ -54,6 +58,30 @@ type Engine struct {
 	keyBuf  []byte
 
 	persistMu sync.Mutex
+	// failLogged rate-limits the warning for a failing rule: once a
+	// minute per rule, the metric counts every failure.
+	failLogged map[string]time.Time
+}
+
+// evalFailLogEvery is how often a failing rule is logged.
+const evalFailLogEvery = time.Minute
+
+// evalFailed counts a rule that failed to evaluate and warns, at most once
+// a minute per rule: a broken rule is an alarm nobody will get. Caller
+// holds e.mu.
+func (e *Engine) evalFailed(rl *Rule, target string, err error) {
+	if e.opts.OnEvalFailure != nil {
+		e.opts.OnEvalFailure(rl.Name)
+	}
+	now := e.opts.Now()
+	if now.Sub(e.failLogged[rl.Name]) < evalFailLogEvery {
+		return
+	}
+	if e.failLogged == nil {
+		e.failLogged = map[string]time.Time{}
+	}
+	e.failLogged[rl.Name] = now
+	e.opts.Logger.Warn("rule evaluation failed: this rule cannot fire", "rule", rl.Name, "target", target, "err", err)
 }
 
 type targetState struct {
@@ -365,7 +393,7 @@ func (e *Engine) evalSingle(rl *Rule, target string, ts *targetState, now time.T
 		bind.labels = s
 		out, err := p.run(env, bind)
 		if err != nil {
-			e.opts.Logger.Debug("rule evaluation failed", "rule", rl.Name, "target", target, "err", err)
+			e.evalFailed(rl, target, err)
 			continue
 		}
 		cond, _ := out.(bool)
@@ -488,7 +516,7 @@ func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Tim
 		}
 		out, err := p.run(env, bind)
 		if err != nil {
-			e.opts.Logger.Debug("rule evaluation failed", "rule", rl.Name, "target", target, "err", err)
+			e.evalFailed(rl, target, err)
 			continue
 		}
 		cond, _ := out.(bool)

@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -296,5 +297,44 @@ func TestEngineJoin(t *testing.T) {
 	sort.Strings(got)
 	if strings.Join(got, ",") != "ge-7,ge-99" {
 		t.Fatalf("alarms %v, want ge-7 and ge-99", got)
+	}
+}
+
+// A rule that fails at run time (integer division by zero, comparing a
+// string with a number) is counted every time and logged at warning
+// level, at most once a minute per rule: a broken rule cannot fire, and
+// that must not be a debug line nobody reads (issue 17).
+func TestEngineCountsEvaluationFailures(t *testing.T) {
+	var logs strings.Builder
+	failures := map[string]int{}
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e := New(Options{Site: "dc1", Rules: rules(t,
+		config.Rule{Name: "DivByZero", Expr: "int(temp) % int(divisor) == 0"},
+		config.Rule{Name: "TypeError", Expr: `temp > 10 && float(labels.room) > 3`},
+		config.Rule{Name: "Fine", Expr: "temp > 100"},
+	), Now: clock.now, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		OnEvalFailure: func(rule string) { failures[rule]++ }})
+	for i := 0; i < 3; i++ {
+		e.Ingest(collectors.Batch{Target: "h", Samples: []collectors.Sample{
+			{Name: "temp", Value: 42, Time: clock.now(), Labels: collectors.L("target", "h", "room", "r1")},
+			{Name: "divisor", Value: 0, Time: clock.now(), Labels: collectors.L("target", "h", "room", "r1")},
+		}})
+		clock.add(10 * time.Second)
+	}
+	if failures["DivByZero"] != 3 || failures["TypeError"] != 3 || failures["Fine"] != 0 {
+		t.Fatalf("failures %v, want 3 for each broken rule", failures)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "rule=DivByZero"); n != 1 || !strings.Contains(out, "level=WARN") {
+		t.Fatalf("want one warning per broken rule in a minute, got %d:\n%s", n, out)
+	}
+	clock.add(time.Minute)
+	e.Tick()
+	e.Ingest(collectors.Batch{Target: "h", Samples: []collectors.Sample{
+		{Name: "temp", Value: 42, Time: clock.now(), Labels: collectors.L("target", "h", "room", "r1")},
+		{Name: "divisor", Value: 0, Time: clock.now(), Labels: collectors.L("target", "h", "room", "r1")},
+	}})
+	if n := strings.Count(logs.String(), "rule=DivByZero"); n != 2 {
+		t.Fatalf("a minute later the rule is logged again: %d warnings", n)
 	}
 }

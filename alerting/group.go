@@ -16,10 +16,14 @@ import (
 // labels for group_wait, then goes out as one message per recipient: a
 // switch losing 40 ports is one SMS and one e-mail, not 40. Groups live in
 // the store, so a crash during group_wait loses nothing.
+//
+// One group holds every kind of event (as Alertmanager's do): FIRING and
+// RESOLVED of the same labels in separate groups could each hold an event
+// the other must wait for, and neither would ever go out.
 type group struct {
 	Key   string      `json:"key"`
 	Route int         `json:"route"`
-	Event EventKind   `json:"event"`
+	Event EventKind   `json:"event,omitempty"` // of items written before items had their own
 	First time.Time   `json:"first"`
 	Items []groupItem `json:"items"`
 }
@@ -27,27 +31,44 @@ type group struct {
 type groupItem struct {
 	Alarm Alarm       `json:"alarm"`
 	To    []Recipient `json:"to"`
+	Seq   uint64      `json:"seq"` // the event's number
+	Event EventKind   `json:"event,omitempty"`
+}
+
+func (g *group) eventOf(it groupItem) EventKind {
+	if it.Event != "" {
+		return it.Event
+	}
+	return g.Event
 }
 
 // deliver queues ev about n for each recipient: grouped when the route
 // groups, else at once.
+//
+// Every event gets its own number from the store's counter (nextSeq): the
+// keys of its deliveries are unique for the life of the state, so
+// "delivered" always means "this event was delivered".
 func (d *Dispatcher) deliver(tx store.Tx, n *Notice, ev EventKind, to []routed, now time.Time) error {
+	seq, err := nextSeq(tx)
+	if err != nil {
+		return err
+	}
 	byGroup := map[string][]Recipient{}
 	var groupRoute = map[string]int{}
 	for _, r := range to {
 		if r.route >= 0 && r.route < len(d.routes) {
 			rt := d.routes[r.route]
 			if len(rt.GroupBy) > 0 && rt.GroupWait > 0 && ev != EventTest {
-				k := groupKey(r.route, rt.GroupBy, n.Alarm, ev)
+				k := groupKey(r.route, rt.GroupBy, n.Alarm)
 				byGroup[k] = append(byGroup[k], r.Recipient)
 				groupRoute[k] = r.route
 				continue
 			}
 		}
 		note := d.suppressedNote(n.Alarm)
-		key := fmt.Sprintf("%s/%d/%s/%s/%s/%s", n.AlarmID, n.N, ev, r.Receiver, r.Channel, r.Address)
+		key := fmt.Sprintf("%s/%d/%s/%s/%s/%s", n.AlarmID, seq, ev, r.Receiver, r.Channel, r.Address)
 		if err := d.put(tx, Delivery{
-			Key: key, Ref: n.AlarmID, AlarmIDs: []string{n.AlarmID}, Event: ev, Severity: n.Alarm.Severity,
+			Key: key, Seq: seq, Ref: n.AlarmID, AlarmIDs: []string{n.AlarmID}, Event: ev, Severity: n.Alarm.Severity,
 			Receiver: r.Receiver, Channel: r.Channel, Recipient: r.Address,
 			Subject: Subject(n.Alarm, ev) + note, Body: Body(n.Alarm, ev) + note,
 		}, now); err != nil {
@@ -61,14 +82,13 @@ func (d *Dispatcher) deliver(tx store.Tx, n *Notice, ev EventKind, to []routed, 
 	sort.Strings(keys)
 	for _, k := range keys {
 		var g group
-		if b := tx.Get(store.Groups, k); b != nil {
-			if err := json.Unmarshal(b, &g); err != nil {
-				return err
+		if b := tx.Get(store.Groups, k); b == nil || json.Unmarshal(b, &g) != nil {
+			if b != nil {
+				d.log.Error("corrupt group record replaced", "key", k)
 			}
-		} else {
-			g = group{Key: k, Route: groupRoute[k], Event: ev, First: now}
+			g = group{Key: k, Route: groupRoute[k], First: now}
 		}
-		g.Items = append(g.Items, groupItem{Alarm: n.Alarm, To: byGroup[k]})
+		g.Items = append(g.Items, groupItem{Alarm: n.Alarm, To: byGroup[k], Seq: seq, Event: ev})
 		b, err := json.Marshal(g)
 		if err != nil {
 			return err
@@ -76,13 +96,14 @@ func (d *Dispatcher) deliver(tx store.Tx, n *Notice, ev EventKind, to []routed, 
 		if err := tx.Put(store.Groups, k, b); err != nil {
 			return err
 		}
+		tx.OnCommit(func() { d.ob.hold(g) })
 	}
 	return nil
 }
 
-func groupKey(route int, by []string, a Alarm, ev EventKind) string {
+func groupKey(route int, by []string, a Alarm) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d|%s", route, ev)
+	fmt.Fprintf(&b, "%d", route)
 	for _, l := range by {
 		v := a.Labels[l]
 		switch l {
@@ -124,6 +145,8 @@ func (d *Dispatcher) flushGroups(tx store.Tx, now time.Time) error {
 		if err := tx.Delete(store.Groups, g.Key); err != nil {
 			return err
 		}
+		key := g.Key
+		tx.OnCommit(func() { d.ob.unhold(key) })
 		if len(g.Items) == 0 {
 			continue
 		}
@@ -135,41 +158,72 @@ func (d *Dispatcher) flushGroups(tx store.Tx, now time.Time) error {
 }
 
 func (d *Dispatcher) flushGroup(tx store.Tx, g group, now time.Time) error {
-	// One message per recipient, listing the alarms that concern it.
-	per := map[Recipient][]Alarm{}
+	// One message per recipient, listing the events that concern it in
+	// the order they happened. Each alarm keeps its own event number in the
+	// delivery: it waits, for each of its alarms, for what was queued
+	// earlier for that alarm.
+	type member struct {
+		a   Alarm
+		seq uint64
+		ev  EventKind
+	}
+	per := map[Recipient][]member{}
 	var order []Recipient
+	var seq uint64 // the group's own number: the newest of its events
 	for _, it := range g.Items {
+		seq = max(seq, it.Seq)
 		for _, r := range it.To {
 			if _, ok := per[r]; !ok {
 				order = append(order, r)
 			}
-			per[r] = append(per[r], it.Alarm)
+			per[r] = append(per[r], member{it.Alarm, it.Seq, g.eventOf(it)})
 		}
 	}
 	sum := sha256.Sum256([]byte(g.Key))
 	gid := hex.EncodeToString(sum[:])[:10]
 	for _, r := range order {
-		alarms := per[r]
-		sort.Slice(alarms, func(i, j int) bool { return alarms[i].ID < alarms[j].ID })
-		ids := make([]string, len(alarms))
-		for i, a := range alarms {
-			ids[i] = a.ID
+		ms := per[r]
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].seq < ms[j].seq })
+		alarms := make([]Alarm, len(ms))
+		events := make([]EventKind, len(ms))
+		ids := make([]string, len(ms))
+		seqs := make([]uint64, len(ms))
+		for i, m := range ms {
+			alarms[i], events[i], ids[i], seqs[i] = m.a, m.ev, m.a.ID, m.seq
 		}
-		x := Delivery{Ref: gid, AlarmIDs: ids, Event: g.Event, Receiver: r.Receiver, Channel: r.Channel, Recipient: r.Address}
+		ev := mainEvent(events)
+		x := Delivery{Seq: seq, Seqs: seqs, Events: events, Ref: gid, AlarmIDs: ids, Event: ev,
+			Receiver: r.Receiver, Channel: r.Channel, Recipient: r.Address}
 		if len(alarms) == 1 {
 			x.Ref = alarms[0].ID
 			note := d.suppressedNote(alarms[0])
-			x.Subject, x.Body = Subject(alarms[0], g.Event)+note, Body(alarms[0], g.Event)+note
+			x.Subject, x.Body = Subject(alarms[0], ev)+note, Body(alarms[0], ev)+note
 		} else {
-			x.Subject, x.Body = GroupSubject(alarms, g.Event), GroupBody(alarms, g.Event)
+			x.Subject, x.Body = GroupSubject(alarms, events), GroupBody(alarms, events)
 		}
 		x.Severity = alarms[0].Severity
-		x.Key = fmt.Sprintf("grp/%s/%d/%s/%s/%s", gid, g.First.UnixNano(), r.Receiver, r.Channel, r.Address)
+		for _, a := range alarms {
+			if severityRank(a.Severity) > severityRank(x.Severity) {
+				x.Severity = a.Severity
+			}
+		}
+		x.Key = fmt.Sprintf("grp/%s/%d/%s/%s/%s", gid, seq, r.Receiver, r.Channel, r.Address)
 		if err := d.put(tx, x, now); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// mainEvent is what a group's message is about, for its subject and the
+// channels: FIRING if anything fires, else the first event.
+func mainEvent(evs []EventKind) EventKind {
+	for _, ev := range evs {
+		if ev == EventFiring {
+			return ev
+		}
+	}
+	return evs[0]
 }
 
 // suppressedNote counts the alarms held back because they depend on the

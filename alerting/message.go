@@ -29,8 +29,10 @@ func Subject(a Alarm, ev EventKind) string {
 		a.Site, eventWord(ev), a.Severity, a.Rule, a.Labels["target"], a.Summary, a.ID)
 }
 
-// GroupSubject summarises several alarms of one group in one line.
-func GroupSubject(as []Alarm, ev EventKind) string {
+// GroupSubject summarises several events of one group in one line:
+// "FIRING critical: 40 alarms on sw1: SwitchPortDown×40", or, when the
+// group holds several kinds, "FIRING 3, RESOLVED 2 critical: ...".
+func GroupSubject(as []Alarm, evs []EventKind) string {
 	rules := map[string]int{}
 	targets := map[string]bool{}
 	sev := ""
@@ -51,21 +53,43 @@ func GroupSubject(as []Alarm, ev EventKind) string {
 		ts = append(ts, t)
 	}
 	sort.Strings(ts)
-	return fmt.Sprintf("[vedetta %s] %s %s: %d alarms on %s: %s", as[0].Site, eventWord(ev), sev, len(as),
+	return fmt.Sprintf("[vedetta %s] %s %s: %d alarms on %s: %s", as[0].Site, eventsWord(evs), sev, len(as),
 		strings.Join(ts, ", "), strings.Join(rs, ", "))
 }
 
-// GroupBody lists every alarm of a group, one line each, then the details.
-func GroupBody(as []Alarm, ev EventKind) string {
+// eventsWord is "FIRING" for a group of one kind, "FIRING 3, RESOLVED 2"
+// for a mix (in the order the kinds first happened).
+func eventsWord(evs []EventKind) string {
+	count := map[EventKind]int{}
+	var kinds []EventKind
+	for _, ev := range evs {
+		if count[ev] == 0 {
+			kinds = append(kinds, ev)
+		}
+		count[ev]++
+	}
+	if len(kinds) == 1 {
+		return eventWord(kinds[0])
+	}
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", eventWord(k), count[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// GroupBody lists every event of a group, one line each in the order they
+// happened, then the details.
+func GroupBody(as []Alarm, evs []EventKind) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d alarms\n\n", eventWord(ev), len(as))
-	for _, a := range as {
-		fmt.Fprintf(&b, "  [%s] %-8s %s on %s: %s\n", a.ID, a.Severity, a.Rule, a.Labels["target"], a.Summary)
+	fmt.Fprintf(&b, "%s: %d alarms\n\n", eventsWord(evs), len(as))
+	for i, a := range as {
+		fmt.Fprintf(&b, "  [%s] %-8s %-8s %s on %s: %s\n", a.ID, eventWord(evs[i]), a.Severity, a.Rule, a.Labels["target"], a.Summary)
 	}
 	b.WriteString("\n")
-	for _, a := range as {
+	for i, a := range as {
 		b.WriteString("----\n")
-		b.WriteString(Body(a, ev))
+		b.WriteString(Body(a, evs[i]))
 	}
 	return b.String()
 }

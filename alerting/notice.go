@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/vedetta-dc/vedetta/internal/store"
@@ -23,8 +25,12 @@ type Notice struct {
 	// it goes out when that ends, if it still holds.
 	Waiting      string    `json:"waiting,omitempty"`
 	WaitingEvent EventKind `json:"waiting_event,omitempty"`
-	N            int       `json:"n"` // notification counter: part of idempotency keys
-	Ack          *Ack      `json:"ack,omitempty"`
+	// HeldResolved is who still has to hear that the previous episode
+	// ended: its RESOLVED was held back (a silence) when the alarm fired
+	// again. It goes out, before anything of the new episode, when the
+	// hold ends.
+	HeldResolved []Recipient `json:"held_resolved,omitempty"`
+	Ack          *Ack        `json:"ack,omitempty"`
 }
 
 // Ack is an acknowledgement: it stops repeats and escalation until it
@@ -55,64 +61,133 @@ func severityRank(s string) int {
 	return 0
 }
 
-func (d *Dispatcher) putNotice(tx store.Tx, n *Notice) error {
+// loadNotice reads an alarm's notice in tx (which sees its own writes).
+// A record that cannot be decoded counts as none: the episode is then
+// treated as new, which errs on the side of telling people.
+func (d *Dispatcher) loadNotice(tx store.Tx, id string) *Notice {
+	b := tx.Get(store.Notices, id)
+	if b == nil {
+		return nil
+	}
+	var n Notice
+	if err := json.Unmarshal(b, &n); err != nil {
+		d.log.Error("corrupt notice record ignored", "alarm", id, "err", err)
+		return nil
+	}
+	return &n
+}
+
+// saveNotice writes n; the in-memory copy follows when tx commits.
+func (d *Dispatcher) saveNotice(tx store.Tx, n *Notice) error {
 	b, err := json.Marshal(n)
 	if err != nil {
 		return err
 	}
-	return tx.Put(store.Notices, n.AlarmID, b)
+	if err := tx.Put(store.Notices, n.AlarmID, b); err != nil {
+		return err
+	}
+	c := *n
+	c.Told = slices.Clone(n.Told)
+	tx.OnCommit(func() {
+		d.mu.Lock()
+		d.notices[c.AlarmID] = &c
+		d.mu.Unlock()
+	})
+	return nil
+}
+
+// dropNotice ends an episode's notice; memory follows on commit.
+func (d *Dispatcher) dropNotice(tx store.Tx, id string) error {
+	if err := tx.Delete(store.Notices, id); err != nil {
+		return err
+	}
+	tx.OnCommit(func() {
+		d.mu.Lock()
+		delete(d.notices, id)
+		d.mu.Unlock()
+	})
+	return nil
 }
 
 // Update is called (inside the engine's transaction) for every alarm change
-// with the event people should hear about, if any.
+// with the event people should hear about, if any. It changes nothing in
+// memory unless that transaction commits.
 func (d *Dispatcher) Update(tx store.Tx, a Alarm, ev EventKind) error {
 	now := d.now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n := d.notices[a.ID]
+	n := d.loadNotice(tx, a.ID)
 	if n == nil {
 		if ev == "" || ev == EventResolved || ev == EventStale {
 			return nil // nobody was told about this alarm: nothing to say
 		}
 		n = &Notice{AlarmID: a.ID}
-		d.notices[a.ID] = n
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	prevSev := n.Alarm.Severity
 	n.Alarm = a
 	n.Firing = a.State == StateFiring || a.State == StateStale
+	if ev == EventFiring && n.Waiting != "" && n.WaitingEvent == EventResolved {
+		// The previous episode's RESOLVED is still held back: keep who
+		// must hear it, apart from the new episode.
+		n.HeldResolved = mergeRecipients(n.HeldResolved, n.Told)
+		n.Told = nil
+	}
+	if err := d.releaseHeld(tx, n, now); err != nil {
+		return err
+	}
+	var err error
 	switch ev {
 	case EventFiring:
 		// A new episode: nobody has been told about it yet.
 		n.Told, n.Steps, n.Ack, n.FirstTold, n.LastTold = nil, 0, nil, time.Time{}, time.Time{}
-		d.tell(tx, n, EventFiring, d.routeRecipients(n), now)
+		err = d.tell(tx, n, EventFiring, d.routeRecipients(n), now)
 	case EventFlapping, EventFlapEnd:
-		d.tell(tx, n, ev, d.routeRecipients(n), now)
+		err = d.tell(tx, n, ev, d.routeRecipients(n), now)
 	case EventStale:
-		d.tell(tx, n, ev, d.toldRecipients(n), now)
-	case EventResolved:
 		if len(n.Told) == 0 {
+			break // never told (held back): the hold's own event stands
+		}
+		err = d.tell(tx, n, ev, d.toldRecipients(n), now)
+	case EventResolved:
+		if len(n.Told) == 0 && n.Waiting != "" && n.WaitingEvent != EventResolved && d.muted(n, now) == "" {
+			// Held back, and the hold ended before housekeeping could let
+			// the FIRING out (a full disk): the episode was real outside
+			// the hold, so it is told, then its end.
+			if err := d.tell(tx, n, EventFiring, d.routeRecipients(n), now); err != nil {
+				return err
+			}
+		}
+		if len(n.Told) == 0 && len(n.HeldResolved) == 0 {
 			// Held back all along (silence, dependency): the episode ended
 			// before anyone needed to hear of it.
-			delete(d.notices, a.ID)
-			return tx.Delete(store.Notices, a.ID)
+			return d.dropNotice(tx, a.ID)
 		}
-		d.tell(tx, n, ev, d.toldRecipients(n), now)
+		if n.Waiting != "" && n.WaitingEvent != EventResolved && len(n.Told) == 0 {
+			// This episode was never told; only the held RESOLVED of the
+			// previous one is owed, when the hold ends.
+			n.WaitingEvent = EventResolved
+			break
+		}
+		if err := d.tell(tx, n, ev, d.resolvedRecipients(n), now); err != nil {
+			return err
+		}
 		if n.Waiting == "" {
-			delete(d.notices, a.ID)
-			return tx.Delete(store.Notices, a.ID)
+			return d.dropNotice(tx, a.ID)
 		}
 	case "":
 		if n.Ack != nil && severityRank(a.Severity) > severityRank(n.Ack.Severity) && prevSev != "" {
 			// Worse than what was acknowledged: tell people again.
 			n.Ack = nil
-			d.tell(tx, n, EventFiring, d.routeRecipients(n), now)
+			err = d.tell(tx, n, EventFiring, d.routeRecipients(n), now)
 		}
-		if !n.Firing && n.Waiting == "" && a.State != StateResolved {
-			delete(d.notices, a.ID)
-			return tx.Delete(store.Notices, a.ID)
+		if err == nil && !n.Firing && n.Waiting == "" && a.State != StateResolved {
+			return d.dropNotice(tx, a.ID)
 		}
 	}
-	return d.putNotice(tx, n)
+	if err != nil {
+		return err
+	}
+	return d.saveNotice(tx, n)
 }
 
 // muted says why notices for n are held back now, or "".
@@ -137,19 +212,21 @@ func (d *Dispatcher) muted(n *Notice, now time.Time) string {
 
 // tell sends ev about n to recipients now, through their route's group, or
 // holds it while the alarm is muted.
-func (d *Dispatcher) tell(tx store.Tx, n *Notice, ev EventKind, to []routed, now time.Time) {
+//
+// A failure to queue is returned: the whole transaction is then retried,
+// never half-applied.
+func (d *Dispatcher) tell(tx store.Tx, n *Notice, ev EventKind, to []routed, now time.Time) error {
 	if why := d.muted(n, now); why != "" {
 		if n.Waiting == "" {
 			d.log.Info("notification held back", "alarm", n.AlarmID, "event", ev, "why", why)
 		}
 		n.Waiting, n.WaitingEvent = why, ev
-		return
+		return nil
 	}
 	n.Waiting, n.WaitingEvent = "", ""
 	if len(to) == 0 {
-		return
+		return nil
 	}
-	n.N++
 	if ev == EventFiring || ev == EventFlapping || ev == EventRepeat || ev == EventEscalated {
 		if n.FirstTold.IsZero() {
 			n.FirstTold = now
@@ -161,9 +238,7 @@ func (d *Dispatcher) tell(tx store.Tx, n *Notice, ev EventKind, to []routed, now
 			n.Told = append(n.Told, r.Recipient)
 		}
 	}
-	if err := d.deliver(tx, n, ev, to, now); err != nil {
-		d.log.Error("cannot queue notification", "alarm", n.AlarmID, "err", err)
-	}
+	return d.deliver(tx, n, ev, to, now)
 }
 
 func containsRecipient(list []Recipient, r Recipient) bool {
@@ -173,6 +248,36 @@ func containsRecipient(list []Recipient, r Recipient) bool {
 		}
 	}
 	return false
+}
+
+// releaseHeld sends the held RESOLVED of a previous episode once nothing
+// mutes the alarm any more: before any event of the current one.
+func (d *Dispatcher) releaseHeld(tx store.Tx, n *Notice, now time.Time) error {
+	if len(n.HeldResolved) == 0 || d.muted(n, now) != "" {
+		return nil
+	}
+	waiting, ev := n.Waiting, n.WaitingEvent
+	if err := d.tell(tx, n, EventResolved, d.asRouted(n, n.HeldResolved), now); err != nil {
+		return err
+	}
+	n.HeldResolved = nil
+	n.Waiting, n.WaitingEvent = waiting, ev // the current episode's hold is its own
+	return nil
+}
+
+func mergeRecipients(a, b []Recipient) []Recipient {
+	for _, r := range b {
+		if !containsRecipient(a, r) {
+			a = append(a, r)
+		}
+	}
+	return a
+}
+
+// resolvedRecipients is everyone owed a RESOLVED: those told of this
+// episode and those of an earlier one whose RESOLVED was held back.
+func (d *Dispatcher) resolvedRecipients(n *Notice) []routed {
+	return d.asRouted(n, mergeRecipients(slices.Clone(n.HeldResolved), n.Told))
 }
 
 // routeRecipients is everyone the alarm's routes name.
@@ -187,14 +292,15 @@ func (d *Dispatcher) routeRecipients(n *Notice) []routed {
 
 // toldRecipients is everyone told about this episode: resolved notices go
 // to all of them, escalation receivers included.
-func (d *Dispatcher) toldRecipients(n *Notice) []routed {
-	rs := routesFor(d.routes, n.Alarm)
-	route := -1
-	if len(rs) > 0 {
-		route = rs[0]
-	}
-	out := make([]routed, 0, len(n.Told))
-	for _, r := range n.Told {
+func (d *Dispatcher) toldRecipients(n *Notice) []routed { return d.asRouted(n, n.Told) }
+
+func (d *Dispatcher) asRouted(_ *Notice, list []Recipient) []routed {
+	out := make([]routed, 0, len(list))
+	for _, r := range list {
+		route := r.Route
+		if route >= len(d.routes) {
+			route = -1 // the config changed: no grouping
+		}
 		out = append(out, routed{route, r})
 	}
 	return out
@@ -212,16 +318,14 @@ func (d *Dispatcher) Ack(id, by, comment string, ttl time.Duration) (*Notice, er
 	}
 	var out Notice
 	err := d.store.Update(func(tx store.Tx) error {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		n := d.notices[id]
+		n := d.loadNotice(tx, id)
 		if n == nil || !n.Firing {
 			return ErrNoAlarm
 		}
 		now := d.now()
 		n.Ack = &Ack{By: by, Comment: comment, At: now, Expires: now.Add(ttl), Severity: n.Alarm.Severity}
 		out = *n
-		return d.putNotice(tx, n)
+		return d.saveNotice(tx, n)
 	})
 	if err != nil {
 		return nil, err
@@ -241,44 +345,52 @@ func (d *Dispatcher) Notice(id string) *Notice {
 	return nil
 }
 
+// needsCare says whether housekeeping has anything to do for n at now:
+// an expired ack, a held-back event whose reason ended, a repeat or an
+// escalation step due. Caller holds d.mu.
+func (d *Dispatcher) needsCare(n *Notice, now time.Time) bool {
+	if n.Ack != nil && now.After(n.Ack.Expires) {
+		return true
+	}
+	if n.Waiting != "" {
+		return d.muted(n, now) == ""
+	}
+	if !n.Firing || n.Ack != nil || n.FirstTold.IsZero() {
+		return false
+	}
+	rs := routesFor(d.routes, n.Alarm)
+	if len(rs) == 0 {
+		return false
+	}
+	rt := d.routes[rs[0]]
+	due := n.Steps < len(rt.Escalate) && now.Sub(n.FirstTold) >= rt.Escalate[n.Steps].After ||
+		rt.Repeat > 0 && now.Sub(n.LastTold) >= rt.Repeat
+	return due && d.muted(n, now) == ""
+}
+
 // housekeeping runs every second: held-back notices whose reason ended,
 // repeats, escalations, expired acks, due groups.
 func (d *Dispatcher) housekeeping() {
 	now := d.now()
+	d.mu.Lock()
+	var ids []string
+	for id, n := range d.notices {
+		if d.needsCare(n, now) {
+			ids = append(ids, id)
+		}
+	}
+	d.mu.Unlock()
+	sort.Strings(ids)
 	err := d.store.Update(func(tx store.Tx) error {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		for _, n := range d.notices {
-			changed := false
-			if n.Ack != nil && now.After(n.Ack.Expires) {
-				d.log.Info("acknowledgement expired", "alarm", n.AlarmID, "by", n.Ack.By)
-				n.Ack, changed = nil, true
+		for _, id := range ids {
+			n := d.loadNotice(tx, id)
+			if n == nil {
+				continue
 			}
-			if n.Waiting != "" && d.muted(n, now) == "" {
-				ev := n.WaitingEvent
-				if ev == EventResolved {
-					d.tell(tx, n, ev, d.toldRecipients(n), now)
-					delete(d.notices, n.AlarmID)
-					if err := tx.Delete(store.Notices, n.AlarmID); err != nil {
-						return err
-					}
-					continue
-				}
-				if n.Firing {
-					// Still firing when the silence or the outage ended.
-					d.tell(tx, n, EventFiring, d.routeRecipients(n), now)
-				} else {
-					n.Waiting, n.WaitingEvent = "", ""
-				}
-				changed = true
-			}
-			if n.Firing && n.Ack == nil && !n.FirstTold.IsZero() && n.Waiting == "" {
-				changed = d.repeatAndEscalate(tx, n, now) || changed
-			}
-			if changed {
-				if err := d.putNotice(tx, n); err != nil {
-					return err
-				}
+			if err := d.care(tx, n, now); err != nil {
+				return err
 			}
 		}
 		return d.flushGroups(tx, now)
@@ -289,16 +401,57 @@ func (d *Dispatcher) housekeeping() {
 	d.prune(now)
 }
 
+// care does what needsCare found for one notice. Caller holds d.mu.
+func (d *Dispatcher) care(tx store.Tx, n *Notice, now time.Time) error {
+	if n.Ack != nil && now.After(n.Ack.Expires) {
+		d.log.Info("acknowledgement expired", "alarm", n.AlarmID, "by", n.Ack.By)
+		n.Ack = nil
+	}
+	if n.Waiting != "" && d.muted(n, now) == "" {
+		ev := n.WaitingEvent
+		if ev == EventResolved {
+			if err := d.tell(tx, n, EventResolved, d.resolvedRecipients(n), now); err != nil {
+				return err
+			}
+			return d.dropNotice(tx, n.AlarmID)
+		}
+		if err := d.releaseHeld(tx, n, now); err != nil { // the end of the previous episode first
+			return err
+		}
+		switch {
+		case n.Firing && (len(n.Told) == 0 || ev == EventFiring):
+			// Still firing when the silence or the outage ended.
+			if err := d.tell(tx, n, EventFiring, d.routeRecipients(n), now); err != nil {
+				return err
+			}
+		case n.Firing:
+			if err := d.tell(tx, n, ev, d.toldRecipients(n), now); err != nil {
+				return err
+			}
+		default:
+			n.Waiting, n.WaitingEvent = "", ""
+		}
+	}
+	// No repeat or escalation while muted: they are due again, and go
+	// out, when the silence ends (a muted repeat would take the place of
+	// a held event).
+	if n.Firing && n.Ack == nil && !n.FirstTold.IsZero() && n.Waiting == "" && d.muted(n, now) == "" {
+		if err := d.repeatAndEscalate(tx, n, now); err != nil {
+			return err
+		}
+	}
+	return d.saveNotice(tx, n)
+}
+
 // repeatAndEscalate applies the alarm's first route's repeat and
 // escalation steps.
-func (d *Dispatcher) repeatAndEscalate(tx store.Tx, n *Notice, now time.Time) bool {
+func (d *Dispatcher) repeatAndEscalate(tx store.Tx, n *Notice, now time.Time) error {
 	rs := routesFor(d.routes, n.Alarm)
 	if len(rs) == 0 {
-		return false
+		return nil
 	}
 	ri := rs[0]
 	rt := d.routes[ri]
-	changed := false
 	for i := n.Steps; i < len(rt.Escalate); i++ {
 		step := rt.Escalate[i]
 		if now.Sub(n.FirstTold) < step.After {
@@ -309,12 +462,12 @@ func (d *Dispatcher) repeatAndEscalate(tx store.Tx, n *Notice, now time.Time) bo
 		to := expand(d.receivers, step.Receivers, nil, d.configured, ri)
 		d.log.Warn("escalating unacknowledged alarm", "alarm", n.AlarmID, "step", i+1, "receivers", fmt.Sprint(step.Receivers))
 		n.Steps = i + 1
-		d.tell(tx, n, EventEscalated, to, now)
-		changed = true
+		if err := d.tell(tx, n, EventEscalated, to, now); err != nil {
+			return err
+		}
 	}
 	if rt.Repeat > 0 && now.Sub(n.LastTold) >= rt.Repeat {
-		d.tell(tx, n, EventRepeat, d.toldRecipients(n), now)
-		changed = true
+		return d.tell(tx, n, EventRepeat, d.toldRecipients(n), now)
 	}
-	return changed
+	return nil
 }

@@ -9,6 +9,11 @@ type Recipient struct {
 	Receiver string `json:"receiver"`
 	Channel  string `json:"channel"`
 	Address  string `json:"address"`
+	// Route is the route the recipient was reached through: the later
+	// events of an episode (RESOLVED, NO DATA, reminders) take the same
+	// route, with its grouping, so that they stay in order behind the
+	// FIRING.
+	Route int `json:"route"`
 }
 
 // routed is a recipient reached through a route (whose grouping, repeat
@@ -84,17 +89,17 @@ func expand(receivers map[string]config.Receiver, names, channels []string, conf
 		rc := receivers[name]
 		if want("sms") {
 			for _, n := range rc.SMS {
-				add(Recipient{name, "sms", n})
+				add(Recipient{Receiver: name, Channel: "sms", Address: n, Route: route})
 			}
 		}
 		if want("email") {
 			for _, a := range rc.Email {
-				add(Recipient{name, "email", a})
+				add(Recipient{Receiver: name, Channel: "email", Address: a, Route: route})
 			}
 		}
 		if want("webhook") {
 			for _, w := range rc.Webhooks {
-				add(Recipient{name, "webhook", w})
+				add(Recipient{Receiver: name, Channel: "webhook", Address: w, Route: route})
 			}
 		}
 	}

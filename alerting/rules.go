@@ -47,6 +47,13 @@ var BuiltinRules = []config.Rule{{
 	Severity: "warning", // one failed probe (every notify.probe_interval) is news; the next good one resolves it
 	Summary:  "{{ .Labels.channel }} provider {{ .Labels.provider }} fails its health probe",
 	Origin:   config.Origin{File: "<built-in>", Path: "NotificationProviderDown"},
+}, {
+	Name:     "StateLost",
+	Expr:     "vedetta_state_lost == 1",
+	Severity: "critical",
+	Summary: "vedetta lost saved state: {{ .Labels.reason }}; kept for inspection as {{ .Labels.kept }}. " +
+		"Acknowledgements, silences and queued notifications from before may be gone; alarms still firing are notified again",
+	Origin: config.Origin{File: "<built-in>", Path: "StateLost"},
 }}
 
 // CompileRules compiles config rules (plus the built-in ones). Errors name

@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Target pairs a spec with its collector.
@@ -44,6 +46,7 @@ type Scheduler struct {
 
 type runner struct {
 	t        Target
+	labels   TargetLabels
 	trigger  chan struct{}
 	failures int
 	errors   float64
@@ -56,7 +59,7 @@ func NewScheduler(targets []Target, limit int, sink Sink, log *slog.Logger) *Sch
 	}
 	s := &Scheduler{targets: map[string]*runner{}, sem: make(chan struct{}, limit), sink: sink, log: log}
 	for _, t := range targets {
-		s.targets[t.Spec.Name] = &runner{t: t, trigger: make(chan struct{}, 1)}
+		s.targets[t.Spec.Name] = &runner{t: t, labels: t.Spec.TargetLabels(), trigger: make(chan struct{}, 1)}
 		s.order = append(s.order, t.Spec.Name)
 	}
 	return s
@@ -138,21 +141,12 @@ func (s *Scheduler) collect(ctx context.Context, r *runner) Batch {
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, spec.Timeout)
 	defer cancel()
-	base := Labels{{"class", spec.Class}, {"target", spec.Name}}
-	for k, v := range spec.Labels {
-		base = base.With(k, v)
-	}
+	tl := r.labels
+	base := Labels(tl)
 	var samples []Sample
 	emit := func(smp Sample) {
-		own := smp.Labels
-		for i, l := range own {
-			if l.Name == "target" || l.Name == "class" {
-				// A collector cannot impersonate another target.
-				own = append(append(Labels{}, own[:i]...), own[i+1:]...)
-				break
-			}
-		}
-		smp.Labels = Merge(base, own)
+		// A collector cannot impersonate another target (see Label).
+		smp.Labels = tl.Label(smp.Labels)
 		if smp.Time.IsZero() {
 			smp.Time = start
 		}
@@ -183,10 +177,10 @@ func (s *Scheduler) collect(ctx context.Context, r *runner) Batch {
 	own := func(name string, v float64) {
 		samples = append(samples, Sample{Name: name, Labels: base, Value: v, Time: start})
 	}
-	own("vedetta_target_up", up)
+	own(model.MetricTargetUp, up)
 	own("vedetta_collection_duration_seconds", dur.Seconds())
 	own("vedetta_collection_errors_total", r.errors)
-	own("vedetta_target_consecutive_failures", float64(r.failures))
+	own(model.MetricTargetFailures, float64(r.failures))
 	return Batch{Target: spec.Name, Samples: samples, Err: err, Start: start, Duration: dur}
 }
 

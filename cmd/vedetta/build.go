@@ -27,10 +27,14 @@ type parts struct {
 func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 	p := &parts{channels: map[string]notify.Notifier{}, intervals: map[string]time.Duration{}}
 	var errs []error
-	reg := newRegistry()
-	if err := snmp.LoadConfigProfiles(cfg); err != nil {
+	// The SNMP profiles are a value of this build: the targets below hold
+	// them, and nothing outside p changes, so a refused reload leaves the
+	// running generation exactly as it was.
+	profiles, err := snmp.ConfigProfiles(cfg)
+	if err != nil {
 		errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, "profile_dirs", err.Error()))
 	}
+	reg := newKinds(profiles)
 	if cfg.Traps != nil {
 		if err := snmp.ValidateTraps(cfg.Traps); err != nil {
 			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, "traps", err.Error()))

@@ -50,6 +50,8 @@ type daemon struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	st      store.Store
+	bolt    *store.Bolt
+	lost    lostState // what could not be read at start: the StateLost alarm
 	engine  *alerting.Engine
 	disp    atomic.Pointer[alerting.Dispatcher]
 	sched   atomic.Pointer[collectors.Scheduler]
@@ -80,17 +82,26 @@ func (d *daemon) run(parent context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.st = st
+	d.st, d.bolt = st, st
 	defer st.Close()
+	if l := st.Loss(); l != nil {
+		d.lost.add("the state file was unreadable (" + l.Reason + ") and was moved aside")
+		d.lost.kept = l.MovedTo
+	}
 
 	d.m = newMetrics()
+	d.watchState()
 	d.engine = alerting.New(alerting.Options{
 		Site: d.cfg.Site, Rules: p.rules, Intervals: p.intervals, Logger: d.log.With("component", "rules"),
-		OnChange: d.onChange,
+		OnChange:      d.onChange,
+		OnEvalFailure: func(rule string) { d.m.evalFailures.WithLabelValues(rule).Inc() },
 	})
-	saved, err := alerting.LoadAlarms(st)
+	saved, corrupt, err := alerting.LoadAlarms(st)
 	if err != nil {
 		return fmt.Errorf("read saved alarms: %w", err)
+	}
+	if corrupt > 0 {
+		d.noteCorrupt(fmt.Sprintf("%d saved alarm records could not be decoded", corrupt))
 	}
 	d.engine.Restore(saved)
 	d.m.watchEngine(d.engine)
@@ -115,9 +126,15 @@ func (d *daemon) run(parent context.Context) error {
 	if err := d.startGeneration(ctx, p); err != nil {
 		return err
 	}
+	if n := d.disp.Load().Corrupt(); n > 0 {
+		d.noteCorrupt(fmt.Sprintf("%d notification records (outbox, acks, silences) could not be decoded", n))
+	}
+	d.reportLost()
 	var tickWG sync.WaitGroup
 	tickWG.Go(func() { d.tickLoop(ctx) })
 	tickWG.Go(func() { d.watchdog(ctx) })
+	tickWG.Go(func() { d.stateLostLoop(ctx) })
+	tickWG.Go(func() { d.compactLoop(ctx) })
 
 	d.log.Info("vedetta started", "version", versionString(), "config", d.cfg.File, "targets", len(p.targets),
 		"rules", len(p.rules), "http", srv.Addr(), "state_dir", d.cfg.StateDir)
@@ -173,7 +190,7 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 	d.disp.Store(disp)
 	sched := collectors.NewScheduler(p.targets, d.cfg.MaxConcurrent, d.ingest, d.log.With("component", "collect"))
 	d.sched.Store(sched)
-	wait, err := startTraps(gctx, d.cfg, d.ingest, sched.Trigger, d.log.With("component", "traps"))
+	wait, err := startTraps(gctx, d.cfg, d.m.reg, d.ingest, sched.Trigger, d.log.With("component", "traps"))
 	if err != nil {
 		cancel()
 		return err

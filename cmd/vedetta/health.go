@@ -8,6 +8,8 @@ import (
 	"github.com/vedetta-dc/vedetta/alerting/notify"
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/internal/redact"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // selfTarget is the target name of vedetta's own health samples, so that
@@ -26,7 +28,7 @@ func (d *daemon) channelHealth(channel string, up bool) {
 	if up {
 		v = 1
 	}
-	d.selfSample("vedetta_notification_channel_up", v, "channel", channel)
+	d.selfSample(model.MetricChannelUp, v, "channel", channel)
 }
 
 // probeLoop checks every provider's health periodically, so that a dead
@@ -62,7 +64,7 @@ func (d *daemon) probeLoop(ctx context.Context, chans map[string]notify.Notifier
 					v = 0
 					d.log.Warn("notification provider fails its health probe", "channel", ch, "provider", p.Name(), "err", err)
 				}
-				d.selfSample("vedetta_notification_provider_up", v, "channel", ch, "provider", p.Name())
+				d.selfSample(model.MetricProviderUp, v, "channel", ch, "provider", p.Name())
 			}
 		}
 		t.Reset(iv)
@@ -93,7 +95,8 @@ func (d *daemon) heartbeat(ctx context.Context, hb *config.Heartbeat) {
 		}
 		if err != nil && ctx.Err() == nil {
 			d.m.heartbeatFailures.Inc()
-			d.log.Warn("heartbeat failed", "url", hb.URL, "err", err)
+			// The URL usually carries the watcher's key; net/http's errors name it too.
+			d.log.Warn("heartbeat failed", "url", redact.URL(hb.URL), "err", redact.Error(err, hb.URL))
 		}
 		select {
 		case <-ctx.Done():

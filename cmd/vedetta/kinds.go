@@ -16,9 +16,11 @@ import (
 	"github.com/vedetta-dc/vedetta/collectors/snmp"
 )
 
-// newRegistry lists every collector kind vedetta knows. Registration is
+// newKinds lists every collector kind vedetta knows. Registration is
 // explicit, one line per kind, so what is compiled in is plain to read.
-func newRegistry() *collectors.Registry {
+// The SNMP kind carries the profile set of one config: every SNMP target
+// built from this registry holds that set for its life.
+func newKinds(profiles *snmp.ProfileSet) *collectors.Registry {
 	r := collectors.NewRegistry()
 	r.Register("host", host.New)
 	r.Register("exec", execcol.New)
@@ -29,7 +31,7 @@ func newRegistry() *collectors.Registry {
 	r.Register("authlog", authlog.New)
 	r.Register("probe", probe.New)
 	r.Register("mailqueue", mailqueue.New)
-	r.Register("snmp", snmp.New)
+	r.Register("snmp", snmp.NewKind(profiles, snmp.DefaultMaxPolls).New)
 	return r
 }
 

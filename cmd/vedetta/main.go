@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
@@ -169,10 +170,14 @@ func probeCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			log := newLogger(cmd.ErrOrStderr(), cfg, v.GetString("log-level"))
+			profiles, err := snmp.ConfigProfiles(cfg) // the config's profile_dirs too, as the daemon
+			if err != nil {
+				return err
+			}
 			var spec *collectors.Target
 			for _, t := range cfg.Targets {
 				if t.Name == target {
-					ct, err := newTarget(newRegistry(), cfg, t, log)
+					ct, err := newTarget(newKinds(profiles), cfg, t, log)
 					if err != nil {
 						return err
 					}

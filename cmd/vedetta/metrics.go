@@ -14,6 +14,7 @@ import (
 type metrics struct {
 	reg           *prometheus.Registry
 	evalSeconds   prometheus.Histogram
+	evalFailures  *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 	attempts      *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
@@ -28,6 +29,9 @@ func newMetrics() *metrics {
 		Name: "vedetta_rule_evaluation_seconds", Help: "Time to store one batch and evaluate the rules for its target.",
 		Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10),
 	})
+	m.evalFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vedetta_rule_evaluation_failures_total", Help: "Rule evaluations that failed (a run-time error in the expression): such a rule cannot fire.",
+	}, []string{"rule"})
 	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vedetta_notifications_total", Help: "Notification attempts by channel and result (sent, failed_temporary, failed_permanent).",
 	}, []string{"channel", "result"})
@@ -47,7 +51,7 @@ func newMetrics() *metrics {
 		Name: "vedetta_build_info", Help: "Always 1; the version is a label.", ConstLabels: prometheus.Labels{"version": versionString()},
 	})
 	info.Set(1)
-	m.reg.MustRegister(m.evalSeconds, m.notifications, m.attempts, m.reloads, m.storeErrors, m.heartbeatFailures, info,
+	m.reg.MustRegister(m.evalSeconds, m.evalFailures, m.notifications, m.attempts, m.reloads, m.storeErrors, m.heartbeatFailures, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -21,14 +21,14 @@ func snmpCommands() []*cobra.Command {
 	return []*cobra.Command{profilesCmd()}
 }
 
-// loadUserProfiles reads profile_dirs from --config (if given) plus
-// --profile-dir flags.
-func loadUserProfiles(cmd *cobra.Command, extra []string) error {
+// loadUserProfiles is the embedded profile set plus profile_dirs from
+// --config (if given) plus --profile-dir flags.
+func loadUserProfiles(cmd *cobra.Command, extra []string) (*snmp.ProfileSet, error) {
 	var dirs []string
 	if f := cmd.Flag("config"); f != nil && f.Value.String() != "" {
 		cfg, err := config.Load(f.Value.String())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, d := range cfg.ProfileDirs {
 			if !filepath.IsAbs(d) {
@@ -38,10 +38,11 @@ func loadUserProfiles(cmd *cobra.Command, extra []string) error {
 		}
 	}
 	dirs = append(dirs, extra...)
-	if len(dirs) == 0 {
-		return nil
+	set, err := snmp.LoadProfiles(dirs)
+	if err != nil {
+		return nil, err
 	}
-	return snmp.LoadProfileDirs(dirs)
+	return set, nil
 }
 
 func profilesCmd() *cobra.Command {
@@ -51,12 +52,13 @@ func profilesCmd() *cobra.Command {
 		Short: "List the SNMP device profiles (embedded and from profile_dirs)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := loadUserProfiles(cmd, dirs); err != nil {
+			set, err := loadUserProfiles(cmd, dirs)
+			if err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "PROFILE\tCLASS\tSOURCE\tMATCHES\tMIB")
-			for _, p := range snmp.Profiles() {
+			for _, p := range set.All() {
 				var m []string
 				for _, s := range p.Match.SysObjectID {
 					m = append(m, "sysObjectID "+s+"*")
@@ -92,7 +94,8 @@ func probeSNMPCmd(use string) *cobra.Command {
 			"the agent cannot be read.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := loadUserProfiles(cmd, dirs); err != nil {
+			set, err := loadUserProfiles(cmd, dirs)
+			if err != nil {
 				return err
 			}
 			a.Address = args[0]
@@ -112,7 +115,7 @@ func probeSNMPCmd(use string) *cobra.Command {
 			if profile != "" {
 				o.Profiles = strings.Split(profile, ",")
 			}
-			k, err := snmp.NewCollector("probe", o, nil)
+			k, err := snmp.NewCollector("probe", o, set, nil)
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
@@ -133,7 +132,6 @@ func TestProbeSNMPUnreachableExitsNonZeroWithinTimeout(t *testing.T) {
 }
 
 func TestProfilesListsEmbeddedAndUserProfiles(t *testing.T) {
-	t.Cleanup(func() { _ = snmp.LoadProfileDirs(nil) })
 	dir := t.TempDir()
 	user := "name: my-ups\nmib: MY-UPS-MIB\nclass: ups\ndescription: test\nmatch: {sysobjectid: [1.3.6.1.4.1.99999]}\nmetrics:\n  - {name: ups_on_battery, oid: 1.3.6.1.4.1.99999.1.0}\n"
 	if err := os.WriteFile(filepath.Join(dir, "my.yaml"), []byte(user), 0o644); err != nil {

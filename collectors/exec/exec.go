@@ -22,6 +22,9 @@
 // format: prometheus parses the text exposition format (expfmt); every gauge,
 // counter and untyped value becomes a sample with its labels; summaries and
 // histograms are flattened into _sum, _count, {quantile} and _bucket{le}.
+// A NaN value is no sample; ±Inf are kept (the format allows them). Nagios
+// perfdata that is not a finite number ("U", NaN, Inf, or too big once in
+// base units) is no sample either.
 // A non-zero exit in prometheus format is an error (the output is still used).
 package exec
 

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -105,5 +106,70 @@ func TestOptionsValidated(t *testing.T) {
 	}
 	if _, err := newCollector(t, map[string]any{"command": []string{"/bin/true"}, "format": "xml"}, time.Second); err == nil || !strings.HasPrefix(err.Error(), "exec.format:") {
 		t.Errorf("bad format: %v", err)
+	}
+}
+
+// An exec target in format: prometheus is reported under its own target,
+// class and labels: whatever its exposition says; a clashing label of the
+// exposition is kept as exported_<name> when its value differs, dropped
+// when it is the target's own.
+func TestPrometheusExpositionKeepsItsTarget(t *testing.T) {
+	cases := []struct {
+		name   string
+		line   string            // one sample of the exposition
+		labels map[string]string // the target's labels:
+		want   string            // the sample's labels after the scheduler
+	}{
+		{"no clash", `m{k="v"} 1`, nil,
+			`{class="exec",k="v",target="pdu1"}`},
+		{"foreign target", `m{target="other"} 1`, nil,
+			`{class="exec",exported_target="other",target="pdu1"}`},
+		{"foreign target and class", `m{target="other",class="x"} 1`, nil,
+			`{class="exec",exported_class="x",exported_target="other",target="pdu1"}`},
+		{"foreign target, class and a device label", `m{class="x",outlet="3",target="other"} 1`, map[string]string{"room": "r101"},
+			`{class="exec",exported_class="x",exported_target="other",outlet="3",room="r101",target="pdu1"}`},
+		{"labels: overlapping a device label", `m{outlet="3",room="r999"} 1`, map[string]string{"room": "r101"},
+			`{class="exec",exported_room="r999",outlet="3",room="r101",target="pdu1"}`},
+		{"labels: equal to a device label", `m{room="r101"} 1`, map[string]string{"room": "r101"},
+			`{class="exec",room="r101",target="pdu1"}`},
+		{"own target repeated", `m{target="pdu1"} 1`, nil,
+			`{class="exec",target="pdu1"}`},
+		{"exported_target already taken", `m{exported_target="a",target="b"} 1`, nil,
+			`{class="exec",exported_exported_target="b",exported_target="a",target="pdu1"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			prom := filepath.Join(dir, "out.prom")
+			if err := os.WriteFile(prom, []byte(c.line+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			spec := collectors.Spec{Name: "pdu1", Kind: "exec", Class: "exec", Interval: time.Minute, Timeout: 5 * time.Second,
+				Labels: c.labels, BaseDir: dir}
+			col, err := New(spec, func(out any) error {
+				o := out.(*struct {
+					Exec Options `yaml:"exec"`
+				})
+				o.Exec = Options{Command: []string{"cat", prom}, Format: "prometheus"}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := collectors.NewScheduler([]collectors.Target{{Spec: spec, Collector: col}}, 1, func(collectors.Batch) {}, slog.New(slog.DiscardHandler))
+			b, err := s.CollectOnce(t.Context(), "pdu1")
+			if err != nil || b.Err != nil {
+				t.Fatalf("collect: %v, %v", err, b.Err)
+			}
+			var got []string
+			for _, smp := range b.Samples {
+				if smp.Name == "m" {
+					got = append(got, smp.Labels.String())
+				}
+			}
+			if len(got) != 1 || got[0] != c.want {
+				t.Errorf("m%v, want m%s", got, c.want)
+			}
+		})
 	}
 }

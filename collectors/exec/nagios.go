@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -33,21 +34,25 @@ func parseNagiosPerfdata(out string, emit func(collectors.Sample)) {
 				continue // "U" (unknown) or garbage: no sample rather than a wrong one
 			}
 			mult, unit := baseUnit(uom)
+			if !finite(val * mult) {
+				continue // 1e300TB: too big once in bytes
+			}
 			ls := collectors.L("label", label, "uom", unit)
 			emit(collectors.Sample{Name: "check_perfdata", Labels: ls, Value: val * mult})
-			if len(fields) > 1 {
-				if w, err := strconv.ParseFloat(fields[1], 64); err == nil {
-					emit(collectors.Sample{Name: "check_perfdata_warning", Labels: ls, Value: w * mult})
-				}
-			}
-			if len(fields) > 2 {
-				if cr, err := strconv.ParseFloat(fields[2], 64); err == nil {
-					emit(collectors.Sample{Name: "check_perfdata_critical", Labels: ls, Value: cr * mult})
+			// Thresholds: simple numbers only, ranges (10:20, @5) are no sample.
+			// ParseFloat also takes "NaN" and "Inf", which no plugin means.
+			for i, name := range []string{"check_perfdata_warning", "check_perfdata_critical"} {
+				if i+1 < len(fields) {
+					if v, err := strconv.ParseFloat(fields[i+1], 64); err == nil && finite(v*mult) {
+						emit(collectors.Sample{Name: name, Labels: ls, Value: v * mult})
+					}
 				}
 			}
 		}
 	}
 }
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // splitPerf splits on spaces outside single quotes ('disk /var'=...).
 func splitPerf(s string) []string {

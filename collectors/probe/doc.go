@@ -30,6 +30,11 @@
 //
 // # Metrics, labelled {probe: http|tcp|tls, address}
 //
+// The address label is the URL without its credentials (internal/redact:
+// https://user:xxxxx@host/?token=xxxxx), and so are the log lines, since
+// labels reach /metrics and the alarms of /api/v1/alerts. Two probes whose
+// URLs differ only in a secret still differ in their target label.
+//
 //	probe_success                   1 answered as expected, 0 not (refused, timeout, TLS, status)
 //	probe_duration_seconds          time the probe took, connect to last body byte (body read up to 1 MiB)
 //	probe_http_status_code          final HTTP status (http only, when a response came)

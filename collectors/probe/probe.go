@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/redact"
 	"github.com/vedetta-dc/vedetta/internal/tlsconf"
 )
 
@@ -42,7 +43,8 @@ type options struct {
 type Collector struct {
 	opts   Options
 	kind   string // http | tcp | tls
-	addr   string
+	addr   string // what is probed: the URL or host:port
+	shown  string // addr as labels, logs and errors show it: without credentials
 	tlsCfg *tls.Config
 	log    *slog.Logger
 	now    func() time.Time
@@ -61,10 +63,17 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	if opts.HTTP != "" {
 		set++
 		u, err := url.Parse(opts.HTTP)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("probe.http: want an http:// or https:// URL, got %q", opts.HTTP)
+		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // the rest names the URL
+			}
+			return nil, fmt.Errorf("probe.http: want an http:// or https:// URL: %v", err)
 		}
-		c.kind, c.addr = "http", opts.HTTP
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("probe.http: want an http:// or https:// URL, got %q", redact.URL(opts.HTTP))
+		}
+		c.kind, c.addr, c.shown = "http", opts.HTTP, redact.URL(opts.HTTP)
 	}
 	for _, hp := range []struct{ kind, v string }{{"tcp", opts.TCP}, {"tls", opts.TLS}} {
 		if hp.v == "" {
@@ -74,7 +83,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 		if _, port, err := net.SplitHostPort(hp.v); err != nil || port == "" {
 			return nil, fmt.Errorf("probe.%s: want host:port, got %q", hp.kind, hp.v)
 		}
-		c.kind, c.addr = hp.kind, hp.v
+		c.kind, c.addr, c.shown = hp.kind, hp.v, hp.v
 	}
 	if set != 1 {
 		return nil, errors.New("probe: give exactly one of http, tcp, tls")
@@ -108,7 +117,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	ls := collectors.L("probe", c.kind, "address", c.addr)
+	ls := collectors.L("probe", c.kind, "address", c.shown)
 	start := time.Now()
 	var r result
 	switch c.kind {
@@ -123,9 +132,9 @@ func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 	ok := r.err == nil
 	if c.lastOK == nil || *c.lastOK != ok {
 		if ok {
-			c.log.Info("probe succeeds", "address", c.addr)
+			c.log.Info("probe succeeds", "address", c.shown)
 		} else {
-			c.log.Warn("probe fails", "address", c.addr, "err", r.err)
+			c.log.Warn("probe fails", "address", c.shown, "err", r.err)
 		}
 		c.lastOK = &ok
 	}
@@ -190,12 +199,13 @@ func (c *Collector) probeHTTP(ctx context.Context) result {
 	}
 	req, err := http.NewRequestWithContext(ctx, c.opts.Method, c.addr, nil)
 	if err != nil {
-		return result{err: err}
+		return result{err: redact.Error(err, c.addr)}
 	}
 	req.Header.Set("User-Agent", "vedetta-probe")
 	resp, err := client.Do(req)
 	if err != nil {
-		r := result{err: err}
+		// A *url.Error names the URL (and a redirect's), query included.
+		r := result{err: redact.Error(err, c.addr)}
 		var ve *tls.CertificateVerificationError
 		if errors.As(err, &ve) {
 			r.expiry = earliest(ve.UnverifiedCertificates)

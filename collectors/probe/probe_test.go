@@ -1,9 +1,11 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -142,6 +144,104 @@ func TestOptions(t *testing.T) {
 		_, err := New(collectors.Spec{Name: "x"}, collectortest.DecodeYAML(tc.src))
 		if !collectortest.ErrMatches(err, tc.wantErr) {
 			t.Errorf("%s: err = %v, want %q", tc.src, err, tc.wantErr)
+		}
+	}
+}
+
+// TestProbeRedactsCredentials: the URL's password and token reach the
+// server, and nothing the probe shows (labels, so /metrics and alarms; log
+// lines; errors) contains them.
+func TestProbeRedactsCredentials(t *testing.T) {
+	const secret = "s3cret"
+	var gotUser, gotPass, gotToken string
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		gotUser, gotPass, _ = r.BasicAuth()
+		gotToken = r.URL.Query().Get("token")
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("/broken", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/loop?session="+secret+"&n="+r.URL.Query().Get("n")+"1", http.StatusFound)
+	})
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	host := strings.TrimPrefix(ts.URL, "http://")
+	withSecrets := func(hostport, path string) string {
+		return "http://bob:" + secret + "@" + hostport + path + "?token=" + secret + "&x=1"
+	}
+
+	cases := []struct {
+		name    string
+		url     string
+		success float64
+	}{
+		{"up", withSecrets(host, "/health"), 1},
+		{"HTTP 503", withSecrets(host, "/broken"), 0},
+		{"connection refused", withSecrets(closedAddr, "/health"), 0},
+		{"redirect loop with a secret", withSecrets(host, "/loop"), 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			c, err := New(collectors.Spec{Name: "svc", Logger: log}, collectortest.DecodeYAML(fmt.Sprintf("probe: {http: %q}", tc.url)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var samples []collectors.Sample
+			if err := c.Collect(ctx, func(s collectors.Sample) { samples = append(samples, s) }); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range samples {
+				if strings.Contains(s.Labels.String(), secret) {
+					t.Errorf("sample %s%s reveals the secret", s.Name, s.Labels)
+				}
+				if s.Name == "probe_success" && s.Value != tc.success {
+					t.Errorf("probe_success = %v, want %v", s.Value, tc.success)
+				}
+				if want := "http://bob:xxxxx@"; !strings.HasPrefix(s.Labels.Get("address"), want) {
+					t.Errorf("address = %q, want the redacted URL", s.Labels.Get("address"))
+				}
+			}
+			if len(samples) == 0 {
+				t.Fatal("no samples")
+			}
+			if logs.Len() == 0 {
+				t.Error("nothing logged on the first result")
+			}
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("log reveals the secret:\n%s", logs.String())
+			}
+			r := c.(*Collector).probeHTTP(ctx)
+			if r.err != nil && strings.Contains(r.err.Error(), secret) {
+				t.Errorf("error reveals the secret: %v", r.err)
+			}
+			if (r.err == nil) != (tc.success == 1) {
+				t.Errorf("err = %v, want success %v", r.err, tc.success)
+			}
+		})
+	}
+	if gotUser != "bob" || gotPass != secret || gotToken != secret {
+		t.Errorf("the server got user %q password %q token %q: redaction must not change what is sent", gotUser, gotPass, gotToken)
+	}
+
+	for _, src := range []string{
+		"probe: {http: 'ftp://bob:s3cret@h/?token=s3cret'}",
+		"probe: {http: 'http://bob:s3cret@h:port/?token=s3cret'}",
+		"probe: {http: 'http://bob:s3cret@/?token=s3cret'}",
+	} {
+		_, err := New(collectors.Spec{Name: "x"}, collectortest.DecodeYAML(src))
+		if err == nil || strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: err = %v, want an error without the secret", src, err)
 		}
 	}
 }

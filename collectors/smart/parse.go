@@ -3,6 +3,7 @@ package smart
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/vedetta-dc/vedetta/collectors"
@@ -194,7 +195,7 @@ func Parse(out []byte, exitCode int, device string) ([]collectors.Sample, error)
 				seen = true
 			}
 		}
-		if seen {
+		if seen && !math.IsInf(sum, 0) { // two counters near 1e308 from a confused device
 			add("disk_uncorrected_errors", sum)
 		}
 	}

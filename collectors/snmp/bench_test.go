@@ -14,7 +14,7 @@ import (
 // received, indexed and turned into normalized samples.
 func BenchmarkDecodeNormalize(b *testing.B) {
 	pdus := switchPDUs(48)
-	ps := []*Profile{ProfileByName("if-mib")}
+	ps := []*Profile{EmbeddedProfiles().ByName("if-mib")}
 	n := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -33,7 +33,7 @@ func BenchmarkDecodeNormalize(b *testing.B) {
 func BenchmarkPollLoopback(b *testing.B) {
 	pdus := switchPDUs(48)
 	r := newResponder(b, pdus)
-	k, err := NewCollector("sw", Options{SNMP: Agent{Address: r.addr(), MaxRepetitions: 50}}, nil)
+	k, err := NewCollector("sw", Options{SNMP: Agent{Address: r.addr(), MaxRepetitions: 50}}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,19 +68,19 @@ func benchRound(b *testing.B, deadEvery int) {
 	dead := silentUDP(b)
 	zero := 0
 	var ks []*Collector
+	kind := NewKind(nil, 1000)
 	for i := 0; i < 1000; i++ {
 		addr := live[i%len(live)]
 		if isDead(i) {
 			addr = dead
 		}
-		k, err := NewCollector(fmt.Sprint("t", i), Options{SNMP: Agent{Address: addr, Timeout: 500 * time.Millisecond, Retries: &zero}}, nil)
+		o := Options{SNMP: Agent{Address: addr, Timeout: 500 * time.Millisecond, Retries: &zero}}
+		k, err := kind.New(collectors.Spec{Name: fmt.Sprint("t", i)}, func(out any) error { *out.(*Options) = o; return nil })
 		if err != nil {
 			b.Fatal(err)
 		}
-		ks = append(ks, k)
+		ks = append(ks, k.(*Collector))
 	}
-	SetMaxConcurrentPolls(1000)
-	defer SetMaxConcurrentPolls(256)
 	var failed int
 	var liveWall time.Duration
 	for b.Loop() {

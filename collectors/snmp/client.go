@@ -155,15 +155,33 @@ func (c *client) getNext(ctx context.Context, oids []string) ([]gosnmp.SnmpPDU, 
 	return out, nil
 }
 
+// errWalkTruncated: a walk reached its limit.
+var errWalkTruncated = errors.New("walk stopped at max_walk_varbinds")
+
+// walkLimit bounds one walk: objects, and bytes of names and values.
+type walkLimit struct {
+	varbinds, bytes int
+}
+
+// walkLimitOf is the limit of an agent: max_walk_varbinds objects, and
+// 1 KiB per object on average (real rows are well under 100 bytes; a
+// 10,000-row column of 60 KB strings is not a table, it is an attack).
+func walkLimitOf(a *Agent) walkLimit {
+	return walkLimit{varbinds: a.MaxWalkVarbinds, bytes: a.MaxWalkVarbinds * 1024}
+}
+
 // walk visits every object under root in OID order. It uses GETBULK (v2c,
 // v3) and halves max-repetitions when the agent says tooBig or stops
-// answering big requests; it stops at the first OID that does not increase,
-// so a buggy agent cannot loop it forever.
-func (c *client) walk(ctx context.Context, root string, fn func(gosnmp.SnmpPDU)) error {
+// answering big requests. A buggy agent cannot make it run for ever or
+// grow without bound: it fails at the first OID that does not increase,
+// and returns errWalkTruncated rather than go past lim (zero fields: no
+// limit; the byte budget also bounds absurdly long OIDs).
+func (c *client) walk(ctx context.Context, root string, lim walkLimit, fn func(gosnmp.SnmpPDU)) error {
 	c.g.Context = ctx
 	root = trimOID(root)
 	prefix := "." + root + "."
 	cur := "." + root
+	seen, size := 0, 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return c.explain(ctx, err)
@@ -214,10 +232,27 @@ func (c *client) walk(ctx context.Context, root string, fn func(gosnmp.SnmpPDU))
 			if compareOID(v.Name, cur) <= 0 {
 				return fmt.Errorf("snmp %s: walk %s: OID not increasing (%s after %s)", c.agent.Address, root, v.Name, cur)
 			}
+			n := pduSize(v)
+			if (lim.varbinds > 0 && seen >= lim.varbinds) || (lim.bytes > 0 && size+n > lim.bytes) {
+				return errWalkTruncated
+			}
+			seen, size = seen+1, size+n
 			fn(v)
 			cur = v.Name
 		}
 	}
+}
+
+// pduSize is about what a varbind holds in memory.
+func pduSize(p gosnmp.SnmpPDU) int {
+	n := len(p.Name) + 48
+	switch v := p.Value.(type) {
+	case []byte:
+		n += len(v)
+	case string:
+		n += len(v)
+	}
+	return n
 }
 
 // compareOID orders dotted OIDs numerically, without allocating.

@@ -24,13 +24,45 @@ const (
 	redetectEvery = 10 * time.Minute
 )
 
-// pollSlots bounds the number of agents polled at once, whatever the
-// scheduler allows (SetMaxConcurrentPolls changes it before the start).
-var pollSlots = make(chan struct{}, 256)
+// DefaultMaxPolls bounds the polls in flight of one Kind, whatever the
+// scheduler allows (a trap-triggered poll comes on top of the round).
+const DefaultMaxPolls = 256
 
-// SetMaxConcurrentPolls sets the global limit of SNMP polls in flight.
-// Call it before any collection starts.
-func SetMaxConcurrentPolls(n int) { pollSlots = make(chan struct{}, max(n, 1)) }
+// Kind is the collector kind "snmp" of one config generation: the profile
+// set its targets are built with, and the limit of polls in flight they
+// share. cmd/vedetta builds one per config, so nothing of it is global and
+// a new config never changes what the running collectors use.
+type Kind struct {
+	profiles *ProfileSet
+	slots    chan struct{}
+}
+
+// NewKind makes the kind for one profile set; maxPolls <= 0 means
+// DefaultMaxPolls.
+func NewKind(profiles *ProfileSet, maxPolls int) *Kind {
+	if profiles == nil {
+		profiles = EmbeddedProfiles()
+	}
+	if maxPolls <= 0 {
+		maxPolls = DefaultMaxPolls
+	}
+	return &Kind{profiles: profiles, slots: make(chan struct{}, maxPolls)}
+}
+
+// New is the collectors.Factory of kind "snmp". It checks the options and
+// the profile names against the kind's profile set, and contacts nobody.
+func (kd *Kind) New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, error) {
+	var o Options
+	if err := decode(&o); err != nil {
+		return nil, err
+	}
+	k, err := NewCollector(spec.Name, o, kd.profiles, spec.Logger)
+	if err != nil {
+		return nil, err
+	}
+	k.slots = kd.slots
+	return k, nil
+}
 
 // Collector polls one agent. Its session is used by one goroutine at a
 // time (mu); the scheduler never runs two rounds of a target at once, the
@@ -39,6 +71,8 @@ type Collector struct {
 	name  string
 	agent Agent
 	names []string // profile names, or ["auto"]
+	set   *ProfileSet
+	slots chan struct{} // shared with the kind's other collectors; nil: no limit
 	log   *slog.Logger
 
 	mu         sync.Mutex
@@ -46,22 +80,17 @@ type Collector struct {
 	detected   []*Profile
 	sysOID     string
 	detectedAt time.Time
+	truncated  map[string]float64 // walk root -> polls whose walk stopped at max_walk_varbinds
 }
 
-// New is the collectors.Factory of kind "snmp". It checks the options and
-// the profile names, and contacts nobody.
-func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, error) {
-	var o Options
-	if err := decode(&o); err != nil {
-		return nil, err
-	}
-	return NewCollector(spec.Name, o, spec.Logger)
-}
-
-// NewCollector builds a collector from decoded options.
-func NewCollector(name string, o Options, log *slog.Logger) (*Collector, error) {
+// NewCollector builds a collector from decoded options, for profiles (nil:
+// the embedded ones). It shares no poll limit with anyone (Kind.New does).
+func NewCollector(name string, o Options, profiles *ProfileSet, log *slog.Logger) (*Collector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if profiles == nil {
+		profiles = EmbeddedProfiles()
 	}
 	if err := o.SNMP.Validate(); err != nil {
 		return nil, prefixErr("snmp.", err)
@@ -76,11 +105,12 @@ func NewCollector(name string, o Options, log *slog.Logger) (*Collector, error) 
 			}
 			continue
 		}
-		if ProfileByName(n) == nil {
-			return nil, fmt.Errorf("profiles: unknown profile %q (known: %s)", n, strings.Join(profileNames(), ", "))
+		if profiles.ByName(n) == nil {
+			return nil, fmt.Errorf("profiles: unknown profile %q (known: %s)", n, strings.Join(profiles.Names(), ", "))
 		}
 	}
-	return &Collector{name: name, agent: o.SNMP, names: o.Profiles, log: log.With("collector", "snmp", "target", name)}, nil
+	return &Collector{name: name, agent: o.SNMP, names: o.Profiles, set: profiles,
+		log: log.With("collector", "snmp", "target", name), truncated: map[string]float64{}}, nil
 }
 
 func prefixErr(prefix string, err error) error {
@@ -89,14 +119,6 @@ func prefixErr(prefix string, err error) error {
 		errs = append(errs, errors.New(prefix+line))
 	}
 	return errors.Join(errs...)
-}
-
-func profileNames() []string {
-	var n []string
-	for _, p := range Profiles() {
-		n = append(n, p.Name)
-	}
-	return n
 }
 
 // Collect polls the agent once.
@@ -109,11 +131,13 @@ func (k *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 func (k *Collector) Poll(ctx context.Context, emit func(collectors.Sample)) ([]*Profile, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	select {
-	case pollSlots <- struct{}{}:
-		defer func() { <-pollSlots }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if k.slots != nil {
+		select {
+		case k.slots <- struct{}{}:
+			defer func() { <-k.slots }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	if k.c == nil {
 		c, err := dial(&k.agent)
@@ -142,12 +166,22 @@ func (k *Collector) Poll(ctx context.Context, emit func(collectors.Sample)) ([]*
 		return nil, fmt.Errorf("snmp %s: no profile matches this device (sysObjectID %q); name one in profiles: or add one in profile_dirs", k.agent.Address, k.sysOID)
 	}
 	v, err := fetch(ctx, k.c, newPlan(profiles))
+	for _, root := range v.truncated {
+		if k.truncated[root] == 0 {
+			k.log.Warn("snmp walk stopped at max_walk_varbinds (objects, or KiB of names and values): the agent returns more than a table should have (a looping agent?); the rest is ignored",
+				"walk", root, "max_walk_varbinds", k.agent.MaxWalkVarbinds)
+		}
+		k.truncated[root]++
+	}
 	if err != nil && len(v.vals) == 0 {
 		k.reset()
 		return profiles, err
 	}
 	for _, p := range profiles {
 		emit(collectors.Sample{Name: "snmp_profile_matched", Labels: collectors.L("profile", p.Name), Value: 1})
+	}
+	for root, n := range k.truncated {
+		emit(collectors.Sample{Name: "vedetta_snmp_walk_truncated_total", Labels: collectors.L("walk", root), Value: n})
 	}
 	evaluate(profiles, v, emit)
 	if err != nil {
@@ -168,7 +202,7 @@ func (k *Collector) profiles(ctx context.Context) ([]*Profile, error) {
 	if k.names[0] != "auto" {
 		var ps []*Profile
 		for _, n := range k.names {
-			p := ProfileByName(n)
+			p := k.set.ByName(n)
 			if p == nil {
 				return nil, fmt.Errorf("profile %q is not loaded", n)
 			}
@@ -179,7 +213,7 @@ func (k *Collector) profiles(ctx context.Context) ([]*Profile, error) {
 	if !k.detectedAt.IsZero() && time.Since(k.detectedAt) < redetectEvery {
 		return k.detected, nil
 	}
-	sysOID, ps, err := detect(ctx, k.c, Profiles())
+	sysOID, ps, err := detect(ctx, k.c, k.set.All())
 	if err != nil {
 		return nil, err
 	}

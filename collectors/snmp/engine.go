@@ -2,6 +2,7 @@ package snmp
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sort"
 	"strconv"
@@ -75,9 +76,10 @@ func newPlan(profiles []*Profile) plan {
 
 // view holds what a poll fetched, by OID (without the leading dot).
 type view struct {
-	vals     map[string]gosnmp.SnmpPDU
-	sorted   []string // walked OIDs in OID order
-	unsorted bool     // an OID arrived out of order: sort in finish
+	vals      map[string]gosnmp.SnmpPDU
+	sorted    []string // walked OIDs in OID order
+	unsorted  bool     // an OID arrived out of order: sort in finish
+	truncated []string // walk roots that stopped at max_walk_varbinds
 }
 
 func newView() *view { return &view{vals: map[string]gosnmp.SnmpPDU{}} }
@@ -113,7 +115,9 @@ func (v *view) rows(column string) []string {
 }
 
 // fetch runs a plan. A walk that fails after some rows keeps those rows;
-// the first error is returned with whatever was fetched.
+// the first error is returned with whatever was fetched. A walk that
+// reaches the agent's max_walk_varbinds stops there, keeps what it has, and
+// is listed in view.truncated (not an error: the rows read are good).
 func fetch(ctx context.Context, c *client, pl plan) (*view, error) {
 	v := newView()
 	var firstErr error
@@ -127,7 +131,11 @@ func fetch(ctx context.Context, c *client, pl plan) (*view, error) {
 		}
 	}
 	for _, root := range pl.walks {
-		err := c.walk(ctx, root, func(p gosnmp.SnmpPDU) { v.add(p, true) })
+		err := c.walk(ctx, root, walkLimitOf(c.agent), func(p gosnmp.SnmpPDU) { v.add(p, true) })
+		if errors.Is(err, errWalkTruncated) {
+			v.truncated = append(v.truncated, root)
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil || (isTimeout(err) && !c.answered) {
 				v.finish()

@@ -182,7 +182,7 @@ func TestEmbeddedProfilesCoverTheIssueTable(t *testing.T) {
 		"cyberpower-ups", "himoinsa", "if-mib", "entity-sensor", "cisco-envmon", "juniper", "ucd-snmp",
 		"host-resources", "akcp", "avtech-roomalert", "hwgroup", "nti-enviromux", "raritan-pdu2", "sentry4", "synology"}
 	for _, n := range want {
-		p := ProfileByName(n)
+		p := EmbeddedProfiles().ByName(n)
 		if p == nil {
 			t.Errorf("profile %s is missing", n)
 			continue
@@ -207,8 +207,7 @@ func TestCompareOID(t *testing.T) {
 	}
 }
 
-func TestLoadProfileDirs(t *testing.T) {
-	t.Cleanup(func() { _ = LoadProfileDirs(nil) })
+func TestLoadProfiles(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -216,21 +215,24 @@ func TestLoadProfileDirs(t *testing.T) {
 		}
 	}
 	write("mine.yaml", "name: ups-mib\nmib: MY-UPS-MIB\nmatch: {subtrees: [1.3.6.1.2.1.33.1]}\nmetrics: [{name: ups_on_battery, oid: 1.3.6.1.2.1.33.1.4.1.0}]\n")
-	if err := LoadProfileDirs([]string{dir}); err != nil {
+	set, err := LoadProfiles([]string{dir})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if p := ProfileByName("ups-mib"); p == nil || p.MIB != "MY-UPS-MIB" || p.Source != filepath.Join(dir, "mine.yaml") {
+	if p := set.ByName("ups-mib"); p == nil || p.MIB != "MY-UPS-MIB" || p.Source != filepath.Join(dir, "mine.yaml") {
 		t.Errorf("the user profile did not replace the embedded one: %+v", p)
 	}
-	if ProfileByName("apc-ups") == nil {
+	if set.ByName("apc-ups") == nil {
 		t.Error("embedded profiles were lost")
 	}
+	if p := EmbeddedProfiles().ByName("ups-mib"); p == nil || p.Source != "embedded" {
+		t.Errorf("loading a set changed the embedded one: %+v", p)
+	}
 	write("broken.yaml", "name: x\nmib: X\nmatch: {subtrees: [1.1]}\nmetrics: [{name: m, oid: 1.1, bogus: 1}]\n")
-	err := LoadProfileDirs([]string{dir})
-	if err == nil || !strings.Contains(err.Error(), "broken.yaml") {
+	if _, err := LoadProfiles([]string{dir}); err == nil || !strings.Contains(err.Error(), "broken.yaml") {
 		t.Fatalf("err = %v, want it to name broken.yaml", err)
 	}
-	if p := ProfileByName("ups-mib"); p == nil || p.MIB != "MY-UPS-MIB" {
-		t.Error("a failed load must keep the previous profiles")
+	if p := set.ByName("ups-mib"); p == nil || p.MIB != "MY-UPS-MIB" {
+		t.Error("a failed load changed a set already built")
 	}
 }

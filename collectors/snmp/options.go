@@ -15,7 +15,7 @@ import (
 
 // Options is the kind-specific part of an SNMP target:
 //
-//	snmp: {address, version, community, user, auth, priv, context, timeout, retries, max_repetitions, max_oids}
+//	snmp: {address, version, community, user, auth, priv, context, timeout, retries, max_repetitions, max_oids, max_walk_varbinds}
 //	profiles: [auto]
 type Options struct {
 	SNMP     Agent    `yaml:"snmp"`
@@ -38,6 +38,11 @@ type Agent struct {
 	Retries        *int          `yaml:"retries"`
 	MaxRepetitions uint32        `yaml:"max_repetitions"` // GETBULK start value (default 25)
 	MaxOIDs        int           `yaml:"max_oids"`        // varbinds per GET (default 32)
+	// MaxWalkVarbinds caps the objects read from one walked table column
+	// (default 10,000), and their size at 1 KiB each on average: an agent
+	// that walks for ever (a firmware bug) costs this much and no more; the
+	// walk stops there and is counted in vedetta_snmp_walk_truncated_total.
+	MaxWalkVarbinds int `yaml:"max_walk_varbinds"`
 }
 
 // Auth is SNMPv3 authentication: MD5, SHA, SHA224, SHA256, SHA384, SHA512.
@@ -59,6 +64,10 @@ const (
 	DefaultRetries        = 1
 	DefaultMaxRepetitions = 25
 	DefaultMaxOIDs        = 32
+	// DefaultMaxWalkVarbinds is far above any real table (a 48-port switch
+	// has 48 rows per column, a chassis a few thousand).
+	DefaultMaxWalkVarbinds = 10000
+	maxMaxWalkVarbinds     = 1000000
 )
 
 var authProtocols = map[string]gosnmp.SnmpV3AuthProtocol{
@@ -116,6 +125,11 @@ func (a *Agent) Validate() error {
 		a.MaxOIDs = DefaultMaxOIDs
 	} else if a.MaxOIDs < 1 || a.MaxOIDs > 128 {
 		bad("max_oids", "want 1-128, got %d", a.MaxOIDs)
+	}
+	if a.MaxWalkVarbinds == 0 {
+		a.MaxWalkVarbinds = DefaultMaxWalkVarbinds
+	} else if a.MaxWalkVarbinds < 1 || a.MaxWalkVarbinds > maxMaxWalkVarbinds {
+		bad("max_walk_varbinds", "want 1-%d, got %d", maxMaxWalkVarbinds, a.MaxWalkVarbinds)
 	}
 	if a.Version == "3" {
 		if a.User == "" {

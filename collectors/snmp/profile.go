@@ -129,30 +129,47 @@ func (l *oidList) UnmarshalYAML(n *yaml.Node) error {
 //go:embed profiles/*.yaml
 var embedded embed.FS
 
-var (
-	regMu    sync.RWMutex
-	registry []*Profile // sorted by name
-)
+// ProfileSet is one immutable set of profiles: the embedded ones plus those
+// of a config's profile_dirs. It is a value, built whole and checked before
+// use: each config generation builds its own and hands it to the SNMP
+// collectors it creates, so a reload that is refused changes nothing that
+// running collectors see (snmp_exporter's load-then-swap).
+type ProfileSet struct {
+	list   []*Profile // sorted by name
+	byName map[string]*Profile
+}
 
-func init() {
+func newProfileSet(ps []*Profile) *ProfileSet {
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
+	s := &ProfileSet{list: ps, byName: make(map[string]*Profile, len(ps))}
+	for _, p := range ps {
+		s.byName[p.Name] = p
+	}
+	return s
+}
+
+// embeddedSet is parsed once; the embedded profiles are tested, so an error
+// here is a broken build.
+var embeddedSet = sync.OnceValue(func() *ProfileSet {
 	ps, err := loadFS(embedded, "profiles", "embedded")
 	if err != nil {
 		panic("snmp: embedded profiles are broken: " + err.Error())
 	}
-	registry = ps
-}
+	return newProfileSet(ps)
+})
 
-// LoadProfileDirs adds the profiles (*.yaml) of each folder to the
-// embedded ones; a profile with the name of an embedded one replaces it.
-// Call it once at start (and in `vedetta check`) with the config's
-// profile_dirs, before the collectors are built. Every problem of every
-// file is reported.
-func LoadProfileDirs(dirs []string) error {
-	ps, err := loadFS(embedded, "profiles", "embedded")
-	if err != nil {
-		return err
-	}
-	byName := map[string]int{}
+// EmbeddedProfiles is the set of the profiles compiled into the binary.
+func EmbeddedProfiles() *ProfileSet { return embeddedSet() }
+
+// LoadProfiles returns the embedded profiles plus the profiles (*.yaml,
+// *.yml) of each folder; a profile with the name of an embedded one
+// replaces it. Every problem of every file is reported. With an error, the
+// set holds what could be loaded (so `vedetta check` can go on checking
+// the targets), and must not be run.
+func LoadProfiles(dirs []string) (*ProfileSet, error) {
+	base := EmbeddedProfiles()
+	ps := append([]*Profile(nil), base.list...)
+	byName := make(map[string]int, len(ps))
 	for i, p := range ps {
 		byName[p.Name] = i
 	}
@@ -161,7 +178,6 @@ func LoadProfileDirs(dirs []string) error {
 		user, err := loadFS(os.DirFS(d), ".", d)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
 		for _, p := range user {
 			if i, ok := byName[p.Name]; ok {
@@ -172,31 +188,35 @@ func LoadProfileDirs(dirs []string) error {
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
-	regMu.Lock()
-	registry = ps
-	regMu.Unlock()
-	return nil
+	return newProfileSet(ps), errors.Join(errs...)
 }
 
-// Profiles returns every known profile, sorted by name.
-func Profiles() []*Profile {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	return append([]*Profile(nil), registry...)
-}
-
-// ProfileByName finds a profile.
-func ProfileByName(name string) *Profile {
-	for _, p := range Profiles() {
-		if p.Name == name {
-			return p
+// ConfigProfiles is LoadProfiles of cfg.ProfileDirs (relative paths against
+// the config file's folder).
+func ConfigProfiles(cfg *config.Config) (*ProfileSet, error) {
+	dirs := make([]string, 0, len(cfg.ProfileDirs))
+	for _, d := range cfg.ProfileDirs {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(cfg.Dir, d)
 		}
+		dirs = append(dirs, d)
 	}
-	return nil
+	return LoadProfiles(dirs)
+}
+
+// All returns every profile of the set, sorted by name.
+func (s *ProfileSet) All() []*Profile { return append([]*Profile(nil), s.list...) }
+
+// ByName finds a profile, nil if the set has none of that name.
+func (s *ProfileSet) ByName(name string) *Profile { return s.byName[name] }
+
+// Names lists the profile names, sorted.
+func (s *ProfileSet) Names() []string {
+	n := make([]string, len(s.list))
+	for i, p := range s.list {
+		n[i] = p.Name
+	}
+	return n
 }
 
 func loadFS(fsys fs.FS, dir, source string) ([]*Profile, error) {
@@ -367,18 +387,4 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 		}
 	}
 	return &p, errors.Join(errs...)
-}
-
-// LoadConfigProfiles loads cfg.ProfileDirs (relative paths against the
-// config file's folder). The daemon calls it at start and on reload, and
-// `vedetta check` before building the targets.
-func LoadConfigProfiles(cfg *config.Config) error {
-	dirs := make([]string, 0, len(cfg.ProfileDirs))
-	for _, d := range cfg.ProfileDirs {
-		if !filepath.IsAbs(d) {
-			d = filepath.Join(cfg.Dir, d)
-		}
-		dirs = append(dirs, d)
-	}
-	return LoadProfileDirs(dirs)
 }

@@ -36,7 +36,7 @@ func TestSNMPv3AuthPrivAgainstSnmpd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			k, err := NewCollector("ups", Options{SNMP: Agent{Address: addr, Version: "3", User: tc.user,
 				Auth: &Auth{Protocol: tc.auth, Passphrase: "authpass123"}, Priv: &Priv{Protocol: tc.priv, Passphrase: "privpass123"},
-				Timeout: time.Second}}, nil)
+				Timeout: time.Second}}, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +69,7 @@ func TestSNMPv3WrongPassphraseFailsClearlyAndFast(t *testing.T) {
 			zero := 0
 			k, err := NewCollector("ups", Options{SNMP: Agent{Address: addr, Version: "3", User: "rigv3",
 				Auth: &Auth{Protocol: "SHA", Passphrase: secret(tc.auth)}, Priv: &Priv{Protocol: "AES", Passphrase: secret(tc.priv)},
-				Timeout: 500 * time.Millisecond, Retries: &zero}}, nil)
+				Timeout: 500 * time.Millisecond, Retries: &zero}}, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,7 @@ func TestSNMPv3WrongPassphraseFailsClearlyAndFast(t *testing.T) {
 
 func TestSnmpsetBetweenPolls(t *testing.T) {
 	addr := startSnmpd(t)
-	k, err := NewCollector("ups", Options{SNMP: Agent{Address: addr, Community: "public"}, Profiles: []string{"ups-mib"}}, nil)
+	k, err := NewCollector("ups", Options{SNMP: Agent{Address: addr, Community: "public"}, Profiles: []string{"ups-mib"}}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestUnreachableAgentFailsWithinTimeout(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			zero := 0
-			k, err := NewCollector("dead", Options{SNMP: Agent{Address: tc.addr, Timeout: 300 * time.Millisecond, Retries: &zero}}, nil)
+			k, err := NewCollector("dead", Options{SNMP: Agent{Address: tc.addr, Timeout: 300 * time.Millisecond, Retries: &zero}}, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -60,19 +60,16 @@ const (
 	UnknownSender = "snmp_traps_unknown_sender"
 )
 
-var rejectedTraps = prometheus.NewCounterVec(prometheus.CounterOpts{
-	Name: "vedetta_snmp_traps_rejected_total",
-	Help: "SNMP traps and informs dropped: unknown community or v3 user, bad auth, undecodable.",
-}, []string{"reason"})
+// MaxTrapSeries bounds the snmp_trap_received_total series of one target
+// (each distinct trap OID, and for unknown senders each source, is one):
+// past it, new ones are counted under trap="other", trap_oid="other" (and
+// source="other"). The known traps of a configured target are always kept
+// apart (there are len(KnownTraps) of them), so a flood of odd OIDs never
+// hides an on-battery trap.
+const MaxTrapSeries = 200
 
-func init() {
-	if err := prometheus.DefaultRegisterer.Register(rejectedTraps); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			panic(err)
-		}
-	}
-}
+// Rejection reasons of vedetta_snmp_traps_rejected_total.
+var rejectReasons = []string{"community", "user", "malformed"}
 
 // TrapReceiver listens for traps and informs on one UDP address.
 type TrapReceiver struct {
@@ -85,10 +82,41 @@ type TrapReceiver struct {
 	ingest    func(collectors.Batch)
 	trigger   func(string) bool
 	log       *slog.Logger
+	rejectedM *prometheus.CounterVec
 	mu        sync.Mutex
-	received  map[string]float64 // target \xff trap -> count
+	received  map[string]float64 // target \xff trap OID \xff source -> count
+	series    map[string]int     // target -> series counted against MaxTrapSeries
+	capped    map[string]bool    // target -> reached MaxTrapSeries (warned once)
 	rejected  map[string]float64 // reason -> count
 	discovery uint32
+}
+
+// trapMetrics registers vedetta_snmp_traps_rejected_total on reg (the
+// registry the daemon serves), or finds the one a previous receiver (the
+// config generation before a reload) registered there. reg nil: counted
+// but not exposed.
+func trapMetrics(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vedetta_snmp_traps_rejected_total",
+		Help: "SNMP traps and informs dropped: unknown community or v3 user, bad auth, undecodable.",
+	}, []string{"reason"})
+	if reg != nil {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			ex, ok := c, false
+			if errors.As(err, &are) {
+				ex, ok = are.ExistingCollector.(*prometheus.CounterVec)
+			}
+			if !ok {
+				return nil, fmt.Errorf("traps: metrics: %w", err)
+			}
+			c = ex
+		}
+	}
+	for _, r := range rejectReasons {
+		c.WithLabelValues(r) // served as 0 from the start
+	}
+	return c, nil
 }
 
 // ValidateTraps checks a traps: block.
@@ -118,20 +146,43 @@ func ValidateTraps(c *config.Traps) error {
 }
 
 // NewTrapReceiver binds the listen address. targets maps sender addresses
-// (hosts or IPs of the targets' snmp.address) to target names.
-func NewTrapReceiver(c *config.Traps, targets map[string]string, ingest func(collectors.Batch), trigger func(string) bool, log *slog.Logger) (*TrapReceiver, error) {
+// (hosts or IPs of the targets' snmp.address) to target names. The
+// receiver's own metrics are registered on reg (the daemon's served
+// registry; nil: not exposed).
+func NewTrapReceiver(c *config.Traps, targets map[string]string, ingest func(collectors.Batch), trigger func(string) bool, reg prometheus.Registerer, log *slog.Logger) (*TrapReceiver, error) {
+	r, err := newTrapDecoder(c, targets, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	r.ingest, r.trigger = ingest, trigger
+	addr, err := net.ResolveUDPAddr("udp", c.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("traps: listen %s: %w", c.Listen, err)
+	}
+	if r.conn, err = net.ListenUDP("udp", addr); err != nil {
+		return nil, fmt.Errorf("traps: listen %s: %w", c.Listen, err)
+	}
+	return r, nil
+}
+
+// newTrapDecoder is a receiver without a socket: everything but the I/O.
+func newTrapDecoder(c *config.Traps, targets map[string]string, reg prometheus.Registerer, log *slog.Logger) (*TrapReceiver, error) {
 	if err := ValidateTraps(c); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	rejectedM, err := trapMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
 	engineID := []byte{0x80, 0x00, 0x1f, 0x88, 0x04, 'v', 'e', 'd', 'e', 't', 't', 'a'}
 	if c.EngineID != "" {
 		engineID, _ = hex.DecodeString(strings.TrimPrefix(c.EngineID, "0x"))
 	}
-	r := &TrapReceiver{cfg: c, engineID: string(engineID), targets: map[string]string{}, ingest: ingest, trigger: trigger,
-		log: log, received: map[string]float64{}, rejected: map[string]float64{},
+	r := &TrapReceiver{cfg: c, engineID: string(engineID), targets: map[string]string{}, log: log, rejectedM: rejectedM,
+		received: map[string]float64{}, series: map[string]int{}, capped: map[string]bool{}, rejected: map[string]float64{},
 		plain: &gosnmp.GoSNMP{Version: gosnmp.Version2c, Logger: gosnmp.NewLogger(nil)}}
 	for host, name := range targets {
 		if ip := net.ParseIP(host); ip != nil {
@@ -158,13 +209,6 @@ func NewTrapReceiver(c *config.Traps, targets map[string]string, ingest func(col
 		usm.AuthoritativeEngineID = r.engineID
 		r.users = append(r.users, &gosnmp.GoSNMP{Version: gosnmp.Version3, SecurityModel: gosnmp.UserSecurityModel,
 			MsgFlags: flags, SecurityParameters: usm, Logger: gosnmp.NewLogger(nil)})
-	}
-	addr, err := net.ResolveUDPAddr("udp", c.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("traps: listen %s: %w", c.Listen, err)
-	}
-	if r.conn, err = net.ListenUDP("udp", addr); err != nil {
-		return nil, fmt.Errorf("traps: listen %s: %w", c.Listen, err)
 	}
 	return r, nil
 }
@@ -193,7 +237,7 @@ func (r *TrapReceiver) Run(ctx context.Context) {
 }
 
 func (r *TrapReceiver) reject(reason string, from *net.UDPAddr, detail string) {
-	rejectedTraps.WithLabelValues(reason).Inc()
+	r.rejectedM.WithLabelValues(reason).Inc()
 	r.mu.Lock()
 	r.rejected[reason]++
 	r.mu.Unlock()
@@ -207,19 +251,55 @@ func (r *TrapReceiver) Rejected(reason string) float64 {
 	return r.rejected[reason]
 }
 
+// Verdicts of decode.
+const (
+	trapReject = iota
+	trapAccept
+	trapReport // an SNMPv3 engine discovery: answer with our engine ID
+)
+
+// verdict is what decode makes of one datagram.
+type verdict struct {
+	action int
+	pkt    *gosnmp.SnmpPacket
+	reason string // trapReject: community, user or malformed
+	detail string
+}
+
 func (r *TrapReceiver) handle(msg []byte, from *net.UDPAddr) {
+	v := r.decode(msg)
+	switch v.action {
+	case trapAccept:
+		r.accept(v.pkt, from)
+	case trapReport:
+		r.report(v.pkt, from)
+	default:
+		if strings.HasPrefix(v.detail, "decoder panicked") {
+			r.log.Warn("traps: gosnmp could not decode a packet (dropped as malformed)", "from", from.IP.String(), "err", v.detail)
+		}
+		r.reject(v.reason, from, v.detail)
+	}
+}
+
+// decode checks one datagram as gosnmp decodes it: the community of v1/v2c,
+// the user, auth and priv of v3. Nothing is sent or counted. A panic in the
+// decoder (a malformed packet gosnmp does not survive) is a rejection, never
+// the end of the listener.
+func (r *TrapReceiver) decode(msg []byte) (v verdict) {
+	defer func() {
+		if p := recover(); p != nil {
+			v = verdict{action: trapReject, reason: "malformed", detail: fmt.Sprintf("decoder panicked: %v", p)}
+		}
+	}()
 	pkt, err := r.plain.UnmarshalTrap(msg, false)
 	if err == nil && pkt.Version != gosnmp.Version3 {
 		if !r.communityOK(pkt.Community) {
-			r.reject("community", from, "")
-			return
+			return verdict{action: trapReject, reason: "community"}
 		}
-		r.accept(pkt, from)
-		return
+		return verdict{action: trapAccept, pkt: pkt}
 	}
 	if err != nil && !isV3(msg) {
-		r.reject("malformed", from, err.Error())
-		return
+		return verdict{action: trapReject, reason: "malformed", detail: err.Error()}
 	}
 	for _, dec := range r.users {
 		p, err := dec.UnmarshalTrap(msg, false)
@@ -227,20 +307,17 @@ func (r *TrapReceiver) handle(msg []byte, from *net.UDPAddr) {
 			continue
 		}
 		if discoveryRequest(p) {
-			r.report(p, from)
-			return
+			return verdict{action: trapReport, pkt: p}
 		}
 		if sp, ok := p.SecurityParameters.(*gosnmp.UsmSecurityParameters); !ok || sp.UserName != dec.SecurityParameters.(*gosnmp.UsmSecurityParameters).UserName {
 			continue
 		}
-		r.accept(p, from)
-		return
+		return verdict{action: trapAccept, pkt: p}
 	}
 	if pkt != nil && discoveryRequest(pkt) && len(r.users) > 0 {
-		r.report(pkt, from)
-		return
+		return verdict{action: trapReport, pkt: pkt}
 	}
-	r.reject("user", from, "unknown SNMPv3 user or wrong auth/priv")
+	return verdict{action: trapReject, reason: "user", detail: "unknown SNMPv3 user or wrong auth/priv"}
 }
 
 // isV3 peeks at the version field of the message (SEQUENCE, INTEGER 3).
@@ -264,28 +341,52 @@ func discoveryRequest(p *gosnmp.SnmpPacket) bool {
 // report answers an SNMPv3 engine discovery (an inform sender learning our
 // engine ID), as RFC 3414 3.2.3b says.
 func (r *TrapReceiver) report(p *gosnmp.SnmpPacket, from *net.UDPAddr) {
-	sp, ok := p.SecurityParameters.Copy().(*gosnmp.UsmSecurityParameters)
-	if !ok {
-		return
-	}
 	r.mu.Lock()
 	r.discovery++
 	count := r.discovery
 	r.mu.Unlock()
-	sp.AuthoritativeEngineID = r.engineID
-	p.PDUType = gosnmp.Report
-	p.MsgFlags &= gosnmp.AuthPriv
-	p.SecurityParameters = sp
-	p.Variables = []gosnmp.SnmpPDU{{Name: oidUsmStatsUnknownEI, Type: gosnmp.Integer, Value: int(count)}}
-	r.send(p, from)
-}
-
-func (r *TrapReceiver) send(p *gosnmp.SnmpPacket, to *net.UDPAddr) {
-	b, err := p.MarshalMsg()
+	b, err := r.reportMsg(p, count)
 	if err != nil {
 		r.log.Warn("traps: cannot encode an answer", "err", err)
 		return
 	}
+	r.send(b, from)
+}
+
+// reportMsg encodes the Report PDU answering discovery request p.
+func (r *TrapReceiver) reportMsg(p *gosnmp.SnmpPacket, count uint32) (b []byte, err error) {
+	defer recoverEncode(&err)
+	sp, ok := p.SecurityParameters.Copy().(*gosnmp.UsmSecurityParameters)
+	if !ok {
+		return nil, errors.New("not a USM request")
+	}
+	rp := *p
+	sp.AuthoritativeEngineID = r.engineID
+	rp.PDUType = gosnmp.Report
+	rp.MsgFlags &= gosnmp.AuthPriv
+	rp.SecurityParameters = sp
+	rp.Variables = []gosnmp.SnmpPDU{{Name: oidUsmStatsUnknownEI, Type: gosnmp.Integer, Value: int(count)}}
+	return rp.MarshalMsg()
+}
+
+// informResponse encodes the Response PDU acknowledging inform p.
+func informResponse(p *gosnmp.SnmpPacket) (b []byte, err error) {
+	defer recoverEncode(&err)
+	resp := *p
+	resp.PDUType = gosnmp.GetResponse
+	resp.Error, resp.ErrorIndex = gosnmp.NoError, 0
+	return resp.MarshalMsg()
+}
+
+// recoverEncode turns a panic of gosnmp's encoder (fed what a sender put
+// in its packet) into an error.
+func recoverEncode(err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("encoder panicked: %v", p)
+	}
+}
+
+func (r *TrapReceiver) send(b []byte, to *net.UDPAddr) {
 	if _, err := r.conn.WriteToUDP(b, to); err != nil {
 		r.log.Warn("traps: cannot answer", "to", to.String(), "err", err)
 	}
@@ -327,35 +428,60 @@ func TrapName(oid string) string {
 
 func (r *TrapReceiver) accept(p *gosnmp.SnmpPacket, from *net.UDPAddr) {
 	if p.PDUType == gosnmp.InformRequest {
-		resp := *p
-		resp.PDUType = gosnmp.GetResponse
-		resp.Error, resp.ErrorIndex = gosnmp.NoError, 0
-		r.send(&resp, from)
+		if b, err := informResponse(p); err != nil {
+			r.log.Warn("traps: cannot encode an answer", "err", err)
+		} else {
+			r.send(b, from)
+		}
 	}
-	oid := trapOID(p)
-	name := TrapName(oid)
 	ip := from.IP.String()
-	target, known := r.targets[ip]
-	if !known {
-		target = UnknownSender
-	}
-	r.mu.Lock()
-	key := target + "\xff" + name + "\xff" + ip
-	r.received[key]++
-	n := r.received[key]
-	r.mu.Unlock()
-	now := time.Now()
-	ls := collectors.L("trap", name, "trap_oid", oid)
-	if !known {
-		ls = ls.With("source", ip)
-	}
-	r.log.Info("traps: received", "from", ip, "target", target, "trap", name, "version", p.Version.String(), "inform", p.PDUType == gosnmp.InformRequest)
+	target, known, s := r.sample(p, ip)
+	r.log.Info("traps: received", "from", ip, "target", target, "trap", s.Labels.Get("trap"), "version", p.Version.String(), "inform", p.PDUType == gosnmp.InformRequest)
 	if r.ingest != nil {
-		r.ingest(collectors.Batch{Target: target, Start: now, Samples: []collectors.Sample{
-			{Name: "snmp_trap_received_total", Labels: ls, Value: n, Time: now},
-		}})
+		r.ingest(collectors.Batch{Target: target, Start: s.Time, Samples: []collectors.Sample{s}})
 	}
 	if known && r.trigger != nil {
 		r.trigger(target)
 	}
+}
+
+// sample counts an accepted trap from ip and returns its target and its
+// snmp_trap_received_total sample (labels trap, trap_oid, and source for
+// unknown senders), folding what is past MaxTrapSeries into "other".
+func (r *TrapReceiver) sample(p *gosnmp.SnmpPacket, ip string) (target string, known bool, s collectors.Sample) {
+	oid := trapOID(p)
+	target, known = r.targets[ip]
+	src := ""
+	if !known {
+		target, src = UnknownSender, ip
+	}
+	_, knownTrap := KnownTraps[oid]
+	free := known && knownTrap
+	r.mu.Lock()
+	key := target + "\xff" + oid + "\xff" + src
+	if _, seen := r.received[key]; !seen && !free {
+		if r.series[target] >= MaxTrapSeries {
+			oid = "other"
+			if !known {
+				src = "other"
+			}
+			key = target + "\xff" + oid + "\xff" + src
+			if !r.capped[target] {
+				r.capped[target] = true
+				r.log.Warn("traps: too many distinct traps; further ones are counted as trap=\"other\"",
+					"target", target, "max", MaxTrapSeries)
+			}
+		} else {
+			r.series[target]++
+		}
+	}
+	r.received[key]++
+	n := r.received[key]
+	r.mu.Unlock()
+	name := TrapName(oid)
+	ls := collectors.L("trap", name, "trap_oid", oid)
+	if !known {
+		ls = ls.With("source", src)
+	}
+	return target, known, collectors.Sample{Name: "snmp_trap_received_total", Labels: ls, Value: n, Time: time.Now()}
 }

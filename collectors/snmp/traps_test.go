@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vedetta-dc/vedetta/collectors"
@@ -41,11 +42,17 @@ func (s *trapSink) count() int {
 
 func startReceiver(t *testing.T) (*TrapReceiver, *trapSink) {
 	t.Helper()
+	return startReceiverOn(t, prometheus.NewRegistry())
+}
+
+// startReceiverOn starts a receiver whose metrics are registered on reg.
+func startReceiverOn(t *testing.T, reg prometheus.Registerer) (*TrapReceiver, *trapSink) {
+	t.Helper()
 	cfg := &config.Traps{Listen: "127.0.0.1:0", Communities: []config.Secret{"public"},
 		Users: []config.TrapUser{{User: "rigtrap", Auth: &config.TrapSecurity{Protocol: "SHA", Passphrase: "authpass123"},
 			Priv: &config.TrapSecurity{Protocol: "AES", Passphrase: "privpass123"}}}}
 	sink := &trapSink{}
-	r, err := NewTrapReceiver(cfg, map[string]string{"127.0.0.1": "ups-a"}, sink.ingest, sink.trigger, nil)
+	r, err := NewTrapReceiver(cfg, map[string]string{"127.0.0.1": "ups-a"}, sink.ingest, sink.trigger, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,14 +100,14 @@ func TestTrapsFromNetSNMP(t *testing.T) {
 			}
 			before := sink.count()
 			rejBefore := r.Rejected(tc.rejected)
-			promBefore := counterValue(rejectedTraps.WithLabelValues(tc.rejected))
+			promBefore := counterValue(r.rejectedM.WithLabelValues(tc.rejected))
 			out, err := exec.Command(tc.cmd, args...).CombinedOutput()
 			if (err == nil) != tc.wantOK {
 				t.Fatalf("%s %v: err=%v, want ok=%v\n%s", tc.cmd, args, err, tc.wantOK, out)
 			}
 			if tc.rejected != "" {
 				testpeer.WaitFor(t, 2*time.Second, "the rejection to be counted", func() bool { return r.Rejected(tc.rejected) > rejBefore })
-				if got := counterValue(rejectedTraps.WithLabelValues(tc.rejected)); got <= promBefore {
+				if got := counterValue(r.rejectedM.WithLabelValues(tc.rejected)); got <= promBefore {
 					t.Errorf("vedetta_snmp_traps_rejected_total{reason=%q} did not grow", tc.rejected)
 				}
 				if sink.count() != before {

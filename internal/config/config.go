@@ -407,7 +407,9 @@ func (c *Config) applyDefaults() {
 	}
 	if e := c.Notify.Email; e != nil {
 		if e.Timeout == 0 {
-			e.Timeout = 15 * time.Second
+			// A relay that accepts and never answers must not hold an
+			// alarm long: 10 s per relay, then the next one.
+			e.Timeout = 10 * time.Second
 		}
 		for i := range e.Relays {
 			r := &e.Relays[i]
@@ -536,6 +538,9 @@ func (c *Config) validate(errs *Errors) {
 			}
 			if r.Port < 1 || r.Port > 65535 {
 				at(top, f+".port", "must be 1-65535, got %d", r.Port)
+			}
+			if r.Timeout < 0 {
+				at(top, f+".timeout", "must not be negative, got %s", r.Timeout)
 			}
 			if !oneOf(r.TLS, "starttls", "tls", "opportunistic", "none") {
 				at(top, f+".tls", "want starttls, tls, opportunistic or none, got %q", r.TLS)

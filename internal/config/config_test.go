@@ -56,7 +56,7 @@ func TestLoadValid(t *testing.T) {
 	if cfg.Rules[0].Severity != "warning" {
 		t.Errorf("severity default %q", cfg.Rules[0].Severity)
 	}
-	if r := cfg.Notify.Email.Relays[0]; r.Timeout != 15*time.Second || r.Port != 587 {
+	if r := cfg.Notify.Email.Relays[0]; r.Timeout != 10*time.Second || r.Port != 587 {
 		t.Errorf("relay defaults %+v", r)
 	}
 }

@@ -2,10 +2,12 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -339,10 +341,12 @@ func describe(n *yaml.Node) string {
 	return "something else"
 }
 
-// suggest names the closest known key, for typos like "intervall".
+// suggest names the closest known key, for typos like "intervall"; of
+// two as close, the first in alphabetical order, so that the same file
+// always gets the same advice ("rutes": routes, not rules one run in two).
 func suggest(key string, fields map[string]fieldInfo) string {
 	best, bestD := "", 3
-	for k := range fields {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		if dd := editDistance(key, k); dd < bestD {
 			best, bestD = k, dd
 		}
@@ -373,8 +377,15 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// MaxDuration is the longest duration a config or the API may give. No
+// interval, timeout, for: or silence means more, and the arithmetic done
+// with them (a default timeout of interval×4/5, backoffs) must not
+// overflow.
+const MaxDuration = 10 * 365 * 24 * time.Hour
+
 // ParseDuration accepts Go durations plus d (days) and w (weeks), which
-// backup and certificate rules need ("7d" reads better than "168h").
+// backup and certificate rules need ("7d" reads better than "168h"), up to
+// MaxDuration.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -383,6 +394,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	if s == "0" {
 		return 0, nil
 	}
+	tooLong := func() error { return fmt.Errorf("duration %q is longer than 10 years (3650d)", s) }
 	var total time.Duration
 	rest := s
 	for rest != "" {
@@ -398,26 +410,32 @@ func ParseDuration(s string) (time.Duration, error) {
 			return 0, fmt.Errorf("invalid duration %q (use e.g. 30s, 5m, 2h, 7d)", s)
 		}
 		num, unit := rest[:i], rest[i:j]
-		var mult time.Duration
+		var d time.Duration
 		switch unit {
-		case "d":
-			mult = 24 * time.Hour
-		case "w":
-			mult = 7 * 24 * time.Hour
-		default:
-			d, err := time.ParseDuration(num + unit)
+		case "d", "w":
+			f, err := strconv.ParseFloat(num, 64)
 			if err != nil {
+				return 0, fmt.Errorf("invalid duration %q", s)
+			}
+			mult := 24 * time.Hour
+			if unit == "w" {
+				mult *= 7
+			}
+			if f*float64(mult) > float64(MaxDuration) {
+				return 0, tooLong() // before the conversion, which would wrap
+			}
+			d = time.Duration(f * float64(mult))
+		default:
+			var err error
+			if d, err = time.ParseDuration(num + unit); err != nil {
 				return 0, fmt.Errorf("invalid duration %q (use e.g. 30s, 5m, 2h, 7d)", s)
 			}
-			total += d
-			rest = rest[j:]
-			continue
 		}
-		f, err := strconv.ParseFloat(num, 64)
-		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
+		// total and d at most MaxDuration each: their sum cannot wrap.
+		if d > MaxDuration || total+d > MaxDuration {
+			return 0, tooLong()
 		}
-		total += time.Duration(f * float64(mult))
+		total += d
 		rest = rest[j:]
 	}
 	if total < 0 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,12 +26,15 @@ const (
 	Meta     = "meta"
 )
 
+var buckets = []string{Alarms, Outbox, Notices, Groups, Silences, Meta}
+
 // Store is a transactional key-value store with named buckets.
 type Store interface {
 	// View runs fn in a read-only transaction.
 	View(fn func(Tx) error) error
 	// Update runs fn in a read-write transaction: all of it is kept, or
-	// none of it (fn returned an error, or the process died).
+	// none of it (fn returned an error, the commit failed, or the process
+	// died).
 	Update(fn func(Tx) error) error
 	Close() error
 }
@@ -42,54 +46,236 @@ type Tx interface {
 	Put(bucket, key string, value []byte) error
 	Delete(bucket, key string) error
 	ForEach(bucket string, fn func(key string, value []byte) error) error
+	// OnCommit runs fn once the transaction is durably committed, and never
+	// if it is not: the way for in-memory caches to follow the store, so
+	// that a failed write (a full disk) leaves memory as it was.
+	OnCommit(fn func())
+}
+
+// FileName is the state file inside the state dir.
+const FileName = "vedetta.db"
+
+// Loss says what state could not be read when the store was opened. The
+// unreadable file is kept, renamed, for inspection; the store starts empty.
+type Loss struct {
+	Reason  string // what was wrong, for the StateLost alarm
+	MovedTo string // where the unreadable file is now
 }
 
 // Bolt is the single-node backend.
 type Bolt struct {
+	path string
+	loss *Loss
+
+	// mu is held shared by every transaction and exclusively by Compact,
+	// which swaps the file underneath.
+	mu sync.RWMutex
 	db *bolt.DB
 }
 
 // OpenBolt opens (creating if needed) dir/vedetta.db. A second daemon on the
-// same state dir gets a clear error instead of waiting for the lock.
+// same state dir gets a clear error instead of waiting for the lock. A file
+// that is empty, fails to open, or fails bbolt's consistency check is moved
+// aside (vedetta.db.corrupt-<time>) and the store starts empty: Loss says
+// so, and the daemon raises StateLost. Never a crash loop, never silent.
 func OpenBolt(dir string) (*Bolt, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	path := filepath.Join(dir, "vedetta.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	b := &Bolt{path: filepath.Join(dir, FileName)}
+	db, why, err := openChecked(b.path)
+	if err != nil {
+		return nil, err
+	}
+	if why != "" {
+		moved := b.path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+		if err := os.Rename(b.path, moved); err != nil {
+			return nil, fmt.Errorf("%s is unreadable (%s) and cannot be moved aside: %w", b.path, why, err)
+		}
+		b.loss = &Loss{Reason: why, MovedTo: moved}
+		if db, why, err = openChecked(b.path); err != nil {
+			return nil, err
+		}
+		if why != "" {
+			return nil, fmt.Errorf("%s: a new state file is unreadable too: %s", b.path, why)
+		}
+	}
+	b.db = db
+	return b, nil
+}
+
+// openChecked opens path and checks it. why is set (and db nil) when the
+// file exists but cannot be trusted; err only for what moving the file
+// aside would not cure (the lock, permissions).
+func openChecked(path string) (db *bolt.DB, why string, err error) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		// bbolt would silently initialise it: a truncated file would pass
+		// for a first start and every firing alarm be notified again.
+		return nil, "the state file was empty (truncated?)", nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				_ = db.Close()
+			}
+			db, why, err = nil, fmt.Sprintf("bbolt panicked reading it: %v", r), nil
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("%s is locked: is another vedetta running on this state dir?", path)
+			return nil, "", fmt.Errorf("%s is locked: is another vedetta running on this state dir?", path)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		if errors.Is(err, os.ErrPermission) {
+			return nil, "", fmt.Errorf("open %s: %w", path, err)
+		}
+		return nil, "cannot open it: " + err.Error(), nil
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{Alarms, Outbox, Notices, Groups, Silences, Meta} {
-			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
-				return err
-			}
+	var problems []error
+	err = db.View(func(tx *bolt.Tx) error {
+		for e := range tx.Check() {
+			problems = append(problems, e)
 		}
 		return nil
 	})
-	if err != nil {
-		db.Close()
-		return nil, err
+	if err == nil && len(problems) == 0 {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, name := range buckets {
+				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
-	return &Bolt{db: db}, nil
+	if err != nil || len(problems) > 0 {
+		_ = db.Close()
+		if len(problems) > 0 {
+			err = problems[0]
+			if len(problems) > 1 {
+				err = fmt.Errorf("%w (and %d more problems)", problems[0], len(problems)-1)
+			}
+		}
+		return nil, "consistency check failed: " + err.Error(), nil
+	}
+	return db, "", nil
 }
 
+// Loss reports the state lost at open, or nil.
+func (b *Bolt) Loss() *Loss { return b.loss }
+
+// Path is the state file.
+func (b *Bolt) Path() string { return b.path }
+
 // View implements Store.
-func (b *Bolt) View(fn func(Tx) error) error {
+func (b *Bolt) View(fn func(Tx) error) (err error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	defer recoverInto(&err)
 	return b.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
 }
 
 // Update implements Store.
-func (b *Bolt) Update(fn func(Tx) error) error {
+func (b *Bolt) Update(fn func(Tx) error) (err error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	defer recoverInto(&err)
 	return b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
 }
 
+// recoverInto turns a panic (bbolt reading a damaged page) into an error:
+// bbolt rolls the transaction back on the way out, and the caller retries
+// or reports, as for a full disk.
+func recoverInto(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("store: panic in a transaction: %v", r)
+	}
+}
+
 // Close implements Store.
-func (b *Bolt) Close() error { return b.db.Close() }
+func (b *Bolt) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.db.Close()
+}
+
+// Stats is the state file's size and how much of it is free pages.
+type Stats struct {
+	FileBytes int64 // size on disk
+	FreeBytes int64 // free and pending pages, reclaimable by Compact
+}
+
+// Stats reports the file's size and free space.
+func (b *Bolt) Stats() Stats {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var s Stats
+	if fi, err := os.Stat(b.path); err == nil {
+		s.FileBytes = fi.Size()
+	}
+	st := b.db.Stats()
+	s.FreeBytes = int64(st.FreePageN+st.PendingPageN) * int64(b.db.Info().PageSize)
+	return s
+}
+
+// Compact rewrites the state file without its free pages: bbolt reuses
+// freed pages but never gives them back, so a storm would leave the file
+// at its peak size for ever. Transactions wait while it runs.
+func (b *Bolt) Compact() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	tmp := b.path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	if err := bolt.Compact(dst, b.db, 4<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("compact: %w", err)
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("compact: %w", err)
+	}
+	dst.Close()
+	if err := b.db.Close(); err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	if err := os.Rename(tmp, b.path); err != nil {
+		os.Remove(tmp)
+		err = fmt.Errorf("compact: %w", err)
+	}
+	// Reopen whichever file is in place now: the compacted one, or the
+	// original if the rename failed.
+	db, oerr := bolt.Open(b.path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if oerr != nil {
+		return fmt.Errorf("compact: reopen: %w", oerr)
+	}
+	b.db = db
+	return err
+}
+
+// KeepCopy writes a consistent copy of the state file next to it
+// (vedetta.db.corrupt-<time>) for inspection, when records in it could
+// not be decoded. It returns the copy's path.
+func (b *Bolt) KeepCopy() (string, error) {
+	to := b.path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+	err := b.View(func(tx Tx) error {
+		f, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = tx.(boltTx).tx.WriteTo(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+	return to, err
+}
 
 type boltTx struct{ tx *bolt.Tx }
 
@@ -132,3 +318,5 @@ func (t boltTx) ForEach(bucket string, fn func(key string, value []byte) error) 
 	}
 	return bk.ForEach(func(k, v []byte) error { return fn(string(k), v) })
 }
+
+func (t boltTx) OnCommit(fn func()) { t.tx.OnCommit(fn) }

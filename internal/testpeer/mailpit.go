@@ -65,16 +65,17 @@ func StartMailpitAt(t testing.TB, smtpPort int, extra ...string) *Mailpit {
 
 // Message is the part of Mailpit's message summary the tests use.
 type Message struct {
-	ID      string
-	Subject string
-	To      []struct{ Address string }
-	Snippet string
+	ID        string
+	MessageID string // the Message-ID header: vedetta's delivery key
+	Subject   string
+	To        []struct{ Address string }
+	Snippet   string
 }
 
 // Messages lists received messages, newest first.
 func (m *Mailpit) Messages(t testing.TB) []Message {
 	t.Helper()
-	r, err := http.Get(m.API + "/api/v1/messages?limit=500")
+	r, err := http.Get(m.API + "/api/v1/messages?limit=5000")
 	if err != nil {
 		t.Fatalf("mailpit API: %v", err)
 	}

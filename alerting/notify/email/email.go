@@ -5,11 +5,15 @@ package email
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	mail "github.com/wneessen/go-mail"
@@ -20,11 +24,34 @@ import (
 )
 
 // Relay is one SMTP server, a notify.Provider.
+//
+// Every attempt (Send or Probe) is bounded, end to end, by the caller's
+// context and by the relay's own timeout: dial, TLS handshake, greeting,
+// EHLO, STARTTLS, AUTH, every command, DATA and QUIT. go-mail (v0.8.1)
+// uses the context only for the TCP dial; after it, it relies on
+// connection deadlines of its own (WithTimeout, re-armed per phase), so a
+// relay that accepts TCP and never greets, or stalls after DATA, held a
+// send past a cancelled context (shutdown) and for one deadline per phase.
+// We chose a watchdog over replacing go-mail with net/smtp: our dialer
+// (go-mail's WithDialContextFunc) keeps the raw connection, and
+// context.AfterFunc closes it the moment the attempt's context ends, which
+// fails whatever read or write go-mail is blocked in. go-mail's own
+// deadlines stay, a second later, as a second line. Each attempt
+// builds its own go-mail client (cheap: options only), so concurrent sends
+// and probes share no connection state.
 type Relay struct {
-	name   string // host:port, for logs and the delivery ledger
-	from   string
-	client *mail.Client
+	name    string // host:port, for logs and the delivery ledger
+	from    string
+	host    string
+	timeout time.Duration // bounds one whole attempt
+	opts    []mail.Option // everything but the dialer
+	// implicitTLS is the TLS config of a `tls: tls` relay: our dialer does
+	// the handshake (go-mail does it only with its own dialer).
+	implicitTLS *tls.Config
 }
+
+// defaultTimeout is used by callers that bypass the config defaults.
+const defaultTimeout = 10 * time.Second
 
 // New builds the e-mail channel: the relays in order, behind a
 // notify.Failover (no retry on one relay: the next relay is the retry). It
@@ -45,9 +72,16 @@ func New(cfg *config.Email, baseDir string, log *slog.Logger) (*notify.Failover,
 func Relays(cfg *config.Email, baseDir string) ([]*Relay, error) {
 	var out []*Relay
 	for i, r := range cfg.Relays {
+		timeout := r.Timeout
+		if timeout == 0 {
+			timeout = defaultTimeout
+		}
 		opts := []mail.Option{
 			mail.WithPort(r.Port),
-			mail.WithTimeout(r.Timeout),
+			// go-mail's deadlines are the backstop: a little later than
+			// the attempt's, so that the error a timeout gives names the
+			// relay timeout rather than an "i/o timeout" of one phase.
+			mail.WithTimeout(timeout + time.Second),
 			mail.WithHELO(helo()),
 		}
 		tc, err := tlsconf.Client(r.Host, r.CAFile, baseDir, r.InsecureSkipVerify)
@@ -55,9 +89,17 @@ func Relays(cfg *config.Email, baseDir string) ([]*Relay, error) {
 			return nil, fmt.Errorf("notify.email.relays[%d].ca_file: %w", i, err)
 		}
 		opts = append(opts, mail.WithTLSConfig(tc))
+		var implicit *tls.Config
 		switch r.TLS {
 		case "tls":
-			opts = append(opts, mail.WithSSL())
+			// Not mail.WithSSL: with a custom dialer go-mail neither
+			// handshakes nor counts the session as encrypted. Our dialer
+			// returns a *tls.Conn, and the opportunistic policy makes
+			// go-mail read its state (encrypted, so AUTH PLAIN/LOGIN are
+			// allowed); a server does not offer STARTTLS inside TLS
+			// (RFC 3207 §4.2), so none is attempted.
+			implicit = tc
+			opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
 		case "starttls":
 			opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
 		case "opportunistic":
@@ -69,11 +111,13 @@ func Relays(cfg *config.Email, baseDir string) ([]*Relay, error) {
 			opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
 				mail.WithUsername(r.Username), mail.WithPassword(r.Password.Reveal()))
 		}
-		c, err := mail.NewClient(r.Host, opts...)
-		if err != nil {
+		// Build one client now so that a bad option fails at start-up,
+		// not at the first alarm.
+		if _, err := mail.NewClient(r.Host, opts...); err != nil {
 			return nil, fmt.Errorf("notify.email.relays[%d]: %w", i, err)
 		}
-		out = append(out, &Relay{name: r.Addr(), from: cfg.From, client: c})
+		out = append(out, &Relay{name: r.Addr(), from: cfg.From, host: r.Host, timeout: timeout,
+			opts: opts, implicitTLS: implicit})
 	}
 	return out, nil
 }
@@ -90,13 +134,28 @@ func helo() string {
 func (r *Relay) Name() string { return r.name }
 
 // Send implements notify.Provider: SMTP 5xx is permanent for this relay;
-// dial and TLS errors, timeouts and 4xx are temporary.
+// dial and TLS errors, timeouts, a cancelled context and 4xx are
+// temporary.
 func (r *Relay) Send(ctx context.Context, m notify.Message) error {
 	msg, err := build(r.from, m)
 	if err != nil {
 		return notify.Permanent(err)
 	}
-	if err := r.client.DialAndSendWithContext(ctx, msg); err != nil {
+	err = r.attempt(ctx, func(ctx context.Context, c *mail.Client) error {
+		sc, err := c.DialToSMTPClientWithContext(ctx)
+		if err != nil {
+			return fmt.Errorf("dial failed: %w", err)
+		}
+		if err := c.SendWithSMTPClient(sc, msg); err != nil {
+			return fmt.Errorf("send failed: %w", err)
+		}
+		// The relay took the message with its reply to DATA; a QUIT that
+		// fails now (or the deadline passing) must not make us send it
+		// again. The watchdog closes the connection either way.
+		_ = c.CloseWithSMTPClient(sc)
+		return nil
+	})
+	if err != nil {
 		if permanent(err) {
 			return notify.Permanent(err)
 		}
@@ -106,12 +165,85 @@ func (r *Relay) Send(ctx context.Context, m notify.Message) error {
 }
 
 // Probe implements notify.Prober: connect, EHLO (and STARTTLS/AUTH as
-// configured), then QUIT, without sending.
+// configured), then QUIT, without sending; bounded like Send.
 func (r *Relay) Probe(ctx context.Context) error {
-	if err := r.client.DialWithContext(ctx); err != nil {
+	return r.attempt(ctx, func(ctx context.Context, c *mail.Client) error {
+		sc, err := c.DialToSMTPClientWithContext(ctx)
+		if err != nil {
+			return err
+		}
+		return c.CloseWithSMTPClient(sc)
+	})
+}
+
+// attempt runs one SMTP session on a fresh go-mail client whose
+// connections are closed as soon as ctx ends or the relay's timeout
+// passes, and in any case when attempt returns (go-mail leaves the
+// connection open when EHLO, STARTTLS or AUTH fails).
+func (r *Relay) attempt(ctx context.Context, session func(context.Context, *mail.Client) error) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, r.timeout,
+		fmt.Errorf("no complete SMTP exchange within the relay timeout (%v): %w", r.timeout, context.DeadlineExceeded))
+	defer cancel()
+	w := &watchdog{ctx: ctx, tls: r.implicitTLS}
+	defer w.release()
+	c, err := mail.NewClient(r.host, append(slices.Clip(r.opts), mail.WithDialContextFunc(w.dial))...)
+	if err != nil {
 		return err
 	}
-	return r.client.Close()
+	err = session(ctx, c)
+	if err != nil && ctx.Err() != nil {
+		// go-mail only saw its connection closed; say why.
+		err = fmt.Errorf("%w; %w", context.Cause(ctx), err)
+	}
+	return err
+}
+
+// watchdog dials for go-mail and closes what it dialled when its context
+// ends.
+type watchdog struct {
+	ctx context.Context
+	tls *tls.Config // non-nil: implicit TLS
+
+	mu    sync.Mutex
+	conns []net.Conn
+	stops []func() bool
+}
+
+// dial is a mail.DialContextFunc. ctx is go-mail's dial context (ours plus
+// its connect timeout); w.ctx is the whole attempt's.
+func (w *watchdog) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	w.conns = append(w.conns, conn)
+	w.stops = append(w.stops, context.AfterFunc(w.ctx, func() { _ = conn.Close() }))
+	w.mu.Unlock()
+	if w.tls == nil {
+		return conn, nil
+	}
+	tc := tls.Client(conn, w.tls)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	// The *tls.Conn itself, not a wrapper: go-mail's smtp client decides
+	// from its type that the session is encrypted.
+	return tc, nil
+}
+
+// release stops the watchdogs and closes every connection (a second Close
+// is harmless).
+func (w *watchdog) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, stop := range w.stops {
+		stop()
+		_ = w.conns[i].Close()
+	}
+	w.conns, w.stops = nil, nil
 }
 
 // permanent: an SMTP 5xx reply. Dial and TLS errors, timeouts and 4xx are

@@ -24,7 +24,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,6 +34,7 @@ import (
 
 	"github.com/vedetta-dc/vedetta/alerting/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/internal/redact"
 )
 
 // DefaultTimeout bounds one POST when the config sets none.
@@ -59,6 +59,7 @@ type Payload struct {
 type Provider struct {
 	name    string
 	url     string
+	known   []string // the URL as errors may name it (whole, or as the request line), for redact.Error
 	secret  []byte
 	headers http.Header
 	timeout time.Duration
@@ -77,7 +78,7 @@ func New(cfg config.Webhook, log *slog.Logger) (*Provider, error) {
 	name := cfg.Name
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("webhook %q: url must be http(s)://host/path, got %q", name, redact(cfg.URL))
+		return nil, fmt.Errorf("webhook %q: url must be http(s)://host/path, got %q", name, redact.URL(cfg.URL))
 	}
 	if name == "" {
 		name = u.Host
@@ -103,7 +104,7 @@ func New(cfg config.Webhook, log *slog.Logger) (*Provider, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	return &Provider{
-		name: name, url: cfg.URL, secret: []byte(cfg.Secret.Reveal()), headers: h, timeout: cfg.Timeout,
+		name: name, url: cfg.URL, known: []string{cfg.URL, u.RequestURI()}, secret: []byte(cfg.Secret.Reveal()), headers: h, timeout: cfg.Timeout,
 		client: &http.Client{
 			Transport: tr,
 			Timeout:   cfg.Timeout,
@@ -153,11 +154,7 @@ func (p *Provider) Send(ctx context.Context, m notify.Message) error {
 			err = fmt.Errorf("no answer within %v: %w", p.timeout, ctx.Err())
 		}
 		// url.Error names the URL, which may carry a token in its query.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = fmt.Errorf("%s %s: %w", ue.Op, redact(p.url), ue.Err)
-		}
-		return notify.Temporary(fmt.Errorf("webhook %s: %w", p.name, err))
+		return notify.Temporary(redact.Error(fmt.Errorf("webhook %s: %w", p.name, err), p.known...))
 	}
 	defer res.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(res.Body, 512))
@@ -166,7 +163,8 @@ func (p *Provider) Send(ctx context.Context, m notify.Message) error {
 		p.log.Debug("webhook delivered", "status", res.StatusCode, "key", m.Key)
 		return nil
 	}
-	err = fmt.Errorf("webhook %s: HTTP %d: %s", p.name, res.StatusCode, strings.TrimSpace(string(snippet)))
+	// The answer may quote the request ("no hook /hook?token=...").
+	err = redact.Error(fmt.Errorf("webhook %s: HTTP %d: %s", p.name, res.StatusCode, strings.TrimSpace(string(snippet))), p.known...)
 	switch {
 	case res.StatusCode == http.StatusRequestTimeout, res.StatusCode == http.StatusTooEarly,
 		res.StatusCode == http.StatusTooManyRequests, res.StatusCode >= 500:
@@ -187,19 +185,6 @@ func Sign(secret, body []byte) string {
 // receivers written in Go, and the tests).
 func Verify(secret, body []byte, sig string) bool {
 	return hmac.Equal([]byte(sig), []byte(Sign(secret, body)))
-}
-
-// redact drops the user info and query of a URL for messages and logs.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "redacted"
-	}
-	return u.String()
 }
 
 func validHeaderName(k string) bool {

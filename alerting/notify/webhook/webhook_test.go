@@ -241,3 +241,44 @@ func TestNew(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorsRedactURL: neither a refused connection nor an answer that
+// quotes the request reveals the URL's password or token.
+func TestErrorsRedactURL(t *testing.T) {
+	const secret = "s3cret"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no hook at "+r.RequestURI, http.StatusNotFound)
+	}))
+	t.Cleanup(echo.Close)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	host := strings.TrimPrefix(echo.URL, "http://")
+	for _, tc := range []struct{ name, url string }{
+		{"refused", "http://bot:" + secret + "@" + closed + "/hook?token=" + secret},
+		{"answer quotes the request", "http://" + host + "/hook?channel=noc&token=" + secret},
+		{"answer quotes the request, user info", "http://bot:" + secret + "@" + host + "/hook?key=" + secret},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(config.Webhook{Name: "chat", URL: tc.url, Timeout: 2 * time.Second}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.Send(context.Background(), msg())
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error reveals the secret: %v", err)
+			}
+			t.Log(err)
+		})
+	}
+	_, err = New(config.Webhook{URL: "ftp://bot:" + secret + "@h/?token=" + secret}, nil)
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("New: err = %v, want an error without the secret", err)
+	}
+}
