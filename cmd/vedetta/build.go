@@ -7,17 +7,18 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting"
-	"github.com/vedetta-dc/vedetta/alerting/notify"
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/snmp"
+	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/notify"
+	"github.com/vedetta-dc/vedetta/rules"
 )
 
 // parts is everything built from one config, before anything runs.
 type parts struct {
 	targets   []collectors.Target
-	rules     []*alerting.Rule
+	rules     []*rules.Rule
 	channels  map[string]notify.Notifier
 	intervals map[string]time.Duration
 }
@@ -50,14 +51,14 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 		p.intervals[t.Name] = t.Interval
 	}
 	p.intervals[selfTarget] = 10 * time.Minute
-	rules, rerrs := alerting.CompileRules(cfg)
+	rules, rerrs := rules.CompileRules(cfg)
 	p.rules = rules
 	errs = append(errs, rerrs...)
 	chans, cerrs := buildChannels(cfg, log)
 	p.channels = chans
 	errs = append(errs, cerrs...)
 	for i, s := range cfg.Silences {
-		if _, err := alerting.ParseSchedule(s.Schedule, nil); err != nil {
+		if _, err := dispatch.ParseSchedule(s.Schedule, nil); err != nil {
 			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, fmt.Sprintf("silences[%d].schedule", i), err.Error()))
 		}
 		if len(s.Match) == 0 {

@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting/notify"
-	"github.com/vedetta-dc/vedetta/alerting/notify/email"
-	"github.com/vedetta-dc/vedetta/alerting/notify/modem"
-	"github.com/vedetta-dc/vedetta/alerting/notify/twilio"
-	"github.com/vedetta-dc/vedetta/alerting/notify/webhook"
+	"github.com/vedetta-dc/vedetta/notify"
+	"github.com/vedetta-dc/vedetta/notify/email"
+	"github.com/vedetta-dc/vedetta/notify/modem"
+	"github.com/vedetta-dc/vedetta/notify/twilio"
+	"github.com/vedetta-dc/vedetta/notify/webhook"
 	"github.com/vedetta-dc/vedetta/internal/config"
 )
 

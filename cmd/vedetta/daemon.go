@@ -16,12 +16,14 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
-	"github.com/vedetta-dc/vedetta/alerting"
-	"github.com/vedetta-dc/vedetta/alerting/notify"
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/httpapi"
 	"github.com/vedetta-dc/vedetta/internal/store"
+	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/notify"
+	"github.com/vedetta-dc/vedetta/rules"
 )
 
 func runCmd(v *viper.Viper) *cobra.Command {
@@ -52,8 +54,8 @@ type daemon struct {
 	st      store.Store
 	bolt    *store.Bolt
 	lost    lostState // what could not be read at start: the StateLost alarm
-	engine  *alerting.Engine
-	disp    atomic.Pointer[alerting.Dispatcher]
+	engine  *rules.Engine
+	disp    atomic.Pointer[dispatch.Dispatcher]
 	sched   atomic.Pointer[collectors.Scheduler]
 	m       *metrics
 	lastRun atomic.Int64 // unix ns of the last engine tick: the watchdog's proof of life
@@ -91,12 +93,12 @@ func (d *daemon) run(parent context.Context) error {
 
 	d.m = newMetrics()
 	d.watchState()
-	d.engine = alerting.New(alerting.Options{
+	d.engine = rules.New(rules.Options{
 		Site: d.cfg.Site, Rules: p.rules, Intervals: p.intervals, Logger: d.log.With("component", "rules"),
 		OnChange:      d.onChange,
 		OnEvalFailure: func(rule string) { d.m.evalFailures.WithLabelValues(rule).Inc() },
 	})
-	saved, corrupt, err := alerting.LoadAlarms(st)
+	saved, corrupt, err := dispatch.LoadAlarms(st)
 	if err != nil {
 		return fmt.Errorf("read saved alarms: %w", err)
 	}
@@ -110,11 +112,16 @@ func (d *daemon) run(parent context.Context) error {
 	}
 
 	srv, err := httpapi.New(d.cfg.HTTP.Listen, httpapi.Source{
-		Alarms:     d.engine.Alarms,
-		Latest:     d.engine.Latest,
-		Dispatcher: d.disp.Load,
-		Healthy:    d.healthy,
-		Token:      d.cfg.HTTP.Token.Reveal(),
+		Alarms: d.engine.Alarms,
+		Latest: d.engine.Latest,
+		Notifications: func() httpapi.Notifications {
+			if disp := d.disp.Load(); disp != nil {
+				return disp
+			}
+			return nil
+		},
+		Healthy: d.healthy,
+		Token:   d.cfg.HTTP.Token.Reveal(),
 	}, d.m.reg, d.log.With("component", "http"))
 	if err != nil {
 		return fmt.Errorf("http.listen %s: %w", d.cfg.HTTP.Listen, err)
@@ -174,7 +181,7 @@ func (d *daemon) run(parent context.Context) error {
 
 // startGeneration starts the config-dependent workers.
 func (d *daemon) startGeneration(parent context.Context, p *parts) error {
-	disp, err := alerting.NewDispatcher(d.st, d.cfg, p.channels, d.log.With("component", "dispatch"))
+	disp, err := dispatch.NewDispatcher(d.st, d.cfg, p.channels, d.log.With("component", "dispatch"))
 	if err != nil {
 		return err
 	}
@@ -215,15 +222,15 @@ func (d *daemon) ingest(b collectors.Batch) {
 
 // onChange persists alarm changes with their notifications, then logs the
 // events (the log channel) and wakes the dispatcher.
-func (d *daemon) onChange(changes []alerting.Change) error {
+func (d *daemon) onChange(changes []model.Change) error {
 	disp := d.disp.Load()
-	if err := alerting.Persist(d.st, disp, changes); err != nil {
+	if err := dispatch.Persist(d.st, disp, changes); err != nil {
 		d.m.storeErrors.Inc()
 		return err
 	}
 	for _, c := range changes {
 		if c.Event != "" {
-			alerting.LogEvent(d.log, c.Alarm, c.Event)
+			dispatch.LogEvent(d.log, c.Alarm, c.Event)
 		}
 	}
 	if disp != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 // The never-silent invariants on the real daemon (issue 9): the unit-level
-// invariant test (alerting/invariant_test.go) tries thousands of fault
+// invariant test (dispatch/invariant_test.go) tries thousands of fault
 // schedules; these check the same promises end to end, with real
 // processes, a real kill -9 and Mailpit.
 

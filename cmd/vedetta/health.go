@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting/notify"
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/redact"
 	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // selfTarget is the target name of vedetta's own health samples, so that

@@ -6,8 +6,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/vedetta-dc/vedetta/alerting"
-	"github.com/vedetta-dc/vedetta/alerting/notify"
+	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/notify"
+	"github.com/vedetta-dc/vedetta/rules"
 )
 
 // metrics are vedetta's own (the collected samples are exposed beside them).
@@ -56,8 +57,8 @@ func newMetrics() *metrics {
 	return m
 }
 
-func (m *metrics) watchEngine(e *alerting.Engine) {
-	for _, st := range []alerting.State{alerting.StatePending, alerting.StateFiring, alerting.StateStale, alerting.StateResolved} {
+func (m *metrics) watchEngine(e *rules.Engine) {
+	for _, st := range []model.State{model.StatePending, model.StateFiring, model.StateStale, model.StateResolved} {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vedetta_alarms", Help: "Current alarms by state.", ConstLabels: prometheus.Labels{"state": string(st)},
 		}, func() float64 {

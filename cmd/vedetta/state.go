@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/model"
 )
 
@@ -47,7 +47,7 @@ func (d *daemon) reportLost() {
 		}
 		d.lost.kept = kept
 		if err == nil {
-			if _, err := alerting.DropUndecodable(d.st); err != nil {
+			if _, err := dispatch.DropUndecodable(d.st); err != nil {
 				d.log.Error("cannot drop the undecodable records", "err", err)
 			}
 		}
@@ -62,7 +62,7 @@ func (d *daemon) stateLostLoop(ctx context.Context) {
 		// A StateLost of an earlier start, restored firing: this start
 		// lost nothing, so it resolves (else it would go stale, for ever).
 		for _, a := range d.engine.Alarms() {
-			if a.Rule == "StateLost" && a.State != alerting.StateResolved {
+			if a.Rule == "StateLost" && a.State != model.StateResolved {
 				d.selfSample(model.MetricStateLost, 0, "reason", a.Labels["reason"], "kept", a.Labels["kept"])
 			}
 		}

@@ -11,8 +11,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
-	"github.com/vedetta-dc/vedetta/alerting"
-	"github.com/vedetta-dc/vedetta/alerting/notify"
+	"github.com/vedetta-dc/vedetta/dispatch"
+	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // testNotifyCmd sends a test message to one receiver through every
@@ -44,8 +45,8 @@ func testNotifyCmd(v *viper.Viper) *cobra.Command {
 				return fmt.Errorf("no receiver named %q in %s", receiver, cfg.File)
 			}
 			now := time.Now()
-			a := alerting.Alarm{ID: "test" + now.Format("150405"), Rule: "TestNotification", Severity: "info", Site: cfg.Site,
-				Labels: map[string]string{"target": "vedetta"}, State: alerting.StateFiring, ActiveAt: now, FiringAt: now,
+			a := model.Alarm{ID: "test" + now.Format("150405"), Rule: "TestNotification", Severity: "info", Site: cfg.Site,
+				Labels: map[string]string{"target": "vedetta"}, State: model.StateFiring, ActiveAt: now, FiringAt: now,
 				Summary: "test notification from vedetta test-notify; no action needed"}
 			provs := providers(chans)
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
@@ -53,7 +54,7 @@ func testNotifyCmd(v *viper.Viper) *cobra.Command {
 			failed := 0
 			try := func(ch string, p notify.Provider, to string) {
 				m := notify.Message{Key: fmt.Sprintf("%s/%s/%s/%s", a.ID, ch, p.Name(), to), AlarmID: a.ID, Event: "test",
-					Severity: a.Severity, Recipient: to, Subject: alerting.Subject(a, alerting.EventTest), Body: alerting.Body(a, alerting.EventTest)}
+					Severity: a.Severity, Recipient: to, Subject: dispatch.Subject(a, model.EventTest), Body: dispatch.Body(a, model.EventTest)}
 				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 				start := time.Now()
 				err := p.Send(ctx, m)

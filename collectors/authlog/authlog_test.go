@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting"
-	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
+	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/rules"
+	"github.com/vedetta-dc/vedetta/rules/rulestest"
 )
 
 type harness struct {
@@ -76,7 +77,7 @@ func TestRotationAlarm(t *testing.T) {
 	old := openAppend(t, logPath)
 	appendLines(t, old, 0, 50, "192.0.2.200") // history before vedetta started: not counted
 	h := newHarness(t, fmt.Sprintf("authlog: {path: %q}", logPath))
-	e := alerting.New(alerting.Options{Rules: rulestest.Shipped(t, "authlog.yaml"), Now: func() time.Time { return h.clock },
+	e := rules.New(rules.Options{Rules: rulestest.Shipped(t, "authlog.yaml"), Now: func() time.Time { return h.clock },
 		Intervals: map[string]time.Duration{"ssh": time.Minute}})
 	ingest := func(samples []collectors.Sample) {
 		b := collectors.Batch{Target: "ssh"}
@@ -117,9 +118,9 @@ func TestRotationAlarm(t *testing.T) {
 	if v, _ := collectortest.Value(got, "auth_failures_top_sources", "source", "198.51.100.4"); v != 5 {
 		t.Errorf("auth_failures_top_sources{198.51.100.4} = %v, want 5", v)
 	}
-	var firing []alerting.Alarm
+	var firing []model.Alarm
 	for _, a := range e.Alarms() {
-		if a.State == alerting.StateFiring {
+		if a.State == model.StateFiring {
 			firing = append(firing, a)
 		}
 	}

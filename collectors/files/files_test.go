@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting"
-	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
+	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/rules/rulestest"
 )
 
 var now = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -138,7 +138,7 @@ func TestShippedRules(t *testing.T) {
 		t.Fatalf("fresh backup: still firing %q", got)
 	}
 	for _, a := range f.Engine.Alarms() {
-		if a.Rule == "BackupStale" && a.State != alerting.StateResolved {
+		if a.Rule == "BackupStale" && a.State != model.StateResolved {
 			t.Errorf("BackupStale is %s, want resolved", a.State)
 		}
 	}

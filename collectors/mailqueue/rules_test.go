@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/rules/rulestest"
 )
 
 // TestShippedRules: configs/rules.d/mailqueue.yaml over a spam run of 250

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/rules/rulestest"
 )
 
 // readDump reads a NUT .dev dump (what dummy-ups serves) into variables.

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
+	"github.com/vedetta-dc/vedetta/rules/rulestest"
 )
 
 // TestShippedRules: configs/rules.d/probe.yaml. A service answering 503

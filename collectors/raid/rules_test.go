@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting/rulestest"
+	"github.com/vedetta-dc/vedetta/rules/rulestest"
 )
 
 // TestShippedRules runs configs/rules.d/raid.yaml over each fixture for

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting/rulestest"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/rules/rulestest"
 )
 
 // TestShippedRules: with configs/rules.d/smart.yaml, every failing drive

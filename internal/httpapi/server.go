@@ -19,19 +19,45 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/vedetta-dc/vedetta/alerting"
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/dispatch"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Source is what the API reads. Functions, so the daemon can swap the
 // dispatcher on reload without restarting the listener.
 type Source struct {
-	Alarms     func() []alerting.Alarm
-	Latest     func(fn func(name string, labels collectors.Labels, value float64, t time.Time))
-	Dispatcher func() *alerting.Dispatcher
-	Healthy    func() error
+	Alarms        func() []model.Alarm
+	Latest        func(fn func(name string, labels collectors.Labels, value float64, t time.Time))
+	Notifications func() Notifications // nil while there is none
+	Healthy       func() error
 	// Token guards the write endpoints; empty disables them.
 	Token string
+}
+
+// Ledger is who was told what about an alarm.
+type Ledger interface {
+	Notice(alarmID string) *dispatch.Notice
+	Deliveries(alarmID string) ([]dispatch.Delivery, error)
+}
+
+// Acker acknowledges firing alarms.
+type Acker interface {
+	Ack(alarmID, by, comment string, ttl time.Duration) (*dispatch.Notice, error)
+}
+
+// Silencer lists, adds and ends run-time silences.
+type Silencer interface {
+	Silences() []dispatch.Silence
+	AddSilence(match map[string]string, starts, ends time.Time, comment, by string) (dispatch.Silence, error)
+	ExpireSilence(id string) error
+}
+
+// Notifications is what the API needs of the dispatcher, and no more.
+type Notifications interface {
+	Ledger
+	Acker
+	Silencer
 }
 
 // Server is the HTTP listener.
@@ -44,8 +70,8 @@ type Server struct {
 // New listens on addr (127.0.0.1:9750 by default: nothing is exposed
 // beyond the host unless the operator says so).
 func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
-	if src.Dispatcher == nil {
-		src.Dispatcher = func() *alerting.Dispatcher { return nil }
+	if src.Notifications == nil {
+		src.Notifications = func() Notifications { return nil }
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -65,7 +91,7 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
 		out := []alertJSON{}
-		d := src.Dispatcher()
+		d := src.Notifications()
 		for _, a := range src.Alarms() {
 			v := view(a)
 			if d != nil {
@@ -89,7 +115,7 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 				continue
 			}
 			v := view(a)
-			if d := src.Dispatcher(); d != nil {
+			if d := src.Notifications(); d != nil {
 				ds, err := d.Deliveries(id)
 				if err != nil {
 					writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
@@ -131,20 +157,20 @@ type alertJSON struct {
 	ID          string              `json:"id"`
 	Rule        string              `json:"rule"`
 	Labels      map[string]string   `json:"labels"`
-	State       alerting.State      `json:"state"`
+	State       model.State         `json:"state"`
 	Severity    string              `json:"severity"`
 	Value       float64             `json:"value"`
 	Since       time.Time           `json:"since"`
 	ActiveAt    time.Time           `json:"active_at"`
 	Summary     string              `json:"summary"`
 	Description string              `json:"description,omitempty"`
-	Ack         *alerting.Ack       `json:"ack,omitempty"`
+	Ack         *dispatch.Ack       `json:"ack,omitempty"`
 	Waiting     string              `json:"held_back,omitempty"`
-	Notice      *alerting.Notice    `json:"notification_state,omitempty"`
-	Deliveries  []alerting.Delivery `json:"deliveries,omitempty"`
+	Notice      *dispatch.Notice    `json:"notification_state,omitempty"`
+	Deliveries  []dispatch.Delivery `json:"deliveries,omitempty"`
 }
 
-func view(a alerting.Alarm) alertJSON {
+func view(a model.Alarm) alertJSON {
 	return alertJSON{ID: a.ID, Rule: a.Rule, Labels: a.Labels, State: a.State, Severity: a.Severity,
 		Value: a.Value, Since: a.Since(), ActiveAt: a.ActiveAt, Summary: a.Summary, Description: a.Description}
 }

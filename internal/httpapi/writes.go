@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/alerting"
+	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
@@ -46,7 +46,7 @@ func registerWrites(mux *http.ServeMux, src Source, log *slog.Logger) {
 				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
 				return
 			}
-			if src.Dispatcher() == nil {
+			if src.Notifications() == nil {
 				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "not ready"})
 				return
 			}
@@ -67,9 +67,9 @@ func registerWrites(mux *http.ServeMux, src Source, log *slog.Logger) {
 				return
 			}
 		}
-		n, err := src.Dispatcher().Ack(r.PathValue("id"), req.By, req.Comment, ttl)
+		n, err := src.Notifications().Ack(r.PathValue("id"), req.By, req.Comment, ttl)
 		switch {
-		case errors.Is(err, alerting.ErrNoAlarm):
+		case errors.Is(err, dispatch.ErrNoAlarm):
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 		case err != nil:
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
@@ -78,8 +78,8 @@ func registerWrites(mux *http.ServeMux, src Source, log *slog.Logger) {
 		}
 	}))
 	mux.HandleFunc("GET /api/v1/silences", func(w http.ResponseWriter, r *http.Request) {
-		d := src.Dispatcher()
-		out := []alerting.Silence{}
+		d := src.Notifications()
+		out := []dispatch.Silence{}
 		if d != nil {
 			out = append(out, d.Silences()...)
 		}
@@ -99,7 +99,7 @@ func registerWrites(mux *http.ServeMux, src Source, log *slog.Logger) {
 		if start.IsZero() {
 			start = time.Now()
 		}
-		s, err := src.Dispatcher().AddSilence(req.Match, start, start.Add(dur), req.Comment, req.By)
+		s, err := src.Notifications().AddSilence(req.Match, start, start.Add(dur), req.Comment, req.By)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
@@ -107,7 +107,7 @@ func registerWrites(mux *http.ServeMux, src Source, log *slog.Logger) {
 		writeJSON(w, http.StatusCreated, s)
 	}))
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", guard(func(w http.ResponseWriter, r *http.Request) {
-		if err := src.Dispatcher().ExpireSilence(r.PathValue("id")); err != nil {
+		if err := src.Notifications().ExpireSilence(r.PathValue("id")); err != nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 			return
 		}

@@ -139,7 +139,7 @@ func (r *report) markdown() string {
 			ms(pct(l.sms, 0.5)), ms(pct(l.sms, 0.99)), ratio, l.note)
 	}
 
-	b.WriteString("\n## 3. Rule evaluation\n\n`go test -run='^$' -bench=BenchmarkRuleEvaluation -benchmem -cpu=1 ./alerting/` (100,000 series × 200 rules per cycle):\n\n")
+	b.WriteString("\n## 3. Rule evaluation\n\n`go test -run='^$' -bench=BenchmarkRuleEvaluation -benchmem -cpu=1 ./rules/` (100,000 series × 200 rules per cycle):\n\n")
 	b.WriteString("| benchmark | ns/op (one cycle) | ns per series-rule | allocs/op | B/op | note |\n|---|---:|---:|---:|---:|---|\n")
 	if !r.rules.present {
 		fmt.Fprintf(&b, "| BenchmarkRuleEvaluation | n/a | n/a | n/a | n/a | %s |\n", r.rules.note)

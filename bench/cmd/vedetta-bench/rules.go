@@ -31,7 +31,7 @@ func ruleBench(ctx context.Context, o *options) ruleResult {
 	if o.smoke {
 		args = append(args, "-benchtime=1x")
 	}
-	args = append(args, "./alerting/")
+	args = append(args, "./rules/")
 	r := runCmd(ctx, 10*time.Minute, o.repo, goEnv, "go", args...)
 	for _, l := range strings.Split(r.out, "\n") {
 		m := benchLine.FindStringSubmatch(strings.TrimSpace(l))

@@ -1,7 +1,0 @@
-//go:build race
-
-package alerting
-
-// raceDetector: the race detector makes each schedule of the invariant
-// test about eight times slower; .ci/run runs hundreds without it.
-const raceDetector = true

@@ -1,0 +1,108 @@
+package dispatch
+
+import (
+	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
+)
+
+// Recipient is one address on one channel of one receiver.
+type Recipient struct {
+	Receiver string `json:"receiver"`
+	Channel  string `json:"channel"`
+	Address  string `json:"address"`
+	// Route is the route the recipient was reached through: the later
+	// events of an episode (RESOLVED, NO DATA, reminders) take the same
+	// route, with its grouping, so that they stay in order behind the
+	// FIRING.
+	Route int `json:"route"`
+}
+
+// routed is a recipient reached through a route (whose grouping, repeat
+// and escalation then apply).
+type routed struct {
+	route int
+	Recipient
+}
+
+// matches reports whether every key of m equals the alarm's label (with
+// severity and rule as pseudo-labels).
+func matches(m map[string]string, a model.Alarm) bool {
+	for k, v := range m {
+		var got string
+		switch k {
+		case "severity":
+			got = a.Severity
+		case "rule", "alertname":
+			got = a.Rule
+		default:
+			got = a.Labels[k]
+		}
+		if got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// routesFor returns the indexes of the routes an alarm takes: the first
+// match, and the following ones while routes say continue.
+func routesFor(routes []config.Route, a model.Alarm) []int {
+	var out []int
+	for i, rt := range routes {
+		if !matches(rt.Match, a) {
+			continue
+		}
+		out = append(out, i)
+		if !rt.Continue {
+			break
+		}
+	}
+	return out
+}
+
+// expand turns receivers into recipients on the route's channels (all of
+// the receiver's channels when the route names none), skipping channels
+// that are not configured.
+func expand(receivers map[string]config.Receiver, names, channels []string, configured func(string) bool, route int) []routed {
+	want := func(ch string) bool {
+		if !configured(ch) {
+			return false
+		}
+		if len(channels) == 0 {
+			return true
+		}
+		for _, c := range channels {
+			if c == ch {
+				return true
+			}
+		}
+		return false
+	}
+	var out []routed
+	seen := map[Recipient]bool{}
+	add := func(r Recipient) {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, routed{route, r})
+		}
+	}
+	for _, name := range names {
+		rc := receivers[name]
+		if want("sms") {
+			for _, n := range rc.SMS {
+				add(Recipient{Receiver: name, Channel: "sms", Address: n, Route: route})
+			}
+		}
+		if want("email") {
+			for _, a := range rc.Email {
+				add(Recipient{Receiver: name, Channel: "email", Address: a, Route: route})
+			}
+		}
+		if want("webhook") {
+			for _, w := range rc.Webhooks {
+				add(Recipient{Receiver: name, Channel: "webhook", Address: w, Route: route})
+			}
+		}
+	}
+	return out
+}

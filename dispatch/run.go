@@ -1,0 +1,303 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/internal/store"
+	"github.com/vedetta-dc/vedetta/notify"
+)
+
+// The run loop: it only schedules. Due deliveries are claimed (leased to
+// this process), sent through their channel, and settled.
+
+// Run delivers until ctx ends; in-flight sends are cancelled and go back to
+// the outbox for the next start.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var running atomic.Int32
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	last := time.Time{}
+	for {
+		if time.Since(last) >= time.Second {
+			d.housekeeping()
+			last = time.Now()
+		}
+		for _, x := range d.dueN(maxParallelSends - int(running.Load())) {
+			wg.Add(1)
+			running.Add(1)
+			go func() {
+				defer wg.Done()
+				defer running.Add(-1)
+				d.send(ctx, x)
+				d.Wake() // a slot is free
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.wake:
+			d.housekeeping() // flush groups with group_wait 0 at once
+			last = time.Now()
+		case <-t.C:
+		}
+	}
+}
+
+// due claims deliveries that should be attempted now: pending ones whose
+// time has come, and "sending" ones whose lease ran out. SMS to one number
+// are spaced by the SMS min_interval; what piles up meanwhile goes out as
+// one digest ("+3 more, see e-mail"), never dropped.
+func (d *Dispatcher) due() []Delivery { return d.dueN(1 << 30) }
+
+// maxParallelSends bounds the sends in flight (SMTP connections, Twilio
+// requests): a storm must not open a thousand connections to one relay.
+const maxParallelSends = 8
+
+func (d *Dispatcher) dueN(limit int) []Delivery {
+	if limit <= 0 {
+		return nil
+	}
+	d.saveUnsaved()
+	now := d.now()
+	keys := d.ob.candidates(now)
+	if len(keys) == 0 {
+		return nil
+	}
+	var out []Delivery
+	err := d.store.Update(func(tx store.Tx) error {
+		out = out[:0]
+		var ready []Delivery
+		for _, k := range keys {
+			if d.isInflight(k) {
+				continue
+			}
+			x, ok := d.ob.get(tx, k)
+			if !ok {
+				if tx.Get(store.Outbox, k) != nil {
+					d.log.Error("corrupt outbox entry dropped", "key", k)
+					if err := tx.Delete(store.Outbox, k); err != nil {
+						return err
+					}
+				}
+				tx.OnCommit(func() { d.ob.forget(k) })
+				continue
+			}
+			switch {
+			case x.State == DeliveryPending && !x.NextAttempt.After(now):
+				ready = append(ready, x)
+			case x.State == DeliverySending && x.LeaseUntil.Before(now):
+				ready = append(ready, x)
+			case !x.open():
+				tx.OnCommit(func() { d.ob.index(x) })
+			}
+		}
+		sort.Slice(ready, func(i, j int) bool { return ready[i].Seq < ready[j].Seq })
+		claim := d.throttleSMS(ready, now)
+		if len(claim) > limit {
+			claim = claim[:limit]
+		}
+		for _, x := range claim {
+			x.State, x.LeaseUntil, x.LeaseOwner = DeliverySending, now.Add(sendLease), d.owner
+			x.Attempts++
+			if err := d.ob.save(tx, x); err != nil {
+				return err
+			}
+			out = append(out, x)
+		}
+		return nil
+	})
+	if err != nil {
+		d.log.Error("outbox scan failed", "err", err)
+		return nil
+	}
+	d.mu.Lock()
+	for _, x := range out {
+		d.inflight[x.Key] = true
+		for _, k := range x.DigestOf {
+			d.inflight[k] = true
+		}
+	}
+	d.mu.Unlock()
+	return out
+}
+
+func (d *Dispatcher) isInflight(k string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.unsaved[k]; ok {
+		return true
+	}
+	return d.inflight[k]
+}
+
+func (d *Dispatcher) send(ctx context.Context, x Delivery) {
+	defer func() {
+		d.mu.Lock()
+		delete(d.inflight, x.Key)
+		for _, k := range x.DigestOf {
+			delete(d.inflight, k)
+		}
+		d.mu.Unlock()
+	}()
+	n := d.channels[x.Channel]
+	var provider string
+	var err error
+	if n == nil {
+		err = notify.Permanent(fmt.Errorf("channel %q is not configured", x.Channel))
+	} else {
+		sctx, cancel := context.WithTimeout(ctx, sendLease*2/3)
+		provider, err = n.Notify(sctx, notify.Message{
+			Key: x.Key, AlarmID: x.Ref, Event: string(x.Event), Severity: x.Severity,
+			Recipient: x.Recipient, Subject: x.Subject, Body: x.Body,
+		})
+		cancel()
+	}
+	if d.OnResult != nil {
+		d.OnResult(x.Channel, err)
+	}
+	now := d.now()
+	if ctx.Err() == nil && d.OnChannel != nil && n != nil {
+		d.OnChannel(x.Channel, err == nil)
+	}
+	switch {
+	case err == nil:
+		x.State, x.Provider, x.Done, x.LastError = DeliveryDelivered, provider, now, ""
+		if x.Channel == "sms" {
+			d.mu.Lock()
+			d.lastSMS[x.Recipient] = now
+			d.mu.Unlock()
+		}
+		d.log.Info("notification delivered", "key", x.Key, "channel", x.Channel, "to", x.Recipient, "via", provider, "attempts", x.Attempts)
+		if x.Attempts > 1 {
+			defer d.retrySoon(x.Channel) // the channel is back: don't let the others wait out their backoff
+		}
+	case ctx.Err() != nil:
+		// Shutting down: back to the outbox for the next start.
+		x.State, x.NextAttempt = DeliveryPending, now
+		x.Attempts--
+	case notify.IsPermanent(err):
+		x.State, x.Done, x.LastError = DeliveryFailed, now, err.Error()
+		d.log.Error("notification failed permanently", "key", x.Key, "channel", x.Channel, "to", x.Recipient, "err", err)
+	default:
+		x.State, x.LastError = DeliveryPending, err.Error()
+		x.NextAttempt = now.Add(d.backoff(x.Attempts))
+		d.log.Warn("notification not delivered yet; will retry", "key", x.Key, "channel", x.Channel, "to", x.Recipient,
+			"attempt", x.Attempts, "retry_in", x.NextAttempt.Sub(now).Round(time.Millisecond), "err", err)
+	}
+	x.LeaseUntil, x.LeaseOwner = time.Time{}, ""
+	if err := d.settle(x); err != nil {
+		d.log.Error("cannot record delivery outcome; will write it again", "key", x.Key, "err", err)
+		d.mu.Lock()
+		d.unsaved[x.Key] = x
+		d.mu.Unlock()
+	}
+	if x.State == DeliveryPending {
+		d.Wake()
+	}
+}
+
+// settle records a send's outcome; the members of a digest share it.
+func (d *Dispatcher) settle(x Delivery) error {
+	return d.store.Update(func(tx store.Tx) error {
+		if err := d.ob.save(tx, x); err != nil {
+			return err
+		}
+		for _, k := range x.DigestOf {
+			m, ok := d.ob.get(tx, k)
+			if !ok {
+				continue
+			}
+			m.State, m.Provider, m.Done, m.LastError, m.NextAttempt = x.State, x.Provider, x.Done, x.LastError, x.NextAttempt
+			m.LeaseUntil, m.LeaseOwner = time.Time{}, ""
+			m.Attempts++
+			if x.State == DeliveryDelivered {
+				m.LastError = "sent as part of the digest " + x.Key
+			}
+			if err := d.ob.save(tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// saveUnsaved writes outcomes a failed write left in memory.
+func (d *Dispatcher) saveUnsaved() {
+	d.mu.Lock()
+	if len(d.unsaved) == 0 {
+		d.mu.Unlock()
+		return
+	}
+	list := make([]Delivery, 0, len(d.unsaved))
+	for _, x := range d.unsaved {
+		list = append(list, x)
+	}
+	d.mu.Unlock()
+	for _, x := range list {
+		if err := d.settle(x); err != nil {
+			return // still failing: next time
+		}
+		d.mu.Lock()
+		delete(d.unsaved, x.Key)
+		d.mu.Unlock()
+	}
+}
+
+// retrySoon pulls the next attempt of every pending delivery on channel
+// forward to now.
+func (d *Dispatcher) retrySoon(channel string) {
+	now := d.now()
+	keys := d.ob.dueLater(channel, now)
+	err := d.store.Update(func(tx store.Tx) error {
+		for _, k := range keys {
+			x, ok := d.ob.get(tx, k)
+			if !ok || x.State != DeliveryPending {
+				continue
+			}
+			x.NextAttempt = now
+			if err := d.ob.save(tx, x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.log.Error("cannot reschedule deliveries", "err", err)
+	}
+	d.Wake()
+}
+
+// prune drops finished deliveries older than keepDelivered, and the oldest
+// beyond maxLedger (once a minute).
+func (d *Dispatcher) prune(now time.Time) {
+	if now.Sub(d.lastPrune) < time.Minute {
+		return
+	}
+	d.lastPrune = now
+	err := d.store.Update(func(tx store.Tx) error {
+		_, err := d.ob.prune(tx, now)
+		return err
+	})
+	if err != nil {
+		d.log.Error("outbox pruning failed", "err", err)
+	}
+}
+
+// Deliveries returns the ledger of one alarm (or all, for ""): every queued
+// or finished notification, oldest first.
+func (d *Dispatcher) Deliveries(alarmID string) ([]Delivery, error) {
+	var out []Delivery
+	err := d.store.View(func(tx store.Tx) error {
+		var err error
+		out, err = d.ob.ledger(tx, alarmID)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,115 @@
+package rules
+
+import (
+	"math"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
+)
+
+// The series store: per target, every series by name and by key, with the
+// history the rules' windows need.
+
+type targetState struct {
+	byName  map[string][]*series
+	byKey   map[string]*series
+	lastGC  time.Time
+	batches int
+}
+
+// seriesTTL drops series not updated for a day (a renamed port, a removed
+// disk) so that memory does not grow for ever.
+const seriesTTL = 24 * time.Hour
+
+// store adds a batch's samples to their series. Caller holds e.mu.
+func (e *Engine) store(b collectors.Batch) *targetState {
+	ts := e.target(b.Target)
+	ts.batches++
+	for i := range b.Samples {
+		s := &b.Samples[i]
+		if math.IsNaN(s.Value) {
+			continue
+		}
+		e.keyBuf = collectors.AppendKey(e.keyBuf[:0], s.Name, s.Labels)
+		sr := ts.byKey[string(e.keyBuf)] // no allocation for a known series
+		if sr == nil {
+			key := string(e.keyBuf)
+			sr = &series{name: s.Name, key: key, labels: s.Labels}
+			ts.byKey[key] = sr
+			ts.byName[s.Name] = append(ts.byName[s.Name], sr)
+			if as, ok := e.pending[key]; ok {
+				for _, a := range as {
+					if a.rule == nil && e.alarms[a.ID] == a {
+						if rl := e.ruleByN[a.Rule]; rl != nil {
+							link(sr, rl, a)
+						}
+					}
+				}
+				delete(e.pending, key)
+			}
+		}
+		sr.add(s.Time.UnixNano(), s.Value, e.keepFor[s.Name])
+	}
+	return ts
+}
+
+func (e *Engine) target(name string) *targetState {
+	ts := e.targets[name]
+	if ts == nil {
+		ts = &targetState{byName: map[string][]*series{}, byKey: map[string]*series{}}
+		e.targets[name] = ts
+	}
+	return ts
+}
+
+func (ts *targetState) gc(now time.Time) {
+	ts.lastGC = now
+	cut := now.Add(-seriesTTL).UnixNano()
+	for k, s := range ts.byKey {
+		if s.lastTime() >= cut {
+			continue
+		}
+		delete(ts.byKey, k)
+		list := ts.byName[s.name]
+		for i, x := range list {
+			if x == s {
+				ts.byName[s.name] = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// Latest calls fn with the newest point of every series that is not stale,
+// for /metrics.
+func (e *Engine) Latest(fn func(name string, labels collectors.Labels, value float64, t time.Time)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.opts.Now()
+	for target, ts := range e.targets {
+		fresh := now.Add(-e.staleAfter(target)).UnixNano()
+		for _, s := range ts.byKey {
+			if t, v, ok := s.last(); ok && t >= fresh {
+				fn(s.name, s.labels, v, time.Unix(0, t))
+			}
+		}
+	}
+}
+
+// TargetUp reports whether target answered its last collection; known is
+// false until it has been collected once.
+func (e *Engine) TargetUp(target string) (up, known bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ts := e.targets[target]
+	if ts == nil {
+		return false, false
+	}
+	for _, s := range ts.byName[model.MetricTargetUp] {
+		if _, v, ok := s.last(); ok {
+			return v == 1, true
+		}
+	}
+	return false, false
+}

@@ -1,0 +1,65 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// templateData is what summaries see.
+type templateData struct {
+	Labels   map[string]string
+	Value    float64
+	Rule     string
+	Severity string
+	Site     string
+}
+
+var templateFuncs = template.FuncMap{
+	"percent": func(v float64) string { return fmt.Sprintf("%.0f%%", v*100) },
+	"humanize": func(v float64) string {
+		for _, u := range []struct {
+			f float64
+			s string
+		}{{1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}} {
+			if math.Abs(v) >= u.f {
+				return fmt.Sprintf("%.3g%s", v/u.f, u.s)
+			}
+		}
+		return fmt.Sprintf("%.3g", v)
+	},
+	"humanizeBytes": func(v float64) string {
+		units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+		i := 0
+		for math.Abs(v) >= 1024 && i < len(units)-1 {
+			v /= 1024
+			i++
+		}
+		return fmt.Sprintf("%.3g %s", v, units[i])
+	},
+	"humanizeDuration": func(v float64) string {
+		return time.Duration(v * float64(time.Second)).Round(time.Second).String()
+	},
+	"upper": strings.ToUpper,
+	"lower": strings.ToLower,
+}
+
+func parseTemplate(name, text string) (*template.Template, error) {
+	if text == "" {
+		return nil, nil
+	}
+	return template.New(name).Option("missingkey=zero").Funcs(templateFuncs).Parse(text)
+}
+
+func render(t *template.Template, d templateData, fallback string) string {
+	if t == nil {
+		return fallback
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, d); err != nil {
+		return fallback + " (summary template failed: " + err.Error() + ")"
+	}
+	return b.String()
+}
