@@ -38,7 +38,7 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 	reg := newKinds(profiles)
 	if cfg.Traps != nil {
 		if err := snmp.ValidateTraps(cfg.Traps); err != nil {
-			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, "traps", err.Error()))
+			errs = append(errs, cfg.Place(config.Origin{File: cfg.File}, "traps", err)...)
 		}
 	}
 	for _, t := range cfg.Targets {
@@ -69,10 +69,6 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 	return p, errs
 }
 
-// fieldPrefix finds "exec.command: ..." in a factory's error, so the error
-// can point at that field's line.
-var fieldPrefix = regexp.MustCompile(`^([a-z_]+(?:\.[a-z_0-9\[\]]+)*): (.*)$`)
-
 func newTarget(reg *collectors.Registry, cfg *config.Config, t config.Target, log *slog.Logger) (collectors.Target, error) {
 	spec := collectors.Spec{
 		Name: t.Name, Kind: t.Kind, Class: t.Class, Interval: t.Interval, Timeout: t.Timeout,
@@ -84,14 +80,13 @@ func newTarget(reg *collectors.Registry, cfg *config.Config, t config.Target, lo
 		if errors.As(err, &ce) {
 			return collectors.Target{}, err // already names file, line and field
 		}
-		if m := fieldPrefix.FindStringSubmatch(err.Error()); m != nil {
-			return collectors.Target{}, cfg.ErrAt(t.Origin, m[1], m[2])
-		}
 		field := ""
 		if reg.Kinds() != nil && !hasKind(reg, t.Kind) {
 			field = "kind"
 		}
-		return collectors.Target{}, cfg.ErrAt(t.Origin, field, err.Error())
+		// The collector names the field (config.Problem); the config
+		// knows where it is.
+		return collectors.Target{}, errors.Join(cfg.Place(t.Origin, field, err)...)
 	}
 	return collectors.Target{Spec: spec, Collector: c}, nil
 }

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
 // Options is the `exec:` block of a target.
@@ -70,7 +71,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	}
 	o := cfg.Exec
 	if len(o.Command) == 0 || o.Command[0] == "" {
-		return nil, errors.New("exec.command: give the program and its arguments as a list")
+		return nil, config.Problem("exec.command", "give the program and its arguments as a list")
 	}
 	if !filepath.IsAbs(o.Command[0]) && strings.Contains(o.Command[0], "/") {
 		o.Command[0] = filepath.Join(spec.BaseDir, o.Command[0])
@@ -80,7 +81,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 		o.Format = "nagios"
 	case "nagios", "prometheus":
 	default:
-		return nil, fmt.Errorf("exec.format: want nagios or prometheus, got %q", o.Format)
+		return nil, config.Problem("exec.format", "want nagios or prometheus, got %q", o.Format)
 	}
 	t := o.Timeout
 	if t == 0 || t > spec.Timeout {

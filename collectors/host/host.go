@@ -55,6 +55,7 @@ import (
 	"github.com/shirou/gopsutil/v4/sensors"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
 // Options is the `host:` block of a target.
@@ -103,11 +104,11 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 		mp = `^/(proc|sys|dev|run)($|/)`
 	}
 	if c.mountRE, err = regexp.Compile(mp); err != nil {
-		return nil, fmt.Errorf("host.exclude_mountpoints: %v", err)
+		return nil, config.Problem("host.exclude_mountpoints", "%v", err)
 	}
 	if o.ExcludeDevices != "" {
 		if c.devRE, err = regexp.Compile(o.ExcludeDevices); err != nil {
-			return nil, fmt.Errorf("host.exclude_devices: %v", err)
+			return nil, config.Problem("host.exclude_devices", "%v", err)
 		}
 	}
 	if o.Root != "" && o.Root != "/" {

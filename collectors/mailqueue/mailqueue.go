@@ -18,6 +18,7 @@ import (
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/authlog"
+	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
 // Options is the `mailqueue:` block of a target.
@@ -57,7 +58,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	}
 	opts := o.Mailqueue
 	if opts.Postqueue != "" && opts.Exim != "" {
-		return nil, errors.New("mailqueue: give postqueue or exim, not both")
+		return nil, config.Problem("mailqueue", "give postqueue or exim, not both")
 	}
 	if opts.Postqueue == "" && opts.Exim == "" {
 		opts.Postqueue = "/usr/sbin/postqueue"

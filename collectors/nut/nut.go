@@ -60,10 +60,10 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 		opts.TLS = "auto"
 	case "auto", "required", "off":
 	default:
-		return nil, fmt.Errorf("nut.tls: %q is not one of auto, required, off", opts.TLS)
+		return nil, config.Problem("nut.tls", "%q is not one of auto, required, off", opts.TLS)
 	}
 	if (opts.Username == "") != (opts.Password == "") {
-		return nil, errors.New("nut: give both username and password (or password_file), or neither")
+		return nil, config.Problem("nut", "give both username and password (or password_file), or neither")
 	}
 	serverName := host
 	if opts.ServerName != "" {
@@ -71,7 +71,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	}
 	tc, err := tlsconf.Client(serverName, opts.CAFile, spec.BaseDir, opts.InsecureSkipVerify)
 	if err != nil {
-		return nil, fmt.Errorf("nut.ca_file: %v", err)
+		return nil, config.Problem("nut.ca_file", "%v", err)
 	}
 	log := spec.Logger
 	if log == nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/redact"
 	"github.com/vedetta-dc/vedetta/internal/tlsconf"
 )
@@ -68,10 +69,10 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 			if errors.As(err, &ue) {
 				err = ue.Err // the rest names the URL
 			}
-			return nil, fmt.Errorf("probe.http: want an http:// or https:// URL: %v", err)
+			return nil, config.Problem("probe.http", "want an http:// or https:// URL: %v", err)
 		}
 		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("probe.http: want an http:// or https:// URL, got %q", redact.URL(opts.HTTP))
+			return nil, config.Problem("probe.http", "want an http:// or https:// URL, got %q", redact.URL(opts.HTTP))
 		}
 		c.kind, c.addr, c.shown = "http", opts.HTTP, redact.URL(opts.HTTP)
 	}
@@ -81,12 +82,12 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 		}
 		set++
 		if _, port, err := net.SplitHostPort(hp.v); err != nil || port == "" {
-			return nil, fmt.Errorf("probe.%s: want host:port, got %q", hp.kind, hp.v)
+			return nil, config.Problem("probe."+hp.kind, "want host:port, got %q", hp.v)
 		}
 		c.kind, c.addr, c.shown = hp.kind, hp.v, hp.v
 	}
 	if set != 1 {
-		return nil, errors.New("probe: give exactly one of http, tcp, tls")
+		return nil, config.Problem("probe", "give exactly one of http, tcp, tls")
 	}
 	if c.opts.Timeout == 0 {
 		c.opts.Timeout = 5 * time.Second
@@ -96,12 +97,12 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	}
 	for _, code := range opts.ValidStatus {
 		if code < 100 || code > 599 {
-			return nil, fmt.Errorf("probe.valid_status: %d is not an HTTP status", code)
+			return nil, config.Problem("probe.valid_status", "%d is not an HTTP status", code)
 		}
 	}
 	tc, err := tlsconf.Client(opts.ServerName, opts.CAFile, spec.BaseDir, opts.InsecureSkipVerify)
 	if err != nil {
-		return nil, fmt.Errorf("probe.ca_file: %v", err)
+		return nil, config.Problem("probe.ca_file", "%v", err)
 	}
 	c.tlsCfg = tc
 	log := spec.Logger

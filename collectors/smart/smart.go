@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
 // Options is the `smart:` block of a target.
@@ -90,7 +91,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	}
 	for i, d := range o.Devices {
 		if d.Name == "" {
-			return nil, fmt.Errorf("smart.devices[%d]: empty device name", i)
+			return nil, config.Problem(fmt.Sprintf("smart.devices[%d]", i), "empty device name")
 		}
 	}
 	log := spec.Logger

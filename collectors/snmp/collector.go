@@ -6,7 +6,6 @@ package snmp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
 const (
@@ -93,7 +93,7 @@ func NewCollector(name string, o Options, profiles *ProfileSet, log *slog.Logger
 		profiles = EmbeddedProfiles()
 	}
 	if err := o.SNMP.Validate(); err != nil {
-		return nil, prefixErr("snmp.", err)
+		return nil, config.Within("snmp", err)
 	}
 	if len(o.Profiles) == 0 {
 		o.Profiles = []string{"auto"}
@@ -101,24 +101,16 @@ func NewCollector(name string, o Options, profiles *ProfileSet, log *slog.Logger
 	for _, n := range o.Profiles {
 		if n == "auto" {
 			if len(o.Profiles) > 1 {
-				return nil, errors.New("profiles: auto cannot be combined with profile names")
+				return nil, config.Problem("profiles", "auto cannot be combined with profile names")
 			}
 			continue
 		}
 		if profiles.ByName(n) == nil {
-			return nil, fmt.Errorf("profiles: unknown profile %q (known: %s)", n, strings.Join(profiles.Names(), ", "))
+			return nil, config.Problem("profiles", "unknown profile %q (known: %s)", n, strings.Join(profiles.Names(), ", "))
 		}
 	}
 	return &Collector{name: name, agent: o.SNMP, names: o.Profiles, set: profiles,
 		log: log.With("collector", "snmp", "target", name), truncated: map[string]float64{}}, nil
-}
-
-func prefixErr(prefix string, err error) error {
-	var errs []error
-	for _, line := range strings.Split(err.Error(), "\n") {
-		errs = append(errs, errors.New(prefix+line))
-	}
-	return errors.Join(errs...)
 }
 
 // Collect polls the agent once.

@@ -90,7 +90,7 @@ func normProto(s string) string {
 func (a *Agent) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+		errs = append(errs, config.Problem(field, format, args...))
 	}
 	if a.Address == "" {
 		bad("address", "every SNMP target needs an address (host or host:port)")

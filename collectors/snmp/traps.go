@@ -123,7 +123,7 @@ func trapMetrics(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
 func ValidateTraps(c *config.Traps) error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, fmt.Errorf("listen: want host:port, got %q", c.Listen))
+		errs = append(errs, config.Problem("listen", "want host:port, got %q", c.Listen))
 	}
 	for i, u := range c.Users {
 		a := Agent{Address: "127.0.0.1", Version: "3", User: u.User}
@@ -134,12 +134,12 @@ func ValidateTraps(c *config.Traps) error {
 			a.Priv = &Priv{Protocol: u.Priv.Protocol, Passphrase: u.Priv.Passphrase}
 		}
 		if err := a.Validate(); err != nil {
-			errs = append(errs, prefixErr(fmt.Sprintf("users[%d].", i), err))
+			errs = append(errs, config.Within(fmt.Sprintf("users[%d]", i), err))
 		}
 	}
 	if c.EngineID != "" {
 		if b, err := hex.DecodeString(strings.TrimPrefix(c.EngineID, "0x")); err != nil || len(b) < 5 || len(b) > 32 {
-			errs = append(errs, fmt.Errorf("engine_id: want 5 to 32 bytes in hex, got %q", c.EngineID))
+			errs = append(errs, config.Problem("engine_id", "want 5 to 32 bytes in hex, got %q", c.EngineID))
 		}
 	}
 	return errors.Join(errs...)

@@ -348,6 +348,21 @@ func (c *Config) ErrAt(o Origin, field, msg string) FieldError {
 	return FieldError{File: o.File, Line: c.Line(o.File, path), Field: path, Msg: msg}
 }
 
+// Place gives the problems in err (from the code that owns a block, see
+// Problem) their file, line and full field, under block at o. An error
+// that is not a field problem is placed on block itself.
+func (c *Config) Place(o Origin, block string, err error) []error {
+	probs, rest := Problems(err)
+	var out []error
+	for _, p := range probs {
+		out = append(out, c.ErrAt(o, joinField(block, p.Field), p.Msg))
+	}
+	for _, e := range rest {
+		out = append(out, c.ErrAt(o, block, e.Error()))
+	}
+	return out
+}
+
 // Decoder returns a strict decoder for a target's kind-specific options:
 // collectors call it with a pointer to their own config struct.
 func (c *Config) Decoder(t Target) func(out any) error {

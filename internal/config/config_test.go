@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,5 +172,42 @@ func TestBuiltinLoads(t *testing.T) {
 	c := Builtin()
 	if len(c.Targets) != 1 || c.Targets[0].Kind != "host" || len(c.Rules) < 5 {
 		t.Fatalf("built-in default: %d targets, %d rules", len(c.Targets), len(c.Rules))
+	}
+}
+
+// A block's owner names the field; Place gives it file, line and path,
+// through joins and wraps, with no field names read out of message text.
+func TestProblemsArePlaced(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/v.yaml"
+	if err := os.WriteFile(path, []byte("site: x\nstate_dir: "+dir+"\ntargets:\n  - name: a\n    kind: exec\n    exec:\n      command: [x]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts struct {
+		Exec struct {
+			Command []string `yaml:"command"`
+		} `yaml:"exec"`
+	}
+	if err := cfg.Decoder(cfg.Targets[0])(&opts); err != nil { // as the collector does first
+		t.Fatal(err)
+	}
+	err = errors.Join(Within("exec", Problem("command", "bad %d", 1)), fmt.Errorf("wrapped: %w", Problem("exec.format", "no")), errors.New("plain"))
+	got := cfg.Place(cfg.Targets[0].Origin, "", err)
+	want := []string{
+		path + ":7: targets[0].exec.command: bad 1",
+		path + ":6: targets[0].exec.format: no", // absent: the block's line
+		path + ":4: targets[0]: plain",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i := range want {
+		if got[i].Error() != want[i] {
+			t.Errorf("got %q, want %q", got[i], want[i])
+		}
 	}
 }
