@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/notify/email"
 	"github.com/vedetta-dc/vedetta/notify/modem"
 	"github.com/vedetta-dc/vedetta/notify/twilio"
 	"github.com/vedetta-dc/vedetta/notify/webhook"
-	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
 // buildChannels turns notify: into one notifier per channel. E-mail and

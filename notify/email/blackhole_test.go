@@ -14,9 +14,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // blackhole is a relay that accepts TCP and then says nothing: no greeting,

@@ -18,9 +18,9 @@ import (
 
 	mail "github.com/wneessen/go-mail"
 
-	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/tlsconf"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // Relay is one SMTP server, a notify.Provider.

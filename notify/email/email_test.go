@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // selfSigned writes a certificate for 127.0.0.1/localhost and its key.

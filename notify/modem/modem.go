@@ -36,8 +36,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // Defaults for the zero values of config.Modem.

@@ -12,9 +12,9 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 const testTimeout = 300 * time.Millisecond

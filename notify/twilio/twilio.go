@@ -27,8 +27,8 @@ import (
 	tclient "github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 
-	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // Defaults for the zero values of config.Twilio.

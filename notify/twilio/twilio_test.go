@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // newProvider points a provider at tw with test-speed timings; edit

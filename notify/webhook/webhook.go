@@ -32,9 +32,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/redact"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // DefaultTimeout bounds one POST when the config sets none.

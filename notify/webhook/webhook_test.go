@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 type received struct {
