@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -191,9 +193,16 @@ func TestCounterRate(t *testing.T) {
 }
 
 // TestProgram runs the real program (this test binary re-executed): the
-// port table on stdout, answers, --stats on stderr, clean exit on SIGTERM.
+// port table on stdout (one line per recording, in the order of their
+// sorted paths, all on the one port), answers, --stats on stderr, clean
+// exit on SIGTERM.
 func TestProgram(t *testing.T) {
 	dir := testpeer.SharedTestdata(t, "snmprec")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.snmprec"))
+	sort.Strings(files)
+	if len(files) < 20 {
+		t.Fatalf("only %d recordings in %s", len(files), dir)
+	}
 	base := testpeer.FreeUDPPort(t)
 	cmd := exec.Command(os.Args[0], "--data-dir", dir, "--listen", "127.0.0.1", "--base-port", fmt.Sprint(base),
 		"--single-port", "--stats", "--stats-interval", "200ms")
@@ -205,12 +214,32 @@ func TestProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no table: %v\n%s", err, stderr.String())
-	}
-	if want := fmt.Sprintf("127.0.0.1:%d\takcp_serverprobe8\tcommunity=akcp_serverprobe8\tok\t", base); !strings.HasPrefix(line, want) {
-		t.Errorf("first table line %q, want prefix %q", line, want)
+	lines := make(chan string, len(files))
+	go func() {
+		defer close(lines)
+		rd := bufio.NewReader(stdout)
+		for range files {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- line
+		}
+	}()
+	for i, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".snmprec")
+		want := fmt.Sprintf("127.0.0.1:%d\t%s\tcommunity=%s\tok\t%s\n", base, name, name, f)
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("table ends after %d lines, want %d\n%s", i, len(files), stderr.String())
+			}
+			if line != want {
+				t.Errorf("table line %d is %q, want %q", i, line, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("table line %d not printed within 10 s\n%s", i, stderr.String())
+		}
 	}
 	out, err := netsnmp(t, "snmpget", "-v2c", "-c", "ios_2960x", testpeer.Addr(base), ".1.3.6.1.2.1.1.2.0")
 	if err != nil || !strings.Contains(out, "OID: .1.3.6.1.4.1.9.1.1208") {

@@ -96,10 +96,15 @@
 //
 // Lines are `OID|TAG|VALUE` with tags 2 Integer, 4 OctetString, 5 Null,
 // 6 OID, 64 IpAddress, 65 Counter32, 66 Gauge32, 67 TimeTicks, 68 Opaque,
-// 70 Counter64; a tag ending in x (4x, 64x) has a hex value. Variation lines
-// (`TAG:module|options`) take their value= or initial= option as a static
-// value and are skipped otherwise; lines that cannot be used are counted
-// and logged at start. Duplicate OIDs: the last line wins. Each recording is
+// 70 Counter64; a tag ending in x (4x, 64x) has a hex value. As in
+// snmpsimd, a line is trimmed of surrounding (ASCII) whitespace, so a plain
+// value loses its trailing spaces, and a number is read as a number
+// (`00000` is 0). Variation lines (`TAG:module|options`) take their value=
+// or initial= option as a static value and are skipped otherwise; lines
+// that cannot be used (among them values their type cannot carry, such as
+// an IpAddress redacted to `<private>`, or a number out of range) are
+// counted and logged at start, and the walk goes on past them (snmpsimd
+// ends the walk there). Duplicate OIDs: the last line wins. Each recording is
 // parsed once into an immutable table sorted by OID, with every varbind
 // already BER-encoded; agents serving the same recording share it.
 //

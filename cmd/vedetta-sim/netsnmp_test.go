@@ -13,8 +13,10 @@ const endOfView = "No more variables left in this MIB View (It is past the end o
 // TestNetSNMPWalksEveryRecording serves every shared recording (one agent
 // each, --data-dir) and walks each whole tree with net-snmp: snmpwalk v2c
 // (GETNEXT), snmpbulkwalk -Cr25 (GETBULK) and snmpwalk v1. Every OID of the
-// recording must come back, in order, with its value and type, and nothing
-// else.
+// recording must come back, in order, with its value (numbers as numbers)
+// and type, and nothing else; a line whose value its type cannot carry
+// (nxos_n3k-3064pq's IpAddress "<private>") must be counted as skipped by
+// the simulator and left out of the walk.
 func TestNetSNMPWalksEveryRecording(t *testing.T) {
 	dir := testpeer.SharedTestdata(t, "snmprec")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.snmprec"))
@@ -29,6 +31,9 @@ func TestNetSNMPWalksEveryRecording(t *testing.T) {
 		t.Run(a.rec.name, func(t *testing.T) {
 			t.Parallel()
 			ex := readExpected(t, a.rec.path)
+			if a.rec.skipped != ex.skipped {
+				t.Errorf("simulator skipped %d lines, the recording has %d values no agent can send", a.rec.skipped, ex.skipped)
+			}
 			common := []string{"-c", "public", "-Ox", "-Ot", "-t", "5", "-r", "1", a.addr(), ".1"}
 			out, err := netsnmp(t, "snmpwalk", append([]string{"-v2c"}, common...)...)
 			checkWalk(t, "snmpwalk -v2c", out, err, ex, false)

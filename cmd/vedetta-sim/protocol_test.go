@@ -211,3 +211,44 @@ func TestSharedTables(t *testing.T) {
 		t.Errorf("raw UDP GET: %v %v", p, err)
 	}
 }
+
+// TestRecordingLikeSnmpsimd: a line is trimmed like snmpsimd trims it
+// (trailing spaces of a plain string are lost, CRLF endings are fine),
+// numbers written with leading zeros are numbers, and a value its type
+// cannot carry (a redacted IpAddress, a number out of range) is skipped.
+func TestRecordingLikeSnmpsimd(t *testing.T) {
+	a := testAgent(t, "1.3.6.1.4.1.9.1|4|UPS 09.8   \r\n"+
+		"1.3.6.1.4.1.9.2|4|  leading kept\n"+
+		"1.3.6.1.4.1.9.3|2|0000000\n"+
+		"1.3.6.1.4.1.9.4|70|0000000000\n"+
+		"1.3.6.1.4.1.9.5|2|-007\n"+
+		"1.3.6.1.4.1.9.6|64|<private>\n"+
+		"1.3.6.1.4.1.9.7|2|2147483648\n"+
+		"1.3.6.1.4.1.9.8|66|4294967296\n"+
+		"1.3.6.1.4.1.9.9|4x|2020\n")
+	if a.rec.skipped != 3 || len(a.rec.entries) != 6 {
+		t.Fatalf("skipped %d, kept %d; want 3 and 6", a.rec.skipped, len(a.rec.entries))
+	}
+	p := exchange(t, newHandler(65507), a, marshal(t, gosnmp.Version2c, gosnmp.GetBulkRequest, 0, 10, ".1.3.6.1.4.1.9"))
+	want := []struct {
+		oid string
+		typ gosnmp.Asn1BER
+		val any
+	}{
+		{".1.3.6.1.4.1.9.1", gosnmp.OctetString, []byte("UPS 09.8")},
+		{".1.3.6.1.4.1.9.2", gosnmp.OctetString, []byte("  leading kept")},
+		{".1.3.6.1.4.1.9.3", gosnmp.Integer, 0},
+		{".1.3.6.1.4.1.9.4", gosnmp.Counter64, uint64(0)},
+		{".1.3.6.1.4.1.9.5", gosnmp.Integer, -7},
+		{".1.3.6.1.4.1.9.9", gosnmp.OctetString, []byte("  ")},
+	}
+	if len(p.Variables) < len(want) {
+		t.Fatalf("%d varbinds: %v", len(p.Variables), p.Variables)
+	}
+	for i, w := range want {
+		v := p.Variables[i]
+		if v.Name != w.oid || v.Type != w.typ || !equalValue(v.Value, w.val) {
+			t.Errorf("varbind %d: %s %v %#v, want %s %v %#v", i, v.Name, v.Type, v.Value, w.oid, w.typ, w.val)
+		}
+	}
+}

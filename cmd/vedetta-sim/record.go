@@ -28,7 +28,7 @@ type recording struct {
 	name    string
 	path    string
 	entries []entry
-	skipped int // lines that could not be used (bad OID, unknown tag, variation without a value)
+	skipped int // lines that could not be used (bad OID, unknown tag, variation without a value, a value the type cannot carry such as IpAddress <private>)
 }
 
 // sysUpTime is advanced with the clock when --counter-rate is set.
@@ -58,16 +58,23 @@ func recordingName(path string) string {
 	return strings.TrimSuffix(filepath.Base(path), ".snmprec")
 }
 
-// parseRecording parses `OID|TAG|VALUE` lines. Duplicate OIDs: the last
-// line wins (as in snmpsimd's index). Variation lines (`TAG:module|opts`)
-// use the value= or initial= option when there is one, and are skipped
-// otherwise.
+// recordSpace is the whitespace snmpsimd strips from both ends of every
+// line (Python's str.strip(), restricted to ASCII so that UTF-8 text keeps
+// its bytes): a recorded value cannot end in a space unless it is
+// hex-typed, and serving "UPS 09.8 " where snmpsimd serves "UPS 09.8"
+// would make the two simulators disagree.
+const recordSpace = " \t\n\v\f\r\x1c\x1d\x1e\x1f"
+
+// parseRecording parses `OID|TAG|VALUE` lines, trimmed like snmpsimd does
+// (recordSpace). Duplicate OIDs: the last line wins (as in snmpsimd's
+// index). Variation lines (`TAG:module|opts`) use the value= or initial=
+// option when there is one, and are skipped otherwise.
 func parseRecording(name string, rd io.Reader) (*recording, error) {
 	r := &recording{name: name}
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
+		line := strings.Trim(sc.Text(), recordSpace)
 		if line == "" || line[0] == '#' {
 			continue
 		}
