@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/vedetta-dc/vedetta/internal/config"
@@ -13,6 +16,14 @@ import (
 	"github.com/vedetta-dc/vedetta/notify/twilio"
 	"github.com/vedetta-dc/vedetta/notify/webhook"
 )
+
+// smsKinds are the SMS provider kinds, one line each: a provider package
+// decodes and validates its own block (`twilio:`, `modem:`) and builds the
+// provider. Adding a provider is its package and one line here.
+var smsKinds = map[string]func(name string, decode func(out any) error, log *slog.Logger) (notify.Provider, error){
+	"twilio": twilio.FromConfig,
+	"modem":  modem.FromConfig,
+}
 
 // buildChannels turns notify: into one notifier per channel. E-mail and
 // SMS are failovers over their providers in order; webhooks are addressed
@@ -38,20 +49,20 @@ func buildChannels(cfg *config.Config, log *slog.Logger) (map[string]notify.Noti
 		}
 		for i, p := range s.Providers {
 			field := fmt.Sprintf("notify.sms.providers[%d]", i)
-			var prov notify.Provider
-			var err error
+			kind, block := p.Kind()
+			build := smsKinds[kind]
 			switch {
 			case p.Name == "":
-				err = fmt.Errorf("every provider needs a name")
-			case (p.Twilio == nil) == (p.Modem == nil):
-				err = fmt.Errorf("give exactly one of twilio or modem")
-			case p.Twilio != nil:
-				prov, err = twilio.New(p.Name, *p.Twilio, log.With("channel", "sms", "provider", p.Name))
-			default:
-				prov, err = modem.New(p.Name, *p.Modem, log.With("channel", "sms", "provider", p.Name))
+				fail(field+".name", fmt.Errorf("every provider needs a name"))
+				continue
+			case build == nil:
+				fail(field, fmt.Errorf("give exactly one provider block: %s", strings.Join(slices.Sorted(maps.Keys(smsKinds)), ", ")))
+				continue
 			}
+			at := field + "." + kind
+			prov, err := build(p.Name, cfg.Block(block, at), log.With("channel", "sms", "provider", p.Name))
 			if err != nil {
-				fail(field, err)
+				errs = append(errs, cfg.Place(config.Origin{File: cfg.File}, at, err)...)
 				continue
 			}
 			f.Providers = append(f.Providers, prov)

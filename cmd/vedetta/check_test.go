@@ -156,3 +156,44 @@ func TestProbeExec(t *testing.T) {
 		t.Errorf("probe of an unknown target: exit %d, %s", code, errs)
 	}
 }
+
+// SMS providers decode and validate their own block (notify/twilio,
+// notify/modem); the config places what they say at its line.
+func TestCheckSMSProviderBlocks(t *testing.T) {
+	base := strings.Replace(checkBase, "    relays: [{host: 127.0.0.1, port: 25}]\n", `    relays: [{host: 127.0.0.1, port: 25}]
+  sms:
+    providers:
+      - name: tw
+        twilio: {account_sid: AC0123456789abcdef0123456789abcdef, auth_token: x, from: "+15550001111"}
+      - name: gsm
+        modem: {device: /dev/ttyUSB0}
+`, 1)
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"unknown key in the provider's block", "auth_token: x,", "auth_tokn: x,", `:19: notify.sms.providers[0].twilio.auth_tokn: unknown field "auth_tokn" (did you mean "auth_token"?)`},
+		{"the provider's own validation", "account_sid: AC0123456789abcdef0123456789abcdef", "account_sid: nope", `:19: notify.sms.providers[0].twilio.account_sid: want an account SID`},
+		{"unknown kind", "        modem: {device: /dev/ttyUSB0}", "        sinch: {device: /dev/ttyUSB0}", `notify.sms.providers[1]: give exactly one provider block: modem, twilio`},
+		{"no name", "      - name: gsm\n", "      - name: \"\"\n", `notify.sms.providers[1].name: every provider needs a name`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(base, c.from) {
+				t.Fatalf("test case: %q not in the base config", c.from)
+			}
+			p := filepath.Join(t.TempDir(), "bad.yaml")
+			if err := os.WriteFile(p, []byte(strings.Replace(base, c.from, c.to, 1)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errs := runCLI(t, "check", "--config", p)
+			if code != 1 || !strings.Contains(errs, c.want) {
+				t.Fatalf("exit %d, output\n  %s\nwant\n  %s", code, errs, c.want)
+			}
+		})
+	}
+	p := filepath.Join(t.TempDir(), "ok.yaml")
+	_ = os.WriteFile(p, []byte(base), 0o600)
+	if code, out, errs := runCLI(t, "check", "--config", p); code != 0 {
+		t.Fatalf("base config: exit %d %s %s", code, out, errs)
+	}
+}

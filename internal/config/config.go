@@ -363,6 +363,22 @@ func (c *Config) Place(o Origin, block string, err error) []error {
 	return out
 }
 
+// Block returns a strict decoder for one block of the config file at path
+// (its field names, for errors, start there): how a module decodes its own
+// options (an SMS provider's twilio: block), with the same checks, *_file
+// secrets and file:line errors as the rest.
+func (c *Config) Block(node *yaml.Node, path string) func(out any) error {
+	return func(out any) error {
+		if node == nil {
+			return nil
+		}
+		errs := &Errors{}
+		d := &decoder{file: c.File, baseDir: c.Dir, errs: errs, pos: c.pos[c.File]}
+		d.decode(node, path, reflect_(out))
+		return errs.Err()
+	}
+}
+
 // Decoder returns a strict decoder for a target's kind-specific options:
 // collectors call it with a pointer to their own config struct.
 func (c *Config) Decoder(t Target) func(out any) error {

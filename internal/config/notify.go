@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // SMS is the SMS channel: providers tried in order for each message.
 type SMS struct {
@@ -12,38 +16,23 @@ type SMS struct {
 	MinInterval time.Duration `yaml:"min_interval"`
 }
 
-// SMSProvider is one way to send SMS: exactly one of Twilio or Modem.
+// SMSProvider is one way to send SMS: a name and one block named by the
+// provider's kind (twilio:, modem:...), which the provider's own package
+// decodes and validates (Config.Block): the config does not know the
+// providers.
 type SMSProvider struct {
-	Name   string  `yaml:"name"`
-	Twilio *Twilio `yaml:"twilio"`
-	Modem  *Modem  `yaml:"modem"`
+	Name string `yaml:"name"`
+	// Options holds the kind's block; Kind says which.
+	Options *yaml.Node `yaml:",remain"`
 }
 
-// Twilio is a Twilio account (or a number on it).
-type Twilio struct {
-	AccountSID          string `yaml:"account_sid"`
-	AuthToken           Secret `yaml:"auth_token"`
-	From                string `yaml:"from"`
-	MessagingServiceSID string `yaml:"messaging_service_sid"`
-	// APIURL defaults to https://api.twilio.com; tests point it at a
-	// Twilio-speaking server on 127.0.0.1.
-	APIURL  string        `yaml:"api_url"`
-	Timeout time.Duration `yaml:"timeout"`
-	// StatusTimeout is how long to follow a message's status after Twilio
-	// accepted it; failed/undelivered within it fails over to the next
-	// provider. Default 60s.
-	StatusTimeout time.Duration `yaml:"status_timeout"`
-	StatusPoll    time.Duration `yaml:"status_poll"`
-}
-
-// Modem is a GSM modem on a serial port: the path that still works when the
-// uplink is down.
-type Modem struct {
-	Device         string        `yaml:"device"`
-	Baud           int           `yaml:"baud"`
-	PIN            Secret        `yaml:"pin"`
-	CommandTimeout time.Duration `yaml:"command_timeout"`
-	ProbeInterval  time.Duration `yaml:"probe_interval"`
+// Kind is the provider's kind (the key of its one block) and that block,
+// or "" when there is not exactly one.
+func (p SMSProvider) Kind() (string, *yaml.Node) {
+	if p.Options == nil || p.Options.Kind != yaml.MappingNode || len(p.Options.Content) != 2 {
+		return "", nil
+	}
+	return p.Options.Content[0].Value, p.Options.Content[1]
 }
 
 // Webhook posts a JSON document per notification.

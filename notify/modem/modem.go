@@ -40,7 +40,7 @@ import (
 	"github.com/vedetta-dc/vedetta/notify"
 )
 
-// Defaults for the zero values of config.Modem.
+// Defaults for the zero values of Config.
 const (
 	DefaultBaud           = 115200
 	DefaultCommandTimeout = 5 * time.Second
@@ -57,7 +57,7 @@ var ErrNotRegistered = errors.New("modem not registered on the network")
 // Provider is a GSM modem as a notify.Provider and notify.Prober.
 type Provider struct {
 	name string
-	cfg  config.Modem
+	cfg  Config
 	log  *slog.Logger
 
 	sem chan struct{} // the session: one holder at a time
@@ -76,14 +76,35 @@ var (
 	_ notify.Prober   = (*Provider)(nil)
 )
 
+// Config is a GSM modem on a serial port (the modem: block of an SMS
+// provider): the path that still works when the
+// uplink is down.
+type Config struct {
+	Device         string        `yaml:"device"`
+	Baud           int           `yaml:"baud"`
+	PIN            config.Secret `yaml:"pin"`
+	CommandTimeout time.Duration `yaml:"command_timeout"`
+	ProbeInterval  time.Duration `yaml:"probe_interval"`
+}
+
+// FromConfig builds the provider from its block of the config: the one
+// line that registers the kind in cmd/vedetta/channels.go names it.
+func FromConfig(name string, decode func(out any) error, log *slog.Logger) (notify.Provider, error) {
+	var c Config
+	if err := decode(&c); err != nil {
+		return nil, err
+	}
+	return New(name, c, log)
+}
+
 // New makes a provider for the modem on cfg.Device. It does not open the
 // port: the first Send or Probe does.
-func New(name string, cfg config.Modem, log *slog.Logger) (*Provider, error) {
+func New(name string, cfg Config, log *slog.Logger) (*Provider, error) {
 	if strings.TrimSpace(cfg.Device) == "" {
-		return nil, fmt.Errorf("modem %q: device is required", name)
+		return nil, config.Problem("device", "required (the serial port, e.g. /dev/ttyUSB0)")
 	}
 	if cfg.Baud < 0 || cfg.CommandTimeout < 0 || cfg.ProbeInterval < 0 {
-		return nil, fmt.Errorf("modem %q: baud, command_timeout and probe_interval must not be negative", name)
+		return nil, config.Problem("", "baud, command_timeout and probe_interval must not be negative")
 	}
 	if cfg.Baud == 0 {
 		cfg.Baud = DefaultBaud

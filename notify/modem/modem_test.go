@@ -26,7 +26,7 @@ func start(t *testing.T, pin string) (*testpeer.Modem, *Provider, *testpeer.Buff
 	sim := testpeer.StartModem(t)
 	logs := &testpeer.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p, err := New("gsm", config.Modem{Device: sim.Device(), PIN: config.Secret(pin), CommandTimeout: testTimeout}, log)
+	p, err := New("gsm", Config{Device: sim.Device(), PIN: config.Secret(pin), CommandTimeout: testTimeout}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,13 +46,13 @@ func ctxT(t *testing.T) context.Context {
 }
 
 func TestNew(t *testing.T) {
-	if _, err := New("gsm", config.Modem{}, nil); err == nil {
+	if _, err := New("gsm", Config{}, nil); err == nil {
 		t.Error("empty device accepted")
 	}
-	if _, err := New("gsm", config.Modem{Device: "/dev/ttyUSB0", CommandTimeout: -time.Second}, nil); err == nil {
+	if _, err := New("gsm", Config{Device: "/dev/ttyUSB0", CommandTimeout: -time.Second}, nil); err == nil {
 		t.Error("negative timeout accepted")
 	}
-	p, err := New("gsm", config.Modem{Device: "/dev/ttyUSB0"}, nil)
+	p, err := New("gsm", Config{Device: "/dev/ttyUSB0"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +421,7 @@ func TestProbe(t *testing.T) {
 func TestRunLogsTransitions(t *testing.T) {
 	sim := testpeer.StartModem(t)
 	logs := &testpeer.Buffer{}
-	p, err := New("gsm", config.Modem{Device: sim.Device(), CommandTimeout: testTimeout, ProbeInterval: 30 * time.Millisecond},
+	p, err := New("gsm", Config{Device: sim.Device(), CommandTimeout: testTimeout, ProbeInterval: 30 * time.Millisecond},
 		slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ import (
 	"github.com/vedetta-dc/vedetta/notify"
 )
 
-// Defaults for the zero values of config.Twilio.
+// Defaults for the zero values of Config.
 const (
 	DefaultAPIURL        = "https://api.twilio.com"
 	DefaultTimeout       = 10 * time.Second
@@ -60,30 +60,59 @@ var (
 	alnum = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 )
 
+// Config is a Twilio account (or a number on it): the twilio: block of an
+// SMS provider, decoded and validated here.
+type Config struct {
+	AccountSID          string        `yaml:"account_sid"`
+	AuthToken           config.Secret `yaml:"auth_token"`
+	From                string        `yaml:"from"`
+	MessagingServiceSID string        `yaml:"messaging_service_sid"`
+	// APIURL defaults to https://api.twilio.com; tests point it at a
+	// Twilio-speaking server on 127.0.0.1.
+	APIURL  string        `yaml:"api_url"`
+	Timeout time.Duration `yaml:"timeout"`
+	// StatusTimeout is how long to follow a message's status after Twilio
+	// accepted it; failed/undelivered within it fails over to the next
+	// provider. Default 60s.
+	StatusTimeout time.Duration `yaml:"status_timeout"`
+	StatusPoll    time.Duration `yaml:"status_poll"`
+}
+
+// FromConfig builds the provider from its block of the config: the one
+// line that registers the kind in cmd/vedetta/channels.go names it.
+func FromConfig(name string, decode func(out any) error, log *slog.Logger) (notify.Provider, error) {
+	var c Config
+	if err := decode(&c); err != nil {
+		return nil, err
+	}
+	return New(name, c, log)
+}
+
 // New checks cfg and builds the provider; it does not contact Twilio (see
 // Probe).
-func New(name string, cfg config.Twilio, log *slog.Logger) (*Provider, error) {
+func New(name string, cfg Config, log *slog.Logger) (*Provider, error) {
 	if name == "" {
 		name = "twilio"
 	}
-	fail := func(format string, a ...any) (*Provider, error) {
-		return nil, fmt.Errorf("twilio provider %q: "+format, append([]any{name}, a...)...)
+	// Problems name their field: the config says where it is.
+	fail := func(field, format string, a ...any) (*Provider, error) {
+		return nil, config.Problem(field, format, a...)
 	}
 	if !strings.HasPrefix(cfg.AccountSID, "AC") || !alnum.MatchString(cfg.AccountSID) {
-		return fail("account_sid must be an account SID (AC followed by letters and digits), got %q", cfg.AccountSID)
+		return fail("account_sid", "want an account SID (AC followed by letters and digits), got %q", cfg.AccountSID)
 	}
 	tok := cfg.AuthToken.Reveal()
 	if tok == "" {
-		return fail("auth_token is required")
+		return fail("auth_token", "required")
 	}
 	if !alnum.MatchString(tok) { // twilio-go refuses it client-side (error 21224); say so now
-		return fail("auth_token must contain only letters and digits")
+		return fail("auth_token", "letters and digits only")
 	}
 	if cfg.From == "" && cfg.MessagingServiceSID == "" {
-		return fail("from or messaging_service_sid is required")
+		return fail("from", "give from or messaging_service_sid")
 	}
 	if cfg.MessagingServiceSID != "" && (!strings.HasPrefix(cfg.MessagingServiceSID, "MG") || !alnum.MatchString(cfg.MessagingServiceSID)) {
-		return fail("messaging_service_sid must start with MG, got %q", cfg.MessagingServiceSID)
+		return fail("messaging_service_sid", "want MG..., got %q", cfg.MessagingServiceSID)
 	}
 	raw := cfg.APIURL
 	if raw == "" {
@@ -91,10 +120,10 @@ func New(name string, cfg config.Twilio, log *slog.Logger) (*Provider, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fail("api_url: %v", err)
+		return fail("api_url", "%v", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
-		return fail("api_url must be http(s)://host[:port][/path], got %q", raw)
+		return fail("api_url", "want http(s)://host[:port][/path], got %q", raw)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	for _, d := range []struct {
@@ -103,7 +132,7 @@ func New(name string, cfg config.Twilio, log *slog.Logger) (*Provider, error) {
 		name string
 	}{{&cfg.Timeout, DefaultTimeout, "timeout"}, {&cfg.StatusTimeout, DefaultStatusTimeout, "status_timeout"}, {&cfg.StatusPoll, DefaultStatusPoll, "status_poll"}} {
 		if *d.v < 0 {
-			return fail("%s must not be negative", d.name)
+			return fail(d.name, "must not be negative")
 		}
 		if *d.v == 0 {
 			*d.v = d.def

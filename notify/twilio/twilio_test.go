@@ -21,9 +21,9 @@ import (
 
 // newProvider points a provider at tw with test-speed timings; edit
 // adjusts the config.
-func newProvider(t *testing.T, tw *testpeer.Twilio, name string, edit func(*config.Twilio)) (*Provider, *testpeer.Buffer) {
+func newProvider(t *testing.T, tw *testpeer.Twilio, name string, edit func(*Config)) (*Provider, *testpeer.Buffer) {
 	t.Helper()
-	cfg := config.Twilio{
+	cfg := Config{
 		AccountSID: tw.AccountSID, AuthToken: config.Secret(tw.AuthToken), From: "+15550001111",
 		APIURL: tw.URL(), Timeout: 2 * time.Second, StatusTimeout: 2 * time.Second, StatusPoll: 50 * time.Millisecond,
 	}
@@ -62,7 +62,7 @@ func TestSendDelivered(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tw := testpeer.StartTwilio(t)
-			p, logs := newProvider(t, tw, "twilio-main", func(c *config.Twilio) { c.From, c.MessagingServiceSID = tc.from, tc.service })
+			p, logs := newProvider(t, tw, "twilio-main", func(c *Config) { c.From, c.MessagingServiceSID = tc.from, tc.service })
 			m := testMessage("+393331234567")
 			if err := p.Send(context.Background(), m); err != nil {
 				t.Fatalf("Send: %v", err)
@@ -112,7 +112,7 @@ func TestSendCreateErrors(t *testing.T) {
 			if tc.status != 0 {
 				tw.FailCreate(tc.status, tc.code)
 			}
-			p, _ := newProvider(t, tw, "twilio-main", func(c *config.Twilio) {
+			p, _ := newProvider(t, tw, "twilio-main", func(c *Config) {
 				if tc.token != "" {
 					c.AuthToken = config.Secret(tc.token)
 				}
@@ -158,7 +158,7 @@ func TestSendFollowsStatus(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tw := testpeer.StartTwilio(t)
 			tw.FinalStatus(tc.final, tc.code...)
-			p, logs := newProvider(t, tw, "twilio-main", func(c *config.Twilio) {
+			p, logs := newProvider(t, tw, "twilio-main", func(c *Config) {
 				if tc.statusTO != 0 {
 					c.StatusTimeout = tc.statusTO
 				}
@@ -203,7 +203,7 @@ func TestSendHungServer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tw := testpeer.StartTwilio(t)
 			tw.Delay(time.Minute)
-			p, logs := newProvider(t, tw, "twilio-main", func(c *config.Twilio) { c.Timeout = tc.timeout })
+			p, logs := newProvider(t, tw, "twilio-main", func(c *Config) { c.Timeout = tc.timeout })
 			before := runtime.NumGoroutine()
 			ctx, cancel := context.WithTimeout(context.Background(), tc.ctxAfter)
 			defer cancel()
@@ -252,7 +252,7 @@ func TestProbe(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tw := testpeer.StartTwilio(t)
 			tw.Delay(tc.delay)
-			p, _ := newProvider(t, tw, "twilio-main", func(c *config.Twilio) {
+			p, _ := newProvider(t, tw, "twilio-main", func(c *Config) {
 				c.Timeout = 300 * time.Millisecond
 				if tc.token != "" {
 					c.AuthToken = config.Secret(tc.token)
@@ -276,24 +276,24 @@ func TestProbe(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	good := config.Twilio{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "abc123", From: "+15550001111"}
+	good := Config{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "abc123", From: "+15550001111"}
 	tests := []struct {
 		name    string
-		edit    func(*config.Twilio)
+		edit    func(*Config)
 		wantErr string
 	}{
 		{name: "defaults"},
-		{name: "messaging service only", edit: func(c *config.Twilio) { c.From, c.MessagingServiceSID = "", "MGabc" }},
-		{name: "sid without AC", edit: func(c *config.Twilio) { c.AccountSID = "SK123" }, wantErr: "account_sid"},
-		{name: "empty sid", edit: func(c *config.Twilio) { c.AccountSID = "" }, wantErr: "account_sid"},
-		{name: "no token", edit: func(c *config.Twilio) { c.AuthToken = "" }, wantErr: "auth_token is required"},
-		{name: "token with dashes", edit: func(c *config.Twilio) { c.AuthToken = "abc-123" }, wantErr: "letters and digits"},
-		{name: "no sender", edit: func(c *config.Twilio) { c.From = "" }, wantErr: "from or messaging_service_sid"},
-		{name: "bad service sid", edit: func(c *config.Twilio) { c.MessagingServiceSID = "XX1" }, wantErr: "MG"},
-		{name: "api_url not http", edit: func(c *config.Twilio) { c.APIURL = "ftp://127.0.0.1" }, wantErr: "api_url"},
-		{name: "api_url unparsable", edit: func(c *config.Twilio) { c.APIURL = "http://[::1" }, wantErr: "api_url"},
-		{name: "api_url without host", edit: func(c *config.Twilio) { c.APIURL = "http://" }, wantErr: "api_url"},
-		{name: "negative timeout", edit: func(c *config.Twilio) { c.Timeout = -time.Second }, wantErr: "timeout"},
+		{name: "messaging service only", edit: func(c *Config) { c.From, c.MessagingServiceSID = "", "MGabc" }},
+		{name: "sid without AC", edit: func(c *Config) { c.AccountSID = "SK123" }, wantErr: "account_sid"},
+		{name: "empty sid", edit: func(c *Config) { c.AccountSID = "" }, wantErr: "account_sid"},
+		{name: "no token", edit: func(c *Config) { c.AuthToken = "" }, wantErr: "auth_token: required"},
+		{name: "token with dashes", edit: func(c *Config) { c.AuthToken = "abc-123" }, wantErr: "letters and digits"},
+		{name: "no sender", edit: func(c *Config) { c.From = "" }, wantErr: "from or messaging_service_sid"},
+		{name: "bad service sid", edit: func(c *Config) { c.MessagingServiceSID = "XX1" }, wantErr: "MG"},
+		{name: "api_url not http", edit: func(c *Config) { c.APIURL = "ftp://127.0.0.1" }, wantErr: "api_url"},
+		{name: "api_url unparsable", edit: func(c *Config) { c.APIURL = "http://[::1" }, wantErr: "api_url"},
+		{name: "api_url without host", edit: func(c *Config) { c.APIURL = "http://" }, wantErr: "api_url"},
+		{name: "negative timeout", edit: func(c *Config) { c.Timeout = -time.Second }, wantErr: "timeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -337,7 +337,7 @@ func TestFailover(t *testing.T) {
 			twMain, twBackup := testpeer.StartTwilio(t), testpeer.StartTwilio(t)
 			tc.breakMain(twMain)
 			main, _ := newProvider(t, twMain, "twilio-main", nil)
-			backup, _ := newProvider(t, twBackup, "twilio-backup", func(c *config.Twilio) { c.From = "+15550002222" })
+			backup, _ := newProvider(t, twBackup, "twilio-backup", func(c *Config) { c.From = "+15550002222" })
 			var mu sync.Mutex
 			var attempts []string
 			f := &notify.Failover{Channel: "sms", Providers: []notify.Provider{main, backup}, RetryFor: 0,
@@ -383,7 +383,7 @@ func TestAPIURLWithPath(t *testing.T) {
 		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
 	})))
 	t.Cleanup(gw.Close)
-	p, _ := newProvider(t, tw, "twilio-gw", func(c *config.Twilio) { c.APIURL = gw.URL + "/gw/twilio/" })
+	p, _ := newProvider(t, tw, "twilio-gw", func(c *Config) { c.APIURL = gw.URL + "/gw/twilio/" })
 	if err := p.Send(context.Background(), testMessage("+393331234567")); err != nil {
 		t.Fatalf("Send through the gateway: %v", err)
 	}
