@@ -1,3 +1,9 @@
+// Package collectors defines what a collector is, how samples look, and the
+// scheduler that runs every configured target on its own interval.
+//
+// A collector knows one protocol or source (the host, a command, an SNMP
+// agent...). It emits samples; it never decides whether they are good or bad:
+// that is the rules engine's job.
 package collectors
 
 import (
@@ -6,13 +12,15 @@ import (
 	"log/slog"
 	"sort"
 	"time"
+
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Collector reads one target. Collect emits every sample it can and returns
 // an error when the target could not be read at all (or only in part: a
 // partial read still emits what it got). It must honour ctx's deadline.
 type Collector interface {
-	Collect(ctx context.Context, emit func(Sample)) error
+	Collect(ctx context.Context, emit func(model.Sample)) error
 }
 
 // Spec is what every target has, whatever its kind.

@@ -1,14 +1,16 @@
 package collectors
 
+import "github.com/vedetta-dc/vedetta/model"
+
 // TargetLabels is what one target stamps on every one of its samples:
 // target, class and the target's labels:, sorted. Build it once per target
 // with Spec.TargetLabels; every sample of the target, polled by the
 // scheduler or derived from a trap, goes through its Label.
-type TargetLabels Labels
+type TargetLabels model.Labels
 
 // TargetLabels returns the labels every sample of s carries.
 func (s Spec) TargetLabels() TargetLabels {
-	own := L("class", s.Class, "target", s.Name)
+	own := model.L("class", s.Class, "target", s.Name)
 	for k, v := range s.Labels {
 		own = own.With(k, v)
 	}
@@ -28,22 +30,22 @@ const exportedPrefix = "exported_"
 // prefixed while that name is taken too), as Prometheus does with
 // honor_labels: false. One with the target's own value is dropped, since
 // nothing is lost. Every occurrence is handled, whatever the order.
-func (t TargetLabels) Label(ls Labels) Labels {
-	own := Labels(t)
+func (t TargetLabels) Label(ls model.Labels) model.Labels {
+	own := model.Labels(t)
 	clash := false
 	for _, l := range ls {
-		if _, ok := own.lookup(l.Name); ok {
+		if _, ok := lookup(own, l.Name); ok {
 			clash = true
 			break
 		}
 	}
 	if !clash {
-		return Merge(own, ls) // the usual case: one allocation
+		return model.Merge(own, ls) // the usual case: one allocation
 	}
-	kept := make(Labels, 0, len(ls))
-	var moved Labels
+	kept := make(model.Labels, 0, len(ls))
+	var moved model.Labels
 	for _, l := range ls {
-		v, ok := own.lookup(l.Name)
+		v, ok := lookup(own, l.Name)
 		switch {
 		case !ok:
 			kept = append(kept, l)
@@ -51,11 +53,11 @@ func (t TargetLabels) Label(ls Labels) Labels {
 			moved = append(moved, l)
 		}
 	}
-	out := Merge(own, kept)
+	out := model.Merge(own, kept)
 	for _, l := range moved {
 		name := exportedPrefix + l.Name
 		for {
-			if _, taken := out.lookup(name); !taken {
+			if _, taken := lookup(out, name); !taken {
 				break
 			}
 			name = exportedPrefix + name
@@ -66,7 +68,7 @@ func (t TargetLabels) Label(ls Labels) Labels {
 }
 
 // lookup is Get that tells an empty value from a missing label.
-func (ls Labels) lookup(name string) (string, bool) {
+func lookup(ls model.Labels, name string) (string, bool) {
 	for _, l := range ls {
 		if l.Name == name {
 			return l.Value, true

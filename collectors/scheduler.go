@@ -18,19 +18,9 @@ type Target struct {
 	Collector Collector
 }
 
-// Batch is the result of one collection round of one target, including the
-// scheduler's own samples about it (vedetta_target_up...).
-type Batch struct {
-	Target   string
-	Samples  []Sample
-	Err      error
-	Start    time.Time
-	Duration time.Duration
-}
-
 // Sink receives every batch. It is called from the target's goroutine, so a
 // slow sink slows only that target.
-type Sink func(Batch)
+type Sink func(model.Batch)
 
 // Scheduler runs each target on its own interval, one goroutine per target,
 // at most limit collections at once. A slow or dead target only ever costs
@@ -121,20 +111,20 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 
 // CollectOnce runs one round of target name now and returns its batch
 // (used by `vedetta probe`).
-func (s *Scheduler) CollectOnce(ctx context.Context, name string) (Batch, error) {
+func (s *Scheduler) CollectOnce(ctx context.Context, name string) (model.Batch, error) {
 	r, ok := s.targets[name]
 	if !ok {
-		return Batch{}, fmt.Errorf("no target named %q", name)
+		return model.Batch{}, fmt.Errorf("no target named %q", name)
 	}
 	return s.collect(ctx, r), nil
 }
 
-func (s *Scheduler) collect(ctx context.Context, r *runner) Batch {
+func (s *Scheduler) collect(ctx context.Context, r *runner) model.Batch {
 	spec := r.t.Spec
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
-		return Batch{Target: spec.Name, Err: ctx.Err()}
+		return model.Batch{Target: spec.Name, Err: ctx.Err()}
 	}
 	defer func() { <-s.sem }()
 
@@ -142,10 +132,10 @@ func (s *Scheduler) collect(ctx context.Context, r *runner) Batch {
 	cctx, cancel := context.WithTimeout(ctx, spec.Timeout)
 	defer cancel()
 	tl := r.labels
-	base := Labels(tl)
-	var samples []Sample
-	emit := func(smp Sample) {
-		// A collector cannot impersonate another target (see Label).
+	base := model.Labels(tl)
+	var samples []model.Sample
+	emit := func(smp model.Sample) {
+		// A collector cannot impersonate another target (see model.Label).
 		smp.Labels = tl.Label(smp.Labels)
 		if smp.Time.IsZero() {
 			smp.Time = start
@@ -175,18 +165,18 @@ func (s *Scheduler) collect(ctx context.Context, r *runner) Batch {
 		r.failures = 0
 	}
 	own := func(name string, v float64) {
-		samples = append(samples, Sample{Name: name, Labels: base, Value: v, Time: start})
+		samples = append(samples, model.Sample{Name: name, Labels: base, Value: v, Time: start})
 	}
 	own(model.MetricTargetUp, up)
 	own("vedetta_collection_duration_seconds", dur.Seconds())
 	own("vedetta_collection_errors_total", r.errors)
 	own(model.MetricTargetFailures, float64(r.failures))
-	return Batch{Target: spec.Name, Samples: samples, Err: err, Start: start, Duration: dur}
+	return model.Batch{Target: spec.Name, Samples: samples, Err: err, Start: start, Duration: dur}
 }
 
 // safeCollect turns a collector panic into an error: one buggy collector
 // or one malformed answer must never take the daemon down.
-func safeCollect(ctx context.Context, c Collector, emit func(Sample)) (err error) {
+func safeCollect(ctx context.Context, c Collector, emit func(model.Sample)) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("collector panicked: %v\n%s", p, debug.Stack())

@@ -9,39 +9,41 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/vedetta-dc/vedetta/model"
 )
 
-type collectFunc func(ctx context.Context, emit func(Sample)) error
+type collectFunc func(ctx context.Context, emit func(model.Sample)) error
 
-func (f collectFunc) Collect(ctx context.Context, emit func(Sample)) error { return f(ctx, emit) }
+func (f collectFunc) Collect(ctx context.Context, emit func(model.Sample)) error { return f(ctx, emit) }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 type batches struct {
 	mu sync.Mutex
-	by map[string][]Batch
+	by map[string][]model.Batch
 }
 
-func (b *batches) sink(x Batch) {
+func (b *batches) sink(x model.Batch) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.by == nil {
-		b.by = map[string][]Batch{}
+		b.by = map[string][]model.Batch{}
 	}
 	b.by[x.Target] = append(b.by[x.Target], x)
 }
 
-func (b *batches) get(t string) []Batch {
+func (b *batches) get(t string) []model.Batch {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]Batch(nil), b.by[t]...)
+	return append([]model.Batch(nil), b.by[t]...)
 }
 
 func spec(name string, iv, timeout time.Duration) Spec {
 	return Spec{Name: name, Kind: "test", Class: "test", Interval: iv, Timeout: timeout}
 }
 
-func value(b Batch, name string) (float64, bool) {
+func value(b model.Batch, name string) (float64, bool) {
 	for _, s := range b.Samples {
 		if s.Name == name {
 			return s.Value, true
@@ -54,9 +56,9 @@ func value(b Batch, name string) (float64, bool) {
 // even with a concurrency limit of 2; every goroutine stops with ctx.
 func TestSlowTargetDoesNotDelayOthers(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	dead := collectFunc(func(ctx context.Context, _ func(Sample)) error { <-ctx.Done(); return ctx.Err() })
-	ok := collectFunc(func(_ context.Context, emit func(Sample)) error {
-		emit(Sample{Name: "x", Value: 1, Labels: L("target", "spoof", "k", "v")})
+	dead := collectFunc(func(ctx context.Context, _ func(model.Sample)) error { <-ctx.Done(); return ctx.Err() })
+	ok := collectFunc(func(_ context.Context, emit func(model.Sample)) error {
+		emit(model.Sample{Name: "x", Value: 1, Labels: model.L("target", "spoof", "k", "v")})
 		return nil
 	})
 	var b batches
@@ -104,8 +106,8 @@ func TestSlowTargetDoesNotDelayOthers(t *testing.T) {
 }
 
 func TestPanickingCollectorIsAnError(t *testing.T) {
-	boom := collectFunc(func(context.Context, func(Sample)) error { panic("malformed answer") })
-	s := NewScheduler([]Target{{Spec: spec("p", time.Second, 500*time.Millisecond), Collector: boom}}, 1, func(Batch) {}, quiet())
+	boom := collectFunc(func(context.Context, func(model.Sample)) error { panic("malformed answer") })
+	s := NewScheduler([]Target{{Spec: spec("p", time.Second, 500*time.Millisecond), Collector: boom}}, 1, func(model.Batch) {}, quiet())
 	b, err := s.CollectOnce(context.Background(), "p")
 	if err != nil || b.Err == nil {
 		t.Fatalf("err %v, batch err %v", err, b.Err)
@@ -119,7 +121,7 @@ func TestPanickingCollectorIsAnError(t *testing.T) {
 func TestTrigger(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	var b batches
-	s := NewScheduler([]Target{{Spec: spec("u", time.Hour, time.Second), Collector: collectFunc(func(context.Context, func(Sample)) error { return nil })}}, 1, b.sink, quiet())
+	s := NewScheduler([]Target{{Spec: spec("u", time.Hour, time.Second), Collector: collectFunc(func(context.Context, func(model.Sample)) error { return nil })}}, 1, b.sink, quiet())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()

@@ -48,7 +48,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/store"
 	"github.com/vedetta-dc/vedetta/internal/testclock"
@@ -463,9 +462,9 @@ func (w *world) ingest(i int, tg *invTarget) {
 		w.queue = append(w.queue, oevent{i, tg.high})
 	}
 	now := w.clock.Now()
-	w.eng.Ingest(collectors.Batch{Target: tg.name, Samples: []collectors.Sample{{
+	w.eng.Ingest(model.Batch{Target: tg.name, Samples: []model.Sample{{
 		Name: "temp", Value: v, Time: now,
-		Labels: collectors.L("target", tg.name, "class", "environment", "group", tg.group),
+		Labels: model.L("target", tg.name, "class", "environment", "group", tg.group),
 	}}})
 }
 

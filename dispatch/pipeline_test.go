@@ -11,7 +11,6 @@ import (
 	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/rules"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/store"
 	"github.com/vedetta-dc/vedetta/internal/testclock"
@@ -68,8 +67,8 @@ func (p *pipe) restart() {
 }
 
 func (p *pipe) feed(name string, v float64, labels ...string) {
-	p.e.Ingest(collectors.Batch{Target: "ups", Samples: []collectors.Sample{{
-		Name: name, Value: v, Time: p.clock.Now(), Labels: collectors.L(append([]string{"target", "ups", "class", "ups"}, labels...)...),
+	p.e.Ingest(model.Batch{Target: "ups", Samples: []model.Sample{{
+		Name: name, Value: v, Time: p.clock.Now(), Labels: model.L(append([]string{"target", "ups", "class", "ups"}, labels...)...),
 	}}})
 }
 

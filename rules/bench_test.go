@@ -7,7 +7,6 @@ import (
 
 	"github.com/vedetta-dc/vedetta/model"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
@@ -53,15 +52,15 @@ func BenchmarkRuleEvaluation(b *testing.B) {
 	for round := 0; round < 5; round++ {
 		ts := now.Add(time.Duration(round-4) * time.Minute)
 		for t := 0; t < targets; t++ {
-			var batch []collectors.Sample
+			var batch []model.Sample
 			for m := 0; m < metrics; m++ {
 				for v := 0; v < values; v++ {
-					batch = append(batch, collectors.Sample{Name: fmt.Sprintf("m%d", m), Time: ts, Value: float64(round*10 + v),
-						Labels: collectors.L("target", names[t], "class", "bench", "ifname", fmt.Sprintf("if%d", v))})
+					batch = append(batch, model.Sample{Name: fmt.Sprintf("m%d", m), Time: ts, Value: float64(round*10 + v),
+						Labels: model.L("target", names[t], "class", "bench", "ifname", fmt.Sprintf("if%d", v))})
 				}
 			}
 			e.mu.Lock()
-			e.store(collectors.Batch{Target: names[t], Samples: batch})
+			e.store(model.Batch{Target: names[t], Samples: batch})
 			e.mu.Unlock()
 		}
 	}

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/model"
-
-	"github.com/vedetta-dc/vedetta/collectors"
 )
 
 // Options configure an Engine.
@@ -169,7 +167,7 @@ func (e *Engine) staleAfter(target string) time.Duration {
 }
 
 // Ingest stores a batch and evaluates every rule for its target.
-func (e *Engine) Ingest(b collectors.Batch) {
+func (e *Engine) Ingest(b model.Batch) {
 	e.mu.Lock()
 	now := e.opts.Now()
 	ts := e.store(b)

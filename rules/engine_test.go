@@ -11,7 +11,6 @@ import (
 
 	"github.com/vedetta-dc/vedetta/model"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testclock"
 )
@@ -72,17 +71,17 @@ func newHarness(t *testing.T, rs ...config.Rule) *harness {
 }
 
 // feed ingests one batch for target h at the current fake time.
-func (h *harness) feed(samples ...collectors.Sample) {
+func (h *harness) feed(samples ...model.Sample) {
 	now := h.clock.Now()
 	for i := range samples {
 		samples[i].Time = now
 		samples[i].Labels = samples[i].Labels.With("target", "h").With("class", "host")
 	}
-	h.e.Ingest(collectors.Batch{Target: "h", Samples: samples})
+	h.e.Ingest(model.Batch{Target: "h", Samples: samples})
 }
 
-func smp(name string, v float64, labels ...string) collectors.Sample {
-	return collectors.Sample{Name: name, Value: v, Labels: collectors.L(labels...)}
+func smp(name string, v float64, labels ...string) model.Sample {
+	return model.Sample{Name: name, Value: v, Labels: model.L(labels...)}
 }
 
 func (h *harness) want(events ...string) {
@@ -265,7 +264,7 @@ func TestEngineFlapping(t *testing.T) {
 // there are, and not the others.
 func TestEngineJoin(t *testing.T) {
 	h := newHarness(t, config.Rule{Name: "LinkDown", Expr: "admin_up == 1 && oper_up == 0", Summary: "{{ .Labels.ifname }}"})
-	var batch []collectors.Sample
+	var batch []model.Sample
 	for i := 0; i < 48; i++ {
 		name := fmt.Sprintf("ge-%d", i)
 		oper := 1.0
@@ -306,9 +305,9 @@ func TestEngineCountsEvaluationFailures(t *testing.T) {
 	), Now: clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		OnEvalFailure: func(rule string) { failures[rule]++ }})
 	for i := 0; i < 3; i++ {
-		e.Ingest(collectors.Batch{Target: "h", Samples: []collectors.Sample{
-			{Name: "temp", Value: 42, Time: clock.Now(), Labels: collectors.L("target", "h", "room", "r1")},
-			{Name: "divisor", Value: 0, Time: clock.Now(), Labels: collectors.L("target", "h", "room", "r1")},
+		e.Ingest(model.Batch{Target: "h", Samples: []model.Sample{
+			{Name: "temp", Value: 42, Time: clock.Now(), Labels: model.L("target", "h", "room", "r1")},
+			{Name: "divisor", Value: 0, Time: clock.Now(), Labels: model.L("target", "h", "room", "r1")},
 		}})
 		clock.Add(10 * time.Second)
 	}
@@ -321,9 +320,9 @@ func TestEngineCountsEvaluationFailures(t *testing.T) {
 	}
 	clock.Add(time.Minute)
 	e.Tick()
-	e.Ingest(collectors.Batch{Target: "h", Samples: []collectors.Sample{
-		{Name: "temp", Value: 42, Time: clock.Now(), Labels: collectors.L("target", "h", "room", "r1")},
-		{Name: "divisor", Value: 0, Time: clock.Now(), Labels: collectors.L("target", "h", "room", "r1")},
+	e.Ingest(model.Batch{Target: "h", Samples: []model.Sample{
+		{Name: "temp", Value: 42, Time: clock.Now(), Labels: model.L("target", "h", "room", "r1")},
+		{Name: "divisor", Value: 0, Time: clock.Now(), Labels: model.L("target", "h", "room", "r1")},
 	}})
 	if n := strings.Count(logs.String(), "rule=DivByZero"); n != 2 {
 		t.Fatalf("a minute later the rule is logged again: %d warnings", n)

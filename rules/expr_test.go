@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 func TestRewriteDurations(t *testing.T) {
@@ -104,8 +104,8 @@ func TestSeriesTrims(t *testing.T) {
 
 func TestJoinsAndLabels(t *testing.T) {
 	// Two metrics joined on shared labels; a third label filters.
-	ls := func(pairs ...string) collectors.Labels {
-		return collectors.L(append([]string{"target", "h", "class", "host"}, pairs...)...)
+	ls := func(pairs ...string) model.Labels {
+		return model.L(append([]string{"target", "h", "class", "host"}, pairs...)...)
 	}
 	b := map[string]*series{"a": {labels: ls("mountpoint", "/")}}
 	if !compatibleWith(b, ls()) {

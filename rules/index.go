@@ -2,8 +2,6 @@ package rules
 
 import (
 	"github.com/vedetta-dc/vedetta/model"
-
-	"github.com/vedetta-dc/vedetta/collectors"
 )
 
 // The alarm index: every alarm by id and by target, and the link from a
@@ -22,7 +20,7 @@ func (e *Engine) linkLater(a *alarm) {
 			ls[k] = v
 		}
 	}
-	key := collectors.SeriesKey(rl.cond.metrics[0], collectors.FromMap(ls))
+	key := model.SeriesKey(rl.cond.metrics[0], model.FromMap(ls))
 	if ts := e.targets[a.Labels["target"]]; ts != nil {
 		if s := ts.byKey[key]; s != nil {
 			link(s, rl, a)

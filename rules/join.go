@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Join planning: binding the series of a multi-metric rule on the labels
@@ -78,7 +78,7 @@ func (j *joiner) build(names []string) {
 }
 
 // sharedNames: the label names of ls that some bound series also has.
-func sharedNames(b map[string]*series, ls collectors.Labels) []string {
+func sharedNames(b map[string]*series, ls model.Labels) []string {
 	var out []string
 	for _, l := range ls {
 		for _, s := range b {
@@ -91,7 +91,7 @@ func sharedNames(b map[string]*series, ls collectors.Labels) []string {
 	return out
 }
 
-func labelValue(ls collectors.Labels, name string) (string, bool) {
+func labelValue(ls model.Labels, name string) (string, bool) {
 	for _, l := range ls {
 		if l.Name == name {
 			return l.Value, true
@@ -101,7 +101,7 @@ func labelValue(ls collectors.Labels, name string) (string, bool) {
 }
 
 // compatibleWith: ls agrees with every bound series on the labels they share.
-func compatibleWith(b map[string]*series, ls collectors.Labels) bool {
+func compatibleWith(b map[string]*series, ls model.Labels) bool {
 	for _, s := range b {
 		i, j := 0, 0
 		for i < len(s.labels) && j < len(ls) {

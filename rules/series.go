@@ -3,7 +3,7 @@ package rules
 import (
 	"math"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // series is the recent history of one metric with one label set. Points are
@@ -12,7 +12,7 @@ import (
 type series struct {
 	name   string
 	key    string
-	labels collectors.Labels
+	labels model.Labels
 	ts     []int64 // unix nanoseconds, ascending
 	vs     []float64
 	// boxed is the newest value as an interface, made when the value

@@ -4,7 +4,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/model"
 )
 
@@ -23,7 +22,7 @@ type targetState struct {
 const seriesTTL = 24 * time.Hour
 
 // store adds a batch's samples to their series. Caller holds e.mu.
-func (e *Engine) store(b collectors.Batch) *targetState {
+func (e *Engine) store(b model.Batch) *targetState {
 	ts := e.target(b.Target)
 	ts.batches++
 	for i := range b.Samples {
@@ -31,7 +30,7 @@ func (e *Engine) store(b collectors.Batch) *targetState {
 		if math.IsNaN(s.Value) {
 			continue
 		}
-		e.keyBuf = collectors.AppendKey(e.keyBuf[:0], s.Name, s.Labels)
+		e.keyBuf = model.AppendKey(e.keyBuf[:0], s.Name, s.Labels)
 		sr := ts.byKey[string(e.keyBuf)] // no allocation for a known series
 		if sr == nil {
 			key := string(e.keyBuf)
@@ -83,7 +82,7 @@ func (ts *targetState) gc(now time.Time) {
 
 // Latest calls fn with the newest point of every series that is not stale,
 // for /metrics.
-func (e *Engine) Latest(fn func(name string, labels collectors.Labels, value float64, t time.Time)) {
+func (e *Engine) Latest(fn func(name string, labels model.Labels, value float64, t time.Time)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.opts.Now()

@@ -214,7 +214,7 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 	return nil
 }
 
-func (d *daemon) ingest(b collectors.Batch) {
+func (d *daemon) ingest(b model.Batch) {
 	start := time.Now()
 	d.engine.Ingest(b)
 	d.m.evalSeconds.Observe(time.Since(start).Seconds())

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // A trap-triggered sample carries its target's labels: as a polled one
@@ -46,18 +46,18 @@ traps:
 	}
 	cases := []struct {
 		target string
-		in     collectors.Labels
+		in     model.Labels
 		want   string
 	}{
-		{"ups1", collectors.L("trap", "upsTrapOnBattery", "trap_oid", "1.3.6.1.2.1.33.2.0.1"),
+		{"ups1", model.L("trap", "upsTrapOnBattery", "trap_oid", "1.3.6.1.2.1.33.2.0.1"),
 			`{class="ups",rack="a12",room="r101",target="ups1",trap="upsTrapOnBattery",trap_oid="1.3.6.1.2.1.33.2.0.1"}`},
-		{"ups1", collectors.L("room", "r999", "target", "other", "trap", "coldStart"),
+		{"ups1", model.L("room", "r999", "target", "other", "trap", "coldStart"),
 			`{class="ups",exported_room="r999",exported_target="other",rack="a12",room="r101",target="ups1",trap="coldStart"}`},
-		{snmp.UnknownSender, collectors.L("source", "192.0.2.99", "trap", "coldStart"),
+		{snmp.UnknownSender, model.L("source", "192.0.2.99", "trap", "coldStart"),
 			`{class="snmp_traps",source="192.0.2.99",target="snmp_traps_unknown_sender",trap="coldStart"}`},
 	}
 	for _, c := range cases {
-		b := collectors.Batch{Target: c.target, Samples: []collectors.Sample{{Name: "snmp_trap_received_total", Labels: c.in, Value: 1}}}
+		b := model.Batch{Target: c.target, Samples: []model.Sample{{Name: "snmp_trap_received_total", Labels: c.in, Value: 1}}}
 		label(b)
 		if got := b.Samples[0].Labels.String(); got != c.want {
 			t.Errorf("%s: %s, want %s", c.target, got, c.want)

@@ -120,7 +120,7 @@ func TestE2EStormWithKill9(t *testing.T) {
 			for _, w := range want {
 				sofar += w[0] + w[1]
 			}
-			deadline := 8 * time.Second
+			deadline := 4 * time.Second // a poll (1 s), a backoff step, the send
 			testpeer.WaitFor(t, deadline, "the events queued before the kill", func() bool {
 				return distinctEvents(mp.Messages(t)) >= sofar
 			})

@@ -15,6 +15,7 @@ import (
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // myupsProfile reads snmpd's UPS-MIB values under another name: a target
@@ -96,7 +97,7 @@ func TestRefusedBuildKeepsTheRunningTargetsProfiles(t *testing.T) {
 			}
 			poll := func(when string) {
 				t.Helper()
-				s := collectors.NewScheduler(p1.targets, 1, func(collectors.Batch) {}, log)
+				s := collectors.NewScheduler(p1.targets, 1, func(model.Batch) {}, log)
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				b, _ := s.CollectOnce(ctx, "ups1")

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/redact"
 	"github.com/vedetta-dc/vedetta/model"
@@ -17,8 +16,8 @@ import (
 const selfTarget = "vedetta"
 
 func (d *daemon) selfSample(name string, v float64, labels ...string) {
-	ls := collectors.L(append([]string{"target", selfTarget, "class", "self"}, labels...)...)
-	d.ingest(collectors.Batch{Target: selfTarget, Samples: []collectors.Sample{{Name: name, Labels: ls, Value: v, Time: time.Now()}}})
+	ls := model.L(append([]string{"target", selfTarget, "class", "self"}, labels...)...)
+	d.ingest(model.Batch{Target: selfTarget, Samples: []model.Sample{{Name: name, Labels: ls, Value: v, Time: time.Now()}}})
 }
 
 // channelHealth records whether a channel got a message through (any

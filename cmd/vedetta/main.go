@@ -20,6 +20,7 @@ import (
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -187,7 +188,7 @@ func probeCmd(v *viper.Viper) *cobra.Command {
 			if spec == nil {
 				return fmt.Errorf("no target named %q in %s", target, cfg.File)
 			}
-			s := collectors.NewScheduler([]collectors.Target{*spec}, 1, func(collectors.Batch) {}, log)
+			s := collectors.NewScheduler([]collectors.Target{*spec}, 1, func(model.Batch) {}, log)
 			b, _ := s.CollectOnce(cmd.Context(), target)
 			writeSamples(cmd.OutOrStdout(), b.Samples)
 			if b.Err != nil {
@@ -206,7 +207,7 @@ func probeCmd(v *viper.Viper) *cobra.Command {
 }
 
 // writeSamples prints samples in the Prometheus text format, sorted.
-func writeSamples(w io.Writer, samples []collectors.Sample) {
+func writeSamples(w io.Writer, samples []model.Sample) {
 	lines := make([]string, 0, len(samples))
 	for _, s := range samples {
 		lines = append(lines, s.Name+s.Labels.String()+" "+strconv.FormatFloat(s.Value, 'g', -1, 64))

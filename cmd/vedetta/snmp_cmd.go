@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // snmpCommands is `vedetta profiles`; `vedetta probe snmp` hangs below
@@ -126,8 +126,8 @@ func probeSNMPCmd(use string) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), budget)
 			defer cancel()
-			var samples []collectors.Sample
-			used, err := k.Poll(ctx, func(s collectors.Sample) { samples = append(samples, s) })
+			var samples []model.Sample
+			used, err := k.Poll(ctx, func(s model.Sample) { samples = append(samples, s) })
 			out := cmd.OutOrStdout()
 			if len(used) > 0 {
 				var n []string

@@ -9,6 +9,7 @@ import (
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // startTraps starts the SNMP trap listener when cfg.Traps is set. Its
@@ -16,12 +17,12 @@ import (
 // trap-derived samples to the rules engine; trigger asks the scheduler for
 // an immediate poll of a target. The listener stops when ctx ends; the
 // returned wait blocks until it has.
-func startTraps(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ingest func(collectors.Batch), trigger func(target string) bool, log *slog.Logger) (wait func(), err error) {
+func startTraps(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, ingest func(model.Batch), trigger func(target string) bool, log *slog.Logger) (wait func(), err error) {
 	if cfg.Traps == nil {
 		return func() {}, nil
 	}
 	hosts, label := trapTargets(cfg)
-	withLabels := func(b collectors.Batch) {
+	withLabels := func(b model.Batch) {
 		label(b)
 		ingest(b)
 	}
@@ -44,7 +45,7 @@ func startTraps(ctx context.Context, cfg *config.Config, reg prometheus.Register
 // the way the scheduler does (collectors.TargetLabels.Label: target, class
 // and labels:), or target snmp_traps_unknown_sender, class snmp_traps for
 // a sender no target has.
-func trapTargets(cfg *config.Config) (hosts map[string]string, label func(collectors.Batch)) {
+func trapTargets(cfg *config.Config) (hosts map[string]string, label func(model.Batch)) {
 	hosts = map[string]string{}
 	own := map[string]collectors.TargetLabels{}
 	for _, t := range cfg.Targets {
@@ -58,7 +59,7 @@ func trapTargets(cfg *config.Config) (hosts map[string]string, label func(collec
 		hosts[o.SNMP.Host()] = t.Name
 		own[t.Name] = collectors.Spec{Name: t.Name, Class: t.Class, Labels: t.Labels}.TargetLabels()
 	}
-	return hosts, func(b collectors.Batch) {
+	return hosts, func(b model.Batch) {
 		tl, ok := own[b.Target]
 		if !ok {
 			tl = collectors.Spec{Name: b.Target, Class: "snmp_traps"}.TargetLabels()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Options is the `authlog:` block of a target.
@@ -97,7 +98,7 @@ func (c *Collector) record(now time.Time, ev Event) {
 }
 
 // Collect reads what was logged since the last round.
-func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *Collector) Collect(ctx context.Context, emit func(model.Sample)) error {
 	now := c.now()
 	var err error
 	if c.tail != nil {
@@ -116,18 +117,18 @@ func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 	}
 	sort.Strings(services)
 	for _, s := range services {
-		emit(collectors.Sample{Name: "auth_failures_total", Labels: collectors.L("service", s), Value: c.totals[s]})
+		emit(model.Sample{Name: "auth_failures_total", Labels: model.L("service", s), Value: c.totals[s]})
 	}
 	top := c.win.top(now, c.opts.TopSources)
 	for _, sc := range top {
-		emit(collectors.Sample{Name: "auth_failures_top_sources", Labels: collectors.L("source", sc.Key), Value: float64(sc.N)})
+		emit(model.Sample{Name: "auth_failures_top_sources", Labels: model.L("source", sc.Key), Value: float64(sc.N)})
 	}
 	if len(top) > 0 {
-		emit(collectors.Sample{Name: "auth_failures_top_source", Labels: collectors.L("source", top[0].Key), Value: float64(top[0].N)})
+		emit(model.Sample{Name: "auth_failures_top_source", Labels: model.L("source", top[0].Key), Value: float64(top[0].N)})
 	}
-	emit(collectors.Sample{Name: "authlog_lines_total", Value: c.lines})
+	emit(model.Sample{Name: "authlog_lines_total", Value: c.lines})
 	if c.tail != nil {
-		emit(collectors.Sample{Name: "authlog_rotations_total", Value: float64(c.tail.rotations)})
+		emit(model.Sample{Name: "authlog_rotations_total", Value: float64(c.tail.rotations)})
 	}
 	return err
 }

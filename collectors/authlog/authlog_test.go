@@ -35,10 +35,10 @@ func newHarness(t *testing.T, src string) *harness {
 
 // round collects once and returns the samples, stamped, after moving the
 // clock a minute on.
-func (h *harness) round() []collectors.Sample {
+func (h *harness) round() []model.Sample {
 	h.t.Helper()
-	var got []collectors.Sample
-	if err := h.c.Collect(context.Background(), func(s collectors.Sample) {
+	var got []model.Sample
+	if err := h.c.Collect(context.Background(), func(s model.Sample) {
 		s.Time = h.clock
 		got = append(got, s)
 	}); err != nil {
@@ -79,8 +79,8 @@ func TestRotationAlarm(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf("authlog: {path: %q}", logPath))
 	e := rules.New(rules.Options{Rules: rulestest.Shipped(t, "authlog.yaml"), Now: func() time.Time { return h.clock },
 		Intervals: map[string]time.Duration{"ssh": time.Minute}})
-	ingest := func(samples []collectors.Sample) {
-		b := collectors.Batch{Target: "ssh"}
+	ingest := func(samples []model.Sample) {
+		b := model.Batch{Target: "ssh"}
 		for _, s := range samples {
 			s.Labels = s.Labels.With("target", "ssh").With("class", "authlog")
 			b.Samples = append(b.Samples, s)
@@ -157,7 +157,7 @@ func TestTruncation(t *testing.T) {
 func TestPartialLinesAndMissingFile(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "auth.log")
 	h := newHarness(t, fmt.Sprintf("authlog: {path: %q, from_start: true}", logPath))
-	if err := h.c.Collect(context.Background(), func(collectors.Sample) {}); err == nil {
+	if err := h.c.Collect(context.Background(), func(model.Sample) {}); err == nil {
 		t.Error("no error for a missing log file")
 	}
 	f := openAppend(t, logPath)

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // update is registered here once: a test package that imports
@@ -34,21 +35,21 @@ func DecodeYAML(src string) collectors.Decode {
 
 // Collect runs one round of c and returns its samples in the order they
 // were emitted, with Collect's error. A timeout of 0 sets no deadline.
-func Collect(c collectors.Collector, timeout time.Duration) ([]collectors.Sample, error) {
+func Collect(c collectors.Collector, timeout time.Duration) ([]model.Sample, error) {
 	ctx := context.Background()
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	var got []collectors.Sample
-	err := c.Collect(ctx, func(s collectors.Sample) { got = append(got, s) })
+	var got []model.Sample
+	err := c.Collect(ctx, func(s model.Sample) { got = append(got, s) })
 	return got, err
 }
 
 // Value returns the value of the first sample called name whose labels
 // include the given name, value pairs.
-func Value(samples []collectors.Sample, name string, labels ...string) (float64, bool) {
+func Value(samples []model.Sample, name string, labels ...string) (float64, bool) {
 	for _, s := range samples {
 		if s.Name != name {
 			continue
@@ -67,7 +68,7 @@ func Value(samples []collectors.Sample, name string, labels ...string) (float64,
 }
 
 // Render prints samples one a line, `name{labels} value`, in their order.
-func Render(samples []collectors.Sample) string {
+func Render(samples []model.Sample) string {
 	var b strings.Builder
 	for _, s := range samples {
 		fmt.Fprintf(&b, "%s%s %g\n", s.Name, s.Labels, s.Value)

@@ -40,6 +40,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vedetta-dc/vedetta/model"
+
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 )
@@ -90,7 +92,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	return &collector{opts: o, timeout: t}, nil
 }
 
-func (c *collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *collector) Collect(ctx context.Context, emit func(model.Sample)) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	cmd := osexec.CommandContext(ctx, c.opts.Command[0], c.opts.Command[1:]...)
@@ -130,10 +132,10 @@ func (c *collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 	}
 	if code > 3 || code < 0 {
 		// Outside the plugin API: report it as UNKNOWN, as Nagios does.
-		emit(collectors.Sample{Name: "check_status", Value: 3})
+		emit(model.Sample{Name: "check_status", Value: 3})
 		return fmt.Errorf("%s exited %d (not a plugin status): %s", c.opts.Command[0], code, firstLine(out.String()+errb.String()))
 	}
-	emit(collectors.Sample{Name: "check_status", Value: float64(code)})
+	emit(model.Sample{Name: "check_status", Value: float64(code)})
 	parseNagiosPerfdata(out.String(), emit)
 	return nil
 }

@@ -12,11 +12,12 @@ import (
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // renderSorted prints the samples one a line, sorted (unlike
 // collectortest.Render, which keeps their order).
-func renderSorted(samples []collectors.Sample) string {
+func renderSorted(samples []model.Sample) string {
 	var lines []string
 	for _, s := range samples {
 		lines = append(lines, s.Name+s.Labels.String()+" "+strconv.FormatFloat(s.Value, 'g', -1, 64))
@@ -26,25 +27,25 @@ func renderSorted(samples []collectors.Sample) string {
 }
 
 func TestNagiosPerfdataGolden(t *testing.T) {
-	var got []collectors.Sample
+	var got []model.Sample
 	for _, f := range []string{"nagios.txt", "nagios_long.txt"} {
 		b, err := os.ReadFile(filepath.Join("testdata", f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		parseNagiosPerfdata(string(b), func(s collectors.Sample) { got = append(got, s) })
+		parseNagiosPerfdata(string(b), func(s model.Sample) { got = append(got, s) })
 	}
 	collectortest.Golden(t, filepath.Join("testdata", "nagios.golden"), renderSorted(got))
 }
 
 func TestPrometheusGolden(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join("testdata", "exposition.prom"))
-	var got []collectors.Sample
-	if err := parsePrometheus(b, func(s collectors.Sample) { got = append(got, s) }); err != nil {
+	var got []model.Sample
+	if err := parsePrometheus(b, func(s model.Sample) { got = append(got, s) }); err != nil {
 		t.Fatal(err)
 	}
 	collectortest.Golden(t, filepath.Join("testdata", "exposition.golden"), renderSorted(got))
-	if err := parsePrometheus([]byte("broken{ 1\n"), func(collectors.Sample) {}); err == nil {
+	if err := parsePrometheus([]byte("broken{ 1\n"), func(model.Sample) {}); err == nil {
 		t.Error("malformed exposition accepted")
 	}
 }
@@ -156,7 +157,7 @@ func TestPrometheusExpositionKeepsItsTarget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := collectors.NewScheduler([]collectors.Target{{Spec: spec, Collector: col}}, 1, func(collectors.Batch) {}, slog.New(slog.DiscardHandler))
+			s := collectors.NewScheduler([]collectors.Target{{Spec: spec, Collector: col}}, 1, func(model.Batch) {}, slog.New(slog.DiscardHandler))
 			b, err := s.CollectOnce(t.Context(), "pdu1")
 			if err != nil || b.Err != nil {
 				t.Fatalf("collect: %v, %v", err, b.Err)

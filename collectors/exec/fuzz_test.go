@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 func addTestdata(f *testing.F, pattern string) {
@@ -20,7 +20,7 @@ func addTestdata(f *testing.F, pattern string) {
 
 // checkLabels: names sorted, unique and not empty (so equal sets have equal
 // keys).
-func checkLabels(t *testing.T, s collectors.Sample) {
+func checkLabels(t *testing.T, s model.Sample) {
 	t.Helper()
 	for i, l := range s.Labels {
 		if l.Name == "" || i > 0 && s.Labels[i-1].Name >= l.Name {
@@ -41,8 +41,8 @@ func FuzzParsePrometheus(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, out []byte) {
-		var got []collectors.Sample
-		err := parsePrometheus(out, func(s collectors.Sample) { got = append(got, s) })
+		var got []model.Sample
+		err := parsePrometheus(out, func(s model.Sample) { got = append(got, s) })
 		if err != nil {
 			if len(got) > 0 {
 				t.Errorf("refused (%v) but emitted %d samples", err, len(got))
@@ -73,7 +73,7 @@ func FuzzParseNagios(f *testing.F) {
 	}
 	names := map[string]bool{"check_perfdata": true, "check_perfdata_warning": true, "check_perfdata_critical": true}
 	f.Fuzz(func(t *testing.T, out []byte) {
-		parseNagiosPerfdata(string(out), func(s collectors.Sample) {
+		parseNagiosPerfdata(string(out), func(s model.Sample) {
 			if !names[s.Name] {
 				t.Errorf("unexpected sample %s%s", s.Name, s.Labels)
 			}

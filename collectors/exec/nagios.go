@@ -5,13 +5,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // parseNagiosPerfdata reads the perfdata of a plugin's output: everything
 // after the first '|' on the first line, plus every '|' part of later lines
 // (the long-output form). Items are 'label'=value[UOM];[warn];[crit];[min];[max].
-func parseNagiosPerfdata(out string, emit func(collectors.Sample)) {
+func parseNagiosPerfdata(out string, emit func(model.Sample)) {
 	var perf []string
 	for i, line := range strings.Split(out, "\n") {
 		if _, p, ok := strings.Cut(line, "|"); ok {
@@ -37,14 +37,14 @@ func parseNagiosPerfdata(out string, emit func(collectors.Sample)) {
 			if !finite(val * mult) {
 				continue // 1e300TB: too big once in bytes
 			}
-			ls := collectors.L("label", label, "uom", unit)
-			emit(collectors.Sample{Name: "check_perfdata", Labels: ls, Value: val * mult})
+			ls := model.L("label", label, "uom", unit)
+			emit(model.Sample{Name: "check_perfdata", Labels: ls, Value: val * mult})
 			// Thresholds: simple numbers only, ranges (10:20, @5) are no sample.
 			// ParseFloat also takes "NaN" and "Inf", which no plugin means.
 			for i, name := range []string{"check_perfdata_warning", "check_perfdata_critical"} {
 				if i+1 < len(fields) {
 					if v, err := strconv.ParseFloat(fields[i+1], 64); err == nil && finite(v*mult) {
-						emit(collectors.Sample{Name: name, Labels: ls, Value: v * mult})
+						emit(model.Sample{Name: name, Labels: ls, Value: v * mult})
 					}
 				}
 			}

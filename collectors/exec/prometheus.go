@@ -8,13 +8,13 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	prommodel "github.com/prometheus/common/model"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
-func parsePrometheus(out []byte, emit func(collectors.Sample)) error {
-	p := expfmt.NewTextParser(model.UTF8Validation)
+func parsePrometheus(out []byte, emit func(model.Sample)) error {
+	p := expfmt.NewTextParser(prommodel.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(bytes.NewReader(out))
 	if err != nil {
 		return fmt.Errorf("prometheus text: %w", err)
@@ -29,11 +29,11 @@ func parsePrometheus(out []byte, emit func(collectors.Sample)) error {
 				if math.IsNaN(v) {
 					return
 				}
-				lm := collectors.FromMap(ls)
+				lm := model.FromMap(ls)
 				for i := 0; i+1 < len(extra); i += 2 {
 					lm = lm.With(extra[i], extra[i+1])
 				}
-				emit(collectors.Sample{Name: n, Labels: lm, Value: v})
+				emit(model.Sample{Name: n, Labels: lm, Value: v})
 			}
 			switch f.GetType() {
 			case dto.MetricType_COUNTER:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Options is the `files:` block of a target.
@@ -61,7 +62,7 @@ func staticDir(glob string) string {
 
 // Collect emits files_count, files_bytes and, when at least one file
 // matches, the newest and oldest ages.
-func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *Collector) Collect(ctx context.Context, emit func(model.Sample)) error {
 	now := c.now()
 	var readErr error
 	if _, err := os.ReadDir(staticDir(c.glob)); err != nil {
@@ -100,13 +101,13 @@ func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 			oldest = mt
 		}
 	}
-	emit(collectors.Sample{Name: "files_count", Value: count})
-	emit(collectors.Sample{Name: "files_bytes", Value: total})
+	emit(model.Sample{Name: "files_count", Value: count})
+	emit(model.Sample{Name: "files_bytes", Value: total})
 	if count > 0 {
 		// A file from the future (clock skew) is age 0, not negative.
-		emit(collectors.Sample{Name: "files_newest_age_seconds", Value: max(now.Sub(newest).Seconds(), 0)})
-		emit(collectors.Sample{Name: "files_oldest_age_seconds", Value: max(now.Sub(oldest).Seconds(), 0)})
-		emit(collectors.Sample{Name: "files_newest_bytes", Value: newestSize})
+		emit(model.Sample{Name: "files_newest_age_seconds", Value: max(now.Sub(newest).Seconds(), 0)})
+		emit(model.Sample{Name: "files_oldest_age_seconds", Value: max(now.Sub(oldest).Seconds(), 0)})
+		emit(model.Sample{Name: "files_newest_bytes", Value: newestSize})
 	}
 	return readErr
 }

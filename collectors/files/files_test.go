@@ -40,7 +40,7 @@ func collect(t *testing.T, baseDir, glob string) (map[string]float64, error) {
 	}
 	c.(*Collector).now = func() time.Time { return now }
 	got := map[string]float64{}
-	err = c.Collect(context.Background(), func(s collectors.Sample) { got[s.Name] = s.Value })
+	err = c.Collect(context.Background(), func(s model.Sample) { got[s.Name] = s.Value })
 	return got, err
 }
 

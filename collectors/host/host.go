@@ -56,6 +56,7 @@ import (
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Options is the `host:` block of a target.
@@ -134,14 +135,14 @@ func (c *collector) sysPath(parts ...string) string {
 
 // Collect reads every group; a group that fails is reported in the error
 // but does not stop the others.
-func (c *collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *collector) Collect(ctx context.Context, emit func(model.Sample)) error {
 	if c.env != nil {
 		ctx = context.WithValue(ctx, common.EnvKey, c.env)
 	}
 	var errs []error
 	for _, g := range []struct {
 		name string
-		fn   func(context.Context, func(collectors.Sample)) error
+		fn   func(context.Context, func(model.Sample)) error
 	}{
 		{"cpu", c.cpu}, {"load", c.load}, {"memory", c.memory}, {"filesystem", c.filesystems},
 		{"disk", c.disks}, {"network", c.network}, {"temperature", c.temperatures}, {"uptime", c.uptime},
@@ -157,11 +158,11 @@ func (c *collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 	return errors.Join(errs...)
 }
 
-func gauge(emit func(collectors.Sample), name string, v float64, labels ...string) {
-	emit(collectors.Sample{Name: name, Value: v, Labels: collectors.L(labels...)})
+func gauge(emit func(model.Sample), name string, v float64, labels ...string) {
+	emit(model.Sample{Name: name, Value: v, Labels: model.L(labels...)})
 }
 
-func (c *collector) cpu(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *collector) cpu(ctx context.Context, emit func(model.Sample)) error {
 	n, err := cpu.CountsWithContext(ctx, true)
 	if err == nil {
 		gauge(emit, "host_cpus", float64(n))
@@ -192,7 +193,7 @@ func (c *collector) cpu(ctx context.Context, emit func(collectors.Sample)) error
 
 func clamp01(f float64) float64 { return max(0, min(1, f)) }
 
-func (c *collector) load(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *collector) load(ctx context.Context, emit func(model.Sample)) error {
 	l, err := load.AvgWithContext(ctx)
 	if err != nil {
 		return err
@@ -203,7 +204,7 @@ func (c *collector) load(ctx context.Context, emit func(collectors.Sample)) erro
 	return nil
 }
 
-func (c *collector) memory(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *collector) memory(ctx context.Context, emit func(model.Sample)) error {
 	vm, err := mem.VirtualMemoryWithContext(ctx)
 	if err != nil {
 		return err
@@ -224,7 +225,7 @@ func (c *collector) memory(ctx context.Context, emit func(collectors.Sample)) er
 	return nil
 }
 
-func (c *collector) filesystems(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *collector) filesystems(ctx context.Context, emit func(model.Sample)) error {
 	parts, err := disk.PartitionsWithContext(ctx, false)
 	if err != nil {
 		return err
@@ -291,7 +292,7 @@ func (c *collector) statfs(ctx context.Context, mount string) (*disk.UsageStat, 
 	}
 }
 
-func (c *collector) disks(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *collector) disks(ctx context.Context, emit func(model.Sample)) error {
 	io, err := disk.IOCountersWithContext(ctx)
 	if err != nil {
 		return err
@@ -304,7 +305,7 @@ func (c *collector) disks(ctx context.Context, emit func(collectors.Sample)) err
 	return nil
 }
 
-func (c *collector) network(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *collector) network(ctx context.Context, emit func(model.Sample)) error {
 	io, err := net.IOCountersWithContext(ctx, true)
 	if err != nil {
 		return err
@@ -327,7 +328,7 @@ func (c *collector) network(ctx context.Context, emit func(collectors.Sample)) e
 // links reads link state from sysfs (so a test can fake it with HOST_SYS):
 // admin state from IFF_UP in flags, link from operstate, falling back to
 // carrier where the driver reports "unknown" (loopback, some virtual NICs).
-func (c *collector) links(emit func(collectors.Sample)) error {
+func (c *collector) links(emit func(model.Sample)) error {
 	dir := c.sysPath("class", "net")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -380,7 +381,7 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func (c *collector) temperatures(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *collector) temperatures(ctx context.Context, emit func(model.Sample)) error {
 	if p := c.sysPath(); p != "/sys" {
 		// gopsutil reads HOST_SYS from the context's env map.
 		env := common.EnvMap{common.HostSysEnvKey: p}
@@ -411,7 +412,7 @@ func (c *collector) temperatures(ctx context.Context, emit func(collectors.Sampl
 	return nil
 }
 
-func (c *collector) uptime(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *collector) uptime(ctx context.Context, emit func(model.Sample)) error {
 	up, err := host.UptimeWithContext(ctx)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 func put(t *testing.T, root, rel, content string) {
@@ -47,7 +48,7 @@ func collectAll(t *testing.T) map[string]float64 {
 		t.Fatal(err)
 	}
 	got := map[string]float64{}
-	if err := c.Collect(context.Background(), func(s collectors.Sample) {
+	if err := c.Collect(context.Background(), func(s model.Sample) {
 		got[s.Name+s.Labels.String()] = s.Value
 	}); err != nil {
 		t.Fatal(err)
@@ -108,7 +109,7 @@ func TestCPUUsageNeedsTwoRounds(t *testing.T) {
 	c, _ := New(collectors.Spec{Name: "h"}, func(any) error { return nil })
 	count := func() int {
 		n := 0
-		_ = c.Collect(context.Background(), func(s collectors.Sample) {
+		_ = c.Collect(context.Background(), func(s model.Sample) {
 			if s.Name == "host_cpu_usage_ratio" {
 				n++
 				if s.Value < 0 || s.Value > 1 {

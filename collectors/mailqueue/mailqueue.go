@@ -19,6 +19,7 @@ import (
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/authlog"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Options is the `mailqueue:` block of a target.
@@ -151,7 +152,7 @@ func (c *Collector) run(ctx context.Context, name string, args ...string) ([]byt
 }
 
 // Collect lists the queue and reads the new mail log lines.
-func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *Collector) Collect(ctx context.Context, emit func(model.Sample)) error {
 	var errs []error
 	if c.opts.Exim != "" {
 		if err := c.collectExim(ctx, emit); err != nil {
@@ -165,13 +166,13 @@ func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 			errs = append(errs, err)
 		}
 		for _, st := range []string{"sent", "deferred", "bounced"} {
-			emit(collectors.Sample{Name: "mail_" + st + "_total", Value: c.counts[st]})
+			emit(model.Sample{Name: "mail_" + st + "_total", Value: c.counts[st]})
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (c *Collector) collectExim(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *Collector) collectExim(ctx context.Context, emit func(model.Sample)) error {
 	out, err := c.run(ctx, c.opts.Exim, "-bpc")
 	if err != nil {
 		return err
@@ -180,11 +181,11 @@ func (c *Collector) collectExim(ctx context.Context, emit func(collectors.Sample
 	if err != nil || n < 0 {
 		return fmt.Errorf("exim -bpc: not a count: %q", strings.TrimSpace(string(out)))
 	}
-	emit(collectors.Sample{Name: "mail_queue_messages", Labels: collectors.L("queue", "exim"), Value: float64(n)})
+	emit(model.Sample{Name: "mail_queue_messages", Labels: model.L("queue", "exim"), Value: float64(n)})
 	return nil
 }
 
-func (c *Collector) collectPostfix(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *Collector) collectPostfix(ctx context.Context, emit func(model.Sample)) error {
 	args := []string{"-j"}
 	if c.opts.ConfigDir != "" {
 		args = []string{"-c", c.opts.ConfigDir, "-j"}
@@ -201,7 +202,7 @@ func (c *Collector) collectPostfix(ctx context.Context, emit func(collectors.Sam
 }
 
 // Samples summarizes a queue listing.
-func Samples(msgs []Message, now time.Time, topN int) []collectors.Sample {
+func Samples(msgs []Message, now time.Time, topN int) []model.Sample {
 	count := map[string]float64{}
 	size := map[string]float64{}
 	senders := map[string]int{}
@@ -221,7 +222,7 @@ func Samples(msgs []Message, now time.Time, topN int) []collectors.Sample {
 		}
 		senders[s]++
 	}
-	var out []collectors.Sample
+	var out []model.Sample
 	queues := append([]string(nil), Queues...)
 	for q := range count {
 		if !contains(queues, q) {
@@ -229,23 +230,23 @@ func Samples(msgs []Message, now time.Time, topN int) []collectors.Sample {
 		}
 	}
 	for _, q := range queues {
-		out = append(out, collectors.Sample{Name: "mail_queue_messages", Labels: collectors.L("queue", q), Value: count[q]})
-		out = append(out, collectors.Sample{Name: "mail_queue_bytes", Labels: collectors.L("queue", q), Value: size[q]})
+		out = append(out, model.Sample{Name: "mail_queue_messages", Labels: model.L("queue", q), Value: count[q]})
+		out = append(out, model.Sample{Name: "mail_queue_bytes", Labels: model.L("queue", q), Value: size[q]})
 	}
 	age := 0.0
 	if oldest > 0 {
 		age = max(now.Sub(time.Unix(oldest, 0)).Seconds(), 0)
 	}
-	out = append(out, collectors.Sample{Name: "mail_queue_oldest_seconds", Value: age})
+	out = append(out, model.Sample{Name: "mail_queue_oldest_seconds", Value: age})
 	top := collectors.Ranked(senders)
 	for i, t := range top {
 		if i >= topN {
 			break
 		}
-		out = append(out, collectors.Sample{Name: "mail_queue_top_senders", Labels: collectors.L("sender", t.Key), Value: float64(t.N)})
+		out = append(out, model.Sample{Name: "mail_queue_top_senders", Labels: model.L("sender", t.Key), Value: float64(t.N)})
 	}
 	if len(top) > 0 {
-		out = append(out, collectors.Sample{Name: "mail_queue_top_sender", Labels: collectors.L("sender", top[0].Key), Value: float64(top[0].N)})
+		out = append(out, model.Sample{Name: "mail_queue_top_sender", Labels: model.L("sender", top[0].Key), Value: float64(top[0].N)})
 	}
 	return out
 }

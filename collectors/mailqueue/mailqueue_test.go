@@ -10,6 +10,7 @@ import (
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // fakeCommand writes a script that prints file and exits with code.
@@ -28,7 +29,7 @@ func fakeCommand(t *testing.T, file string, code int) string {
 
 var now = time.Unix(1773144000, 0)
 
-func collect(t *testing.T, src string) ([]collectors.Sample, error) {
+func collect(t *testing.T, src string) ([]model.Sample, error) {
 	t.Helper()
 	c, err := New(collectors.Spec{Name: "mail", BaseDir: t.TempDir()}, collectortest.DecodeYAML(src))
 	if err != nil {
@@ -151,7 +152,7 @@ func TestMaillog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	round := func() []collectors.Sample {
+	round := func() []model.Sample {
 		got, err := collectortest.Collect(c, 0)
 		if err != nil {
 			t.Fatal(err)

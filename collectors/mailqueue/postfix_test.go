@@ -16,6 +16,7 @@ import (
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // TestRealPostfix runs a private Postfix instance (its own config, queue
@@ -109,11 +110,11 @@ smtp_connect_timeout = 2s
 	if err != nil {
 		t.Fatal(err)
 	}
-	collect := func() ([]collectors.Sample, error) {
+	collect := func() ([]model.Sample, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		var got []collectors.Sample
-		err := c.Collect(ctx, func(s collectors.Sample) { got = append(got, s) })
+		var got []model.Sample
+		err := c.Collect(ctx, func(s model.Sample) { got = append(got, s) })
 		return got, err
 	}
 	testpeer.WaitFor(t, 20*time.Second, "postfix ready (mail log written)", func() bool {
@@ -132,7 +133,7 @@ smtp_connect_timeout = 2s
 			t.Fatalf("sendmail: %v\n%s", err, out)
 		}
 	}
-	var got []collectors.Sample
+	var got []model.Sample
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(maillog)

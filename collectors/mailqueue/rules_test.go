@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/rules/rulestest"
 )
 
@@ -15,7 +15,7 @@ import (
 // queue (a 2-day-old deferred message: MailQueueStuck).
 func TestShippedRules(t *testing.T) {
 	rules := rulestest.Shipped(t, "mailqueue.yaml")
-	firing := func(samples []collectors.Sample) []string {
+	firing := func(samples []model.Sample) []string {
 		// 12 rounds, 11 minutes: past the 10m of MailQueueGrowing
 		return rulestest.Summaries(rulestest.Replay(rules, "mail", "mailqueue", samples, 12, time.Minute))
 	}

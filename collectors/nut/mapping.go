@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // statusFlags maps ups.status words to 0/1 metrics. The names are the ones
@@ -67,13 +67,13 @@ func number(s string) (float64, bool) {
 // Map turns one UPS's variables into samples (without the ups label).
 // Variables that are missing or not numbers give no sample: never a
 // made-up zero.
-func Map(vars map[string]string) []collectors.Sample {
+func Map(vars map[string]string) []model.Sample {
 	if strings.EqualFold(strings.TrimSpace(vars["device.type"]), "ats") {
 		return mapATS(vars)
 	}
-	var out []collectors.Sample
+	var out []model.Sample
 	add := func(name string, v float64, labels ...string) {
-		out = append(out, collectors.Sample{Name: name, Labels: collectors.L(labels...), Value: v})
+		out = append(out, model.Sample{Name: name, Labels: model.L(labels...), Value: v})
 	}
 	if st, ok := vars["ups.status"]; ok && strings.TrimSpace(st) != "" && st != "WAIT" {
 		flags := map[string]bool{}
@@ -135,10 +135,10 @@ func alarmCount(text string, flag bool) float64 {
 // and B like the SNMP ATS profiles.
 var atsSources = []struct{ n, name string }{{"1", "A"}, {"2", "B"}}
 
-func mapATS(vars map[string]string) []collectors.Sample {
-	var out []collectors.Sample
+func mapATS(vars map[string]string) []model.Sample {
+	var out []model.Sample
 	add := func(name string, v float64, labels ...string) {
-		out = append(out, collectors.Sample{Name: name, Labels: collectors.L(labels...), Value: v})
+		out = append(out, model.Sample{Name: name, Labels: model.L(labels...), Value: v})
 	}
 	if f, ok := number(vars["input.source"]); ok {
 		add("ats_selected_source", f)
@@ -184,8 +184,8 @@ func mapATS(vars map[string]string) []collectors.Sample {
 	return out
 }
 
-func sortSamples(s []collectors.Sample) {
-	slices.SortFunc(s, func(a, b collectors.Sample) int { return strings.Compare(a.Key(), b.Key()) })
+func sortSamples(s []model.Sample) {
+	slices.SortFunc(s, func(a, b model.Sample) int { return strings.Compare(a.Key(), b.Key()) })
 }
 
 func b2f(b bool) float64 {

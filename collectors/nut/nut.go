@@ -11,6 +11,7 @@ import (
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/tlsconf"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Options is the `nut:` block of a target.
@@ -81,7 +82,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 }
 
 // Collect opens one session, reads the UPSes and logs out.
-func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *Collector) Collect(ctx context.Context, emit func(model.Sample)) error {
 	cn, err := dial(ctx, c.opts.Address)
 	if err != nil {
 		return fmt.Errorf("upsd %s: %w", c.opts.Address, err)
@@ -95,7 +96,7 @@ func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 		if !offered && c.opts.TLS == "required" {
 			return fmt.Errorf("upsd %s does not offer STARTTLS and nut.tls is required", c.opts.Address)
 		}
-		emit(collectors.Sample{Name: "nut_tls", Value: b2f(offered)})
+		emit(model.Sample{Name: "nut_tls", Value: b2f(offered)})
 	}
 	if c.opts.Username != "" {
 		if _, err := cn.simple("USERNAME "+quote(c.opts.Username), "USERNAME"); err != nil {
@@ -115,14 +116,14 @@ func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 		for _, it := range items {
 			names = append(names, it[0])
 		}
-		emit(collectors.Sample{Name: "nut_ups_listed", Value: float64(len(names))})
+		emit(model.Sample{Name: "nut_ups_listed", Value: float64(len(names))})
 	}
 	var errs []error
 	for _, name := range names {
 		items, err := cn.list("VAR", name)
-		up := collectors.L("ups", name)
+		up := model.L("ups", name)
 		if err != nil {
-			emit(collectors.Sample{Name: "nut_ups_up", Labels: up, Value: 0})
+			emit(model.Sample{Name: "nut_ups_up", Labels: up, Value: 0})
 			errs = append(errs, err)
 			var pe *ProtocolError
 			if !errors.As(err, &pe) || pe.Line == "" {
@@ -139,11 +140,11 @@ func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 		if len(vars) == 0 || vars["ups.status"] == "WAIT" {
 			// upsd knows the UPS but has had no data from its driver yet
 			// (it then lists only ups.status "WAIT").
-			emit(collectors.Sample{Name: "nut_ups_up", Labels: up, Value: 0})
+			emit(model.Sample{Name: "nut_ups_up", Labels: up, Value: 0})
 			errs = append(errs, fmt.Errorf("upsd %s: no variables for UPS %s (status WAIT: driver not connected or no data yet)", c.opts.Address, name))
 			continue
 		}
-		emit(collectors.Sample{Name: "nut_ups_up", Labels: up, Value: 1})
+		emit(model.Sample{Name: "nut_ups_up", Labels: up, Value: 1})
 		for _, s := range Map(vars) {
 			s.Labels = s.Labels.With("ups", name)
 			emit(s)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 func newCollector(t *testing.T, src string) collectors.Collector {
@@ -162,9 +163,9 @@ func TestFakeServer(t *testing.T) {
 		reply   func(string) (string, bool)
 		extra   string
 		wantErr string
-		check   func(t *testing.T, got []collectors.Sample)
+		check   func(t *testing.T, got []model.Sample)
 	}{
-		{"plain", standardReply, "", "", func(t *testing.T, got []collectors.Sample) {
+		{"plain", standardReply, "", "", func(t *testing.T, got []model.Sample) {
 			if v, _ := collectortest.Value(got, "ups_battery_low", "ups", "rack1"); v != 1 {
 				t.Errorf("ups_battery_low = %v", v)
 			}
@@ -174,7 +175,7 @@ func TestFakeServer(t *testing.T) {
 				return "BEGIN LIST VAR rack1\nVAR rack1 ups.status \"OL\"\nVAR rack1 battery.ch", true
 			}
 			return standardReply(cmd)
-		}, "", "connection closed by upsd before the list was complete", func(t *testing.T, got []collectors.Sample) {
+		}, "", "connection closed by upsd before the list was complete", func(t *testing.T, got []model.Sample) {
 			if _, ok := collectortest.Value(got, "ups_on_battery"); ok {
 				t.Error("a half-read UPS must not emit values")
 			}
@@ -217,8 +218,8 @@ func TestFakeServer(t *testing.T) {
 			c := newCollector(t, src+"}")
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
-			var got []collectors.Sample
-			err := c.Collect(ctx, func(s collectors.Sample) { got = append(got, s) })
+			var got []model.Sample
+			err := c.Collect(ctx, func(s model.Sample) { got = append(got, s) })
 			if !collectortest.ErrMatches(err, tc.wantErr) {
 				t.Errorf("err = %v, want %q", err, tc.wantErr)
 			}

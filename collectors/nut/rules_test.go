@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/rules/rulestest"
 )
 
@@ -44,7 +44,7 @@ func readDump(t *testing.T, path string) map[string]string {
 func TestShippedRules(t *testing.T) {
 	rules := rulestest.Shipped(t, "nut.yaml")
 	// 3 minutes of 30-second rounds
-	firingRules := func(samples []collectors.Sample) []string {
+	firingRules := func(samples []model.Sample) []string {
 		return rulestest.Firing(rulestest.Replay(rules, "ups", "nut", samples, 7, 30*time.Second), "")
 	}
 	want := map[string][]string{

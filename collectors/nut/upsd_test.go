@@ -12,6 +12,7 @@ import (
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // rig is a real upsd with one dummy-ups driver per dump (testpeer.UPSD);
@@ -83,7 +84,7 @@ func TestRealUPSD(t *testing.T) {
 	}
 	for _, name := range r.Names() {
 		t.Run(r.Dumps[name], func(t *testing.T) {
-			var mine []collectors.Sample
+			var mine []model.Sample
 			for _, s := range got {
 				if s.Labels.Get("ups") == name {
 					mine = append(mine, s)

@@ -17,6 +17,7 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/redact"
 	"github.com/vedetta-dc/vedetta/internal/tlsconf"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Options is the `probe:` block of a target. Exactly one of HTTP, TCP and
@@ -115,10 +116,10 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 
 // Collect runs the probe. A service that does not answer is a result
 // (probe_success 0), not a collection error.
-func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *Collector) Collect(ctx context.Context, emit func(model.Sample)) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	ls := collectors.L("probe", c.kind, "address", c.shown)
+	ls := model.L("probe", c.kind, "address", c.shown)
 	start := time.Now()
 	var r result
 	switch c.kind {
@@ -139,13 +140,13 @@ func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 		}
 		c.lastOK = &ok
 	}
-	emit(collectors.Sample{Name: "probe_success", Labels: ls, Value: b2f(ok)})
-	emit(collectors.Sample{Name: "probe_duration_seconds", Labels: ls, Value: dur.Seconds()})
+	emit(model.Sample{Name: "probe_success", Labels: ls, Value: b2f(ok)})
+	emit(model.Sample{Name: "probe_duration_seconds", Labels: ls, Value: dur.Seconds()})
 	if r.status != 0 {
-		emit(collectors.Sample{Name: "probe_http_status_code", Labels: ls, Value: float64(r.status)})
+		emit(model.Sample{Name: "probe_http_status_code", Labels: ls, Value: float64(r.status)})
 	}
 	if !r.expiry.IsZero() {
-		emit(collectors.Sample{Name: "probe_tls_cert_expiry_seconds", Labels: ls, Value: r.expiry.Sub(c.now()).Seconds()})
+		emit(model.Sample{Name: "probe_tls_cert_expiry_seconds", Labels: ls, Value: r.expiry.Sub(c.now()).Seconds()})
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 func run(t *testing.T, src string) map[string]float64 {
@@ -28,7 +29,7 @@ func run(t *testing.T, src string) map[string]float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got := map[string]float64{}
-	if err := c.Collect(ctx, func(s collectors.Sample) {
+	if err := c.Collect(ctx, func(s model.Sample) {
 		if s.Labels.Get("probe") == "" || s.Labels.Get("address") == "" {
 			t.Errorf("%s%s: want probe and address labels", s.Name, s.Labels)
 		}
@@ -197,8 +198,8 @@ func TestProbeRedactsCredentials(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			var samples []collectors.Sample
-			if err := c.Collect(ctx, func(s collectors.Sample) { samples = append(samples, s) }); err != nil {
+			var samples []model.Sample
+			if err := c.Collect(ctx, func(s model.Sample) { samples = append(samples, s) }); err != nil {
 				t.Fatal(err)
 			}
 			for _, s := range samples {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Options is the `raid:` block of a target.
@@ -41,7 +42,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 }
 
 // Collect reads the file once and emits one set of samples per array.
-func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *Collector) Collect(ctx context.Context, emit func(model.Sample)) error {
 	b, err := os.ReadFile(c.path)
 	if err != nil {
 		return err
@@ -73,11 +74,11 @@ func minActive(level string, disks int) int {
 }
 
 // Samples turns parsed arrays into samples labelled {array, level}.
-func Samples(arrays []Array) []collectors.Sample {
-	var out []collectors.Sample
-	out = append(out, collectors.Sample{Name: "raid_arrays", Value: float64(len(arrays))})
+func Samples(arrays []Array) []model.Sample {
+	var out []model.Sample
+	out = append(out, model.Sample{Name: "raid_arrays", Value: float64(len(arrays))})
 	for _, a := range arrays {
-		ls := collectors.L("array", a.Name)
+		ls := model.L("array", a.Name)
 		if a.Level != "" {
 			ls = ls.With("level", a.Level) // an inactive array has none
 		}
@@ -86,7 +87,7 @@ func Samples(arrays []Array) []collectors.Sample {
 			for i := 0; i+1 < len(extra); i += 2 {
 				l = l.With(extra[i], extra[i+1])
 			}
-			out = append(out, collectors.Sample{Name: name, Labels: l, Value: v})
+			out = append(out, model.Sample{Name: name, Labels: l, Value: v})
 		}
 		active := a.State == "active"
 		add("raid_active", b2f(active))

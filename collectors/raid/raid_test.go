@@ -9,9 +9,10 @@ import (
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
-func collectFile(t *testing.T, path string) ([]collectors.Sample, error) {
+func collectFile(t *testing.T, path string) ([]model.Sample, error) {
 	t.Helper()
 	c, err := New(collectors.Spec{Name: "md", BaseDir: "."}, collectortest.DecodeYAML("raid: {mdstat: "+path+"}"))
 	if err != nil {

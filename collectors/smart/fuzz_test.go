@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // FuzzParseSmartctl feeds Parse what a broken smartctl, a firmware bug or a
@@ -82,7 +82,7 @@ func FuzzParseSmartctl(f *testing.F) {
 
 // checkLabels: names sorted, unique and not empty (so equal sets have equal
 // keys).
-func checkLabels(t *testing.T, s collectors.Sample) {
+func checkLabels(t *testing.T, s model.Sample) {
 	t.Helper()
 	for i, l := range s.Labels {
 		if l.Name == "" || i > 0 && s.Labels[i-1].Name >= l.Name {

@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 type smartctlInfo struct {
@@ -107,20 +107,20 @@ var ataMetrics = map[int]string{
 // labelled {device, model, serial}. It always emits disk_readable and the
 // exit status, even for output that is not JSON at all; the error says why
 // the device could not be read.
-func Parse(out []byte, exitCode int, device string) ([]collectors.Sample, error) {
-	var samples []collectors.Sample
+func Parse(out []byte, exitCode int, device string) ([]model.Sample, error) {
+	var samples []model.Sample
 	var r report
 	jerr := json.Unmarshal(out, &r)
-	labels := collectors.L("device", device)
+	labels := model.L("device", device)
 	if jerr == nil {
-		labels = collectors.L("device", device, "model", r.model(), "serial", r.SerialNumber)
+		labels = model.L("device", device, "model", r.model(), "serial", r.SerialNumber)
 	}
 	add := func(name string, v float64, extra ...string) {
 		ls := labels
 		for i := 0; i+1 < len(extra); i += 2 {
 			ls = ls.With(extra[i], extra[i+1])
 		}
-		samples = append(samples, collectors.Sample{Name: name, Labels: ls, Value: v})
+		samples = append(samples, model.Sample{Name: name, Labels: ls, Value: v})
 	}
 	addp := func(name string, v *float64, scale float64) {
 		if v != nil {

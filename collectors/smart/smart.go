@@ -16,6 +16,7 @@ import (
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // Options is the `smart:` block of a target.
@@ -114,7 +115,7 @@ var exitBits = [8]string{
 }
 
 // Collect scans (if needed) and reads every device.
-func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+func (c *Collector) Collect(ctx context.Context, emit func(model.Sample)) error {
 	devs := c.opts.Devices
 	if len(devs) == 0 {
 		var err error
@@ -122,7 +123,7 @@ func (c *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) e
 		if err != nil {
 			return err
 		}
-		emit(collectors.Sample{Name: "disk_scan_devices", Value: float64(len(devs))})
+		emit(model.Sample{Name: "disk_scan_devices", Value: float64(len(devs))})
 	}
 	var errs []error
 	for _, d := range devs {
@@ -195,7 +196,7 @@ func (c *Collector) scan(ctx context.Context) ([]Device, error) {
 	return devs, nil
 }
 
-func (c *Collector) readDevice(ctx context.Context, d Device, emit func(collectors.Sample)) error {
+func (c *Collector) readDevice(ctx context.Context, d Device, emit func(model.Sample)) error {
 	args := []string{"--json=c", "--info", "--health", "--attributes", "--log=error"}
 	if d.Type != "" {
 		args = append(args, "-d", d.Type)
@@ -204,7 +205,7 @@ func (c *Collector) readDevice(ctx context.Context, d Device, emit func(collecto
 	args = append(args, d.Name)
 	out, code, err := c.run(ctx, args...)
 	if err != nil {
-		emit(collectors.Sample{Name: "disk_readable", Labels: collectors.L("device", d.Name), Value: 0})
+		emit(model.Sample{Name: "disk_readable", Labels: model.L("device", d.Name), Value: 0})
 		return err
 	}
 	samples, perr := Parse(out, code, d.Name)

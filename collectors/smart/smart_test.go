@@ -12,6 +12,7 @@ import (
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/collectortest"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // fakeSmartctl replays recorded smartctl JSON: the device name is the
@@ -205,7 +206,7 @@ func TestContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := c.Collect(ctx, func(collectors.Sample) {})
+	err := c.Collect(ctx, func(model.Sample) {})
 	if err == nil || time.Since(start) > 5*time.Second {
 		t.Fatalf("err = %v after %v, want a prompt deadline error", err, time.Since(start))
 	}

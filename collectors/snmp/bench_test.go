@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // BenchmarkDecodeNormalize: a 48-port switch's IF-MIB answer, already
@@ -23,7 +24,7 @@ func BenchmarkDecodeNormalize(b *testing.B) {
 			v.add(p, true)
 		}
 		v.finish()
-		evaluate(ps, v, func(collectors.Sample) { n++ })
+		evaluate(ps, v, func(model.Sample) { n++ })
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pdus))/1000, "µs/varbind")
 }
@@ -38,12 +39,12 @@ func BenchmarkPollLoopback(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := k.Poll(ctx, func(collectors.Sample) {}); err != nil {
+	if _, err := k.Poll(ctx, func(model.Sample) {}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := k.Poll(ctx, func(collectors.Sample) {}); err != nil {
+		if _, err := k.Poll(ctx, func(model.Sample) {}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -91,7 +92,7 @@ func benchRound(b *testing.B, deadEvery int) {
 		var lastLive time.Duration
 		for i, k := range ks {
 			wg.Go(func() {
-				_, err := k.Poll(context.Background(), func(collectors.Sample) {})
+				_, err := k.Poll(context.Background(), func(model.Sample) {})
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 const (
@@ -114,13 +115,13 @@ func NewCollector(name string, o Options, profiles *ProfileSet, log *slog.Logger
 }
 
 // Collect polls the agent once.
-func (k *Collector) Collect(ctx context.Context, emit func(collectors.Sample)) error {
+func (k *Collector) Collect(ctx context.Context, emit func(model.Sample)) error {
 	_, err := k.Poll(ctx, emit)
 	return err
 }
 
 // Poll is Collect that also says which profiles were used.
-func (k *Collector) Poll(ctx context.Context, emit func(collectors.Sample)) ([]*Profile, error) {
+func (k *Collector) Poll(ctx context.Context, emit func(model.Sample)) ([]*Profile, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.slots != nil {
@@ -170,10 +171,10 @@ func (k *Collector) Poll(ctx context.Context, emit func(collectors.Sample)) ([]*
 		return profiles, err
 	}
 	for _, p := range profiles {
-		emit(collectors.Sample{Name: "snmp_profile_matched", Labels: collectors.L("profile", p.Name), Value: 1})
+		emit(model.Sample{Name: "snmp_profile_matched", Labels: model.L("profile", p.Name), Value: 1})
 	}
 	for root, n := range k.truncated {
-		emit(collectors.Sample{Name: "vedetta_snmp_walk_truncated_total", Labels: collectors.L("walk", root), Value: n})
+		emit(model.Sample{Name: "vedetta_snmp_walk_truncated_total", Labels: model.L("walk", root), Value: n})
 	}
 	evaluate(profiles, v, emit)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // plan is what one poll of a set of profiles must fetch.
@@ -153,11 +153,11 @@ func fetch(ctx context.Context, c *client, pl plan) (*view, error) {
 // evaluate turns a view into samples, profile by profile. Metric names a
 // profile emitted are dropped from the profiles it overrides; a series
 // that two profiles still both produce is kept from the first only.
-func evaluate(profiles []*Profile, v *view, emit func(collectors.Sample)) {
-	per := make([][]collectors.Sample, len(profiles))
+func evaluate(profiles []*Profile, v *view, emit func(model.Sample)) {
+	per := make([][]model.Sample, len(profiles))
 	for i, p := range profiles {
 		for j := range p.Metrics {
-			p.Metrics[j].eval(v, func(s collectors.Sample) { per[i] = append(per[i], s) })
+			p.Metrics[j].eval(v, func(s model.Sample) { per[i] = append(per[i], s) })
 		}
 	}
 	drop := map[string]map[string]bool{} // overridden profile -> metric names
@@ -187,7 +187,7 @@ func evaluate(profiles []*Profile, v *view, emit func(collectors.Sample)) {
 	}
 }
 
-func (m *Metric) eval(v *view, emit func(collectors.Sample)) {
+func (m *Metric) eval(v *view, emit func(model.Sample)) {
 	if m.OID != "" {
 		if !m.keep(v, "") {
 			return
@@ -200,7 +200,7 @@ func (m *Metric) eval(v *view, emit func(collectors.Sample)) {
 		if !ok {
 			return
 		}
-		emit(collectors.Sample{Name: m.Name, Labels: ls, Value: val})
+		emit(model.Sample{Name: m.Name, Labels: ls, Value: val})
 		return
 	}
 	var agg []float64
@@ -220,7 +220,7 @@ func (m *Metric) eval(v *view, emit func(collectors.Sample)) {
 		if !ok {
 			continue
 		}
-		emit(collectors.Sample{Name: m.Name, Labels: ls, Value: val})
+		emit(model.Sample{Name: m.Name, Labels: ls, Value: val})
 	}
 	if m.Aggregate == "" {
 		return
@@ -249,7 +249,7 @@ func (m *Metric) eval(v *view, emit func(collectors.Sample)) {
 		}
 	}
 	ls, _ := m.labels(v, "")
-	emit(collectors.Sample{Name: m.Name, Labels: ls, Value: r})
+	emit(model.Sample{Name: m.Name, Labels: ls, Value: r})
 }
 
 func (m *Metric) keep(v *view, idx string) bool {
@@ -382,7 +382,7 @@ func (m *Metric) value(v *view, p gosnmp.SnmpPDU, idx string) (float64, bool) {
 }
 
 // labels builds the sample's labels for row idx ("" for a scalar).
-func (m *Metric) labels(v *view, idx string) (collectors.Labels, bool) {
+func (m *Metric) labels(v *view, idx string) (model.Labels, bool) {
 	if len(m.Labels) == 0 {
 		return nil, true
 	}
@@ -426,5 +426,5 @@ func (m *Metric) labels(v *view, idx string) (collectors.Labels, bool) {
 		}
 		pairs = append(pairs, name, val)
 	}
-	return collectors.L(pairs...), true
+	return model.L(pairs...), true
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 func pdu(oid string, t gosnmp.Asn1BER, v any) gosnmp.SnmpPDU {
@@ -39,8 +39,8 @@ func run(t *testing.T, ps []*Profile, pdus ...gosnmp.SnmpPDU) string {
 		v.add(p, !scalar[trimOID(p.Name)])
 	}
 	v.finish()
-	var out []collectors.Sample
-	evaluate(ps, v, func(s collectors.Sample) { out = append(out, s) })
+	var out []model.Sample
+	evaluate(ps, v, func(s model.Sample) { out = append(out, s) })
 	var b bytes.Buffer
 	_ = WriteProm(&b, out)
 	return strings.TrimSpace(b.String())

@@ -8,8 +8,8 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // The seed corpora in testdata/fuzz/ are real packets: FuzzDecodeTrap's
@@ -134,7 +134,7 @@ func FuzzDecodeResponse(f *testing.F) {
 			v.add(vb, true)
 		}
 		v.finish()
-		evaluate(profiles, v, func(s collectors.Sample) {
+		evaluate(profiles, v, func(s model.Sample) {
 			if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
 				t.Fatalf("sample %s = %v", s.Name, s.Value)
 			}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -64,8 +64,8 @@ func poll(t testing.TB, o Options) ([]byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var samples []collectors.Sample
-	_, perr := k.Poll(ctx, func(s collectors.Sample) { samples = append(samples, s) })
+	var samples []model.Sample
+	_, perr := k.Poll(ctx, func(s model.Sample) { samples = append(samples, s) })
 	var b bytes.Buffer
 	if err := WriteProm(&b, samples); err != nil {
 		t.Fatal(err)

@@ -7,12 +7,12 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // WriteProm writes samples as sorted Prometheus text lines
 // (name{labels} value), the format of golden files and `vedetta probe`.
-func WriteProm(w io.Writer, samples []collectors.Sample) error {
+func WriteProm(w io.Writer, samples []model.Sample) error {
 	lines := make([]string, 0, len(samples))
 	for _, s := range samples {
 		l := s.Name

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // startSnmpd is the shared net-snmp UPS agent (testpeer.StartSnmpdUPS).
@@ -20,7 +20,7 @@ func pollSamples(t *testing.T, k *Collector) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got := map[string]float64{}
-	_, err := k.Poll(ctx, func(s collectors.Sample) { got[s.Name+s.Labels.String()] = s.Value })
+	_, err := k.Poll(ctx, func(s model.Sample) { got[s.Name+s.Labels.String()] = s.Value })
 	return got, err
 }
 

@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // gathered is the value of one series of a registry, and whether it is there.
@@ -149,7 +149,7 @@ func TestTrapOIDCardinalityIsCapped(t *testing.T) {
 			}
 			testpeer.WaitFor(t, 2*time.Second, "the on-battery trap", func() bool { return sink.count() == total+1 })
 
-			last := map[string]collectors.Sample{} // label set -> latest sample
+			last := map[string]model.Sample{} // label set -> latest sample
 			sink.mu.Lock()
 			for _, b := range sink.batches {
 				if b.Target != tc.target {

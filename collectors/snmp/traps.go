@@ -15,8 +15,8 @@ import (
 	"github.com/gosnmp/gosnmp"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // KnownTraps names the notifications vedetta understands (v2 trap OIDs;
@@ -79,7 +79,7 @@ type TrapReceiver struct {
 	plain     *gosnmp.GoSNMP
 	users     []*gosnmp.GoSNMP
 	targets   map[string]string // sender IP -> target name
-	ingest    func(collectors.Batch)
+	ingest    func(model.Batch)
 	trigger   func(string) bool
 	log       *slog.Logger
 	rejectedM *prometheus.CounterVec
@@ -149,7 +149,7 @@ func ValidateTraps(c *config.Traps) error {
 // (hosts or IPs of the targets' snmp.address) to target names. The
 // receiver's own metrics are registered on reg (the daemon's served
 // registry; nil: not exposed).
-func NewTrapReceiver(c *config.Traps, targets map[string]string, ingest func(collectors.Batch), trigger func(string) bool, reg prometheus.Registerer, log *slog.Logger) (*TrapReceiver, error) {
+func NewTrapReceiver(c *config.Traps, targets map[string]string, ingest func(model.Batch), trigger func(string) bool, reg prometheus.Registerer, log *slog.Logger) (*TrapReceiver, error) {
 	r, err := newTrapDecoder(c, targets, reg, log)
 	if err != nil {
 		return nil, err
@@ -438,7 +438,7 @@ func (r *TrapReceiver) accept(p *gosnmp.SnmpPacket, from *net.UDPAddr) {
 	target, known, s := r.sample(p, ip)
 	r.log.Info("traps: received", "from", ip, "target", target, "trap", s.Labels.Get("trap"), "version", p.Version.String(), "inform", p.PDUType == gosnmp.InformRequest)
 	if r.ingest != nil {
-		r.ingest(collectors.Batch{Target: target, Start: s.Time, Samples: []collectors.Sample{s}})
+		r.ingest(model.Batch{Target: target, Start: s.Time, Samples: []model.Sample{s}})
 	}
 	if known && r.trigger != nil {
 		r.trigger(target)
@@ -448,7 +448,7 @@ func (r *TrapReceiver) accept(p *gosnmp.SnmpPacket, from *net.UDPAddr) {
 // sample counts an accepted trap from ip and returns its target and its
 // snmp_trap_received_total sample (labels trap, trap_oid, and source for
 // unknown senders), folding what is past MaxTrapSeries into "other".
-func (r *TrapReceiver) sample(p *gosnmp.SnmpPacket, ip string) (target string, known bool, s collectors.Sample) {
+func (r *TrapReceiver) sample(p *gosnmp.SnmpPacket, ip string) (target string, known bool, s model.Sample) {
 	oid := trapOID(p)
 	target, known = r.targets[ip]
 	src := ""
@@ -479,9 +479,9 @@ func (r *TrapReceiver) sample(p *gosnmp.SnmpPacket, ip string) (target string, k
 	n := r.received[key]
 	r.mu.Unlock()
 	name := TrapName(oid)
-	ls := collectors.L("trap", name, "trap_oid", oid)
+	ls := model.L("trap", name, "trap_oid", oid)
 	if !known {
 		ls = ls.With("source", src)
 	}
-	return target, known, collectors.Sample{Name: "snmp_trap_received_total", Labels: ls, Value: n, Time: time.Now()}
+	return target, known, model.Sample{Name: "snmp_trap_received_total", Labels: ls, Value: n, Time: time.Now()}
 }

@@ -10,18 +10,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 type trapSink struct {
 	mu        sync.Mutex
-	batches   []collectors.Batch
+	batches   []model.Batch
 	triggered []string
 }
 
-func (s *trapSink) ingest(b collectors.Batch) {
+func (s *trapSink) ingest(b model.Batch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.batches = append(s.batches, b)

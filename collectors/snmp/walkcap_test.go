@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // endlessColumn is the table column the endless agent never ends.
@@ -206,7 +207,7 @@ func TestWalkStopsAtCapOnEndlessAgent(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				start := time.Now()
 				got := map[string]float64{}
-				err := c.Collect(ctx, func(s collectors.Sample) { got[s.Name+s.Labels.String()] = s.Value })
+				err := c.Collect(ctx, func(s model.Sample) { got[s.Name+s.Labels.String()] = s.Value })
 				took := time.Since(start)
 				cancel()
 				grew := int64(peak()) - int64(base)
@@ -253,7 +254,7 @@ func TestWalkRefusesNonIncreasingOIDs(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			start := time.Now()
-			_, err = k.Poll(ctx, func(collectors.Sample) {})
+			_, err = k.Poll(ctx, func(model.Sample) {})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}

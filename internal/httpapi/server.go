@@ -19,7 +19,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/model"
 )
@@ -28,7 +27,7 @@ import (
 // dispatcher on reload without restarting the listener.
 type Source struct {
 	Alarms        func() []model.Alarm
-	Latest        func(fn func(name string, labels collectors.Labels, value float64, t time.Time))
+	Latest        func(fn func(name string, labels model.Labels, value float64, t time.Time))
 	Notifications func() Notifications // nil while there is none
 	Healthy       func() error
 	// Token guards the write endpoints; empty disables them.
@@ -186,13 +185,13 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // sampleGatherer exposes the latest value of every live series. Series of
 // one name may carry different label names (an exec target's output):
 // they are still one family, which Prometheus accepts.
-func sampleGatherer(latest func(fn func(string, collectors.Labels, float64, time.Time))) prometheus.GathererFunc {
+func sampleGatherer(latest func(fn func(string, model.Labels, float64, time.Time))) prometheus.GathererFunc {
 	return func() ([]*dto.MetricFamily, error) {
 		fams := map[string]*dto.MetricFamily{}
 		if latest == nil {
 			return nil, nil
 		}
-		latest(func(name string, ls collectors.Labels, v float64, t time.Time) {
+		latest(func(name string, ls model.Labels, v float64, t time.Time) {
 			f := fams[name]
 			if f == nil {
 				f = &dto.MetricFamily{Name: proto.String(name), Help: proto.String("Collected by vedetta."), Type: dto.MetricType_UNTYPED.Enum()}

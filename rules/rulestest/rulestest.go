@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 	"github.com/vedetta-dc/vedetta/model"
@@ -66,8 +65,8 @@ func NewFeed(rs []*rules.Rule, target, class string, step time.Duration) *Feed {
 
 // Round ingests samples as one batch of the target (labelled with target
 // and class, stamped with the clock), then moves the clock a step on.
-func (f *Feed) Round(samples []collectors.Sample) {
-	b := collectors.Batch{Target: f.target}
+func (f *Feed) Round(samples []model.Sample) {
+	b := model.Batch{Target: f.target}
 	for _, s := range samples {
 		s.Labels = s.Labels.With("target", f.target).With("class", f.class)
 		s.Time = f.Clock
@@ -79,7 +78,7 @@ func (f *Feed) Round(samples []collectors.Sample) {
 
 // Replay feeds the same samples for rounds rounds, step apart, and returns
 // the engine.
-func Replay(rs []*rules.Rule, target, class string, samples []collectors.Sample, rounds int, step time.Duration) *rules.Engine {
+func Replay(rs []*rules.Rule, target, class string, samples []model.Sample, rounds int, step time.Duration) *rules.Engine {
 	f := NewFeed(rs, target, class, step)
 	for range rounds {
 		f.Round(samples)

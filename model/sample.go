@@ -1,10 +1,4 @@
-// Package collectors defines what a collector is, how samples look, and the
-// scheduler that runs every configured target on its own interval.
-//
-// A collector knows one protocol or source (the host, a command, an SNMP
-// agent...). It emits samples; it never decides whether they are good or bad:
-// that is the rules engine's job.
-package collectors
+package model
 
 import (
 	"sort"
@@ -150,4 +144,14 @@ func (s Sample) Key() string { return SeriesKey(s.Name, s.Labels) }
 // SeriesKey is name + labels in a form that is cheap to compare.
 func SeriesKey(name string, ls Labels) string {
 	return string(AppendKey(nil, name, ls))
+}
+
+// Batch is the result of one collection round of one target, including the
+// scheduler's own samples about it (vedetta_target_up...).
+type Batch struct {
+	Target   string
+	Samples  []Sample
+	Err      error
+	Start    time.Time
+	Duration time.Duration
 }
