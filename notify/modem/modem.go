@@ -36,18 +36,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/notify"
-)
-
-// Defaults for the zero values of Config.
-const (
-	DefaultBaud           = 115200
-	DefaultCommandTimeout = 5 * time.Second
-	DefaultProbeInterval  = 5 * time.Minute
-	// SubmitFactor × CommandTimeout bounds the wait for +CMGS after the
-	// text was sent: the modem is then waiting for the network.
-	SubmitFactor = 6
 )
 
 // ErrNotRegistered is wrapped by the error of a send or probe while the
@@ -75,52 +64,6 @@ var (
 	_ notify.Provider = (*Provider)(nil)
 	_ notify.Prober   = (*Provider)(nil)
 )
-
-// Config is a GSM modem on a serial port (the modem: block of an SMS
-// provider): the path that still works when the
-// uplink is down.
-type Config struct {
-	Device         string        `yaml:"device"`
-	Baud           int           `yaml:"baud"`
-	PIN            config.Secret `yaml:"pin"`
-	CommandTimeout time.Duration `yaml:"command_timeout"`
-	ProbeInterval  time.Duration `yaml:"probe_interval"`
-}
-
-// FromConfig builds the provider from its block of the config: the one
-// line that registers the kind in cmd/vedetta/channels.go names it.
-func FromConfig(name string, decode func(out any) error, log *slog.Logger) (notify.Provider, error) {
-	var c Config
-	if err := decode(&c); err != nil {
-		return nil, err
-	}
-	return New(name, c, log)
-}
-
-// New makes a provider for the modem on cfg.Device. It does not open the
-// port: the first Send or Probe does.
-func New(name string, cfg Config, log *slog.Logger) (*Provider, error) {
-	if strings.TrimSpace(cfg.Device) == "" {
-		return nil, config.Problem("device", "required (the serial port, e.g. /dev/ttyUSB0)")
-	}
-	if cfg.Baud < 0 || cfg.CommandTimeout < 0 || cfg.ProbeInterval < 0 {
-		return nil, config.Problem("", "baud, command_timeout and probe_interval must not be negative")
-	}
-	if cfg.Baud == 0 {
-		cfg.Baud = DefaultBaud
-	}
-	if cfg.CommandTimeout == 0 {
-		cfg.CommandTimeout = DefaultCommandTimeout
-	}
-	if cfg.ProbeInterval == 0 {
-		cfg.ProbeInterval = DefaultProbeInterval
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("device", cfg.Device) // the caller adds channel and provider
-	return &Provider{name: name, cfg: cfg, log: log, sem: make(chan struct{}, 1)}, nil
-}
 
 // Name implements notify.Provider.
 func (p *Provider) Name() string { return p.name }

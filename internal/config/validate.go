@@ -1,0 +1,259 @@
+// Package config loads vedetta's YAML configuration: strictly (unknown keys
+// are errors), with ${ENV} expansion and *_file secrets, defaults applied,
+// then validated; every problem names the file, the line and the field.
+//
+// The kind-specific part of a target (snmp:, exec:, profiles:...) is kept as a
+// raw node and decoded by the collector that owns it, through Decoder, with
+// the same strictness and the same error positions.
+package config
+
+import (
+	_ "embed"
+	"fmt"
+	"net"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Defaults, then validation: every problem is collected, with its file,
+// line and field.
+
+func (c *Config) applyDefaults() {
+	if c.Site == "" {
+		c.Site, _ = os.Hostname()
+	}
+	if c.StateDir == "" {
+		c.StateDir = defaultStateDir()
+	} else if !filepath.IsAbs(c.StateDir) {
+		c.StateDir = filepath.Join(c.Dir, c.StateDir)
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = "127.0.0.1:9750"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = 64
+	}
+	if c.Traps != nil && c.Traps.Listen == "" {
+		c.Traps.Listen = "127.0.0.1:9162" // loopback and unprivileged unless told otherwise
+	}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		if t.Interval == 0 {
+			t.Interval = 30 * time.Second
+		}
+		if t.Timeout == 0 {
+			// A deadline shorter than the interval, so one slow round never
+			// runs into the next.
+			t.Timeout = min(t.Interval*4/5, time.Minute)
+		}
+		if t.Class == "" {
+			t.Class = t.Kind
+		}
+	}
+	for i := range c.Rules {
+		if c.Rules[i].Severity == "" {
+			c.Rules[i].Severity = "warning"
+		}
+	}
+	if e := c.Notify.Email; e != nil {
+		if e.Timeout == 0 {
+			// A relay that accepts and never answers must not hold an
+			// alarm long: 10 s per relay, then the next one.
+			e.Timeout = 10 * time.Second
+		}
+		for i := range e.Relays {
+			r := &e.Relays[i]
+			if r.TLS == "" {
+				r.TLS = "opportunistic"
+			}
+			if r.Port == 0 {
+				switch r.TLS {
+				case "tls":
+					r.Port = 465
+				case "starttls":
+					r.Port = 587
+				default:
+					r.Port = 25
+				}
+			}
+			if r.Timeout == 0 {
+				r.Timeout = e.Timeout
+			}
+		}
+	}
+}
+
+// defaultStateDir: systemd's StateDirectory= when set, /var/lib/vedetta
+// for root, else the user's state folder, so that `vedetta run` works for
+// anyone trying it out.
+func defaultStateDir() string {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/vedetta"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "vedetta")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "vedetta")
+	}
+	return filepath.Join(os.TempDir(), "vedetta")
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@-]*$`)
+
+func (c *Config) validate(errs *Errors) {
+	at := func(o Origin, field, format string, args ...any) {
+		errs.List = append(errs.List, c.ErrAt(o, field, fmt.Sprintf(format, args...)))
+	}
+	top := Origin{File: c.File}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		at(top, "http.listen", "want host:port, got %q", c.HTTP.Listen)
+	}
+	if !oneOf(c.Log.Level, "debug", "info", "warn", "error") {
+		at(top, "log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if !oneOf(c.Log.Format, "text", "json") {
+		at(top, "log.format", "want text or json, got %q", c.Log.Format)
+	}
+	if c.MaxConcurrent < 1 {
+		at(top, "max_concurrent_collections", "must be at least 1")
+	}
+	names := map[string]bool{}
+	for _, t := range c.Targets {
+		switch {
+		case t.Name == "":
+			at(t.Origin, "name", "every target needs a name")
+		case !nameRE.MatchString(t.Name):
+			at(t.Origin, "name", "%q: use letters, digits and _ . : @ -", t.Name)
+		case names[t.Name]:
+			at(t.Origin, "name", "target %q is defined twice", t.Name)
+		}
+		names[t.Name] = true
+		if t.Kind == "" {
+			at(t.Origin, "kind", "every target needs a kind")
+		}
+		if t.Interval < time.Second {
+			at(t.Origin, "interval", "must be at least 1s, got %v", t.Interval)
+		}
+		if t.Timeout >= t.Interval {
+			at(t.Origin, "timeout", "must be shorter than the interval (%v), got %v", t.Interval, t.Timeout)
+		}
+		for k := range t.Labels {
+			if k == "target" || k == "class" || !labelRE.MatchString(k) {
+				at(t.Origin, "labels."+k, "%q cannot be used as a label name", k)
+			}
+		}
+	}
+	for _, t := range c.Targets {
+		for i, dep := range t.DependsOn {
+			if !names[dep] {
+				at(t.Origin, fmt.Sprintf("depends_on[%d]", i), "no target is named %q", dep)
+			}
+		}
+	}
+	rules := map[string]Origin{}
+	for _, r := range c.Rules {
+		if r.Name == "" {
+			at(r.Origin, "name", "every rule needs a name")
+		} else if prev, dup := rules[r.Name]; dup {
+			at(r.Origin, "name", "rule %q is already defined (%s %s)", r.Name, prev.File, prev.Path)
+		}
+		rules[r.Name] = r.Origin
+		if strings.TrimSpace(r.Expr) == "" {
+			at(r.Origin, "expr", "every rule needs an expression")
+		}
+		if !oneOf(r.Severity, Severities...) {
+			at(r.Origin, "severity", "want info, warning or critical, got %q", r.Severity)
+		}
+		for k := range r.Labels {
+			if !labelRE.MatchString(k) {
+				at(r.Origin, "labels."+k, "%q cannot be used as a label name", k)
+			}
+		}
+	}
+	if e := c.Notify.Email; e != nil {
+		if _, err := mail.ParseAddress(e.From); err != nil {
+			at(top, "notify.email.from", "not an e-mail address: %q", e.From)
+		}
+		if len(e.Relays) == 0 {
+			at(top, "notify.email.relays", "list at least one SMTP relay")
+		}
+		for i, r := range e.Relays {
+			f := fmt.Sprintf("notify.email.relays[%d]", i)
+			if r.Host == "" {
+				at(top, f+".host", "every relay needs a host")
+			}
+			if r.Port < 1 || r.Port > 65535 {
+				at(top, f+".port", "must be 1-65535, got %d", r.Port)
+			}
+			if r.Timeout < 0 {
+				at(top, f+".timeout", "must not be negative, got %s", r.Timeout)
+			}
+			if !oneOf(r.TLS, "starttls", "tls", "opportunistic", "none") {
+				at(top, f+".tls", "want starttls, tls, opportunistic or none, got %q", r.TLS)
+			}
+			if r.Password != "" && r.Username == "" {
+				at(top, f+".username", "a password is set but no username")
+			}
+		}
+	}
+	recv := map[string]bool{}
+	for i, r := range c.Receivers {
+		f := fmt.Sprintf("receivers[%d]", i)
+		switch {
+		case r.Name == "":
+			at(top, f+".name", "every receiver needs a name")
+		case recv[r.Name]:
+			at(top, f+".name", "receiver %q is defined twice", r.Name)
+		}
+		recv[r.Name] = true
+		for j, a := range r.Email {
+			if _, err := mail.ParseAddress(a); err != nil {
+				at(top, fmt.Sprintf("%s.email[%d]", f, j), "not an e-mail address: %q", a)
+			}
+		}
+		if len(r.Email) > 0 && c.Notify.Email == nil {
+			at(top, f+".email", "receiver %q has e-mail addresses but notify.email is not configured", r.Name)
+		}
+	}
+	for i, rt := range c.Routes {
+		f := fmt.Sprintf("routes[%d]", i)
+		if len(rt.Receivers) == 0 {
+			at(top, f+".receivers", "a route needs at least one receiver")
+		}
+		for j, name := range rt.Receivers {
+			if !recv[name] {
+				at(top, fmt.Sprintf("%s.receivers[%d]", f, j), "no receiver is named %q", name)
+			}
+		}
+		for j, ch := range rt.Channels {
+			if !oneOf(ch, Channels...) {
+				at(top, fmt.Sprintf("%s.channels[%d]", f, j), "unknown channel %q (known: %s)", ch, strings.Join(Channels, ", "))
+			}
+		}
+	}
+}
+
+var labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+func oneOf(s string, set ...string) bool {
+	for _, x := range set {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
