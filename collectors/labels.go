@@ -34,7 +34,7 @@ func (t TargetLabels) Label(ls model.Labels) model.Labels {
 	own := model.Labels(t)
 	clash := false
 	for _, l := range ls {
-		if _, ok := lookup(own, l.Name); ok {
+		if _, ok := own.Lookup(l.Name); ok {
 			clash = true
 			break
 		}
@@ -45,7 +45,7 @@ func (t TargetLabels) Label(ls model.Labels) model.Labels {
 	kept := make(model.Labels, 0, len(ls))
 	var moved model.Labels
 	for _, l := range ls {
-		v, ok := lookup(own, l.Name)
+		v, ok := own.Lookup(l.Name)
 		switch {
 		case !ok:
 			kept = append(kept, l)
@@ -57,7 +57,7 @@ func (t TargetLabels) Label(ls model.Labels) model.Labels {
 	for _, l := range moved {
 		name := exportedPrefix + l.Name
 		for {
-			if _, taken := lookup(out, name); !taken {
+			if _, taken := out.Lookup(name); !taken {
 				break
 			}
 			name = exportedPrefix + name
@@ -65,14 +65,4 @@ func (t TargetLabels) Label(ls model.Labels) model.Labels {
 		out = out.With(name, l.Value)
 	}
 	return out
-}
-
-// lookup is Get that tells an empty value from a missing label.
-func lookup(ls model.Labels, name string) (string, bool) {
-	for _, l := range ls {
-		if l.Name == name {
-			return l.Value, true
-		}
-	}
-	return "", false
 }

@@ -25,6 +25,16 @@ func (ls Labels) Get(name string) string {
 	return ""
 }
 
+// Lookup is Get that tells an empty value from a missing label.
+func (ls Labels) Lookup(name string) (string, bool) {
+	for _, l := range ls {
+		if l.Name == name {
+			return l.Value, true
+		}
+	}
+	return "", false
+}
+
 // Map returns the labels as a map (for templates and JSON).
 func (ls Labels) Map() map[string]string {
 	m := make(map[string]string, len(ls))

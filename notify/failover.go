@@ -18,6 +18,23 @@ type Provider interface {
 	Send(ctx context.Context, m Message) error
 }
 
+// Factory builds a provider of one kind from its block of the config:
+// decode fills the kind's own options struct strictly (unknown keys,
+// file:line errors).
+type Factory func(name string, decode func(out any) error, log *slog.Logger) (Provider, error)
+
+// Kind turns a provider package's New(name, Config, log) into its
+// Factory: the registry line of a kind is Kind(pkg.New).
+func Kind[C any, P Provider](newFn func(name string, cfg C, log *slog.Logger) (P, error)) Factory {
+	return func(name string, decode func(out any) error, log *slog.Logger) (Provider, error) {
+		var c C
+		if err := decode(&c); err != nil {
+			return nil, err
+		}
+		return newFn(name, c, log)
+	}
+}
+
 // Prober is a provider that can check its health without sending a message
 // (SMTP NOOP, a Twilio account fetch, AT+CSQ).
 type Prober interface {

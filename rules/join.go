@@ -41,7 +41,7 @@ func (j *joiner) matches(b map[string]*series) []*series {
 	var key strings.Builder
 	for _, n := range names {
 		for _, s := range b {
-			if v, ok := labelValue(s.labels, n); ok {
+			if v, ok := s.labels.Lookup(n); ok {
 				key.WriteString(v)
 				break
 			}
@@ -64,7 +64,7 @@ func (j *joiner) build(names []string) {
 	for _, c := range j.cands {
 		var key strings.Builder
 		for _, n := range names {
-			v, ok := labelValue(c.labels, n)
+			v, ok := c.labels.Lookup(n)
 			if !ok {
 				j.scan, j.index = true, nil
 				return
@@ -82,22 +82,13 @@ func sharedNames(b map[string]*series, ls model.Labels) []string {
 	var out []string
 	for _, l := range ls {
 		for _, s := range b {
-			if _, ok := labelValue(s.labels, l.Name); ok {
+			if _, ok := s.labels.Lookup(l.Name); ok {
 				out = append(out, l.Name)
 				break
 			}
 		}
 	}
 	return out
-}
-
-func labelValue(ls model.Labels, name string) (string, bool) {
-	for _, l := range ls {
-		if l.Name == name {
-			return l.Value, true
-		}
-	}
-	return "", false
 }
 
 // compatibleWith: ls agrees with every bound series on the labels they share.

@@ -20,9 +20,9 @@ import (
 // smsKinds are the SMS provider kinds, one line each: a provider package
 // decodes and validates its own block (`twilio:`, `modem:`) and builds the
 // provider. Adding a provider is its package and one line here.
-var smsKinds = map[string]func(name string, decode func(out any) error, log *slog.Logger) (notify.Provider, error){
-	"twilio": twilio.FromConfig,
-	"modem":  modem.FromConfig,
+var smsKinds = map[string]notify.Factory{
+	"twilio": notify.Kind(twilio.New),
+	"modem":  notify.Kind(modem.New),
 }
 
 // buildChannels turns notify: into one notifier per channel. E-mail and

@@ -267,16 +267,23 @@ func (d *daemon) watchdog(ctx context.Context) {
 	if err != nil || iv <= 0 {
 		return
 	}
-	t := time.NewTicker(iv / 3)
+	every(ctx, iv/3, func() {
+		if d.healthy() == nil && time.Since(time.Unix(0, d.lastRun.Load())) < iv/2 {
+			_, _ = sd.SdNotify(false, sd.SdNotifyWatchdog)
+		}
+	})
+}
+
+// every calls fn every iv until ctx ends.
+func every(ctx context.Context, iv time.Duration, fn func()) {
+	t := time.NewTicker(iv)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if d.healthy() == nil && time.Since(time.Unix(0, d.lastRun.Load())) < iv/2 {
-				_, _ = sd.SdNotify(false, sd.SdNotifyWatchdog)
-			}
+			fn()
 		}
 	}
 }

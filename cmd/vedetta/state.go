@@ -101,27 +101,20 @@ const (
 	compactMin   = 16 << 20
 )
 
-func (d *daemon) compactLoop(ctx context.Context) {
-	t := time.NewTicker(compactEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s := d.bolt.Stats()
-		if s.FileBytes < compactMin || s.FreeBytes*2 < s.FileBytes {
-			continue
-		}
-		start := time.Now()
-		if err := d.bolt.Compact(); err != nil {
-			d.log.Error("state file compaction failed", "err", err)
-			continue
-		}
-		d.log.Info("state file compacted", "before_bytes", s.FileBytes, "after_bytes", d.bolt.Stats().FileBytes,
-			"took", time.Since(start).Round(time.Millisecond))
+func (d *daemon) compactLoop(ctx context.Context) { every(ctx, compactEvery, d.compactIfWorth) }
+
+func (d *daemon) compactIfWorth() {
+	s := d.bolt.Stats()
+	if s.FileBytes < compactMin || s.FreeBytes*2 < s.FileBytes {
+		return
 	}
+	start := time.Now()
+	if err := d.bolt.Compact(); err != nil {
+		d.log.Error("state file compaction failed", "err", err)
+		return
+	}
+	d.log.Info("state file compacted", "before_bytes", s.FileBytes, "after_bytes", d.bolt.Stats().FileBytes,
+		"took", time.Since(start).Round(time.Millisecond))
 }
 
 // watchState serves the state file's size and the outbox's backlog.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/internal/config"
-	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // Defaults for the zero values of Config.
@@ -28,16 +27,6 @@ type Config struct {
 	PIN            config.Secret `yaml:"pin"`
 	CommandTimeout time.Duration `yaml:"command_timeout"`
 	ProbeInterval  time.Duration `yaml:"probe_interval"`
-}
-
-// FromConfig builds the provider from its block of the config: the one
-// line that registers the kind in cmd/vedetta/channels.go names it.
-func FromConfig(name string, decode func(out any) error, log *slog.Logger) (notify.Provider, error) {
-	var c Config
-	if err := decode(&c); err != nil {
-		return nil, err
-	}
-	return New(name, c, log)
 }
 
 // New makes a provider for the modem on cfg.Device. It does not open the

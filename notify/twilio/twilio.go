@@ -78,16 +78,6 @@ type Config struct {
 	StatusPoll    time.Duration `yaml:"status_poll"`
 }
 
-// FromConfig builds the provider from its block of the config: the one
-// line that registers the kind in cmd/vedetta/channels.go names it.
-func FromConfig(name string, decode func(out any) error, log *slog.Logger) (notify.Provider, error) {
-	var c Config
-	if err := decode(&c); err != nil {
-		return nil, err
-	}
-	return New(name, c, log)
-}
-
 // New checks cfg and builds the provider; it does not contact Twilio (see
 // Probe).
 func New(name string, cfg Config, log *slog.Logger) (*Provider, error) {
