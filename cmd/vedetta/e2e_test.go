@@ -109,6 +109,12 @@ func TestE2EKill9KeepsAlarm(t *testing.T) {
 	testpeer.WaitFor(t, 5*time.Second, "the firing e-mail", func() bool {
 		return len(mp.Matching(t, "FIRING", "RackTooHot")) == 1
 	})
+	// Recorded as delivered: a kill before that would send it again (the
+	// stated bound: a send in flight at the kill), after it never.
+	testpeer.WaitFor(t, 5*time.Second, "the delivery recorded", func() bool {
+		ds := d.deliveries("RackTooHot")
+		return len(ds) == 1 && ds[0].State == "delivered"
+	})
 	d.kill9()
 
 	d2 := startDaemon(t, cfg, c.HTTPPort)
