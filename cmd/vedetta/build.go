@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"time"
 
 	"github.com/vedetta-dc/vedetta/collectors"
@@ -65,7 +64,6 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, fmt.Sprintf("silences[%d].match", i), "a silence needs at least one match label"))
 		}
 	}
-	errs = append(errs, checkReceivers(cfg)...)
 	return p, errs
 }
 
@@ -99,49 +97,3 @@ func hasKind(reg *collectors.Registry, k string) bool {
 	}
 	return false
 }
-
-// checkReceivers: a receiver's SMS numbers need notify.sms, its webhooks
-// must exist, escalation receivers must exist.
-func checkReceivers(cfg *config.Config) []error {
-	var errs []error
-	at := func(field, msg string) { errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, field, msg)) }
-	hooks := map[string]bool{}
-	for _, w := range cfg.Notify.Webhooks {
-		hooks[w.Name] = true
-	}
-	recv := map[string]bool{}
-	for i, r := range cfg.Receivers {
-		recv[r.Name] = true
-		if len(r.SMS) > 0 && cfg.Notify.SMS == nil {
-			at(fmt.Sprintf("receivers[%d].sms", i), fmt.Sprintf("receiver %q has SMS numbers but notify.sms is not configured", r.Name))
-		}
-		for j, n := range r.SMS {
-			if !e164.MatchString(n) {
-				at(fmt.Sprintf("receivers[%d].sms[%d]", i, j), fmt.Sprintf("%q is not an international number like +393331234567", n))
-			}
-		}
-		for j, h := range r.Webhooks {
-			if !hooks[h] {
-				at(fmt.Sprintf("receivers[%d].webhooks[%d]", i, j), fmt.Sprintf("no webhook named %q in notify.webhooks", h))
-			}
-		}
-	}
-	for i, rt := range cfg.Routes {
-		for j, e := range rt.Escalate {
-			if e.After <= 0 {
-				at(fmt.Sprintf("routes[%d].escalate[%d].after", i, j), "give how long to wait, e.g. 10m")
-			}
-			for k, name := range e.Receivers {
-				if !recv[name] {
-					at(fmt.Sprintf("routes[%d].escalate[%d].receivers[%d]", i, j, k), fmt.Sprintf("no receiver is named %q", name))
-				}
-			}
-		}
-		if len(rt.GroupBy) > 0 && rt.GroupWait == 0 {
-			at(fmt.Sprintf("routes[%d].group_wait", i), "group_by needs a group_wait (e.g. 5s) to collect the group")
-		}
-	}
-	return errs
-}
-
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)

@@ -245,6 +245,7 @@ func (c *Config) validate(errs *Errors) {
 			}
 		}
 	}
+	c.checkReceivers(errs)
 }
 
 var labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
@@ -257,3 +258,47 @@ func oneOf(s string, set ...string) bool {
 	}
 	return false
 }
+
+// checkReceivers: a receiver's SMS numbers need notify.sms, its webhooks
+// must exist, escalation receivers must exist.
+func (cfg *Config) checkReceivers(errs *Errors) {
+	at := func(field, msg string) { errs.List = append(errs.List, cfg.ErrAt(Origin{File: cfg.File}, field, msg)) }
+	hooks := map[string]bool{}
+	for _, w := range cfg.Notify.Webhooks {
+		hooks[w.Name] = true
+	}
+	recv := map[string]bool{}
+	for i, r := range cfg.Receivers {
+		recv[r.Name] = true
+		if len(r.SMS) > 0 && cfg.Notify.SMS == nil {
+			at(fmt.Sprintf("receivers[%d].sms", i), fmt.Sprintf("receiver %q has SMS numbers but notify.sms is not configured", r.Name))
+		}
+		for j, n := range r.SMS {
+			if !e164.MatchString(n) {
+				at(fmt.Sprintf("receivers[%d].sms[%d]", i, j), fmt.Sprintf("%q is not an international number like +393331234567", n))
+			}
+		}
+		for j, h := range r.Webhooks {
+			if !hooks[h] {
+				at(fmt.Sprintf("receivers[%d].webhooks[%d]", i, j), fmt.Sprintf("no webhook named %q in notify.webhooks", h))
+			}
+		}
+	}
+	for i, rt := range cfg.Routes {
+		for j, e := range rt.Escalate {
+			if e.After <= 0 {
+				at(fmt.Sprintf("routes[%d].escalate[%d].after", i, j), "give how long to wait, e.g. 10m")
+			}
+			for k, name := range e.Receivers {
+				if !recv[name] {
+					at(fmt.Sprintf("routes[%d].escalate[%d].receivers[%d]", i, j, k), fmt.Sprintf("no receiver is named %q", name))
+				}
+			}
+		}
+		if len(rt.GroupBy) > 0 && rt.GroupWait == 0 {
+			at(fmt.Sprintf("routes[%d].group_wait", i), "group_by needs a group_wait (e.g. 5s) to collect the group")
+		}
+	}
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
