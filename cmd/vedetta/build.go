@@ -53,7 +53,7 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 	rules, rerrs := rules.CompileRules(cfg)
 	p.rules = rules
 	errs = append(errs, rerrs...)
-	chans, cerrs := buildChannels(cfg, log)
+	chans, cerrs := buildChannels(cfg, newSMSKinds(), log)
 	p.channels = chans
 	errs = append(errs, cerrs...)
 	for i, s := range cfg.Silences {

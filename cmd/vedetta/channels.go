@@ -17,18 +17,20 @@ import (
 	"github.com/vedetta-dc/vedetta/notify/webhook"
 )
 
-// smsKinds are the SMS provider kinds, one line each: a provider package
-// decodes and validates its own block (`twilio:`, `modem:`) and builds the
-// provider. Adding a provider is its package and one line here.
-var smsKinds = map[string]notify.Factory{
-	"twilio": notify.Kind(twilio.New),
-	"modem":  notify.Kind(modem.New),
+// newSMSKinds lists the SMS provider kinds, one line each: a provider
+// package decodes and validates its own block (`twilio:`, `modem:`) and
+// builds the provider. Adding a provider is its package and one line here.
+func newSMSKinds() map[string]notify.Factory {
+	return map[string]notify.Factory{
+		"twilio": notify.Kind(twilio.New),
+		"modem":  notify.Kind(modem.New),
+	}
 }
 
 // buildChannels turns notify: into one notifier per channel. E-mail and
 // SMS are failovers over their providers in order; webhooks are addressed
 // by name.
-func buildChannels(cfg *config.Config, log *slog.Logger) (map[string]notify.Notifier, []error) {
+func buildChannels(cfg *config.Config, smsKinds map[string]notify.Factory, log *slog.Logger) (map[string]notify.Notifier, []error) {
 	out := map[string]notify.Notifier{}
 	var errs []error
 	fail := func(field string, err error) {

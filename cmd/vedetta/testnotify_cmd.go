@@ -31,7 +31,7 @@ func testNotifyCmd(v *viper.Viper) *cobra.Command {
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			chans, errs := buildChannels(cfg, log)
+			chans, errs := buildChannels(cfg, newSMSKinds(), log)
 			if len(errs) > 0 {
 				return errs[0]
 			}
