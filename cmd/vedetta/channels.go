@@ -82,9 +82,9 @@ func buildChannels(cfg *config.Config, smsKinds map[string]notify.Factory, log *
 				fail(field+".name", fmt.Errorf("every webhook needs a unique name"))
 				continue
 			}
-			p, err := webhook.New(w, log.With("channel", "webhook", "provider", w.Name))
+			p, err := notify.Kind(webhook.New)(w.Name, cfg.Block(w.Options, field), log.With("channel", "webhook", "provider", w.Name))
 			if err != nil {
-				fail(field, err)
+				errs = append(errs, cfg.Place(config.Origin{File: cfg.File}, field, err)...)
 				continue
 			}
 			hooks[w.Name] = p

@@ -35,13 +35,11 @@ func (p SMSProvider) Kind() (string, *yaml.Node) {
 	return p.Options.Content[0].Value, p.Options.Content[1]
 }
 
-// Webhook posts a JSON document per notification.
+// Webhook is one webhook: its name (receivers list it) and every other key
+// (url, secret, headers, timeout), decoded and checked by notify/webhook.
 type Webhook struct {
-	Name    string            `yaml:"name"`
-	URL     string            `yaml:"url"`
-	Secret  Secret            `yaml:"secret"` // HMAC-SHA256 of the body, in X-Vedetta-Signature
-	Headers map[string]string `yaml:"headers"`
-	Timeout time.Duration     `yaml:"timeout"`
+	Name    string     `yaml:"name"`
+	Options *yaml.Node `yaml:",remain"`
 }
 
 // Heartbeat is the dead-man's switch: an HTTP GET to URL every Interval.

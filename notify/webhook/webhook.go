@@ -73,18 +73,27 @@ var _ notify.Provider = (*Provider)(nil)
 // reserved are the headers the provider sets itself.
 var reserved = map[string]bool{"Content-Length": true, "Host": true, "Idempotency-Key": true, SignatureHeader: true}
 
+// Config is a webhook's options: everything of its entry in
+// notify.webhooks but the name.
+type Config struct {
+	URL     string            `yaml:"url"`
+	Secret  config.Secret     `yaml:"secret"` // HMAC-SHA256 of the body, in X-Vedetta-Signature
+	Headers map[string]string `yaml:"headers"`
+	Timeout time.Duration     `yaml:"timeout"`
+}
+
 // New checks cfg and builds the provider; it does not contact the URL.
-func New(cfg config.Webhook, log *slog.Logger) (*Provider, error) {
-	name := cfg.Name
+// An empty name is the URL's host.
+func New(name string, cfg Config, log *slog.Logger) (*Provider, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("webhook %q: url must be http(s)://host/path, got %q", name, redact.URL(cfg.URL))
+		return nil, config.Problem("url", "want http(s)://host/path, got %q", redact.URL(cfg.URL))
 	}
 	if name == "" {
 		name = u.Host
 	}
 	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("webhook %q: timeout must not be negative", name)
+		return nil, config.Problem("timeout", "must not be negative")
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
@@ -92,10 +101,10 @@ func New(cfg config.Webhook, log *slog.Logger) (*Provider, error) {
 	h := http.Header{}
 	for k, v := range cfg.Headers {
 		if !validHeaderName(k) || strings.ContainsAny(v, "\r\n\x00") {
-			return nil, fmt.Errorf("webhook %q: invalid header %q", name, k)
+			return nil, config.Problem("headers", "invalid header %q", k)
 		}
 		if reserved[http.CanonicalHeaderKey(k)] {
-			return nil, fmt.Errorf("webhook %q: header %q is set by vedetta", name, k)
+			return nil, config.Problem("headers", "header %q is set by vedetta", k)
 		}
 		h.Set(k, v)
 	}

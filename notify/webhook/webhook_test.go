@@ -70,7 +70,7 @@ func TestSendDocumentAndSignature(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ts, got := server(t, http.StatusNoContent, 0)
-			p, err := New(config.Webhook{Name: "chat", URL: ts.URL + "/hook", Secret: config.Secret(tc.secret), Headers: tc.headers}, nil)
+			p, err := New("chat", Config{URL: ts.URL + "/hook", Secret: config.Secret(tc.secret), Headers: tc.headers}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +142,7 @@ func TestSendClassification(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
 			ts, got := server(t, tc.status, 0)
-			p, err := New(config.Webhook{Name: "chat", URL: ts.URL}, nil)
+			p, err := New("chat", Config{URL: ts.URL}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +182,7 @@ func TestSendNetworkErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := New(config.Webhook{Name: "chat", URL: tc.url, Timeout: tc.timeout}, nil)
+			p, err := New("chat", Config{URL: tc.url, Timeout: tc.timeout}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,23 +209,24 @@ func TestSendNetworkErrors(t *testing.T) {
 func TestNew(t *testing.T) {
 	tests := []struct {
 		name     string
-		cfg      config.Webhook
+		hook     string
+		cfg      Config
 		wantErr  string
 		wantName string
 	}{
-		{name: "named", cfg: config.Webhook{Name: "chat", URL: "https://chat.example/hook"}, wantName: "chat"},
-		{name: "unnamed uses host", cfg: config.Webhook{URL: "https://chat.example:8443/hook"}, wantName: "chat.example:8443"},
-		{name: "no url", cfg: config.Webhook{Name: "x"}, wantErr: "url"},
-		{name: "not http", cfg: config.Webhook{URL: "ftp://h/x"}, wantErr: "url"},
-		{name: "no host", cfg: config.Webhook{URL: "http:///x"}, wantErr: "url"},
-		{name: "bad header name", cfg: config.Webhook{URL: "http://h/", Headers: map[string]string{"Bad Name": "v"}}, wantErr: "invalid header"},
-		{name: "header injection", cfg: config.Webhook{URL: "http://h/", Headers: map[string]string{"X-A": "v\r\nX-B: w"}}, wantErr: "invalid header"},
-		{name: "reserved header", cfg: config.Webhook{URL: "http://h/", Headers: map[string]string{"x-vedetta-signature": "v"}}, wantErr: "set by vedetta"},
-		{name: "negative timeout", cfg: config.Webhook{URL: "http://h/", Timeout: -1}, wantErr: "timeout"},
+		{name: "named", hook: "chat", cfg: Config{URL: "https://chat.example/hook"}, wantName: "chat"},
+		{name: "unnamed uses host", cfg: Config{URL: "https://chat.example:8443/hook"}, wantName: "chat.example:8443"},
+		{name: "no url", hook: "x", cfg: Config{}, wantErr: "url"},
+		{name: "not http", cfg: Config{URL: "ftp://h/x"}, wantErr: "url"},
+		{name: "no host", cfg: Config{URL: "http:///x"}, wantErr: "url"},
+		{name: "bad header name", cfg: Config{URL: "http://h/", Headers: map[string]string{"Bad Name": "v"}}, wantErr: "invalid header"},
+		{name: "header injection", cfg: Config{URL: "http://h/", Headers: map[string]string{"X-A": "v\r\nX-B: w"}}, wantErr: "invalid header"},
+		{name: "reserved header", cfg: Config{URL: "http://h/", Headers: map[string]string{"x-vedetta-signature": "v"}}, wantErr: "set by vedetta"},
+		{name: "negative timeout", cfg: Config{URL: "http://h/", Timeout: -1}, wantErr: "timeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := New(tc.cfg, nil)
+			p, err := New(tc.hook, tc.cfg, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("want an error with %q, got %v", tc.wantErr, err)
@@ -263,7 +264,7 @@ func TestErrorsRedactURL(t *testing.T) {
 		{"answer quotes the request, user info", "http://bot:" + secret + "@" + host + "/hook?key=" + secret},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := New(config.Webhook{Name: "chat", URL: tc.url, Timeout: 2 * time.Second}, nil)
+			p, err := New("chat", Config{URL: tc.url, Timeout: 2 * time.Second}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -277,7 +278,7 @@ func TestErrorsRedactURL(t *testing.T) {
 			t.Log(err)
 		})
 	}
-	_, err = New(config.Webhook{URL: "ftp://bot:" + secret + "@h/?token=" + secret}, nil)
+	_, err = New("", Config{URL: "ftp://bot:" + secret + "@h/?token=" + secret}, nil)
 	if err == nil || strings.Contains(err.Error(), secret) {
 		t.Errorf("New: err = %v, want an error without the secret", err)
 	}
