@@ -75,11 +75,13 @@ var rackInSubject = regexp.MustCompile(`rack=(r\d\d)|on rack1: rack rack1 at`)
 func TestE2EStormWithKill9(t *testing.T) {
 	t.Parallel()
 	const racks, rounds = 30, 8
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d (set VEDETTA_STORM_SEED to replay)", seed)
+	// A fixed schedule, so that CI is reproducible; VEDETTA_STORM_SEED
+	// tries others.
+	seed := uint64(7)
 	if s := os.Getenv("VEDETTA_STORM_SEED"); s != "" {
 		fmt.Sscan(s, &seed)
 	}
+	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	mp := testpeer.StartMailpit(t)
 	c := newE2EConfig(t, relay(mp.SMTPPort))
@@ -126,7 +128,7 @@ func TestE2EStormWithKill9(t *testing.T) {
 			})
 			t.Logf("round %d: %d events out %v after the restart", r, sofar, time.Since(restarted).Round(time.Millisecond))
 		}
-		time.Sleep(6 * time.Second) // six polls at this level: flap detection stays quiet
+		time.Sleep(7 * time.Second) // seven polls at this level: flap detection stays quiet
 	}
 	total := 0
 	for _, w := range want {
