@@ -369,8 +369,7 @@ func (m *Metric) value(v *view, p gosnmp.SnmpPDU, idx string) (float64, bool) {
 		}
 	}
 	num = num*m.Scale + m.Offset
-	// Round away float noise (23.400000000000002 from 234 × 0.1).
-	num = math.Round(num*1e9) / 1e9
+	num = denoise(num)
 	if m.Round != nil {
 		p := math.Pow(10, float64(*m.Round))
 		num = math.Round(num*p) / p
@@ -379,6 +378,21 @@ func (m *Metric) value(v *view, p gosnmp.SnmpPDU, idx string) (float64, bool) {
 		return 0, false
 	}
 	return num, true
+}
+
+// denoise rounds away float noise (23.400000000000002 from 234 × 0.1). An
+// integer (a raw counter) is exact as it is: rounding it at 1e-9 added
+// noise of its own above 9e6 (20070853180 became 20070853180.000004); a
+// large fraction keeps the 15 significant digits a float64 holds.
+func denoise(num float64) float64 {
+	switch {
+	case num == math.Trunc(num):
+		return num
+	case math.Abs(num) < 1e6:
+		return math.Round(num*1e9) / 1e9
+	}
+	out, _ := strconv.ParseFloat(strconv.FormatFloat(num, 'g', 15, 64), 64)
+	return out
 }
 
 // labels builds the sample's labels for row idx ("" for a scalar).

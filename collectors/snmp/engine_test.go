@@ -236,3 +236,23 @@ func TestLoadProfiles(t *testing.T) {
 		t.Error("a failed load changed a set already built")
 	}
 }
+
+// A scaled value loses its float noise; a counter stays the exact integer
+// the device sent (it became 1802190559312.9998: issue 12, "never a wrong
+// number").
+func TestDenoise(t *testing.T) {
+	for _, c := range []struct{ in, want float64 }{
+		{234 * 0.1, 23.4},
+		{2313 * 0.1, 231.3},
+		{1.0 / 3, 0.333333333},
+		{20070853180, 20070853180},
+		{1802190559313, 1802190559313},
+		{3139103631889219, 3139103631889219},
+		{1234567.891234567891, 1234567.89123457},
+		{-40.5, -40.5},
+	} {
+		if got := denoise(c.in); got != c.want {
+			t.Errorf("denoise(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
