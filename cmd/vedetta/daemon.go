@@ -56,6 +56,9 @@ type daemon struct {
 	lost    lostState // what could not be read at start: the StateLost alarm
 	engine  *rules.Engine
 	disp    atomic.Pointer[dispatch.Dispatcher]
+	handoff sync.Mutex   // alarm changes vs. a new dispatcher reading the outbox
+	parts   *parts       // what the running generation was built from
+	broken  atomic.Value // string: why no generation runs (healthz fails)
 	sched   atomic.Pointer[collectors.Scheduler]
 	m       *metrics
 	lastRun atomic.Int64 // unix ns of the last engine tick: the watchdog's proof of life
@@ -133,6 +136,7 @@ func (d *daemon) run(parent context.Context) error {
 	if err := d.startGeneration(ctx, p); err != nil {
 		return err
 	}
+	d.parts = p
 	if n := d.disp.Load().Corrupt(); n > 0 {
 		d.noteCorrupt(fmt.Sprintf("%d notification records (outbox, acks, silences) could not be decoded", n))
 	}
@@ -181,20 +185,26 @@ func (d *daemon) run(parent context.Context) error {
 
 // startGeneration starts the config-dependent workers.
 func (d *daemon) startGeneration(parent context.Context, p *parts) error {
+	// The new dispatcher reads the outbox, then takes over: no alarm change
+	// may be written in between (the tick loop runs through a reload), or
+	// its deliveries would be in the store and not in the new one's index.
+	d.handoff.Lock()
 	disp, err := dispatch.NewDispatcher(d.st, d.cfg, p.channels, d.log.With("component", "dispatch"))
 	if err != nil {
+		d.handoff.Unlock()
 		return err
 	}
-	gctx, cancel := context.WithCancel(parent)
 	disp.OnResult = d.m.notificationResult
 	disp.TargetUp = d.engine.TargetUp
 	disp.OnChannel = d.channelHealth
+	d.disp.Store(disp)
+	d.handoff.Unlock()
+	gctx, cancel := context.WithCancel(parent)
 	for _, n := range p.channels {
 		if f, ok := n.(*notify.Failover); ok {
 			f.OnAttempt = d.m.providerAttempt
 		}
 	}
-	d.disp.Store(disp)
 	sched := collectors.NewScheduler(p.targets, d.cfg.MaxConcurrent, d.ingest, d.log.With("component", "collect"))
 	d.sched.Store(sched)
 	wait, err := startTraps(gctx, d.cfg, d.m.reg, d.ingest, sched.Trigger, d.log.With("component", "traps"))
@@ -223,8 +233,11 @@ func (d *daemon) ingest(b model.Batch) {
 // onChange persists alarm changes with their notifications, then logs the
 // events (the log channel) and wakes the dispatcher.
 func (d *daemon) onChange(changes []model.Change) error {
+	d.handoff.Lock()
 	disp := d.disp.Load()
-	if err := dispatch.Persist(d.st, disp, changes); err != nil {
+	err := dispatch.Persist(d.st, disp, changes)
+	d.handoff.Unlock()
+	if err != nil {
 		d.m.storeErrors.Inc()
 		return err
 	}
@@ -254,6 +267,9 @@ func (d *daemon) tickLoop(ctx context.Context) {
 }
 
 func (d *daemon) healthy() error {
+	if why, _ := d.broken.Load().(string); why != "" {
+		return fmt.Errorf("no workers are running: %s", why)
+	}
 	if age := time.Since(time.Unix(0, d.lastRun.Load())); age > 30*time.Second {
 		return fmt.Errorf("rules engine has not run for %v", age.Round(time.Second))
 	}
@@ -323,13 +339,24 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	d.genCancel()
 	d.genWait.Wait()
+	oldCfg, oldParts := d.cfg, d.parts
 	d.cfg = cfg
 	d.engine.SetRules(p.rules, p.intervals)
 	if err := d.startGeneration(ctx, p); err != nil {
-		d.log.Error("reload: cannot start workers", "err", err)
+		// (A trap port another process took meanwhile.) Never stay without
+		// workers: back to the generation that ran.
+		d.log.Error("reload: cannot start the new workers; back to the previous config", "err", err)
 		d.m.reloads.WithLabelValues("failure").Inc()
+		d.cfg = oldCfg
+		d.engine.SetRules(oldParts.rules, oldParts.intervals)
+		if err := d.startGeneration(ctx, oldParts); err != nil {
+			// /healthz fails and the watchdog stops: systemd restarts us.
+			d.log.Error("cannot restart the previous workers either: collection and notification are stopped", "err", err)
+			d.broken.Store(err.Error())
+		}
 		return
 	}
+	d.parts = p
 	d.m.reloads.WithLabelValues("success").Inc()
 	d.log.Info("config reloaded", "config", path, "targets", len(p.targets), "rules", len(p.rules))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -288,5 +289,39 @@ func TestE2ECorruptStateFile(t *testing.T) {
 				t.Errorf("StateLost fired %d times", n)
 			}
 		})
+	}
+}
+
+// A reload whose workers cannot start (its trap port is taken) goes back
+// to the generation that ran: the daemon never stays without workers, and
+// alarms still go out.
+func TestE2EReloadThatCannotStartFallsBack(t *testing.T) {
+	t.Parallel()
+	mp := testpeer.StartMailpit(t)
+	c := newE2EConfig(t, relay(mp.SMTPPort))
+	c.For = "0s"
+	free, taken := testpeer.FreePort(t), testpeer.FreePort(t)
+	withTraps := func(port int) string {
+		return c.yaml() + fmt.Sprintf("traps:\n  listen: 127.0.0.1:%d\n  communities: [public]\n", port)
+	}
+	cfg := filepath.Join(c.Dir, "vedetta.yaml")
+	writeFile(t, cfg, withTraps(free))
+	d := startDaemon(t, cfg, c.HTTPPort)
+	holder, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", taken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	writeFile(t, cfg, withTraps(taken))
+	d.signal(syscall.SIGHUP)
+	testpeer.WaitFor(t, 10*time.Second, "the fallback in the log", func() bool {
+		return strings.Contains(d.proc.Output(), "back to the previous config")
+	})
+	writeFile(t, c.ValueFile, "rack_temperature_celsius 45\n")
+	testpeer.WaitFor(t, 5*time.Second, "the alarm after the failed reload", func() bool {
+		return len(mp.Matching(t, "FIRING", "RackTooHot")) == 1
+	})
+	if code, body := d.get("/healthz"); code != 200 {
+		t.Fatalf("/healthz %d %s", code, body)
 	}
 }
