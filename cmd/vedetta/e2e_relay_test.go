@@ -3,11 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -19,51 +15,9 @@ import (
 // over past it within the relay's timeout, and a send stuck in it does not
 // hold up a SIGTERM.
 
-// blackholeRelay accepts on 127.0.0.1 and never writes a byte.
-type blackholeRelay struct {
-	port     int
-	accepted atomic.Int32
-}
-
-func startBlackholeRelay(t *testing.T) *blackholeRelay {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackholeRelay{port: ln.Addr().(*net.TCPAddr).Port}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.accepted.Add(1)
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return b
-}
-
-func (b *blackholeRelay) relay(timeout string) string {
-	return fmt.Sprintf("{host: 127.0.0.1, port: %d, tls: none, timeout: %s}", b.port, timeout)
+// blackholeRelay is the relay entry of a blackhole.
+func blackholeRelay(b *testpeer.Blackhole, timeout string) string {
+	return fmt.Sprintf("{host: 127.0.0.1, port: %d, tls: none, timeout: %s}", b.Port, timeout)
 }
 
 type apiDelivery struct {
@@ -94,9 +48,9 @@ func (d *daemonProc) deliveries(rule string) []apiDelivery {
 // plus slack.
 func TestE2ERelayBlackholeFailover(t *testing.T) {
 	t.Parallel()
-	bh := startBlackholeRelay(t)
+	bh := testpeer.StartBlackhole(t)
 	mp := testpeer.StartMailpit(t)
-	c := newE2EConfig(t, bh.relay("2s"), relay(mp.SMTPPort))
+	c := newE2EConfig(t, blackholeRelay(bh, "2s"), relay(mp.SMTPPort))
 	d := startDaemon(t, c.write(t), c.HTTPPort)
 
 	hot := time.Now()
@@ -106,11 +60,11 @@ func TestE2ERelayBlackholeFailover(t *testing.T) {
 	testpeer.WaitFor(t, 10*time.Second, "the e-mail in Mailpit", func() bool { return len(mp.Matching(t, "FIRING", "RackTooHot")) == 1 })
 	took := time.Since(fired)
 	t.Logf("e-mail in Mailpit %v after the alarm fired (%v after the value went hot); the blackhole relay got %d connection(s)",
-		took.Round(time.Millisecond), time.Since(hot).Round(time.Millisecond), bh.accepted.Load())
+		took.Round(time.Millisecond), time.Since(hot).Round(time.Millisecond), bh.Accepted.Load())
 	if took > 6*time.Second {
 		t.Fatalf("the e-mail took %v from firing, want < 6s (relay timeout 2s + slack)", took)
 	}
-	if bh.accepted.Load() == 0 {
+	if bh.Accepted.Load() == 0 {
 		t.Fatal("the blackhole relay was never tried: the test proves nothing")
 	}
 	want := fmt.Sprintf("127.0.0.1:%d", mp.SMTPPort)
@@ -128,13 +82,13 @@ func TestE2ERelayBlackholeFailover(t *testing.T) {
 // the alarm's e-mail is stuck in it: the daemon exits within 2 s.
 func TestE2ERelayBlackholeShutdown(t *testing.T) {
 	t.Parallel()
-	bh := startBlackholeRelay(t)
-	c := newE2EConfig(t, bh.relay("30s"))
+	bh := testpeer.StartBlackhole(t)
+	c := newE2EConfig(t, blackholeRelay(bh, "30s"))
 	d := startDaemon(t, c.write(t), c.HTTPPort)
 
 	writeFile(t, c.ValueFile, "rack_temperature_celsius 40\n")
 	testpeer.WaitFor(t, 10*time.Second, "the e-mail in flight in the blackhole relay", func() bool {
-		if bh.accepted.Load() == 0 {
+		if bh.Accepted.Load() == 0 {
 			return false
 		}
 		for _, x := range d.deliveries("RackTooHot") {

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,70 +17,14 @@ import (
 	"github.com/vedetta-dc/vedetta/notify"
 )
 
-// blackhole is a relay that accepts TCP and then says nothing: no greeting,
-// no TLS handshake. It reads (and drops) what the client writes, so it
-// sees when the client hangs up.
-type blackhole struct {
-	port     int
-	accepted atomic.Int32
-	hungUp   atomic.Int32
-}
-
-func startBlackhole(t *testing.T) *blackhole { return startListener(t, nil) }
-
-// startListener accepts on 127.0.0.1; serve, when given, talks to each
-// connection, else the connection is a blackhole.
-func startListener(t *testing.T, serve func(net.Conn)) *blackhole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{port: ln.Addr().(*net.TCPAddr).Port}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.accepted.Add(1)
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				if serve != nil {
-					serve(c)
-				}
-				_, _ = io.Copy(io.Discard, c) // until the client hangs up
-				b.hungUp.Add(1)
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return b
-}
-
 // clientGone: every connection the relay accepted was closed by the client.
-func (b *blackhole) clientGone(t *testing.T) {
+func clientGone(t *testing.T, b *testpeer.Blackhole) {
 	t.Helper()
-	if b.accepted.Load() == 0 {
+	if b.Accepted.Load() == 0 {
 		t.Fatal("the relay never got a connection: the attempt failed before waiting for it")
 	}
 	testpeer.WaitFor(t, time.Second, "the client to close its connection", func() bool {
-		return b.hungUp.Load() == b.accepted.Load()
+		return b.HungUp.Load() == b.Accepted.Load()
 	})
 }
 
@@ -111,8 +53,8 @@ func TestBlackholeRelay(t *testing.T) {
 			for name, op := range ops {
 				t.Run(mode+"/"+name+"/cancel", func(t *testing.T) {
 					t.Parallel()
-					b := startBlackhole(t)
-					r := relayFor(t, b.port, mode, 30*time.Second)
+					b := testpeer.StartBlackhole(t)
+					r := relayFor(t, b.Port, mode, 30*time.Second)
 					ctx, cancel := context.WithCancel(context.Background())
 					defer cancel()
 					time.AfterFunc(200*time.Millisecond, cancel)
@@ -126,12 +68,12 @@ func TestBlackholeRelay(t *testing.T) {
 					if took > 2*time.Second {
 						t.Fatalf("returned %v after start; the context was cancelled at 200ms", took)
 					}
-					b.clientGone(t)
+					clientGone(t, b)
 				})
 				t.Run(mode+"/"+name+"/timeout", func(t *testing.T) {
 					t.Parallel()
-					b := startBlackhole(t)
-					r := relayFor(t, b.port, mode, time.Second)
+					b := testpeer.StartBlackhole(t)
+					r := relayFor(t, b.Port, mode, time.Second)
 					start := time.Now()
 					err := op(context.Background(), r)
 					took := time.Since(start)
@@ -142,7 +84,7 @@ func TestBlackholeRelay(t *testing.T) {
 					if took < 900*time.Millisecond || took > 1500*time.Millisecond {
 						t.Fatalf("returned after %v, want about the relay timeout (1s)", took)
 					}
-					b.clientGone(t)
+					clientGone(t, b)
 				})
 			}
 		}
@@ -188,8 +130,8 @@ func TestRelayStallsAfterData(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			l := startListener(t, stall)
-			r := relayFor(t, l.port, "none", c.timeout)
+			l := testpeer.StartListener(t, stall)
+			r := relayFor(t, l.Port, "none", c.timeout)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			limit := c.timeout + 500*time.Millisecond
@@ -207,7 +149,7 @@ func TestRelayStallsAfterData(t *testing.T) {
 			if took > limit {
 				t.Fatalf("returned after %v, want < %v", took, limit)
 			}
-			l.clientGone(t)
+			clientGone(t, l)
 		})
 	}
 }
@@ -216,10 +158,10 @@ func TestRelayStallsAfterData(t *testing.T) {
 // message arrives through Mailpit within the first relay's timeout plus
 // little.
 func TestFailoverPastBlackholeRelay(t *testing.T) {
-	b := startBlackhole(t)
+	b := testpeer.StartBlackhole(t)
 	mp := testpeer.StartMailpit(t)
 	n := newNotifier(t,
-		config.Relay{Host: "127.0.0.1", Port: b.port, TLS: "none", Timeout: time.Second},
+		config.Relay{Host: "127.0.0.1", Port: b.Port, TLS: "none", Timeout: time.Second},
 		config.Relay{Host: "127.0.0.1", Port: mp.SMTPPort, TLS: "none", Timeout: time.Second},
 	)
 	var attempts []string
@@ -231,7 +173,7 @@ func TestFailoverPastBlackholeRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if via != "127.0.0.1:"+itoa(mp.SMTPPort) || len(attempts) != 2 || attempts[0] != "127.0.0.1:"+itoa(b.port)+" ok=false" {
+	if via != "127.0.0.1:"+itoa(mp.SMTPPort) || len(attempts) != 2 || attempts[0] != "127.0.0.1:"+itoa(b.Port)+" ok=false" {
 		t.Fatalf("via %s, attempts %v", via, attempts)
 	}
 	if took > 3*time.Second {
@@ -240,5 +182,5 @@ func TestFailoverPastBlackholeRelay(t *testing.T) {
 	if got := mp.Matching(t, "FIRING fo1"); len(got) != 1 {
 		t.Fatalf("Mailpit got %d messages", len(got))
 	}
-	b.clientGone(t)
+	clientGone(t, b)
 }
