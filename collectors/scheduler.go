@@ -32,6 +32,11 @@ type Scheduler struct {
 	sem     chan struct{}
 	sink    Sink
 	log     *slog.Logger
+
+	// Owns, when set, says whether this process polls a target now (a
+	// cluster shares them out among its live members); a target it does
+	// not own waits a round and asks again. Trigger one that it gains.
+	Owns func(target string) bool
 }
 
 type runner struct {
@@ -98,6 +103,10 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 				default:
 				}
 			}
+		}
+		if s.Owns != nil && !s.Owns(r.t.Spec.Name) {
+			timer.Reset(iv)
+			continue
 		}
 		start := time.Now()
 		b := s.collect(ctx, r)

@@ -6,6 +6,7 @@
 package dispatch
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -58,6 +59,10 @@ type Dispatcher struct {
 	// TargetUp says whether a target answered its last collection (for
 	// depends_on); known is false before the first round.
 	TargetUp func(target string) (up, known bool)
+	// MaySend, when set, is asked before every send (a cluster's
+	// dispatcher proves it still holds its office); an error puts the
+	// delivery back.
+	MaySend func(ctx context.Context) error
 	// OnResult is told about every delivery attempt (metrics).
 	OnResult func(channel string, err error)
 	// OnChannel is told whether a channel delivered (any provider) or

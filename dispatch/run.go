@@ -146,6 +146,18 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 		}
 		d.mu.Unlock()
 	}()
+	if d.MaySend != nil {
+		if err := d.MaySend(ctx); err != nil {
+			// Perhaps no longer the dispatcher (a paused or cut-off node):
+			// sending now could page twice. Back to the outbox; a write
+			// refused by the fence is fine, the new dispatcher takes it.
+			d.log.Warn("not sending: this node cannot prove it is still the dispatcher", "key", x.Key, "err", err)
+			x.State, x.NextAttempt, x.LeaseUntil, x.LeaseOwner = DeliveryPending, d.now(), time.Time{}, ""
+			x.Attempts--
+			_ = d.settle(x)
+			return
+		}
+	}
 	n := d.channels[x.Channel]
 	var provider string
 	var err error

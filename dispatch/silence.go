@@ -1,10 +1,7 @@
 package dispatch
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -159,15 +156,16 @@ func (d *Dispatcher) Silences() []Silence {
 
 // AddSilence creates a run-time silence (kept in the store).
 func (d *Dispatcher) AddSilence(match map[string]string, starts, ends time.Time, comment, by string) (Silence, error) {
-	if len(match) == 0 {
-		return Silence{}, errors.New("a silence needs at least one match label (silencing everything is not a silence, it is an outage)")
+	s, err := newSilence(match, starts, ends, comment, by)
+	if err != nil {
+		return Silence{}, err
 	}
-	if !ends.After(starts) {
-		return Silence{}, errors.New("a silence must end after it starts")
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	s := Silence{ID: "s" + hex.EncodeToString(b), Match: match, StartsAt: starts, EndsAt: ends, Comment: comment, CreatedBy: by, Source: "api"}
+	return s, d.putSilence(s)
+}
+
+// putSilence records a run-time silence made here or on a cluster
+// member's API (with its ID: a command applied twice makes one silence).
+func (d *Dispatcher) putSilence(s Silence) error {
 	err := d.store.Update(func(tx store.Tx) error {
 		j, err := json.Marshal(s)
 		if err != nil {
@@ -176,13 +174,14 @@ func (d *Dispatcher) AddSilence(match map[string]string, starts, ends time.Time,
 		return tx.Put(store.Silences, s.ID, j)
 	})
 	if err != nil {
-		return Silence{}, err
+		return err
 	}
 	d.mu.Lock()
 	d.silences[s.ID] = &s
 	d.mu.Unlock()
-	d.log.Info("silence added", "id", s.ID, "match", fmt.Sprint(match), "until", ends.Format(time.RFC3339), "by", by, "comment", comment)
-	return s, nil
+	d.log.Info("silence added", "id", s.ID, "match", fmt.Sprint(s.Match), "until", s.EndsAt.Format(time.RFC3339), "by", s.CreatedBy, "comment", s.Comment)
+	d.Wake()
+	return nil
 }
 
 // ExpireSilence ends a run-time silence now; alarms it held back and that

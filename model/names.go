@@ -19,4 +19,11 @@ const (
 	// MetricStateLost is 1 while state that could not be read at start is
 	// reported (StateLost).
 	MetricStateLost = "vedetta_state_lost"
+	// MetricClusterMemberUp is 1 for each member of the initial cluster
+	// that holds its membership lease, 0 for one that does not; the
+	// dispatcher writes it under ClusterTarget (ClusterMemberDown).
+	MetricClusterMemberUp = "vedetta_cluster_member_up"
+	// ClusterTarget is the target of the cluster's own samples: polled,
+	// as it were, by whichever member is the dispatcher.
+	ClusterTarget = "cluster"
 )

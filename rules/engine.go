@@ -45,6 +45,9 @@ type Engine struct {
 	byTarget  map[string]map[string]*alarm
 	queued    []model.Change // changes not yet accepted by OnChange
 	startedAt time.Time
+	// adopted: when this engine took over a target from another cluster
+	// member; its first polls get the same grace as after a start.
+	adopted map[string]time.Time
 	// pending links restored alarms of single-metric rules to their series
 	// once it exists again (series key -> alarms).
 	pending map[string][]*alarm
@@ -89,6 +92,65 @@ func (e *Engine) Restore(alarms []model.Alarm) {
 		e.index(a)
 		e.linkLater(a)
 	}
+}
+
+// Adopt takes over a target's alarms (saved by the cluster member that
+// polled it before): they go on from the state they were in, with their
+// `for:` and flap timers, and the target's first polls get the grace of a
+// start, so a move is never a resolve and a refire. Alarms already held
+// are kept as they are.
+func (e *Engine) Adopt(target string, alarms []model.Alarm) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.adopted == nil {
+		e.adopted = map[string]time.Time{}
+	}
+	e.adopted[target] = e.opts.Now()
+	for i := range alarms {
+		if alarms[i].Labels["target"] != target || e.alarms[alarms[i].ID] != nil {
+			continue
+		}
+		a := &alarm{Alarm: alarms[i].Clone()}
+		e.index(a)
+		e.linkLater(a)
+	}
+}
+
+// Release forgets a target another member polls now: its series and its
+// alarms leave memory with no change written (they live on, in the
+// replicated store, with their new owner). Changes still queued for it
+// are written as usual.
+func (e *Engine) Release(target string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, a := range e.byTarget[target] {
+		e.unindex(a)
+	}
+	delete(e.byTarget, target)
+	delete(e.targets, target)
+	delete(e.adopted, target)
+	for key, as := range e.pending {
+		kept := as[:0]
+		for _, a := range as {
+			if a.Labels["target"] != target {
+				kept = append(kept, a)
+			}
+		}
+		if len(kept) == 0 {
+			delete(e.pending, key)
+		} else {
+			e.pending[key] = kept
+		}
+	}
+}
+
+// startOf is when the engine began watching target: its start, or the
+// target's adoption from another member.
+func (e *Engine) startOf(target string) time.Time {
+	if t, ok := e.adopted[target]; ok && t.After(e.startedAt) {
+		return t
+	}
+	return e.startedAt
 }
 
 // SetRules replaces the rules and target intervals (a reload). Alarms of a

@@ -328,3 +328,66 @@ func TestEngineCountsEvaluationFailures(t *testing.T) {
 		t.Fatalf("a minute later the rule is logged again: %d warnings", n)
 	}
 }
+
+// TestEngineTargetMoves: a cluster member hands a target to another. The
+// new owner adopts the alarms as they were (firing stays firing, pending
+// keeps its `for:` start), gives the target the grace of a start, and the
+// old owner forgets it without writing anything.
+func TestEngineTargetMoves(t *testing.T) {
+	hot := config.Rule{Name: "Hot", Expr: "temp > 30"}
+	slow := config.Rule{Name: "Slow", Expr: "load > 5", For: 200 * time.Second}
+	a := newHarness(t, hot, slow)
+	t0 := a.clock.Now()
+	a.feed(smp("temp", 35), smp("load", 9)) // Slow pending since t0
+	a.want("firing:Hot")
+	saved := a.e.Alarms()
+	a.e.Release("h")
+	if n := len(a.e.Alarms()); n != 0 {
+		t.Fatalf("%d alarms left after Release", n)
+	}
+	for i := 0; i < 10; i++ { // long past staleness: nothing, it is not ours
+		a.clock.Add(10 * time.Second)
+		a.e.Tick()
+	}
+	a.want("firing:Hot")
+
+	// b has run as long as a: no start grace left, only the adoption's.
+	b := newHarness(t, hot, slow)
+	b.clock.Add(a.clock.Now().Sub(t0))
+	b.e.Adopt("h", saved)
+	b.e.Adopt("other", saved) // alarms of another target are not taken
+	if n := len(b.e.Alarms()); n != 2 {
+		t.Fatalf("%d alarms adopted, want 2", n)
+	}
+	for i := 0; i < 2; i++ { // the first polls not back yet: grace, not stale
+		b.clock.Add(10 * time.Second)
+		b.e.Tick()
+	}
+	b.want()
+	for b.clock.Now().Sub(t0) < 200*time.Second {
+		b.feed(smp("temp", 36), smp("load", 9)) // same condition: no news
+		b.want()
+		b.clock.Add(10 * time.Second)
+	}
+	b.feed(smp("temp", 36), smp("load", 9)) // 200 s after a saw it pending
+	b.want("firing:Slow")
+	b.clock.Add(10 * time.Second)
+	b.feed(smp("temp", 20), smp("load", 9))
+	b.want("firing:Slow", "resolved:Hot")
+	for _, c := range b.rec.events {
+		if c.Alarm.Rule != "Hot" {
+			continue
+		}
+		for _, s := range saved {
+			if s.ID == c.Alarm.ID && c.Alarm.Seq != s.Seq+1 {
+				t.Errorf("Hot seq %d after the move, want %d: the sequence goes on", c.Alarm.Seq, s.Seq+1)
+			}
+		}
+	}
+	// Past the grace, silence is an outage again: stale.
+	for i := 0; i < 5; i++ {
+		b.clock.Add(10 * time.Second)
+		b.e.Tick()
+	}
+	b.want("firing:Slow", "resolved:Hot", "stale:Slow")
+}

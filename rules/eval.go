@@ -29,7 +29,7 @@ func (e *Engine) evalTarget(target string, ts *targetState, now time.Time, chang
 		}
 		// No fresh data for this label set. Right after a (re)start the
 		// first polls have not come back yet: that is not an outage.
-		if now.Sub(e.startedAt) <= grace {
+		if now.Sub(e.startOf(target)) <= grace {
 			continue
 		}
 		e.transition(a, e.ruleByN[a.Rule], false, false, false, now, changes)

@@ -55,6 +55,14 @@ var BuiltinRules = []config.Rule{{
 	Summary: "vedetta lost saved state: {{ .Labels.reason }}; kept for inspection as {{ .Labels.kept }}. " +
 		"Acknowledgements, silences and queued notifications from before may be gone; alarms still firing are notified again",
 	Origin: config.Origin{File: "<built-in>", Path: "StateLost"},
+}, {
+	Name:     "ClusterMemberDown",
+	Expr:     model.MetricClusterMemberUp + " == 0",
+	For:      10 * time.Second, // members of a cluster that is starting join within seconds of each other
+	Severity: "critical",
+	Summary: "cluster member {{ .Labels.member }} ({{ .Labels.zone }}) is down: its targets are polled by the others; " +
+		"one more member lost and the cluster has no quorum",
+	Origin: config.Origin{File: "<built-in>", Path: "ClusterMemberDown"},
 }}
 
 // CompileRules compiles config rules (plus the built-in ones). Errors name

@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/vedetta-dc/vedetta/cluster"
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/rules"
 )
@@ -20,13 +22,24 @@ type parts struct {
 	rules     []*rules.Rule
 	channels  map[string]notify.Notifier
 	intervals map[string]time.Duration
+	// cluster is the parsed cluster block (nil: a single node); shared
+	// lists the targets members share out, with their zones.
+	cluster *cluster.Config
+	shared  map[string]string
 }
 
 // build turns a loaded config into collectors, compiled rules and
 // notifiers, collecting every problem (for `vedetta check` and reloads).
 func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
-	p := &parts{channels: map[string]notify.Notifier{}, intervals: map[string]time.Duration{}}
+	p := &parts{channels: map[string]notify.Notifier{}, intervals: map[string]time.Duration{}, shared: map[string]string{}}
 	var errs []error
+	if cfg.Cluster != nil {
+		cc, err := cluster.ParseConfig(cfg.Block(cfg.Cluster, "cluster"), cfg.StateDir, cfg.Dir)
+		if err != nil {
+			errs = append(errs, cfg.Place(config.Origin{File: cfg.File}, "cluster", err)...)
+		}
+		p.cluster = cc
+	}
 	// The SNMP profiles are a value of this build: the targets below hold
 	// them, and nothing outside p changes, so a refused reload leaves the
 	// running generation exactly as it was.
@@ -41,6 +54,15 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 		}
 	}
 	for _, t := range cfg.Targets {
+		if p.cluster != nil {
+			// Every member reads its own machine; remote devices are
+			// shared out.
+			if localKinds[t.Kind] {
+				t.Name = clusterName(t.Name, p.cluster.Node)
+			} else {
+				p.shared[t.Name] = t.Zone
+			}
+		}
 		ct, err := newTarget(reg, cfg, t, log)
 		if err != nil {
 			errs = append(errs, err)
@@ -50,6 +72,10 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 		p.intervals[t.Name] = t.Interval
 	}
 	p.intervals[selfTarget] = 10 * time.Minute
+	if p.cluster != nil {
+		p.intervals[clusterName(selfTarget, p.cluster.Node)] = 10 * time.Minute
+		p.intervals[model.ClusterTarget] = 2 * time.Second // written every 2 s by the dispatcher
+	}
 	rules, rerrs := rules.CompileRules(cfg)
 	p.rules = rules
 	errs = append(errs, rerrs...)

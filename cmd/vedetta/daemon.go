@@ -60,6 +60,7 @@ type daemon struct {
 	parts   *parts       // what the running generation was built from
 	broken  atomic.Value // string: why no generation runs (healthz fails)
 	sched   atomic.Pointer[collectors.Scheduler]
+	cl      *clustered // nil on a single node
 	m       *metrics
 	lastRun atomic.Int64 // unix ns of the last engine tick: the watchdog's proof of life
 
@@ -83,30 +84,41 @@ func (d *daemon) run(parent context.Context) error {
 		d.log.Info("no config file: watching this host with the built-in default; alarms go to this log",
 			"see", "vedetta default-config")
 	}
-	st, err := store.OpenBolt(d.cfg.StateDir)
-	if err != nil {
-		return err
-	}
-	d.st, d.bolt = st, st
-	defer st.Close()
-	if l := st.Loss(); l != nil {
-		d.lost.add("the state file was unreadable (" + l.Reason + ") and was moved aside")
-		d.lost.kept = l.MovedTo
-	}
-
 	d.m = newMetrics()
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	if p.cluster != nil {
+		if err := d.startCluster(ctx, p.cluster); err != nil {
+			return err
+		}
+		defer d.cl.etcd.Close()
+	} else {
+		st, err := store.OpenBolt(d.cfg.StateDir)
+		if err != nil {
+			return err
+		}
+		d.st, d.bolt = st, st
+		defer st.Close()
+		if l := st.Loss(); l != nil {
+			d.lost.add("the state file was unreadable (" + l.Reason + ") and was moved aside")
+			d.lost.kept = l.MovedTo
+		}
+	}
 	d.watchState()
 	d.engine = rules.New(rules.Options{
 		Site: d.cfg.Site, Rules: p.rules, Intervals: p.intervals, Logger: d.log.With("component", "rules"),
 		OnChange:      d.onChange,
 		OnEvalFailure: func(rule string) { d.m.evalFailures.WithLabelValues(rule).Inc() },
 	})
-	saved, corrupt, err := dispatch.LoadAlarms(st)
+	saved, corrupt, err := dispatch.LoadAlarms(d.st)
 	if err != nil {
 		return fmt.Errorf("read saved alarms: %w", err)
 	}
 	if corrupt > 0 {
 		d.noteCorrupt(fmt.Sprintf("%d saved alarm records could not be decoded", corrupt))
+	}
+	if d.cl != nil {
+		saved = d.localAlarms(saved, p) // the shared targets' come with their ownership
 	}
 	d.engine.Restore(saved)
 	d.m.watchEngine(d.engine)
@@ -115,15 +127,19 @@ func (d *daemon) run(parent context.Context) error {
 	}
 
 	srv, err := httpapi.New(d.cfg.HTTP.Listen, httpapi.Source{
-		Alarms: d.engine.Alarms,
+		Alarms: d.alarms,
 		Latest: d.engine.Latest,
 		Notifications: func() httpapi.Notifications {
 			if disp := d.disp.Load(); disp != nil {
 				return disp
 			}
+			if d.cl != nil { // not the dispatcher: through the inbox
+				return &dispatch.Relay{Store: d.st, Node: d.cl.self.Node}
+			}
 			return nil
 		},
 		Healthy: d.healthy,
+		Cluster: d.clusterStatus(),
 		Token:   d.cfg.HTTP.Token.Reveal(),
 	}, d.m.reg, d.log.With("component", "http"))
 	if err != nil {
@@ -131,13 +147,12 @@ func (d *daemon) run(parent context.Context) error {
 	}
 	go srv.Serve()
 
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
 	if err := d.startGeneration(ctx, p); err != nil {
 		return err
 	}
 	d.parts = p
-	if n := d.disp.Load().Corrupt(); n > 0 {
+	if disp := d.disp.Load(); disp != nil && disp.Corrupt() > 0 {
+		n := disp.Corrupt()
 		d.noteCorrupt(fmt.Sprintf("%d notification records (outbox, acks, silences) could not be decoded", n))
 	}
 	d.reportLost()
@@ -145,7 +160,11 @@ func (d *daemon) run(parent context.Context) error {
 	tickWG.Go(func() { d.tickLoop(ctx) })
 	tickWG.Go(func() { d.watchdog(ctx) })
 	tickWG.Go(func() { d.stateLostLoop(ctx) })
-	tickWG.Go(func() { d.compactLoop(ctx) })
+	if d.cl != nil {
+		tickWG.Go(func() { d.membership(ctx) })
+	} else {
+		tickWG.Go(func() { d.compactLoop(ctx) })
+	}
 
 	d.log.Info("vedetta started", "version", versionString(), "config", d.cfg.File, "targets", len(p.targets),
 		"rules", len(p.rules), "http", srv.Addr(), "state_dir", d.cfg.StateDir)
@@ -188,17 +207,21 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 	// The new dispatcher reads the outbox, then takes over: no alarm change
 	// may be written in between (the tick loop runs through a reload), or
 	// its deliveries would be in the store and not in the new one's index.
-	d.handoff.Lock()
-	disp, err := dispatch.NewDispatcher(d.st, d.cfg, p.channels, d.log.With("component", "dispatch"))
-	if err != nil {
+	var disp *dispatch.Dispatcher
+	if d.cl == nil {
+		d.handoff.Lock()
+		var err error
+		disp, err = dispatch.NewDispatcher(d.st, d.cfg, p.channels, d.log.With("component", "dispatch"))
+		if err != nil {
+			d.handoff.Unlock()
+			return err
+		}
+		disp.OnResult = d.m.notificationResult
+		disp.TargetUp = d.engine.TargetUp
+		disp.OnChannel = d.channelHealth
+		d.disp.Store(disp)
 		d.handoff.Unlock()
-		return err
 	}
-	disp.OnResult = d.m.notificationResult
-	disp.TargetUp = d.engine.TargetUp
-	disp.OnChannel = d.channelHealth
-	d.disp.Store(disp)
-	d.handoff.Unlock()
 	gctx, cancel := context.WithCancel(parent)
 	for _, n := range p.channels {
 		if f, ok := n.(*notify.Failover); ok {
@@ -206,6 +229,10 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 		}
 	}
 	sched := collectors.NewScheduler(p.targets, d.cfg.MaxConcurrent, d.ingest, d.log.With("component", "collect"))
+	if d.cl != nil {
+		sched.Owns = d.cl.owns
+		d.shareTargets(p.shared)
+	}
 	d.sched.Store(sched)
 	wait, err := startTraps(gctx, d.cfg, d.m.reg, d.ingest, sched.Trigger, d.log.With("component", "traps"))
 	if err != nil {
@@ -213,14 +240,20 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 		return err
 	}
 	d.genCancel = cancel
-	d.genWait.Go(func() { disp.Run(gctx) })
+	if disp != nil {
+		d.genWait.Go(func() { disp.Run(gctx) })
+	} else {
+		d.genWait.Go(func() { d.office(gctx, p) })
+	}
 	d.genWait.Go(func() { sched.Run(gctx) })
 	d.genWait.Go(wait)
 	d.genWait.Go(func() { d.probeLoop(gctx, p.channels) })
 	if hb := d.cfg.Notify.Heartbeat; hb != nil {
 		d.genWait.Go(func() { d.heartbeat(gctx, hb) })
 	}
-	disp.Wake()
+	if disp != nil {
+		disp.Wake()
+	}
 	return nil
 }
 
@@ -233,10 +266,20 @@ func (d *daemon) ingest(b model.Batch) {
 // onChange persists alarm changes with their notifications, then logs the
 // events (the log channel) and wakes the dispatcher.
 func (d *daemon) onChange(changes []model.Change) error {
-	d.handoff.Lock()
-	disp := d.disp.Load()
-	err := dispatch.Persist(d.st, disp, changes)
-	d.handoff.Unlock()
+	var err error
+	var disp *dispatch.Dispatcher
+	if d.cl != nil {
+		changes = d.cl.ours(changes)
+		start := time.Now()
+		err = dispatch.PersistInbox(d.st, d.cl.self.Node, changes)
+		d.cl.txnSeconds.Observe(time.Since(start).Seconds())
+		disp = d.disp.Load()
+	} else {
+		d.handoff.Lock()
+		disp = d.disp.Load()
+		err = dispatch.Persist(d.st, disp, changes)
+		d.handoff.Unlock()
+	}
 	if err != nil {
 		d.m.storeErrors.Inc()
 		return err
@@ -332,6 +375,14 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("reload refused: the new config has errors; still running on the previous one",
 			"config", path, "errors", errors.Join(problems...).Error())
 		return
+	}
+	if (p.cluster == nil) != (d.parts.cluster == nil) || p.cluster != nil && !sameCluster(p.cluster, d.parts.cluster) {
+		d.log.Warn("cluster changes take effect at the next restart")
+		if d.parts.cluster == nil {
+			p.cluster = nil
+		} else {
+			p.cluster = d.parts.cluster
+		}
 	}
 	if cfg.StateDir != d.cfg.StateDir || cfg.HTTP.Listen != d.cfg.HTTP.Listen || cfg.HTTP.Token != d.cfg.HTTP.Token {
 		d.log.Warn("state_dir and http (listen, token) changes take effect at the next restart")

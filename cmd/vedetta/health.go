@@ -13,11 +13,20 @@ import (
 
 // selfTarget is the target name of vedetta's own health samples, so that
 // a dead notification channel is an alarm like any other.
+// In a cluster each member has its own: "vedetta@<node>".
 const selfTarget = "vedetta"
 
+func (d *daemon) selfName() string {
+	if d.cl != nil {
+		return clusterName(selfTarget, d.cl.self.Node)
+	}
+	return selfTarget
+}
+
 func (d *daemon) selfSample(name string, v float64, labels ...string) {
-	ls := model.L(append([]string{"target", selfTarget, "class", "self"}, labels...)...)
-	d.ingest(model.Batch{Target: selfTarget, Samples: []model.Sample{{Name: name, Labels: ls, Value: v, Time: time.Now()}}})
+	self := d.selfName()
+	ls := model.L(append([]string{"target", self, "class", "self"}, labels...)...)
+	d.ingest(model.Batch{Target: self, Samples: []model.Sample{{Name: name, Labels: ls, Value: v, Time: time.Now()}}})
 }
 
 // channelHealth records whether a channel got a message through (any

@@ -40,7 +40,7 @@ func (d *daemon) reportLost() {
 	if len(d.lost.reasons) == 0 {
 		return
 	}
-	if d.lost.corrupt && d.lost.kept == "" {
+	if d.lost.corrupt && d.lost.kept == "" && d.bolt != nil {
 		kept, err := d.bolt.KeepCopy()
 		if err != nil {
 			d.log.Error("cannot keep a copy of the state file", "err", err)
@@ -119,13 +119,17 @@ func (d *daemon) compactIfWorth() {
 
 // watchState serves the state file's size and the outbox's backlog.
 func (d *daemon) watchState() {
+	if d.bolt != nil {
+		d.m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "vedetta_state_bytes", Help: "Size of the state file (vedetta.db).",
+			}, func() float64 { return float64(d.bolt.Stats().FileBytes) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "vedetta_state_free_bytes", Help: "Free pages in the state file, given back by the periodic compaction.",
+			}, func() float64 { return float64(d.bolt.Stats().FreeBytes) }),
+		)
+	}
 	d.m.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "vedetta_state_bytes", Help: "Size of the state file (vedetta.db).",
-		}, func() float64 { return float64(d.bolt.Stats().FileBytes) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "vedetta_state_free_bytes", Help: "Free pages in the state file, given back by the periodic compaction.",
-		}, func() float64 { return float64(d.bolt.Stats().FreeBytes) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "vedetta_outbox_open_deliveries", Help: "Notifications queued or in flight, not yet delivered or failed.",
 		}, func() float64 {

@@ -44,6 +44,9 @@ type Config struct {
 	Traps *Traps `yaml:"traps"`
 	// Silences are recurring maintenance windows.
 	Silences []Silence `yaml:"silences"`
+	// Cluster (three nodes in three zones on embedded etcd) is decoded and
+	// checked by package cluster, which owns it; nil runs a single node.
+	Cluster *yaml.Node `yaml:"cluster"`
 
 	// File is the path the config came from, Dir its folder (relative paths
 	// in the config are taken against it).
@@ -82,6 +85,9 @@ type Target struct {
 	Timeout   time.Duration     `yaml:"timeout"`
 	Labels    map[string]string `yaml:"labels"`
 	DependsOn []string          `yaml:"depends_on"`
+	// Zone prefers cluster members of this zone to poll the target (a
+	// device behind a zone's switches); empty: any member.
+	Zone string `yaml:"zone"`
 	// Options holds every other key (exec:, snmp:, profiles:...), decoded by
 	// the collector of Kind.
 	Options *yaml.Node `yaml:",remain"`

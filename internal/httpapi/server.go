@@ -30,6 +30,9 @@ type Source struct {
 	Latest        func(fn func(name string, labels model.Labels, value float64, t time.Time))
 	Notifications func() Notifications // nil while there is none
 	Healthy       func() error
+	// Cluster describes the cluster (GET /api/v1/cluster); nil on a
+	// single node.
+	Cluster func(ctx context.Context) any
 	// Token guards the write endpoints; empty disables them.
 	Token string
 }
@@ -101,6 +104,13 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 			out = append(out, v)
 		}
 		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /api/v1/cluster", func(w http.ResponseWriter, r *http.Request) {
+		if src.Cluster == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "this vedetta runs as a single node (no cluster: block)"})
+			return
+		}
+		writeJSON(w, http.StatusOK, src.Cluster(r.Context()))
 	})
 	registerWrites(mux, src, log)
 	// Profiles, for "why does it use that much memory/CPU" (loopback by

@@ -24,9 +24,12 @@ const (
 	Groups   = "groups"   // events waiting for their group's flush
 	Silences = "silences" // run-time silences, by id
 	Meta     = "meta"
+	// Inbox holds alarm changes and API commands that cluster members
+	// hand to the dispatcher (unused on a single node).
+	Inbox = "inbox"
 )
 
-var buckets = []string{Alarms, Outbox, Notices, Groups, Silences, Meta}
+var buckets = []string{Alarms, Outbox, Notices, Groups, Silences, Meta, Inbox}
 
 // Store is a transactional key-value store with named buckets.
 type Store interface {

@@ -3,9 +3,11 @@ package testpeer
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,11 +47,23 @@ func StartMailpit(t testing.TB, extra ...string) *Mailpit {
 // relay that "comes back" on the port a daemon already uses).
 func StartMailpitAt(t testing.TB, smtpPort int, extra ...string) *Mailpit {
 	t.Helper()
+	return startMailpit(t, "127.0.0.1", smtpPort, extra...)
+}
+
+// StartMailpitOn starts a Mailpit whose SMTP side listens on host (the
+// bridge address of a Net, which every namespace reaches).
+func StartMailpitOn(t testing.TB, host string, extra ...string) *Mailpit {
+	t.Helper()
+	return startMailpit(t, host, FreePort(t), extra...)
+}
+
+func startMailpit(t testing.TB, host string, smtpPort int, extra ...string) *Mailpit {
+	t.Helper()
 	bin := MailpitBin(t)
 	m := &Mailpit{SMTPPort: smtpPort}
 	httpPort := FreePort(t)
 	m.API = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	args := append([]string{"--smtp", Addr(m.SMTPPort), "--listen", Addr(httpPort),
+	args := append([]string{"--smtp", net.JoinHostPort(host, strconv.Itoa(m.SMTPPort)), "--listen", Addr(httpPort),
 		"--disable-version-check", "--smtp-disable-rdns", "--database", filepath.Join(t.TempDir(), "mailpit.db")}, extra...)
 	Start(t, nil, bin, args...)
 	WaitFor(t, 15*time.Second, "mailpit ready", func() bool {
