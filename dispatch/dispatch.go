@@ -59,6 +59,10 @@ type Dispatcher struct {
 	// TargetUp says whether a target answered its last collection (for
 	// depends_on); known is false before the first round.
 	TargetUp func(target string) (up, known bool)
+	// Tag starts every subject this dispatcher sends ("[degraded: cluster
+	// quorum lost] "): the reader knows the message did not come from the
+	// cluster.
+	Tag string
 	// MaySend, when set, is asked before every send (a cluster's
 	// dispatcher proves it still holds its office); an error puts the
 	// delivery back.

@@ -59,33 +59,36 @@ func inboxKey(node string, now time.Time) string {
 // Persist).
 func PersistInbox(st store.Store, node string, changes []model.Change) error {
 	now := time.Now()
-	return st.Update(func(tx store.Tx) error {
-		for i := range changes {
-			c := changes[i]
-			if c.Deleted {
-				if err := tx.Delete(store.Alarms, c.Alarm.ID); err != nil {
-					return err
-				}
-				continue
-			}
-			b, err := json.Marshal(c.Alarm)
-			if err != nil {
+	return st.Update(func(tx store.Tx) error { return PersistInboxTx(tx, node, now, changes) })
+}
+
+// PersistInboxTx is PersistInbox inside the caller's transaction.
+func PersistInboxTx(tx store.Tx, node string, now time.Time, changes []model.Change) error {
+	for i := range changes {
+		c := changes[i]
+		if c.Deleted {
+			if err := tx.Delete(store.Alarms, c.Alarm.ID); err != nil {
 				return err
 			}
-			if err := tx.Put(store.Alarms, c.Alarm.ID, b); err != nil {
-				return err
-			}
-			if c.Event == "" {
-				// A state without news (pending): the dispatcher's
-				// notices read nothing of it.
-				continue
-			}
-			if err := putEntry(tx, node, now, Entry{From: node, Change: &c}); err != nil {
-				return err
-			}
+			continue
 		}
-		return nil
-	})
+		b, err := json.Marshal(c.Alarm)
+		if err != nil {
+			return err
+		}
+		if err := tx.Put(store.Alarms, c.Alarm.ID, b); err != nil {
+			return err
+		}
+		if c.Event == "" {
+			// A state without news (pending): the dispatcher's notices
+			// read nothing of it.
+			continue
+		}
+		if err := putEntry(tx, node, now, Entry{From: node, Change: &c}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func putEntry(tx store.Tx, node string, now time.Time, e Entry) error {

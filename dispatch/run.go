@@ -167,7 +167,7 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 		sctx, cancel := context.WithTimeout(ctx, sendLease*2/3)
 		provider, err = n.Notify(sctx, notify.Message{
 			Key: x.Key, AlarmID: x.Ref, Event: string(x.Event), Severity: x.Severity,
-			Recipient: x.Recipient, Subject: x.Subject, Body: x.Body,
+			Recipient: x.Recipient, Subject: d.Tag + x.Subject, Body: x.Body,
 		})
 		cancel()
 	}

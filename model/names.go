@@ -26,4 +26,7 @@ const (
 	// ClusterTarget is the target of the cluster's own samples: polled,
 	// as it were, by whichever member is the dispatcher.
 	ClusterTarget = "cluster"
+	// MetricClusterQuorum is 1 while a member reaches the cluster's quorum,
+	// 0 while it does not (ClusterQuorumLost).
+	MetricClusterQuorum = "vedetta_cluster_quorum_reachable"
 )

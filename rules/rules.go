@@ -63,6 +63,13 @@ var BuiltinRules = []config.Rule{{
 	Summary: "cluster member {{ .Labels.member }} ({{ .Labels.zone }}) is down: its targets are polled by the others; " +
 		"one more member lost and the cluster has no quorum",
 	Origin: config.Origin{File: "<built-in>", Path: "ClusterMemberDown"},
+}, {
+	Name:     "ClusterQuorumLost",
+	Expr:     model.MetricClusterQuorum + " == 0",
+	Severity: "critical",
+	Summary: "cluster member {{ .Labels.node }} cannot reach a quorum of the cluster: it polls every target and " +
+		"sends on its own (degraded) until the cluster is back; messages may come twice meanwhile",
+	Origin: config.Origin{File: "<built-in>", Path: "ClusterQuorumLost"},
 }}
 
 // CompileRules compiles config rules (plus the built-in ones). Errors name

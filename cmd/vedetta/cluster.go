@@ -43,6 +43,7 @@ type clustered struct {
 	owned   map[string]bool   // sharded targets this member polls
 	zones   map[string]string // sharded target -> its zone ("" any)
 
+	degraded    *degradedMode
 	leader      atomic.Bool
 	leaderName  atomic.Value // string: the dispatcher's node, as last seen
 	changes     prometheus.Counter
@@ -94,6 +95,7 @@ func (d *daemon) startCluster(ctx context.Context, cc *cluster.Config) error {
 	)
 	d.cl = c
 	d.st = c.st
+	c.degraded = d.newDegraded()
 	return nil
 }
 
@@ -124,7 +126,7 @@ func (c *clustered) owns(target string) bool {
 	if _, shared := c.zones[target]; !shared {
 		return true // a local target
 	}
-	return c.owned[target]
+	return c.owned[target] || c.degraded.active()
 }
 
 // shareTargets sets the shared targets (from the running config) and
@@ -145,7 +147,11 @@ func (d *daemon) rebalance() {
 	c.mu.Lock()
 	var gained, lost []string
 	next := map[string]bool{}
-	if len(c.members) > 0 {
+	if c.degraded.active() {
+		for t := range c.zones { // alone: every target, as nobody else may be left
+			next[t] = true
+		}
+	} else if len(c.members) > 0 {
 		for t, z := range c.zones {
 			if cluster.Owner(t, z, c.members) == c.self.Node {
 				next[t] = true

@@ -162,6 +162,7 @@ func (d *daemon) run(parent context.Context) error {
 	tickWG.Go(func() { d.stateLostLoop(ctx) })
 	if d.cl != nil {
 		tickWG.Go(func() { d.membership(ctx) })
+		tickWG.Go(func() { d.quorumLoop(ctx) })
 	} else {
 		tickWG.Go(func() { d.compactLoop(ctx) })
 	}
@@ -270,10 +271,13 @@ func (d *daemon) onChange(changes []model.Change) error {
 	var disp *dispatch.Dispatcher
 	if d.cl != nil {
 		changes = d.cl.ours(changes)
-		start := time.Now()
-		err = dispatch.PersistInbox(d.st, d.cl.self.Node, changes)
-		d.cl.txnSeconds.Observe(time.Since(start).Seconds())
-		disp = d.disp.Load()
+		var alone bool
+		if alone, err = d.recordDegraded(changes); !alone {
+			start := time.Now()
+			err = dispatch.PersistInbox(d.st, d.cl.self.Node, changes)
+			d.cl.txnSeconds.Observe(time.Since(start).Seconds())
+			disp = d.disp.Load()
+		}
 	} else {
 		d.handoff.Lock()
 		disp = d.disp.Load()

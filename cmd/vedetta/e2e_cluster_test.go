@@ -61,6 +61,7 @@ cluster:
   zone: z%[2]d
   listen_peer: %[3]s:2380
   lease_ttl: 2s
+  quorum_timeout: 5s
   peers:
 %[5]s
 targets:
@@ -501,4 +502,85 @@ func TestE2EClusterDispatcherCutOffThenPaused(t *testing.T) {
 	}
 	// The cluster is whole again: three members, one dispatcher.
 	r.dispatcher(15*time.Second, all...)
+}
+
+// metric reads one unlabelled gauge from a member's /metrics.
+func (r *clusterRig) metric(i int, name string) float64 {
+	code, body := getQuiet(r.nodes[i].http + "/metrics")
+	if code != 200 {
+		return -1
+	}
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
+}
+
+// Two of three members killed: the survivor goes degraded within
+// quorum_timeout + 5 s, an alarm raised meanwhile reaches Mailpit (marked
+// degraded), and once the others are back the cluster carries on: the
+// alarm's RESOLVED goes out once, and the only duplicates are of what was
+// sent while degraded (replayed, and counted).
+func TestE2EClusterTwoOfThreeKilledDegraded(t *testing.T) {
+	needClusterRig(t)
+	const racks = 3
+	r := startClusterRig(t, racks)
+	if t.Failed() {
+		t.FailNow()
+	}
+	lead := r.dispatcher(20*time.Second, 0, 1, 2)
+	survivor := (lead + 1) % 3
+	killed := without([]int{0, 1, 2}, survivor)
+	for _, i := range killed {
+		r.nodes[i].kill9()
+	}
+	start := time.Now()
+	testpeer.WaitFor(t, 5*time.Second+5*time.Second, "the survivor degraded", func() bool {
+		return r.metric(survivor, "vedetta_cluster_degraded") == 1
+	})
+	t.Logf("n%d degraded %v after two of three were killed (quorum_timeout 5s)", survivor, time.Since(start).Round(time.Millisecond))
+	r.setRack(1, true)
+	testpeer.WaitFor(t, 15*time.Second, "a degraded FIRING mail for rack01", func() bool {
+		return len(r.mp.Matching(t, "[degraded: cluster quorum lost]", "FIRING", "rack01")) == 1
+	})
+	testpeer.WaitFor(t, 10*time.Second, "ClusterQuorumLost mailed", func() bool {
+		return len(r.mp.Matching(t, "FIRING", "ClusterQuorumLost")) >= 1
+	})
+	for _, i := range killed {
+		go r.start(i)
+	}
+	testpeer.WaitFor(t, 60*time.Second, "the survivor back in the cluster", func() bool {
+		return r.nodes[killed[0]] != nil && r.nodes[killed[1]] != nil && r.metric(survivor, "vedetta_cluster_degraded") == 0
+	})
+	r.dispatcher(20*time.Second, 0, 1, 2)
+	replayed := r.metric(survivor, "vedetta_cluster_degraded_replayed_total")
+	r.setRack(1, false)
+	testpeer.WaitFor(t, 20*time.Second, "rack01 RESOLVED", func() bool {
+		return len(r.mp.Matching(t, "RESOLVED", "rack01")) >= 1
+	})
+	time.Sleep(3 * time.Second)
+	degraded := len(r.mp.Matching(t, "[degraded: cluster quorum lost]"))
+	per, dups := r.tally()
+	t.Logf("%d mails sent while degraded, %.0f events replayed, rack01 %v, %d duplicate Message-IDs", degraded, replayed, per["rack01"], dups)
+	if per["rack01"][1] != 1 {
+		t.Errorf("rack01: %d RESOLVED mails, want 1", per["rack01"][1])
+	}
+	// FIRING: the one sent while degraded, then at most twice again: its
+	// replay, and the rack's new owner if it polled the rack before the
+	// survivor's replay reached the cluster (it adopts no alarm, and fires).
+	if f := per["rack01"][0]; f < 1 || f > 3 {
+		t.Errorf("rack01: %d FIRING mails, want 1 (sent while degraded) to 3 (and its two echoes)", f)
+	}
+	for _, k := range []string{"rack00", "rack02"} {
+		if per[k] != [2]int{} {
+			t.Errorf("%s never changed, got %v mails", k, per[k])
+		}
+	}
+	if replayed < 1 {
+		t.Errorf("replayed %.0f events, want the degraded ones counted", replayed)
+	}
 }

@@ -27,9 +27,12 @@ const (
 	// Inbox holds alarm changes and API commands that cluster members
 	// hand to the dispatcher (unused on a single node).
 	Inbox = "inbox"
+	// Replay keeps the alarm changes a cluster member recorded on its own
+	// while the cluster had no quorum, to be written there when it is back.
+	Replay = "replay"
 )
 
-var buckets = []string{Alarms, Outbox, Notices, Groups, Silences, Meta, Inbox}
+var buckets = []string{Alarms, Outbox, Notices, Groups, Silences, Meta, Inbox, Replay}
 
 // Store is a transactional key-value store with named buckets.
 type Store interface {
