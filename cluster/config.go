@@ -35,8 +35,12 @@ type Config struct {
 	// of the embedded one (then listen_*, peers and data_dir are unused).
 	Etcd *External `yaml:"etcd"`
 	// LeaseTTL bounds how long a dead member keeps its targets and a dead
-	// dispatcher its role (default 5s).
+	// dispatcher its office (default 3s: failover in about 3-4 s).
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// Join starts this member as one added to a running cluster (after
+	// `vedetta cluster member add` on a live member: a dead node's
+	// replacement), not as one of the members that bootstrap it.
+	Join bool `yaml:"join"`
 	// QuorumTimeout: a node that cannot reach quorum this long goes
 	// degraded (default 15s).
 	QuorumTimeout time.Duration `yaml:"quorum_timeout"`
@@ -63,7 +67,7 @@ type External struct {
 
 // Defaults.
 const (
-	DefaultLeaseTTL      = 5 * time.Second
+	DefaultLeaseTTL      = 3 * time.Second
 	DefaultQuorumTimeout = 15 * time.Second
 	DefaultListenClient  = "127.0.0.1:2379"
 )

@@ -162,11 +162,10 @@ func startEmbedded(ctx context.Context, c *Config, log *slog.Logger) (*Etcd, err
 	cfg.InitialCluster = strings.Join(initial, ",")
 	cfg.InitialClusterToken = "vedetta"
 	// With a WAL in the data dir etcd restarts from it whatever this says;
-	// without one this member bootstraps the cluster with its peers. (A
-	// member whose disk was replaced must be re-added by an operator and
-	// started as "existing": out of scope here.)
+	// without one this member bootstraps the cluster with its peers, or,
+	// with cluster.join, joins the running cluster it was added to.
 	cfg.ClusterState = embed.ClusterStateFlagNew
-	if _, err := os.Stat(filepath.Join(c.DataDir, "member")); err == nil {
+	if _, err := os.Stat(filepath.Join(c.DataDir, "member")); err == nil || c.Join {
 		cfg.ClusterState = embed.ClusterStateFlagExisting
 	}
 	cfg.MaxTxnOps = embeddedMaxTxnOps
@@ -457,12 +456,23 @@ func (e *Etcd) MoveLeaderAway(ctx context.Context) error {
 // cluster's first endpoint's), which the quota (2 GiB embedded) bounds:
 // past it etcd refuses every write until defragmented.
 func (e *Etcd) DBSize(ctx context.Context) (int64, error) {
+	size, _, err := e.DBUse(ctx)
+	return size, err
+}
+
+// DBUse is this member's database file size and the part of it in use
+// (the rest is what a defragmentation gives back).
+func (e *Etcd) DBUse(ctx context.Context) (size, inUse int64, err error) {
 	s, err := e.Client.Status(ctx, e.local)
 	if err != nil {
-		return 0, fmt.Errorf("cluster: etcd status: %w", err)
+		return 0, 0, fmt.Errorf("cluster: etcd status: %w", err)
 	}
-	return s.DbSize, nil
+	return s.DbSize, s.DbSizeInUse, nil
 }
+
+// Quota is the embedded members' backend quota: past it etcd refuses
+// writes (NOSPACE), so the daemon watches the size against it.
+const Quota = quotaBytes
 
 // Defragment gives this member's free pages back to the file system. It
 // blocks the member's reads and writes while it runs, so only this one
@@ -532,3 +542,34 @@ func (c slogCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
 }
 
 func (c slogCore) Sync() error { return nil }
+
+// Dial connects a client to the etcd this member's daemon uses (its
+// embedded member's client port, or the external endpoints): for the
+// `vedetta cluster member` commands, run on the node.
+func Dial(c *Config) (*clientv3.Client, error) {
+	log := slog.New(slog.DiscardHandler)
+	scheme := "http"
+	if c.TLS != nil {
+		scheme = "https"
+	}
+	endpoints := []string{scheme + "://" + c.ListenClient}
+	if c.Etcd != nil {
+		endpoints = c.Etcd.Endpoints
+	}
+	cfg := clientConfig(endpoints, log)
+	if c.TLS != nil {
+		tc, err := tlsInfo(c.TLS, false).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("cluster: client TLS: %w", err)
+		}
+		if c.Etcd == nil {
+			for _, p := range c.Peers {
+				if u, err := url.Parse(p.URL); err == nil && p.Node == c.Node {
+					tc.ServerName = u.Hostname() // as the daemon's own client does
+				}
+			}
+		}
+		cfg.TLS = tc
+	}
+	return clientv3.New(cfg)
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,6 +176,50 @@ func TestCheckSMSProviderBlocks(t *testing.T) {
 		{"the provider's own validation", "account_sid: AC0123456789abcdef0123456789abcdef", "account_sid: nope", `:19: notify.sms.providers[0].twilio.account_sid: want an account SID`},
 		{"unknown kind", "        modem: {device: /dev/ttyUSB0}", "        sinch: {device: /dev/ttyUSB0}", `notify.sms.providers[1]: give exactly one provider block: modem, twilio`},
 		{"no name", "      - name: gsm\n", "      - name: \"\"\n", `notify.sms.providers[1].name: every provider needs a name`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(base, c.from) {
+				t.Fatalf("test case: %q not in the base config", c.from)
+			}
+			p := filepath.Join(t.TempDir(), "bad.yaml")
+			if err := os.WriteFile(p, []byte(strings.Replace(base, c.from, c.to, 1)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errs := runCLI(t, "check", "--config", p)
+			if code != 1 || !strings.Contains(errs, c.want) {
+				t.Fatalf("exit %d, output\n  %s\nwant\n  %s", code, errs, c.want)
+			}
+		})
+	}
+	p := filepath.Join(t.TempDir(), "ok.yaml")
+	_ = os.WriteFile(p, []byte(base), 0o600)
+	if code, out, errs := runCLI(t, "check", "--config", p); code != 0 {
+		t.Fatalf("base config: exit %d %s %s", code, out, errs)
+	}
+}
+
+// The cluster block is checked by package cluster, and its problems name
+// file, line and field like every other.
+func TestCheckClusterBlock(t *testing.T) {
+	base := checkBase + `cluster:
+  node: a
+  listen_peer: 10.0.1.10:2380
+  peers:
+    - {node: a, url: "http://10.0.1.10:2380", zone: z1}
+    - {node: b, url: "http://10.0.2.10:2380", zone: z2}
+    - {node: c, url: "http://10.0.3.10:2380", zone: z3}
+`
+	line := strings.Count(checkBase, "\n") + 1 // the line of "cluster:"
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"unknown key", "  node: a\n", "  nod: a\n", fmt.Sprintf(`:%d: cluster.nod: unknown field "nod" (did you mean "node"?)`, line+1)},
+		{"not in the peers", "  node: a\n", "  node: x\n", `cluster.peers: this node ("x") is not in the list`},
+		{"a peer twice", "{node: c,", "{node: b,", fmt.Sprintf(`:%d: cluster.peers[2].node: "b" is listed twice`, line+6)},
+		{"https without tls", `"http://10.0.2.10:2380"`, `"https://10.0.2.10:2380"`, `cluster.peers[1].url: https peers need cluster.tls`},
+		{"a bad lease", "  node: a\n", "  node: a\n  lease_ttl: 500ms\n", `cluster.lease_ttl: must be between 2s and 1m`},
+		{"no peer address", "  listen_peer: 10.0.1.10:2380\n", "", `cluster.listen_peer: "" is not host:port`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -163,6 +163,7 @@ func (d *daemon) run(parent context.Context) error {
 	if d.cl != nil {
 		tickWG.Go(func() { d.membership(ctx) })
 		tickWG.Go(func() { d.quorumLoop(ctx) })
+		tickWG.Go(func() { d.maintain(ctx) })
 	} else {
 		tickWG.Go(func() { d.compactLoop(ctx) })
 	}

@@ -87,6 +87,7 @@ func newRoot() *cobra.Command {
 		ackCmd(v),
 		silenceCmd(v),
 		testNotifyCmd(v),
+		clusterCmd(v),
 		&cobra.Command{
 			Use:   "default-config",
 			Short: "Print the built-in default configuration",
