@@ -179,6 +179,13 @@ func run(ctx context.Context, o *options) (string, error) {
 	}
 	rep.took = time.Since(started)
 	text := rep.markdown()
+	if old, err := os.ReadFile(o.out); err == nil && o.out != "" {
+		// Sections measured by other commands (the cluster's) follow the
+		// marker and are kept as they are.
+		if i := strings.Index(string(old), keptMarker); i >= 0 {
+			text += "\n" + string(old[i:])
+		}
+	}
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
 			return text, err
@@ -187,6 +194,10 @@ func run(ctx context.Context, o *options) (string, error) {
 	}
 	return text, nil
 }
+
+// keptMarker starts the part of BENCHMARKS.md that vedetta-bench does not
+// write.
+const keptMarker = "<!-- kept by vedetta-bench: measured by other commands -->"
 
 // defaults fills the paths and the recordings.
 func (o *options) defaults() error {
