@@ -104,7 +104,9 @@ routes:
 	return r
 }
 
-func (r *clusterRig) rackFile(i int) string { return filepath.Join(r.dir, fmt.Sprintf("rack%02d.prom", i)) }
+func (r *clusterRig) rackFile(i int) string {
+	return filepath.Join(r.dir, fmt.Sprintf("rack%02d.prom", i))
+}
 
 func (r *clusterRig) setRack(i int, hot bool) {
 	v := 20
