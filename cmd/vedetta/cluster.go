@@ -38,6 +38,10 @@ type clustered struct {
 	self  cluster.Member
 	since time.Time
 
+	// rebalancing serializes rebalances (membership, config, degraded
+	// mode): a target is released and adopted in the order decided.
+	rebalancing sync.Mutex
+
 	mu      sync.Mutex
 	members []cluster.Member
 	owned   map[string]bool   // sharded targets this member polls
@@ -144,6 +148,8 @@ func (d *daemon) shareTargets(zones map[string]string) {
 // are released with nothing written (their new owner carries on).
 func (d *daemon) rebalance() {
 	c := d.cl
+	c.rebalancing.Lock()
+	defer c.rebalancing.Unlock()
 	c.mu.Lock()
 	var gained, lost []string
 	next := map[string]bool{}

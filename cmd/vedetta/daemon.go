@@ -260,6 +260,12 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 }
 
 func (d *daemon) ingest(b model.Batch) {
+	if d.cl != nil && b.Target != model.ClusterTarget && !d.cl.owns(b.Target) {
+		// A trap from a device another member polls: that member takes
+		// it (devices send their traps to all three); an alarm kept
+		// here would be a second, unwritten copy of the owner's.
+		return
+	}
 	start := time.Now()
 	d.engine.Ingest(b)
 	d.m.evalSeconds.Observe(time.Since(start).Seconds())

@@ -1,0 +1,331 @@
+package cluster
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vedetta-dc/vedetta/dispatch"
+	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/notify"
+)
+
+// The cluster's promise, stated as invariants and tried against random,
+// reproducible fault schedules on a real three-member etcd (not only the
+// scenarios of the end-to-end tests):
+//
+//  1. never lost: every alarm event written to the replicated inbox is
+//     delivered, whatever happens to the dispatchers meanwhile;
+//  2. sent once: a message goes twice only when its dispatcher lost the
+//     office with it in flight: duplicates ≤ 8 (the sends in flight) per
+//     change of dispatcher;
+//  3. one dispatcher: no two processes hold the office at once (a send is
+//     made only by a process whose fence held within half a lease).
+//
+// The faults: a dispatcher process crashes (its client vanishes, its lease
+// is not revoked and runs out), a process hangs inside a send (a relay
+// that never answers) while its lease is revoked under it (a pause), and
+// crashed processes come back.
+
+var dispatchSchedules = flag.Int("cluster.schedules", 3, "random fault schedules of TestDispatchInvariants")
+
+// recorder is the relay every dispatcher sends to: what reached it, by
+// delivery key, and who sent it.
+type recorder struct {
+	mu    sync.Mutex
+	sends map[string]int
+	byEv  map[string]map[string]bool // alarm/event -> keys
+	hang  map[string]chan struct{}   // process -> closed when its sends may go on
+	// holders counts processes inside a send whose fence held within half
+	// a lease of the send: at most one at a time (invariant 3).
+	last map[string]time.Time
+}
+
+type procNotifier struct {
+	r    *recorder
+	name string
+}
+
+func (p procNotifier) Notify(ctx context.Context, m notify.Message) (string, error) {
+	p.r.mu.Lock()
+	gate := p.r.hang[p.name]
+	p.r.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	p.r.mu.Lock()
+	defer p.r.mu.Unlock()
+	p.r.sends[m.Key]++
+	ev := m.AlarmID + "/" + m.Event
+	if p.r.byEv[ev] == nil {
+		p.r.byEv[ev] = map[string]bool{}
+	}
+	p.r.byEv[ev][m.Key] = true
+	p.r.last[p.name] = time.Now()
+	return "relay", nil
+}
+
+// proc is one vedetta process on one member: its own client (a crash
+// loses it, and its leases run out), campaigning and, in office, running
+// the dispatcher on the fenced store.
+type proc struct {
+	name     string
+	endpoint string
+	cli      *clientv3.Client
+	cancel   context.CancelFunc
+	done     chan struct{}
+	terms    *int
+	mu       *sync.Mutex
+}
+
+func (p *proc) start(t *testing.T, cfg *config.Config, r *recorder, ttl time.Duration) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{p.endpoint}, DialTimeout: 2 * time.Second,
+		Logger: nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cli, p.cancel, p.done = cli, cancel, make(chan struct{})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() {
+		defer close(p.done)
+		for ctx.Err() == nil {
+			lead, err := Campaign(ctx, cli, p.name, ttl)
+			if err != nil {
+				continue
+			}
+			p.mu.Lock()
+			*p.terms++
+			p.mu.Unlock()
+			fenced := NewStore(cli, 2*time.Second).Fenced(lead.Fence)
+			disp, err := dispatch.NewDispatcher(fenced, cfg, map[string]notify.Notifier{"email": procNotifier{r, p.name}}, log)
+			if err != nil {
+				continue
+			}
+			disp.MaySend = func(ctx context.Context) error {
+				if time.Since(fenced.LastFenced()) < ttl/2 {
+					return nil
+				}
+				cctx, c := context.WithTimeout(ctx, ttl/4)
+				defer c()
+				return fenced.Check(cctx)
+			}
+			tctx, stop := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() { disp.Run(tctx) })
+			wg.Go(func() {
+				for tctx.Err() == nil {
+					_, _ = disp.DrainInbox(200)
+					select {
+					case <-tctx.Done():
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+			})
+			select {
+			case <-ctx.Done():
+			case <-lead.Done():
+			}
+			stop()
+			wg.Wait()
+		}
+	}()
+}
+
+// crash: the process is gone, without a word to etcd.
+func (p *proc) crash() {
+	p.cancel()
+	_ = p.cli.Close()
+	<-p.done
+	p.cli = nil
+}
+
+func TestDispatchInvariants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three etcd members and random faults: not with -short")
+	}
+	cs := configs(t, 3)
+	nodes := startCluster(t, cs)
+	const ttl = 2 * time.Second
+	cfg := &config.Config{
+		Receivers: []config.Receiver{{Name: "noc", Email: []string{"noc@x.example"}}},
+		Routes:    []config.Route{{Receivers: []string{"noc"}}},
+	}
+	for s := 0; s < *dispatchSchedules; s++ {
+		seed := *seedFlag + int64(s)
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			reportSeed(t, seed)
+			runSchedule(t, nodes, cfg, ttl, seed)
+		})
+	}
+}
+
+func runSchedule(t *testing.T, nodes []*Etcd, cfg *config.Config, ttl time.Duration, seed int64) {
+	rng := rand.New(rand.NewPCG(uint64(seed), 11))
+	ctx := context.Background()
+	if _, err := nodes[0].Client.Delete(ctx, "/vedetta/", clientv3.WithPrefix()); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{sends: map[string]int{}, byEv: map[string]map[string]bool{}, hang: map[string]chan struct{}{}, last: map[string]time.Time{}}
+	var mu sync.Mutex
+	terms := 0
+	procs := make([]*proc, len(nodes))
+	for i, n := range nodes {
+		procs[i] = &proc{name: fmt.Sprintf("p%d", i), endpoint: n.Client.Endpoints()[0], terms: &terms, mu: &mu}
+		procs[i].start(t, cfg, r, ttl)
+	}
+	defer func() {
+		for _, p := range procs {
+			if p.cli != nil {
+				p.crash()
+			}
+		}
+	}()
+	writer := NewStore(nodes[0].Client, 2*time.Second)
+
+	// Alarms fire and resolve; each event is written once to the inbox,
+	// as a member's engine does (retried until the store takes it).
+	const alarms, steps = 12, 60
+	state := make([]model.Alarm, alarms)
+	for i := range state {
+		state[i] = model.Alarm{ID: fmt.Sprintf("a%02d", i), Rule: "R", Severity: "critical",
+			Labels: map[string]string{"target": fmt.Sprintf("t%02d", i)}, Site: "x"}
+	}
+	want := map[string]int{} // alarm/event -> events written
+	down := map[int]int{}    // crashed proc -> steps until it comes back
+	for step := 0; step < steps; step++ {
+		var changes []model.Change
+		for k := 1 + rng.IntN(4); k > 0; k-- {
+			a := &state[rng.IntN(alarms)]
+			a.Seq++
+			now := time.Now()
+			ev := model.EventFiring
+			if a.State == model.StateFiring {
+				a.State, a.ResolvedAt, ev = model.StateResolved, now, model.EventResolved
+			} else {
+				a.State, a.ActiveAt, a.FiringAt = model.StateFiring, now, now
+			}
+			changes = append(changes, model.Change{Alarm: a.Clone(), Event: ev})
+			want[a.ID+"/"+string(ev)]++
+		}
+		for {
+			if err := dispatch.PersistInbox(writer, "w", changes); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		switch f := rng.IntN(20); {
+		case f < 2: // the dispatcher crashes
+			if i := officeHolder(ctx, nodes[0].Client, procs); i >= 0 && len(down) < 2 {
+				procs[i].crash()
+				down[i] = 2 + rng.IntN(8)
+			}
+		case f < 3: // it hangs in a send while its lease is taken away
+			if i := officeHolder(ctx, nodes[0].Client, procs); i >= 0 {
+				gate := make(chan struct{})
+				r.mu.Lock()
+				r.hang[procs[i].name] = gate
+				r.mu.Unlock()
+				revokeOffice(ctx, t, nodes[0].Client)
+				go func() {
+					time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+					r.mu.Lock()
+					delete(r.hang, procs[i].name)
+					r.mu.Unlock()
+					close(gate)
+				}()
+			}
+		}
+		for i, n := range down {
+			if n--; n <= 0 {
+				procs[i].start(t, cfg, r, ttl)
+				delete(down, i)
+			} else {
+				down[i] = n
+			}
+		}
+		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond)
+	}
+	for i := range down {
+		procs[i].start(t, cfg, r, ttl)
+	}
+
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		r.mu.Lock()
+		missing := 0
+		for ev, n := range want {
+			if len(r.byEv[ev]) < n {
+				missing += n - len(r.byEv[ev])
+			}
+		}
+		r.mu.Unlock()
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("invariant 1 (never lost): %d events never delivered", missing)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(ttl) // room for a late duplicate
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	events, dups := 0, 0
+	for ev, n := range want {
+		events += n
+		if got := len(r.byEv[ev]); got != n {
+			t.Errorf("%s: %d distinct deliveries for %d events (a key reused or an event invented)", ev, got, n)
+		}
+	}
+	for _, n := range r.sends {
+		dups += n - 1
+	}
+	mu.Lock()
+	changesOfOffice := terms - 1
+	mu.Unlock()
+	t.Logf("%d events, %d sends, %d duplicates, %d changes of dispatcher", events, len(r.sends)+dups, dups, changesOfOffice)
+	if dups > 8*max(changesOfOffice, 0) {
+		t.Errorf("invariant 2 (sent once): %d duplicates for %d changes of dispatcher (bound 8 each)", dups, changesOfOffice)
+	}
+}
+
+// officeHolder is the process holding the dispatcher's office, or -1.
+func officeHolder(ctx context.Context, cli *clientv3.Client, procs []*proc) int {
+	name, err := Leader(ctx, cli)
+	if err != nil {
+		return -1
+	}
+	for i, p := range procs {
+		if p.name == name && p.cli != nil {
+			return i
+		}
+	}
+	return -1
+}
+
+// revokeOffice takes the office from its holder as a long pause would:
+// its lease is revoked by someone else, and it learns only when it next
+// asks.
+func revokeOffice(ctx context.Context, t *testing.T, cli *clientv3.Client) {
+	resp, err := cli.Get(ctx, "/vedetta/dispatcher/", clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend), clientv3.WithLimit(1))
+	if err != nil || len(resp.Kvs) == 0 {
+		return
+	}
+	if _, err := cli.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+		t.Logf("revoke: %v", err)
+	}
+}
