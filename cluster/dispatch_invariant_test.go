@@ -12,6 +12,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/config"
@@ -93,7 +94,7 @@ type proc struct {
 
 func (p *proc) start(t *testing.T, cfg *config.Config, r *recorder, ttl time.Duration) {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{p.endpoint}, DialTimeout: 2 * time.Second,
-		Logger: nil})
+		Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,8 +66,9 @@ func closeSession(s *concurrency.Session) error {
 
 // Membership is this node's entry in the member list, alive with its lease.
 type Membership struct {
-	m Member
-	s *concurrency.Session
+	m     Member
+	s     *concurrency.Session
+	fence Fence
 }
 
 // Join publishes m under /vedetta/members/<node> on a lease of ttl of its
@@ -88,12 +89,25 @@ func Join(ctx context.Context, cli *clientv3.Client, m Member, ttl time.Duration
 	if err != nil {
 		return nil, err
 	}
-	if _, err := cli.Put(ctx, membersPrefix+m.Node, string(val), clientv3.WithLease(s.Lease())); err != nil {
+	key := membersPrefix + m.Node
+	if _, err := cli.Put(ctx, key, string(val), clientv3.WithLease(s.Lease())); err != nil {
 		_ = closeSession(s)
 		return nil, fmt.Errorf("cluster: join as %s: %w", m.Node, err)
 	}
-	return &Membership{m: m, s: s}, nil
+	// The fence is the entry as it is now: a key left by an earlier
+	// session keeps its create revision, so read it back.
+	resp, err := cli.Get(ctx, key)
+	if err != nil || len(resp.Kvs) == 0 || clientv3.LeaseID(resp.Kvs[0].Lease) != s.Lease() {
+		_ = closeSession(s)
+		return nil, fmt.Errorf("cluster: join as %s: the entry did not stay (%v)", m.Node, err)
+	}
+	return &Membership{m: m, s: s, fence: Fence{Key: key, Rev: resp.Kvs[0].CreateRevision}}, nil
 }
+
+// Fence holds while this membership does: a member's writes carry it, so
+// that one that was cut off or paused past its lease writes nothing of
+// what it saw meanwhile.
+func (m *Membership) Fence() Fence { return m.fence }
 
 // Member is what was published.
 func (m *Membership) Member() Member { return m.m }

@@ -48,12 +48,17 @@ type clustered struct {
 	zones   map[string]string // sharded target -> its zone ("" any)
 
 	degraded    *degradedMode
+	memberFence atomic.Pointer[cluster.Fence] // nil while not a member
 	leader      atomic.Bool
 	leaderName  atomic.Value // string: the dispatcher's node, as last seen
 	changes     prometheus.Counter
 	txnSeconds  prometheus.Histogram
 	memberGauge prometheus.GaugeFunc
 }
+
+// errNotAMember: alarm changes wait (the engine offers them again) while
+// this member has no membership lease.
+var errNotAMember = errors.New("not a cluster member right now (no membership lease); will retry")
 
 // localKinds read the machine they run on: every member polls its own,
 // under "<name>@<node>", and none is shared out.
@@ -221,6 +226,8 @@ func (d *daemon) membership(ctx context.Context) {
 			sleepCtx(ctx, time.Second)
 			continue
 		}
+		f := m.Fence()
+		c.memberFence.Store(&f)
 		wctx, cancel := context.WithCancel(ctx)
 		go func() {
 			_ = cluster.WatchMembers(wctx, c.etcd.Client, func(ms []cluster.Member) {
@@ -233,7 +240,16 @@ func (d *daemon) membership(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-m.Done():
-			c.log.Warn("cluster membership lease lost; joining again")
+			// Cut off (or paused) for a lease: the others have shared out
+			// our targets by now. Poll none until we are a member again,
+			// and write none of what we saw meanwhile (ours drops it): a
+			// stale FIRING or RESOLVED would go out a second time.
+			c.log.Warn("cluster membership lease lost: polling no shared target until this member is back")
+			c.memberFence.Store(nil)
+			c.mu.Lock()
+			c.members = nil
+			c.mu.Unlock()
+			d.rebalance()
 		}
 		cancel()
 		m.Close()

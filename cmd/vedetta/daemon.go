@@ -281,7 +281,11 @@ func (d *daemon) onChange(changes []model.Change) error {
 		var alone bool
 		if alone, err = d.recordDegraded(changes); !alone {
 			start := time.Now()
-			err = dispatch.PersistInbox(d.st, d.cl.self.Node, changes)
+			err = errNotAMember
+			if f := d.cl.memberFence.Load(); f != nil {
+				// Fenced by the membership: written only while it holds.
+				err = dispatch.PersistInbox(d.cl.st.Fenced(*f), d.cl.self.Node, changes)
+			}
 			d.cl.txnSeconds.Observe(time.Since(start).Seconds())
 			disp = d.disp.Load()
 		}
