@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -241,8 +243,9 @@ func runSchedule(t *testing.T, nodes []*Etcd, cfg *config.Config, ttl time.Durat
 				r.hang[procs[i].name] = gate
 				r.mu.Unlock()
 				revokeOffice(ctx, t, nodes[0].Client)
+				hold := time.Duration(500+rng.IntN(2500)) * time.Millisecond // drawn here: rng is the schedule's, one goroutine's
 				go func() {
-					time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+					time.Sleep(hold)
 					r.mu.Lock()
 					delete(r.hang, procs[i].name)
 					r.mu.Unlock()
@@ -250,8 +253,8 @@ func runSchedule(t *testing.T, nodes []*Etcd, cfg *config.Config, ttl time.Durat
 				}()
 			}
 		}
-		for i, n := range down {
-			if n--; n <= 0 {
+		for _, i := range slices.Sorted(maps.Keys(down)) { // in order: the schedule is reproducible
+			if n := down[i] - 1; n <= 0 {
 				procs[i].start(t, cfg, r, ttl)
 				delete(down, i)
 			} else {
