@@ -9,8 +9,13 @@ import (
 // SMS is the SMS channel: providers tried in order for each message.
 type SMS struct {
 	Providers []SMSProvider `yaml:"providers"`
-	// RetryFor bounds the retries on one provider before failing over.
-	RetryFor time.Duration `yaml:"retry_for"`
+	// FailoverAfter is how long a provider other than the last may go
+	// without answering before the message moves on to the next one (a
+	// refusal, a 5xx or a timeout moves it on at once). Default 5s.
+	FailoverAfter time.Duration `yaml:"failover_after"`
+	// RetryFor is the removed retry_for key: kept only to refuse it with a
+	// sentence saying what replaced it.
+	RetryFor *yaml.Node `yaml:"retry_for"`
 	// MinInterval is the least time between two SMS to one number; alarms in
 	// between are sent as one digest (never dropped). Default 1m.
 	MinInterval time.Duration `yaml:"min_interval"`

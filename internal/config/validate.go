@@ -65,6 +65,9 @@ func (c *Config) applyDefaults() {
 			c.Rules[i].Severity = "warning"
 		}
 	}
+	if s := c.Notify.SMS; s != nil && s.FailoverAfter == 0 {
+		s.FailoverAfter = 5 * time.Second
+	}
 	if e := c.Notify.Email; e != nil {
 		if e.Timeout == 0 {
 			// A relay that accepts and never answers must not hold an
@@ -208,6 +211,12 @@ func (c *Config) validate(errs *Errors) {
 			if r.Password != "" && r.Username == "" {
 				at(top, f+".username", "a password is set but no username")
 			}
+		}
+	}
+	if s := c.Notify.SMS; s != nil {
+		if s.RetryFor != nil {
+			at(top, "notify.sms.retry_for", "retry_for was removed: a temporary error now moves the SMS to the next provider at once "+
+				"and the provider is retried in later rounds; use failover_after (how long a provider may go without answering, default 5s)")
 		}
 	}
 	recv := map[string]bool{}

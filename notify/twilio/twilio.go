@@ -171,7 +171,7 @@ func (p *Provider) Send(ctx context.Context, m notify.Message) error {
 		return s.CreateMessage(params)
 	})
 	if err != nil {
-		if !notify.IsPermanent(err) && errors.Is(err, context.DeadlineExceeded) {
+		if !notify.IsPermanent(err) && (errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil) {
 			// The request may have reached Twilio: a retry can duplicate.
 			p.log.Warn("twilio create timed out; the message may have been accepted", "key", m.Key, "to", m.Recipient)
 		}
@@ -181,6 +181,7 @@ func (p *Provider) Send(ctx context.Context, m notify.Message) error {
 	if sid == "" {
 		return notify.Temporary(fmt.Errorf("twilio create message: answer without a message sid (status %q)", status))
 	}
+	notify.Accepted(ctx) // from now on, waiting for its status beats sending it twice
 	p.log.Info("twilio accepted message", "sid", sid, "status", status, "to", m.Recipient, "key", m.Key, "alarm", m.AlarmID)
 	return p.follow(ctx, m, msg)
 }
