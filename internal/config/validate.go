@@ -218,6 +218,9 @@ func (c *Config) validate(errs *Errors) {
 			at(top, "notify.sms.retry_for", "retry_for was removed: a temporary error now moves the SMS to the next provider at once "+
 				"and the provider is retried in later rounds; use failover_after (how long a provider may go without answering, default 5s)")
 		}
+		if s.Burst < 0 || s.Burst > 100 {
+			at(top, "notify.sms.burst", "want 1-100 SMS per number at once (default 3), got %d", s.Burst)
+		}
 	}
 	recv := map[string]bool{}
 	for i, r := range c.Receivers {
