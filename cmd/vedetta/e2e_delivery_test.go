@@ -39,12 +39,17 @@ type deliveryConfig struct {
 	smsGap      string
 	failover    string // notify.sms.failover_after; 1s unless told
 	mainTimeout string // twilio-main's timeout; 2s unless told
+	httpPort    int    // 0: a free one
+	httpExtra   string // more keys under http:
 	smsExtra    string // more SMS providers
 }
 
 func newDeliveryRig(t *testing.T, c deliveryConfig) *deliveryRig {
 	t.Helper()
-	r := &deliveryRig{t: t, dir: t.TempDir(), httpPort: testpeer.FreePort(t), twilio: testpeer.StartTwilio(t)}
+	r := &deliveryRig{t: t, dir: t.TempDir(), httpPort: c.httpPort, twilio: testpeer.StartTwilio(t)}
+	if r.httpPort == 0 {
+		r.httpPort = testpeer.FreePort(t)
+	}
 	r.valueF = filepath.Join(r.dir, "values.prom")
 	writeFile(t, r.valueF, "")
 	writeFile(t, filepath.Join(r.dir, "token"), apiToken+"\n")
@@ -66,7 +71,7 @@ state_dir: %s/state
 http:
   listen: 127.0.0.1:%d
   token_file: token
-targets:
+%stargets:
   - name: sw1
     kind: exec
     interval: 1s
@@ -94,7 +99,7 @@ receivers:
 routes:
 %s
 %s
-`, r.dir, r.httpPort, r.valueF, c.rules, c.notifyExtra, "      - "+strings.Join(c.relays, "\n      - "), c.smsGap, c.failover,
+`, r.dir, r.httpPort, c.httpExtra, r.valueF, c.rules, c.notifyExtra, "      - "+strings.Join(c.relays, "\n      - "), c.smsGap, c.failover,
 		r.twilio.AccountSID, r.twilio.URL(), c.mainTimeout, c.smsExtra, c.routes, c.extra)
 	r.cfg = filepath.Join(r.dir, "vedetta.yaml")
 	writeFile(t, r.cfg, yaml)

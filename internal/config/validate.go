@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -124,6 +125,12 @@ func (c *Config) validate(errs *Errors) {
 	top := Origin{File: c.File}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		at(top, "http.listen", "want host:port, got %q", c.HTTP.Listen)
+	}
+	if u := c.HTTP.ExternalURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" || pu.User != nil {
+			at(top, "http.external_url", "want the URL others reach this listener at, like https://vedetta.dc1.example:9750, got %q", u)
+		}
 	}
 	if !oneOf(c.Log.Level, "debug", "info", "warn", "error") {
 		at(top, "log.level", "want debug, info, warn or error, got %q", c.Log.Level)

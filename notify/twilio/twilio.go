@@ -51,6 +51,7 @@ type Provider struct {
 	statusPoll    time.Duration
 	transport     http.RoundTripper
 	log           *slog.Logger
+	replies       atomic.Bool // the inbound webhook reads replies: say how to acknowledge
 }
 
 var (
@@ -165,7 +166,11 @@ func (p *Provider) Send(ctx context.Context, m notify.Message) error {
 	if p.service != "" {
 		params.SetMessagingServiceSid(p.service)
 	}
-	params.SetBody(SMSText(m))
+	if p.replies.Load() {
+		params.SetBody(SMSTextReply(m))
+	} else {
+		params.SetBody(SMSText(m))
+	}
 
 	msg, err := call(ctx, p, "create message", func(s *api.ApiService) (*api.ApiV2010Message, error) {
 		return s.CreateMessage(params)
