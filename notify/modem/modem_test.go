@@ -500,3 +500,31 @@ func TestFailoverToModem(t *testing.T) {
 		t.Errorf("probe = %v", errs)
 	}
 }
+
+// A hung modem that is not the last provider hands the SMS on after
+// failover_after, long before its own command deadlines would end the
+// attempt.
+func TestHungModemFailsOverAfter(t *testing.T) {
+	hung := testpeer.StartModem(t)
+	first, err := New("gsm-slow", Config{Device: hung.Device(), CommandTimeout: 10 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = first.Close() })
+	sim2, second, _ := start(t, "")
+	hung.Hang()
+	f := &notify.Failover{Channel: "sms", Providers: []notify.Provider{first, second}, FailoverAfter: 500 * time.Millisecond}
+	t0 := time.Now()
+	got, err := f.Notify(ctxT(t), msg("UPS-2 on battery [a1b2c3d4e5]"))
+	took := time.Since(t0)
+	t.Logf("hung modem → second modem in %v", took)
+	if err != nil || got != "gsm" || len(sim2.Sent()) != 1 {
+		t.Fatalf("Notify = %q, %v; second modem sent %v", got, err, sim2.Sent())
+	}
+	if len(hung.Sent()) != 0 {
+		t.Errorf("the hung modem recorded %v", hung.Sent())
+	}
+	if took > 5*time.Second {
+		t.Errorf("took %v: waited on the hung modem (10 s command deadline) beyond failover_after", took)
+	}
+}
