@@ -34,7 +34,7 @@ type Dispatcher struct {
 	channels  map[string]notify.Notifier
 	parents   map[string][]string
 	config    []*Silence // recurring windows from the config
-	smsGap    time.Duration
+	smsLimits smsLimits
 	log       *slog.Logger
 	now       func() time.Time
 	wake      chan struct{}
@@ -48,7 +48,8 @@ type Dispatcher struct {
 	notices  map[string]*Notice // committed notices, by alarm id
 	silences map[string]*Silence
 	inflight map[string]bool
-	lastSMS  map[string]time.Time
+	buckets  map[string]smsBucket // the SMS throttle, per number
+	spent    map[string]bool      // SMS in flight that spent a token (refunded if not sent)
 	// unsaved holds outcomes of sends whose write failed (a full disk):
 	// written again before anything else, so a delivered message is not
 	// sent again when its lease runs out.
@@ -86,14 +87,19 @@ func instance() string {
 func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notify.Notifier, log *slog.Logger) (*Dispatcher, error) {
 	d := &Dispatcher{
 		store: st, routes: cfg.Routes, receivers: map[string]config.Receiver{}, channels: channels,
-		parents: map[string][]string{}, smsGap: time.Minute,
+		parents: map[string][]string{}, smsLimits: smsLimits{Burst: 3, Every: time.Minute},
 		log: log, now: time.Now, wake: make(chan struct{}, 1), owner: instance(), ob: newOutbox(),
 		backoff: notify.Backoff,
 		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{},
-		lastSMS: map[string]time.Time{}, unsaved: map[string]Delivery{},
+		buckets: map[string]smsBucket{}, spent: map[string]bool{}, unsaved: map[string]Delivery{},
 	}
-	if cfg.Notify.SMS != nil && cfg.Notify.SMS.MinInterval != 0 {
-		d.smsGap = cfg.Notify.SMS.MinInterval
+	if s := cfg.Notify.SMS; s != nil {
+		if s.MinInterval != 0 {
+			d.smsLimits.Every = s.MinInterval
+		}
+		if s.Burst != 0 {
+			d.smsLimits.Burst = s.Burst
+		}
 	}
 	for _, r := range cfg.Receivers {
 		d.receivers[r.Name] = r
@@ -151,7 +157,8 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		}); err != nil {
 			return err
 		}
-		d.lastSMS, err = d.ob.lastSMS(tx)
+		sent, err := d.ob.smsSent(tx)
+		d.buckets = d.smsLimits.replaySMS(sent)
 		return err
 	})
 	if err != nil {

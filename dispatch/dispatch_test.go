@@ -305,16 +305,19 @@ func TestSMSThrottleDigest(t *testing.T) {
 	cfg := baseConfig()
 	cfg.Routes = []config.Route{{Receivers: []string{"oncall"}, Channels: []string{"sms"}}}
 	x := newDTest(t, cfg)
-	x.event(firing("t1", "critical", "target", "a"), model.EventFiring)
-	x.run()
-	for _, id := range []string{"t2", "t3", "t4"} {
-		x.event(firing(id, "critical", "target", "a"), model.EventFiring)
+	// Warnings: the bucket's 3 tokens, then a wait, then one digest.
+	for _, id := range []string{"t1", "t2", "t3"} {
+		x.event(firing(id, "warning", "target", "a"), model.EventFiring)
+		x.run()
+	}
+	for _, id := range []string{"t4", "t5", "t6"} {
+		x.event(firing(id, "warning", "target", "a"), model.EventFiring)
 	}
 	x.advance(30 * time.Second)
-	x.want("sms:firing>+390001")
-	x.advance(31 * time.Second)
-	x.want("sms:firing>+390001", "sms:firing>+390001")
-	if s := x.sink.subjects()[1]; !strings.Contains(s, "(+2 more, see e-mail)") {
+	x.want("sms:firing>+390001", "sms:firing>+390001", "sms:firing>+390001")
+	x.advance(31 * time.Second) // a token back
+	x.want("sms:firing>+390001", "sms:firing>+390001", "sms:firing>+390001", "sms:firing>+390001")
+	if s := x.sink.subjects()[3]; !strings.Contains(s, "(+2 more, see e-mail)") {
 		t.Errorf("digest subject %q", s)
 	}
 	ds, _ := x.d.Deliveries("")

@@ -290,10 +290,9 @@ func newWorld(t *testing.T, seed uint64) *world {
 		w.provs = append(w.provs, p)
 		return p
 	}
-	noSleep := func(context.Context, time.Duration) error { return nil }
 	w.chans = map[string]notify.Notifier{
-		"email": &notify.Failover{Channel: "email", Providers: []notify.Provider{mk("relay-a", "email"), mk("relay-b", "email")}, Sleep: noSleep},
-		"sms":   &notify.Failover{Channel: "sms", Providers: []notify.Provider{mk("twilio", "sms"), mk("modem", "sms")}, Sleep: noSleep},
+		"email": &notify.Failover{Channel: "email", Providers: []notify.Provider{mk("relay-a", "email"), mk("relay-b", "email")}},
+		"sms":   &notify.Failover{Channel: "sms", Providers: []notify.Provider{mk("twilio", "sms"), mk("modem", "sms")}},
 	}
 	w.start()
 	return w

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -396,13 +397,14 @@ func (o *outbox) ledger(tx store.Tx, alarmID string) ([]Delivery, error) {
 	return out, err
 }
 
-// lastSMS finds when each number last got an SMS (for the throttle).
-func (o *outbox) lastSMS(tx store.Tx) (map[string]time.Time, error) {
-	out := map[string]time.Time{}
+// smsSent finds when each number got an SMS (for the throttle's buckets):
+// the SMS that went, not the members of a digest riding in them.
+func (o *outbox) smsSent(tx store.Tx) (map[string][]time.Time, error) {
+	out := map[string][]time.Time{}
 	err := tx.ForEach(store.Outbox, func(_ string, v []byte) error {
 		x, err := decodeDelivery(v)
-		if err == nil && x.Channel == "sms" && x.State == DeliveryDelivered && x.Done.After(out[x.Recipient]) {
-			out[x.Recipient] = x.Done
+		if err == nil && x.Channel == "sms" && x.State == DeliveryDelivered && !strings.HasPrefix(x.LastError, digestMember) {
+			out[x.Recipient] = append(out[x.Recipient], x.Done)
 		}
 		return nil
 	})

@@ -71,6 +71,7 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 		return nil
 	}
 	var out []Delivery
+	var wasSending map[string]bool
 	err := d.store.Update(func(tx store.Tx) error {
 		out = out[:0]
 		var ready []Delivery
@@ -99,6 +100,12 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 			}
 		}
 		sort.Slice(ready, func(i, j int) bool { return ready[i].Seq < ready[j].Seq })
+		wasSending = map[string]bool{}
+		for _, x := range ready {
+			if x.State == DeliverySending {
+				wasSending[x.Key] = true
+			}
+		}
 		claim := d.throttleSMS(ready, now)
 		if len(claim) > limit {
 			claim = claim[:limit]
@@ -117,6 +124,7 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 		d.log.Error("outbox scan failed", "err", err)
 		return nil
 	}
+	d.spendSMS(out, wasSending, now)
 	d.mu.Lock()
 	for _, x := range out {
 		d.inflight[x.Key] = true
@@ -174,6 +182,13 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	if d.OnResult != nil {
 		d.OnResult(x.Channel, err)
 	}
+	d.mu.Lock()
+	spent := d.spent[x.Key]
+	delete(d.spent, x.Key)
+	d.mu.Unlock()
+	if spent && err != nil {
+		d.refundSMS(x)
+	}
 	now := d.now()
 	if ctx.Err() == nil && d.OnChannel != nil && n != nil {
 		d.OnChannel(x.Channel, err == nil)
@@ -181,11 +196,6 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	switch {
 	case err == nil:
 		x.State, x.Provider, x.Done, x.LastError = DeliveryDelivered, provider, now, ""
-		if x.Channel == "sms" {
-			d.mu.Lock()
-			d.lastSMS[x.Recipient] = now
-			d.mu.Unlock()
-		}
 		d.log.Info("notification delivered", "key", x.Key, "channel", x.Channel, "to", x.Recipient, "via", provider, "attempts", x.Attempts)
 		if x.Attempts > 1 {
 			defer d.retrySoon(x.Channel) // the channel is back: don't let the others wait out their backoff
@@ -215,6 +225,9 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	}
 }
 
+// digestMember starts the LastError of an SMS sent inside another.
+const digestMember = "sent as part of the digest "
+
 // settle records a send's outcome; the members of a digest share it.
 func (d *Dispatcher) settle(x Delivery) error {
 	return d.store.Update(func(tx store.Tx) error {
@@ -230,7 +243,7 @@ func (d *Dispatcher) settle(x Delivery) error {
 			m.LeaseUntil, m.LeaseOwner = time.Time{}, ""
 			m.Attempts++
 			if x.State == DeliveryDelivered {
-				m.LastError = "sent as part of the digest " + x.Key
+				m.LastError = digestMember + x.Key
 			}
 			if err := d.ob.save(tx, m); err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -41,20 +42,44 @@ type Prober interface {
 	Probe(ctx context.Context) error
 }
 
-// Failover is a channel made of providers tried in order. A temporary
-// error is retried on the same provider with backoff for at most RetryFor,
-// a permanent one moves on at once. When every provider has failed the
-// message goes back to the outbox (temporary), unless every provider
-// refused it permanently.
+// Failover is a channel made of providers tried in order, each once per
+// round: fail over first, retry later. A temporary error (refused, 5xx, a
+// timeout) moves the message on to the next provider at once, and so does
+// a provider other than the last that has not answered within
+// FailoverAfter (a hang): its attempt is cancelled. A permanent error moves
+// on too. When every provider has failed the message goes back to the
+// outbox (temporary, the dispatcher's backoff decides when the next round
+// starts, from the first provider again), unless every provider refused it
+// permanently. A failed provider is therefore tried again in the next
+// round and by its health probe, never while a message waits on it.
 type Failover struct {
 	Channel   string
 	Providers []Provider
-	RetryFor  time.Duration
-	Log       *slog.Logger
+	// FailoverAfter bounds how long a provider that is not the last may go
+	// without answering (accepting or refusing) before the message moves on
+	// to the next one; 0 leaves only the provider's own timeouts. A
+	// provider that reports Accepted is no longer bounded (Twilio following
+	// the status of a message it took). The last provider has no one to
+	// hand over to: only its own timeouts bound it.
+	FailoverAfter time.Duration
+	Log           *slog.Logger
 	// OnAttempt is told about every provider attempt (metrics, health).
 	OnAttempt func(channel, provider string, err error)
-	// Sleep waits between retries; tests replace it.
-	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// ErrNoAnswer is the cause of an attempt cut after FailoverAfter.
+var ErrNoAnswer = errors.New("no answer within failover_after")
+
+type acceptedKey struct{}
+
+// Accepted tells the Failover running this send that the far side has
+// taken the message (Twilio answered with a message SID): from now on the
+// attempt is not cut by FailoverAfter, because moving on could only
+// duplicate it. Outside a Failover it does nothing.
+func Accepted(ctx context.Context) {
+	if f, ok := ctx.Value(acceptedKey{}).(func()); ok {
+		f()
+	}
 }
 
 // Notify implements Notifier.
@@ -62,45 +87,30 @@ func (f *Failover) Notify(ctx context.Context, m Message) (string, error) {
 	if len(f.Providers) == 0 {
 		return "", Permanent(fmt.Errorf("%s: no provider configured", f.Channel))
 	}
-	sleep := f.Sleep
-	if sleep == nil {
-		sleep = sleepCtx
-	}
 	var errs []error
 	allPermanent := true
-	for _, p := range f.Providers {
-		deadline := time.Now().Add(f.RetryFor)
-		for attempt := 1; ; attempt++ {
-			err := p.Send(ctx, m)
-			if f.OnAttempt != nil {
-				f.OnAttempt(f.Channel, p.Name(), err)
-			}
-			if err == nil {
-				return p.Name(), nil
-			}
-			perm := IsPermanent(err)
-			if f.Log != nil {
-				f.Log.Warn("provider failed", "channel", f.Channel, "provider", p.Name(), "attempt", attempt,
-					"permanent", perm, "err", err, "key", m.Key)
-			}
-			if perm || ctx.Err() != nil {
-				allPermanent = allPermanent && perm
-				errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
-				break
-			}
-			wait := Backoff(attempt)
-			if time.Now().Add(wait).After(deadline) {
-				allPermanent = false
-				errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
-				break
-			}
-			if sleep(ctx, wait) != nil {
-				allPermanent = false
-				errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
-				break
-			}
+	for i, p := range f.Providers {
+		start := time.Now()
+		err := f.attempt(ctx, p, m, i < len(f.Providers)-1)
+		if f.OnAttempt != nil {
+			f.OnAttempt(f.Channel, p.Name(), err)
 		}
+		if err == nil {
+			if i > 0 && f.Log != nil {
+				f.Log.Info("delivered by a later provider", "channel", f.Channel, "provider", p.Name(), "key", m.Key,
+					"providers_failed", i)
+			}
+			return p.Name(), nil
+		}
+		perm := IsPermanent(err)
+		if f.Log != nil {
+			f.Log.Warn("provider failed; next provider", "channel", f.Channel, "provider", p.Name(),
+				"permanent", perm, "took", time.Since(start).Round(time.Millisecond), "err", err, "key", m.Key)
+		}
+		allPermanent = allPermanent && perm
+		errs = append(errs, fmt.Errorf("%s: %w", p.Name(), err))
 		if ctx.Err() != nil {
+			allPermanent = false
 			break
 		}
 	}
@@ -109,6 +119,52 @@ func (f *Failover) Notify(ctx context.Context, m Message) (string, error) {
 		return "", Permanent(err)
 	}
 	return "", Temporary(err)
+}
+
+// attempt is one Send; bounded, it is cancelled when the provider has not
+// answered nor reported Accepted within FailoverAfter.
+func (f *Failover) attempt(ctx context.Context, p Provider, m Message, bounded bool) error {
+	if !bounded || f.FailoverAfter <= 0 {
+		return p.Send(ctx, m)
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var mu sync.Mutex
+	state := 0 // 0 waiting for an answer, 1 accepted, 2 cut
+	t := time.AfterFunc(f.FailoverAfter, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if state == 0 {
+			state = 2
+			cancel(ErrNoAnswer)
+		}
+	})
+	defer t.Stop()
+	accepted := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if state == 0 {
+			state = 1
+			t.Stop()
+		}
+	}
+	err := p.Send(context.WithValue(actx, acceptedKey{}, accepted), m)
+	mu.Lock()
+	cut := state == 2
+	mu.Unlock()
+	if cut && ctx.Err() == nil {
+		if f.Log != nil {
+			// The request may have reached the far side: the next provider
+			// can duplicate it (the duplicate bound in the README).
+			f.Log.Warn("provider did not answer within failover_after; it may still have taken the message",
+				"channel", f.Channel, "provider", p.Name(), "failover_after", f.FailoverAfter, "key", m.Key)
+		}
+		if err == nil {
+			return nil // it answered just as it was cut
+		}
+		return Temporary(fmt.Errorf("%w (%s): %w", ErrNoAnswer, f.FailoverAfter, err))
+	}
+	return err
 }
 
 // Probe checks every provider that can be probed; it returns one error per
@@ -121,17 +177,6 @@ func (f *Failover) Probe(ctx context.Context) map[string]error {
 		}
 	}
 	return out
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Backoff is the wait before retry number attempt (from 1): 0.5 s × 1.5ⁿ

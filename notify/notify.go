@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Message is one notification to one recipient on one channel.
@@ -55,4 +56,16 @@ func Temporary(err error) error { return &Error{Err: err} }
 func IsPermanent(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Permanent
+}
+
+// ReplyCode is the short code an SMS offers for replies ("Reply 4a7b
+// ACK"): the first four characters of the alarm's (or group's) id. A reply
+// quoting it, or the whole id, is matched against what was sent to the
+// replying number (dispatch.AckByReply).
+func ReplyCode(id string) string {
+	id = strings.ToLower(strings.TrimSpace(id))
+	if len(id) > 4 {
+		id = id[:4]
+	}
+	return id
 }

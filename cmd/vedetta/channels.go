@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/notify"
@@ -45,10 +44,7 @@ func buildChannels(cfg *config.Config, smsKinds map[string]notify.Factory, log *
 		}
 	}
 	if s := cfg.Notify.SMS; s != nil {
-		f := &notify.Failover{Channel: "sms", RetryFor: s.RetryFor, Log: log.With("channel", "sms")}
-		if f.RetryFor == 0 {
-			f.RetryFor = 2 * time.Minute // then the next provider: the modem must not wait long
-		}
+		f := &notify.Failover{Channel: "sms", FailoverAfter: s.FailoverAfter, Log: log.With("channel", "sms")}
 		for i, p := range s.Providers {
 			field := fmt.Sprintf("notify.sms.providers[%d]", i)
 			kind, block := p.Kind()

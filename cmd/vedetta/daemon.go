@@ -23,6 +23,7 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/store"
 	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/notify"
+	"github.com/vedetta-dc/vedetta/notify/twilio"
 	"github.com/vedetta-dc/vedetta/rules"
 )
 
@@ -62,7 +63,8 @@ type daemon struct {
 	sched   atomic.Pointer[collectors.Scheduler]
 	cl      *clustered // nil on a single node
 	m       *metrics
-	lastRun atomic.Int64 // unix ns of the last engine tick: the watchdog's proof of life
+	lastRun atomic.Int64                   // unix ns of the last engine tick: the watchdog's proof of life
+	inbound atomic.Pointer[twilio.Inbound] // SMS replies (inbound.go); nil: not read
 
 	genCancel context.CancelFunc
 	genWait   sync.WaitGroup
@@ -138,9 +140,10 @@ func (d *daemon) run(parent context.Context) error {
 			}
 			return nil
 		},
-		Healthy: d.healthy,
-		Cluster: d.clusterStatus(),
-		Token:   d.cfg.HTTP.Token.Reveal(),
+		Healthy:  d.healthy,
+		Cluster:  d.clusterStatus(),
+		Token:    d.cfg.HTTP.Token.Reveal(),
+		Handlers: d.inboundRoutes(),
 	}, d.m.reg, d.log.With("component", "http"))
 	if err != nil {
 		return fmt.Errorf("http.listen %s: %w", d.cfg.HTTP.Listen, err)
@@ -224,6 +227,7 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 		d.disp.Store(disp)
 		d.handoff.Unlock()
 	}
+	d.inbound.Store(d.twilioInbound(d.cfg, p.channels))
 	gctx, cancel := context.WithCancel(parent)
 	for _, n := range p.channels {
 		if f, ok := n.(*notify.Failover); ok {

@@ -37,18 +37,31 @@ type deliveryConfig struct {
 	extra       string // top-level YAML
 	notifyExtra string // more keys under notify:
 	smsGap      string
+	failover    string // notify.sms.failover_after; 1s unless told
+	mainTimeout string // twilio-main's timeout; 2s unless told
+	httpPort    int    // 0: a free one
+	httpExtra   string // more keys under http:
 	smsExtra    string // more SMS providers
 }
 
 func newDeliveryRig(t *testing.T, c deliveryConfig) *deliveryRig {
 	t.Helper()
-	r := &deliveryRig{t: t, dir: t.TempDir(), httpPort: testpeer.FreePort(t), twilio: testpeer.StartTwilio(t)}
+	r := &deliveryRig{t: t, dir: t.TempDir(), httpPort: c.httpPort, twilio: testpeer.StartTwilio(t)}
+	if r.httpPort == 0 {
+		r.httpPort = testpeer.FreePort(t)
+	}
 	r.valueF = filepath.Join(r.dir, "values.prom")
 	writeFile(t, r.valueF, "")
 	writeFile(t, filepath.Join(r.dir, "token"), apiToken+"\n")
 	writeFile(t, filepath.Join(r.dir, "twilio.token"), r.twilio.AuthToken+"\n")
 	if c.smsGap == "" {
 		c.smsGap = "100ms"
+	}
+	if c.failover == "" {
+		c.failover = "1s"
+	}
+	if c.mainTimeout == "" {
+		c.mainTimeout = "2s"
 	}
 	if c.routes == "" {
 		c.routes = "  - receivers: [oncall]\n"
@@ -58,7 +71,7 @@ state_dir: %s/state
 http:
   listen: 127.0.0.1:%d
   token_file: token
-targets:
+%stargets:
   - name: sw1
     kind: exec
     interval: 1s
@@ -75,10 +88,10 @@ notify:
 %s
   sms:
     min_interval: %s
-    retry_for: 1s
+    failover_after: %s
     providers:
       - name: twilio-main
-        twilio: {account_sid: %s, auth_token_file: twilio.token, from: "+15550001111", api_url: "%s", status_poll: 50ms, status_timeout: 2s, timeout: 2s}
+        twilio: {account_sid: %s, auth_token_file: twilio.token, from: "+15550001111", api_url: "%s", status_poll: 50ms, status_timeout: 2s, timeout: %s}
 %s
 receivers:
   - {name: oncall, email: [oncall@e2e.example], sms: ["+390000000001"]}
@@ -86,8 +99,8 @@ receivers:
 routes:
 %s
 %s
-`, r.dir, r.httpPort, r.valueF, c.rules, c.notifyExtra, "      - "+strings.Join(c.relays, "\n      - "), c.smsGap,
-		r.twilio.AccountSID, r.twilio.URL(), c.smsExtra, c.routes, c.extra)
+`, r.dir, r.httpPort, c.httpExtra, r.valueF, c.rules, c.notifyExtra, "      - "+strings.Join(c.relays, "\n      - "), c.smsGap, c.failover,
+		r.twilio.AccountSID, r.twilio.URL(), c.mainTimeout, c.smsExtra, c.routes, c.extra)
 	r.cfg = filepath.Join(r.dir, "vedetta.yaml")
 	writeFile(t, r.cfg, yaml)
 	return r

@@ -61,6 +61,10 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 	// Token guards write endpoints (token_file reads it from a file).
 	Token Secret `yaml:"token"`
+	// ExternalURL is how others reach this listener (https://vedetta.example:9750,
+	// through a proxy perhaps): Twilio's webhooks are signed over it, so SMS
+	// replies are read only when it is set.
+	ExternalURL string `yaml:"external_url"`
 }
 
 // Log sets the daemon's own logging.

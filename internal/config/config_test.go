@@ -80,6 +80,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad yaml", "site: dc1", "site: [dc1", `:1: not valid YAML`},
 		{"unset env", "site: dc1", "site: ${VEDETTA_TEST_SURELY_UNSET}", `:1: environment variable VEDETTA_TEST_SURELY_UNSET is not set`},
 		{"bad from", "from: vedetta@dc1.example", "from: not an address", `notify.email.from: not an e-mail address`},
+		{"retry_for refused", "      - {host: smtp1.example, port: 587, tls: starttls}\n", "      - {host: smtp1.example, port: 587, tls: starttls}\n  sms:\n    retry_for: 2m\n    providers: [{name: x, twilio: {}}]\n", `:15: notify.sms.retry_for: retry_for was removed`},
+		{"bad burst", "      - {host: smtp1.example, port: 587, tls: starttls}\n", "      - {host: smtp1.example, port: 587, tls: starttls}\n  sms:\n    burst: -1\n    providers: [{name: x, twilio: {}}]\n", `:15: notify.sms.burst: want 1-100 SMS per number at once`},
+		{"bad external_url", "site: dc1\n", "site: dc1\nhttp:\n  external_url: vedetta.example/x?y=1\n", `:3: http.external_url: want the URL others reach this listener at`},
 		{"password and file", "tls: starttls}", "tls: starttls, username: u, password: p, password_file: x}", `notify.email.relays[0].password_file: give either password or password_file, not both`},
 	}
 	for _, c := range cases {

@@ -9,11 +9,19 @@ import (
 // SMS is the SMS channel: providers tried in order for each message.
 type SMS struct {
 	Providers []SMSProvider `yaml:"providers"`
-	// RetryFor bounds the retries on one provider before failing over.
-	RetryFor time.Duration `yaml:"retry_for"`
-	// MinInterval is the least time between two SMS to one number; alarms in
-	// between are sent as one digest (never dropped). Default 1m.
+	// FailoverAfter is how long a provider other than the last may go
+	// without answering before the message moves on to the next one (a
+	// refusal, a 5xx or a timeout moves it on at once). Default 5s.
+	FailoverAfter time.Duration `yaml:"failover_after"`
+	// RetryFor is the removed retry_for key: kept only to refuse it with a
+	// sentence saying what replaced it.
+	RetryFor *yaml.Node `yaml:"retry_for"`
+	// MinInterval is how often a number's SMS bucket gets a token back;
+	// Burst is its size (default 3). A new critical alarm goes even with
+	// the bucket empty; the rest waits for a token and goes as one digest
+	// (never dropped). Default 1m.
 	MinInterval time.Duration `yaml:"min_interval"`
+	Burst       int           `yaml:"burst"`
 }
 
 // SMSProvider is one way to send SMS: a name and one block named by the

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -64,6 +65,9 @@ func (c *Config) applyDefaults() {
 		if c.Rules[i].Severity == "" {
 			c.Rules[i].Severity = "warning"
 		}
+	}
+	if s := c.Notify.SMS; s != nil && s.FailoverAfter == 0 {
+		s.FailoverAfter = 5 * time.Second
 	}
 	if e := c.Notify.Email; e != nil {
 		if e.Timeout == 0 {
@@ -121,6 +125,12 @@ func (c *Config) validate(errs *Errors) {
 	top := Origin{File: c.File}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		at(top, "http.listen", "want host:port, got %q", c.HTTP.Listen)
+	}
+	if u := c.HTTP.ExternalURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" || pu.User != nil {
+			at(top, "http.external_url", "want the URL others reach this listener at, like https://vedetta.dc1.example:9750, got %q", u)
+		}
 	}
 	if !oneOf(c.Log.Level, "debug", "info", "warn", "error") {
 		at(top, "log.level", "want debug, info, warn or error, got %q", c.Log.Level)
@@ -208,6 +218,15 @@ func (c *Config) validate(errs *Errors) {
 			if r.Password != "" && r.Username == "" {
 				at(top, f+".username", "a password is set but no username")
 			}
+		}
+	}
+	if s := c.Notify.SMS; s != nil {
+		if s.RetryFor != nil {
+			at(top, "notify.sms.retry_for", "retry_for was removed: a temporary error now moves the SMS to the next provider at once "+
+				"and the provider is retried in later rounds; use failover_after (how long a provider may go without answering, default 5s)")
+		}
+		if s.Burst < 0 || s.Burst > 100 {
+			at(top, "notify.sms.burst", "want 1-100 SMS per number at once (default 3), got %d", s.Burst)
 		}
 	}
 	recv := map[string]bool{}

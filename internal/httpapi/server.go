@@ -34,7 +34,8 @@ type Source struct {
 	// single node.
 	Cluster func(ctx context.Context) any
 	// Token guards the write endpoints; empty disables them.
-	Token string
+	Token    string
+	Handlers map[string]http.Handler // extra routes ("POST /path") owned by other rooms
 }
 
 // Ledger is who was told what about an alarm.
@@ -80,6 +81,9 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	for pattern, h := range src.Handlers {
+		mux.Handle(pattern, h)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if src.Healthy != nil {
 			if err := src.Healthy(); err != nil {

@@ -1,13 +1,21 @@
 package testpeer
 
 import (
+	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -58,6 +66,9 @@ type TwilioMessage struct {
 	ErrorCode           int    // set with a failed/undelivered final status
 	Created             time.Time
 	Fetches             int // status fetches so far
+	// Reply is set on a message Twilio sent as the TwiML answer of an
+	// incoming message's webhook (a confirmation).
+	Reply bool
 
 	final string // where this message ends up, fixed when it was created
 }
@@ -359,4 +370,86 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return strings.ToLower(hex.EncodeToString(b))
+}
+
+// Incoming delivers an SMS from a phone (from) to the account's number
+// (to) the way Twilio calls a number's "A message comes in" webhook: a
+// form-encoded POST of Twilio's parameters to hookURL, signed in
+// X-Twilio-Signature with the account's auth token. A <Message> in the
+// TwiML answer is sent back to from, as Twilio does: it is recorded among
+// Messages with Reply set and returned. status is the webhook's HTTP status.
+func (tw *Twilio) Incoming(ctx context.Context, hookURL, from, to, body string) (status int, replies []string, err error) {
+	return tw.IncomingSignedWith(ctx, tw.AuthToken, hookURL, from, to, body)
+}
+
+// IncomingSignedWith is Incoming signed with another token (a forged or
+// misconfigured webhook); an empty token sends no signature at all.
+func (tw *Twilio) IncomingSignedWith(ctx context.Context, token, hookURL, from, to, body string) (int, []string, error) {
+	sid := "SM" + randHex(16)
+	form := url.Values{
+		"ToCountry": {"IT"}, "ToState": {""}, "SmsMessageSid": {sid}, "NumMedia": {"0"}, "ToCity": {""},
+		"FromZip": {""}, "SmsSid": {sid}, "FromState": {""}, "SmsStatus": {"received"}, "FromCity": {""},
+		"Body": {body}, "FromCountry": {"IT"}, "To": {to}, "ToZip": {""}, "NumSegments": {"1"},
+		"MessageSid": {sid}, "AccountSid": {tw.AccountSID}, "From": {from}, "ApiVersion": {"2010-04-01"},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hookURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "TwilioProxy/1.1")
+	req.Header.Set("I-Twilio-Idempotency-Token", randHex(16))
+	if token != "" {
+		req.Header.Set("X-Twilio-Signature", TwilioSignature(token, hookURL, form))
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return res.StatusCode, nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return res.StatusCode, nil, nil
+	}
+	var doc struct {
+		XMLName  xml.Name `xml:"Response"`
+		Messages []string `xml:"Message"`
+	}
+	if err := xml.Unmarshal(raw, &doc); err != nil {
+		return res.StatusCode, nil, fmt.Errorf("webhook answer is not TwiML (Twilio error 12100): %w: %q", err, raw)
+	}
+	tw.mu.Lock()
+	for _, text := range doc.Messages {
+		tw.msgs = append(tw.msgs, &TwilioMessage{SID: "SM" + randHex(16), To: from, From: to, Body: text,
+			Status: "delivered", Created: time.Now(), Reply: true, final: "delivered"})
+	}
+	tw.mu.Unlock()
+	return res.StatusCode, doc.Messages, nil
+}
+
+// TwilioSignature is X-Twilio-Signature as Twilio documents it
+// (https://www.twilio.com/docs/usage/security#validating-requests): the
+// full URL, then each POST parameter's name and value, sorted by name,
+// concatenated without separators; HMAC-SHA1 with the auth token; base64.
+func TwilioSignature(token, fullURL string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(fullURL)
+	for _, k := range keys {
+		vs := append([]string(nil), form[k]...)
+		sort.Strings(vs)
+		for _, v := range vs {
+			b.WriteString(k + v)
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(token))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }

@@ -482,8 +482,7 @@ func (f *failing) Send(context.Context, notify.Message) error {
 func TestFailoverToModem(t *testing.T) {
 	sim, p, _ := start(t, "")
 	tw := &failing{}
-	f := &notify.Failover{Channel: "sms", Providers: []notify.Provider{tw, p}, RetryFor: time.Second,
-		Sleep: func(context.Context, time.Duration) error { return nil }}
+	f := &notify.Failover{Channel: "sms", Providers: []notify.Provider{tw, p}, FailoverAfter: time.Second}
 	got, err := f.Notify(ctxT(t), msg("UPS-2 on battery [a1b2c3d4e5]"))
 	if err != nil {
 		t.Fatal(err)
@@ -491,13 +490,41 @@ func TestFailoverToModem(t *testing.T) {
 	if got != "gsm" {
 		t.Errorf("delivered by %q, want gsm", got)
 	}
-	if tw.calls == 0 {
-		t.Error("the first provider was not tried")
+	if tw.calls != 1 {
+		t.Errorf("the first provider was tried %d times; fail over first, retry later wants 1", tw.calls)
 	}
 	if s := sim.Sent(); len(s) != 1 || s[0].Number != "+393331234567" {
 		t.Errorf("modem sent %v", s)
 	}
 	if errs := f.Probe(ctxT(t)); errs["gsm"] != nil || len(errs) != 1 {
 		t.Errorf("probe = %v", errs)
+	}
+}
+
+// A hung modem that is not the last provider hands the SMS on after
+// failover_after, long before its own command deadlines would end the
+// attempt.
+func TestHungModemFailsOverAfter(t *testing.T) {
+	hung := testpeer.StartModem(t)
+	first, err := New("gsm-slow", Config{Device: hung.Device(), CommandTimeout: 10 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = first.Close() })
+	sim2, second, _ := start(t, "")
+	hung.Hang()
+	f := &notify.Failover{Channel: "sms", Providers: []notify.Provider{first, second}, FailoverAfter: 500 * time.Millisecond}
+	t0 := time.Now()
+	got, err := f.Notify(ctxT(t), msg("UPS-2 on battery [a1b2c3d4e5]"))
+	took := time.Since(t0)
+	t.Logf("hung modem → second modem in %v", took)
+	if err != nil || got != "gsm" || len(sim2.Sent()) != 1 {
+		t.Fatalf("Notify = %q, %v; second modem sent %v", got, err, sim2.Sent())
+	}
+	if len(hung.Sent()) != 0 {
+		t.Errorf("the hung modem recorded %v", hung.Sent())
+	}
+	if took > 5*time.Second {
+		t.Errorf("took %v: waited on the hung modem (10 s command deadline) beyond failover_after", took)
 	}
 }

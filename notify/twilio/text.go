@@ -78,7 +78,14 @@ func runeUnits(r rune, gsm bool) int {
 // acknowledge. A text that does not fit is cut at a word boundary where
 // possible and marked "..." (GSM-7) or "…" (UCS-2): a literal "…" in a GSM-7
 // text would switch the whole SMS to UCS-2 and leave 70 characters.
-func SMSText(m notify.Message) string {
+func SMSText(m notify.Message) string { return smsText(m, false) }
+
+// SMSTextReply is SMSText ending with how to acknowledge by a reply, after
+// the id: "... [4a7b1c2d3e] Reply 4a7b ACK" (what the inbound webhook
+// understands).
+func SMSTextReply(m notify.Message) string { return smsText(m, true) }
+
+func smsText(m notify.Message, reply bool) string {
 	src := m.Subject
 	if strings.TrimSpace(src) == "" {
 		for _, l := range strings.Split(m.Body, "\n") {
@@ -92,6 +99,9 @@ func SMSText(m notify.Message) string {
 	if id := strings.Join(strings.Fields(m.AlarmID), ""); id != "" {
 		src = strings.Replace(src, "["+id+"]", " ", 1)
 		suffix = " [" + id + "]"
+		if reply {
+			suffix += " Reply " + notify.ReplyCode(id) + " ACK"
+		}
 	}
 	text := strings.Join(strings.Fields(smartGSM.Replace(src)), " ")
 	if text == "" {

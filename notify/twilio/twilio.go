@@ -51,6 +51,7 @@ type Provider struct {
 	statusPoll    time.Duration
 	transport     http.RoundTripper
 	log           *slog.Logger
+	replies       atomic.Bool // the inbound webhook reads replies: say how to acknowledge
 }
 
 var (
@@ -165,13 +166,17 @@ func (p *Provider) Send(ctx context.Context, m notify.Message) error {
 	if p.service != "" {
 		params.SetMessagingServiceSid(p.service)
 	}
-	params.SetBody(SMSText(m))
+	if p.replies.Load() {
+		params.SetBody(SMSTextReply(m))
+	} else {
+		params.SetBody(SMSText(m))
+	}
 
 	msg, err := call(ctx, p, "create message", func(s *api.ApiService) (*api.ApiV2010Message, error) {
 		return s.CreateMessage(params)
 	})
 	if err != nil {
-		if !notify.IsPermanent(err) && errors.Is(err, context.DeadlineExceeded) {
+		if !notify.IsPermanent(err) && (errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil) {
 			// The request may have reached Twilio: a retry can duplicate.
 			p.log.Warn("twilio create timed out; the message may have been accepted", "key", m.Key, "to", m.Recipient)
 		}
@@ -181,6 +186,7 @@ func (p *Provider) Send(ctx context.Context, m notify.Message) error {
 	if sid == "" {
 		return notify.Temporary(fmt.Errorf("twilio create message: answer without a message sid (status %q)", status))
 	}
+	notify.Accepted(ctx) // from now on, waiting for its status beats sending it twice
 	p.log.Info("twilio accepted message", "sid", sid, "status", status, "to", m.Recipient, "key", m.Key, "alarm", m.AlarmID)
 	return p.follow(ctx, m, msg)
 }

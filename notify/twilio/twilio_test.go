@@ -331,16 +331,19 @@ func TestFailover(t *testing.T) {
 		{"main answers 500", func(tw *testpeer.Twilio) { tw.FailCreate(500, 0) }, ""},
 		{"main rejects the number", func(tw *testpeer.Twilio) { tw.FailCreate(400, 21211) }, ""},
 		{"main accepts but undelivered", func(tw *testpeer.Twilio) { tw.FinalStatus("undelivered") }, "undelivered"},
+		// A hung account is cut after failover_after (1 s), long before its
+		// own 10 s timeout.
+		{"main hangs", func(tw *testpeer.Twilio) { tw.Delay(time.Minute) }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			twMain, twBackup := testpeer.StartTwilio(t), testpeer.StartTwilio(t)
 			tc.breakMain(twMain)
-			main, _ := newProvider(t, twMain, "twilio-main", nil)
+			main, _ := newProvider(t, twMain, "twilio-main", func(c *Config) { c.Timeout = 10 * time.Second })
 			backup, _ := newProvider(t, twBackup, "twilio-backup", func(c *Config) { c.From = "+15550002222" })
 			var mu sync.Mutex
 			var attempts []string
-			f := &notify.Failover{Channel: "sms", Providers: []notify.Provider{main, backup}, RetryFor: 0,
+			f := &notify.Failover{Channel: "sms", Providers: []notify.Provider{main, backup}, FailoverAfter: time.Second,
 				OnAttempt: func(_, provider string, err error) {
 					mu.Lock()
 					defer mu.Unlock()
@@ -352,8 +355,13 @@ func TestFailover(t *testing.T) {
 			if err != nil || got != "twilio-backup" {
 				t.Fatalf("Notify = %q, %v; want twilio-backup", got, err)
 			}
-			if time.Since(start) > 3*time.Second {
-				t.Errorf("failover took %v", time.Since(start))
+			took := time.Since(start)
+			t.Logf("failover took %v", took)
+			if took > 5*time.Second {
+				t.Errorf("failover took %v: the main account was waited for beyond failover_after", took)
+			}
+			if n := twMain.Attempts(); n > 1 { // a hung request is not counted
+				t.Errorf("main answered %d create requests; fail over first, retry later wants 1", n)
 			}
 			if strings.Join(attempts, ",") != "twilio-main=err,twilio-backup=ok" {
 				t.Errorf("attempts %v", attempts)
@@ -367,6 +375,27 @@ func TestFailover(t *testing.T) {
 				t.Errorf("main messages %+v, want state %q", mm, tc.mainState)
 			}
 		})
+	}
+}
+
+// A message the account accepted is not cut by failover_after while its
+// status is followed: moving on could only duplicate it.
+func TestFailoverWaitsForAcceptedMessage(t *testing.T) {
+	twMain, twBackup := testpeer.StartTwilio(t), testpeer.StartTwilio(t)
+	// Two status fetches 400 ms apart: delivered after ~800 ms, beyond
+	// failover_after (300 ms).
+	main, _ := newProvider(t, twMain, "twilio-main", func(c *Config) { c.StatusPoll = 400 * time.Millisecond })
+	backup, _ := newProvider(t, twBackup, "twilio-backup", nil)
+	f := &notify.Failover{Channel: "sms", Providers: []notify.Provider{main, backup}, FailoverAfter: 300 * time.Millisecond}
+	got, err := f.Notify(context.Background(), testMessage("+393331234567"))
+	if err != nil || got != "twilio-main" {
+		t.Fatalf("Notify = %q, %v; want twilio-main", got, err)
+	}
+	if n := len(twBackup.Messages()); n != 0 {
+		t.Errorf("backup got %d messages: an accepted message was sent twice", n)
+	}
+	if mm := twMain.Messages(); len(mm) != 1 || mm[0].Status != "delivered" {
+		t.Errorf("main messages %+v", mm)
 	}
 }
 

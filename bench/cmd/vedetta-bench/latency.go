@@ -135,7 +135,7 @@ func latencyConfig(p *peers, agents []*upsAgent, interval string, trapPort int, 
       - {host: 127.0.0.1, port: %d, tls: none}
   sms:
     min_interval: 100ms
-    retry_for: 5s
+    failover_after: 5s
     providers:
       - name: twilio
         twilio: {account_sid: %s, auth_token: %s, from: "+15550001111", api_url: "%s", status_poll: 1s, status_timeout: 10s, timeout: 5s}
