@@ -134,7 +134,7 @@ func FuzzDecodeResponse(f *testing.F) {
 			v.add(vb, true)
 		}
 		v.finish()
-		evaluate(profiles, v, func(s model.Sample) {
+		evaluate(profiles, v, nil, func(s model.Sample) {
 			if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
 				t.Fatalf("sample %s = %v", s.Name, s.Value)
 			}
