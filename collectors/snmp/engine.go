@@ -279,6 +279,10 @@ func (m *Metric) eval(v *view, g *guard, emit func(model.Sample)) {
 			}
 		}
 	}
+	if rg, ok := g.table.For(m.Name); ok && !rg.Plausible(r) {
+		g.count(m.Name, ReasonOutOfRange) // a sum of plausible rows can still be absurd
+		return
+	}
 	ls, _ := m.labels(v, "")
 	emit(model.Sample{Name: m.Name, Labels: ls, Value: r})
 }
