@@ -212,17 +212,45 @@ func (k *Collector) Implausible(metric, reason string) float64 {
 	return k.guard.counts[[2]string{metric, reason}]
 }
 
-// Explain makes every later poll tell fn each plausibility decision:
-// the metric, the row index ("" for a scalar), the decision (vedetta
-// probe snmp). nil stops it.
-func (k *Collector) Explain(fn func(metric, row string, d Decision)) {
+// Explain makes every later poll tell fn each plausibility decision (the
+// metric, its row, raw -> normalized, scale, range, verdict: vedetta probe
+// snmp). nil stops it.
+func (k *Collector) Explain(fn func(Explained)) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if fn == nil {
-		k.guard.explain = nil
-		return
+	k.guard.explain = fn
+}
+
+// String renders a decision on one line:
+// "ups_input_voltage_volts[1.0] raw 2363 -> 236.3 (scale 0.1, autoscale x0.1 chosen; range [80, 700] or 0): exported".
+func (e Explained) String() string {
+	var b strings.Builder
+	b.WriteString(e.Metric)
+	if e.Row != "" {
+		b.WriteString("[" + e.Row + "]")
 	}
-	k.guard.explain = func(m *Metric, idx string, d Decision) { fn(m.Name, idx, d) }
+	if e.RawText != "" {
+		fmt.Fprintf(&b, " raw %q", e.RawText)
+	} else {
+		b.WriteString(" raw " + FormatValue(e.Raw) + " -> " + FormatValue(e.Value))
+	}
+	b.WriteString(" (scale " + FormatValue(e.Scale))
+	if e.Factor != 1 || e.Chosen {
+		b.WriteString(", autoscale x" + FormatValue(e.Factor))
+		if e.Chosen {
+			b.WriteString(" chosen")
+		}
+	}
+	if e.Range != "" {
+		b.WriteString("; range " + e.Range)
+	}
+	b.WriteString("): ")
+	if e.Reason == "" {
+		b.WriteString("exported")
+	} else {
+		b.WriteString("dropped, " + e.Reason)
+	}
+	return b.String()
 }
 
 // reset drops the session and the detection after a failure, so the next

@@ -336,16 +336,14 @@ func (m *Metric) value(v *view, g *guard, p gosnmp.SnmpPDU, idx string) (float64
 	}
 	num, isNum := number(p)
 	if !isNum && m.Map == nil && g.table.unknownText(text(p)) {
-		g.count(m.Name, ReasonSentinel) // "N/A": the device says it does not know
-		if g.explain != nil {
-			g.explain(m, idx, Decision{Reason: ReasonSentinel, Factor: 1, Raw: math.NaN()})
-		}
+		g.sentinel(m, idx, math.NaN(), text(p)) // "N/A": the device says it does not know
 		return 0, false
 	}
 	raw := num
 	if isNum {
 		for _, s := range m.Sentinels {
 			if num == s {
+				g.sentinel(m, idx, num, "") // the profile's own
 				return 0, false
 			}
 		}

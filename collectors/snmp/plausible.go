@@ -244,7 +244,18 @@ type guard struct {
 	chosen  map[string]float64     // Metric.key -> factor
 	counts  map[[2]string]float64  // {metric, reason} -> values not exported
 	// explain, when set, is told every decision (vedetta probe snmp).
-	explain func(m *Metric, idx string, d Decision)
+	explain func(Explained)
+}
+
+// Explained is one plausibility decision, as `vedetta probe snmp` shows it.
+type Explained struct {
+	Metric  string // the normalized name
+	Key     string // profile/metric index
+	Row     string // the row index, "" for a scalar
+	RawText string // the value as text when it was no number ("N/A")
+	Scale   float64
+	Range   string // the metric's range, "" when the table has none
+	Decision
 }
 
 func newGuard(target string, log *slog.Logger, counter *prometheus.CounterVec) *guard {
@@ -275,13 +286,31 @@ func (g *guard) judge(m *Metric, idx string, raw, base float64, ticks bool) (flo
 			"autoscale_factor", d.Factor, "value", d.Value, "range", r.String())
 	}
 	if g.explain != nil {
-		g.explain(m, idx, d)
+		rs := ""
+		if known {
+			rs = r.String()
+		}
+		g.explain(Explained{Metric: m.Name, Key: m.key, Row: idx, Scale: m.Scale * d.Factor, Range: rs, Decision: d})
 	}
 	if d.Reason != "" {
 		g.count(m.Name, d.Reason)
 		return 0, false
 	}
 	return d.Value, true
+}
+
+// sentinel counts (and explains) a value the profile or the table knows
+// as "unknown" before any scaling: raw, or rawText when it is no number.
+func (g *guard) sentinel(m *Metric, idx string, raw float64, rawText string) {
+	g.count(m.Name, ReasonSentinel)
+	if g.explain != nil {
+		rs := ""
+		if r, ok := g.table.For(m.Name); ok {
+			rs = r.String()
+		}
+		g.explain(Explained{Metric: m.Name, Key: m.key, Row: idx, RawText: rawText, Scale: m.Scale, Range: rs,
+			Decision: Decision{Raw: raw, Value: raw * m.Scale, Factor: 1, Reason: ReasonSentinel}})
+	}
 }
 
 func (g *guard) count(metric, reason string) {

@@ -246,6 +246,9 @@ func TestQuirksOfRealRecordings(t *testing.T) {
 		if v, ok := p.samples["ups_battery_runtime_seconds"]; ok {
 			t.Errorf("ups_battery_runtime_seconds = %v exported from 65535", v)
 		}
+		if n := counted(t, "netvision-rfc", "ups_battery_runtime_seconds", ReasonSentinel); n != 1 {
+			t.Errorf("the profile's own sentinel counted %v, want 1", n)
+		}
 	})
 	t.Run("no phantom phases", func(t *testing.T) {
 		p := newPolled(t, "derived-phantom")
