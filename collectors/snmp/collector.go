@@ -282,6 +282,12 @@ func (k *Collector) profiles(ctx context.Context) ([]*Profile, error) {
 	}
 	if sysOID != k.sysOID || !sameProfiles(ps, k.detected) {
 		k.log.Info("snmp profiles detected", "sysObjectID", sysOID, "profiles", names(ps))
+		if len(k.guard.chosen) > 0 {
+			// Another device (a card replaced) at the same address: its
+			// scales are its own.
+			k.log.Info("snmp autoscale choices forgotten: the device changed", "forgotten", len(k.guard.chosen))
+			clear(k.guard.chosen)
+		}
 	}
 	k.sysOID, k.detected, k.detectedAt = sysOID, ps, time.Now()
 	return ps, nil

@@ -84,7 +84,8 @@ type Metric struct {
 	// device may report the metric at another scale than the MIB says
 	// (upsInputVoltage in tenths): the first value that is plausible at
 	// exactly one factor (plausibility.yaml) chooses it for the device,
-	// once, and it is logged with the raw value.
+	// once, and it is logged with the raw value (forgotten when re-detection
+	// finds another device: another sysObjectID or profile set).
 	Autoscale []float64 `yaml:"autoscale"`
 	// LineCount is a scalar holding the number of lines (phases) the
 	// device has (upsInputNumLines): rows whose index starts with a

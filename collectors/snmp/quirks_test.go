@@ -136,7 +136,7 @@ func TestQuirksOfRealRecordings(t *testing.T) {
 	derive(t, dir, "derived-galaxy-implausible", "apc-mgeups_galaxy7000",
 		map[string]string{"1.3.6.1.2.1.33.1.3.3.1.3.1.0": "1.3.6.1.2.1.33.1.3.3.1.3.1.0|66|99999"}, nil)
 	addr, _ := startSimd(t, dir, "apc-mgeups_galaxy7000", "netvision-rfc", "dnos_bgp", "dell-os10", "apc_emu",
-		"gaia_15600", "hpe-ilo_4", "derived-gauge32max", "derived-phantom", "derived-galaxy-implausible")
+		"gaia_15600", "hpe-ilo_4", "poweralert_2", "derived-gauge32max", "derived-phantom", "derived-galaxy-implausible")
 
 	reg := prometheus.NewRegistry()
 	kind := NewKind(nil, 4)
@@ -211,6 +211,24 @@ func TestQuirksOfRealRecordings(t *testing.T) {
 			t.Errorf("autoscale logged %d times, want once with raw=2363:\n%s", n, p.logs.String())
 		}
 		allPlausible(t, p)
+	})
+	t.Run("another device at the address: its own scale", func(t *testing.T) {
+		p := newPolled(t, "apc-mgeups_galaxy7000")
+		if v := p.samples[`ups_input_voltage_volts{line="1"}`]; v != 236.3 {
+			t.Fatalf("galaxy: %v", v)
+		}
+		// The card is replaced by a Tripp Lite's (volts, not tenths).
+		p.c.mu.Lock()
+		p.c.agent.Community = secret("poweralert_2")
+		p.c.detectedAt = time.Time{}
+		p.c.mu.Unlock()
+		pollOnce(t, p)
+		if v, ok := p.samples[`ups_input_voltage_volts{line="1"}`]; !ok || v != 122 {
+			t.Errorf("after the swap: %v (present %v), want 122: the galaxy's 0.1 was kept", v, ok)
+		}
+		if !strings.Contains(p.logs.String(), "snmp autoscale choices forgotten") {
+			t.Errorf("the reset is not logged:\n%s", p.logs.String())
+		}
 	})
 	t.Run("implausible at every scale: dropped and counted", func(t *testing.T) {
 		p := newPolled(t, "derived-galaxy-implausible")
