@@ -85,13 +85,16 @@ func probeSNMPCmd(use string) *cobra.Command {
 		profile                 string
 		retries                 int
 		dirs                    []string
+		explain                 bool
 	)
 	c := &cobra.Command{
 		Use:   use,
 		Short: "Poll one SNMP agent once and print its normalized samples (Prometheus text)",
 		Long: "Poll one SNMP agent once, with profiles picked automatically (or --profile NAME),\n" +
-			"and print the normalized samples and the profiles that matched. Exits 2 when\n" +
-			"the agent cannot be read.",
+			"and print the normalized samples and the profiles that matched, after one\n" +
+			"comment line per value read: raw -> normalized, scale, autoscale, range, and\n" +
+			"whether it is exported or dropped (sentinel, out_of_range, ambiguous_scale;\n" +
+			"--explain=false hides them). Exits 2 when the agent cannot be read.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			set, err := loadUserProfiles(cmd, dirs)
@@ -126,6 +129,10 @@ func probeSNMPCmd(use string) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), budget)
 			defer cancel()
+			var decisions []string
+			if explain {
+				k.Explain(func(e snmp.Explained) { decisions = append(decisions, "# "+e.String()) })
+			}
 			var samples []model.Sample
 			used, err := k.Poll(ctx, func(s model.Sample) { samples = append(samples, s) })
 			out := cmd.OutOrStdout()
@@ -135,6 +142,9 @@ func probeSNMPCmd(use string) *cobra.Command {
 					n = append(n, p.Name)
 				}
 				fmt.Fprintf(out, "# profiles: %s\n", strings.Join(n, ", "))
+			}
+			for _, d := range decisions {
+				fmt.Fprintln(out, d)
 			}
 			if err := snmp.WriteProm(out, samples); err != nil {
 				return err
@@ -159,6 +169,7 @@ func probeSNMPCmd(use string) *cobra.Command {
 	f.DurationVar(&a.Timeout, "timeout", snmp.DefaultTimeout, "timeout per request")
 	f.IntVar(&retries, "retries", 0, "resends per request")
 	f.StringArrayVar(&dirs, "profile-dir", nil, "extra folder of profile *.yaml files (repeatable)")
+	f.BoolVar(&explain, "explain", true, "print each value's plausibility decision as a comment")
 	return c
 }
 

@@ -147,3 +147,45 @@ func TestProfilesListsEmbeddedAndUserProfiles(t *testing.T) {
 		}
 	}
 }
+
+// The probe shows, per value read, raw -> normalized and the plausibility
+// decision: the MGE Galaxy's tenths autoscaled, NetVision's 65535 minutes
+// dropped as a sentinel (and no sample for it).
+func TestProbeSNMPExplainsDecisions(t *testing.T) {
+	tests := []struct {
+		recording string
+		want      []string
+		absent    []string
+	}{
+		{"apc-mgeups_galaxy7000",
+			[]string{"# ups_input_voltage_volts[1.0] raw 2363 -> 236.3 (scale 0.1, autoscale x0.1 chosen; range [80, 700] or 0): exported",
+				`ups_input_voltage_volts{line="1"} 236.3`},
+			[]string{"2363\n"}},
+		{"netvision-rfc",
+			[]string{"# ups_battery_runtime_seconds raw 65535 -> 3932100 (scale 60; range [0, 604800]): dropped, sentinel"},
+			[]string{"\nups_battery_runtime_seconds "}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.recording, func(t *testing.T) {
+			addr := startSimd(t, tc.recording)
+			out, errOut, err := runSNMPCLI(t, "probe", "snmp", addr, "--community", tc.recording, "--timeout", "3s")
+			if err != nil {
+				t.Fatalf("%v\n%s", err, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w+"\n") {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(out, a) {
+					t.Errorf("output has %q:\n%s", a, out)
+				}
+			}
+			quiet, _, err := runSNMPCLI(t, "probe", "snmp", addr, "--community", tc.recording, "--timeout", "3s", "--explain=false")
+			if err != nil || strings.Contains(quiet, " raw ") {
+				t.Errorf("--explain=false still explains (err %v):\n%s", err, quiet)
+			}
+		})
+	}
+}

@@ -24,7 +24,7 @@ func BenchmarkDecodeNormalize(b *testing.B) {
 			v.add(p, true)
 		}
 		v.finish()
-		evaluate(ps, v, func(model.Sample) { n++ })
+		evaluate(ps, v, nil, func(model.Sample) { n++ })
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pdus))/1000, "µs/varbind")
 }

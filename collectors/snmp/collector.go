@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vedetta-dc/vedetta/collectors"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/model"
@@ -34,8 +36,9 @@ const DefaultMaxPolls = 256
 // share. cmd/vedetta builds one per config, so nothing of it is global and
 // a new config never changes what the running collectors use.
 type Kind struct {
-	profiles *ProfileSet
-	slots    chan struct{}
+	profiles    *ProfileSet
+	slots       chan struct{}
+	implausible *prometheus.CounterVec // nil until Register
 }
 
 // NewKind makes the kind for one profile set; maxPolls <= 0 means
@@ -50,6 +53,20 @@ func NewKind(profiles *ProfileSet, maxPolls int) *Kind {
 	return &Kind{profiles: profiles, slots: make(chan struct{}, maxPolls)}
 }
 
+// Register puts the kind's own metrics on reg (the registry vedetta's
+// /metrics serves): vedetta_snmp_implausible_values_total{target, metric,
+// reason}. A kind of the next config generation registering on the same
+// registry shares the counter. Without it the values are still dropped,
+// and only counted in the collectors (Collector.Implausible).
+func (kd *Kind) Register(reg prometheus.Registerer) error {
+	c, err := implausibleMetrics(reg)
+	if err != nil {
+		return err
+	}
+	kd.implausible = c
+	return nil
+}
+
 // New is the collectors.Factory of kind "snmp". It checks the options and
 // the profile names against the kind's profile set, and contacts nobody.
 func (kd *Kind) New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, error) {
@@ -62,6 +79,7 @@ func (kd *Kind) New(spec collectors.Spec, decode collectors.Decode) (collectors.
 		return nil, err
 	}
 	k.slots = kd.slots
+	k.guard.counter = kd.implausible
 	return k, nil
 }
 
@@ -82,6 +100,7 @@ type Collector struct {
 	sysOID     string
 	detectedAt time.Time
 	truncated  map[string]float64 // walk root -> polls whose walk stopped at max_walk_varbinds
+	guard      *guard             // plausibility: autoscale factors chosen for this device, drops counted
 }
 
 // NewCollector builds a collector from decoded options, for profiles (nil:
@@ -110,8 +129,9 @@ func NewCollector(name string, o Options, profiles *ProfileSet, log *slog.Logger
 			return nil, config.Problem("profiles", "unknown profile %q (known: %s)", n, strings.Join(profiles.Names(), ", "))
 		}
 	}
+	log = log.With("collector", "snmp", "target", name)
 	return &Collector{name: name, agent: o.SNMP, names: o.Profiles, set: profiles,
-		log: log.With("collector", "snmp", "target", name), truncated: map[string]float64{}}, nil
+		log: log, truncated: map[string]float64{}, guard: newGuard(name, log, nil)}, nil
 }
 
 // Collect polls the agent once.
@@ -176,11 +196,61 @@ func (k *Collector) Poll(ctx context.Context, emit func(model.Sample)) ([]*Profi
 	for root, n := range k.truncated {
 		emit(model.Sample{Name: "vedetta_snmp_walk_truncated_total", Labels: model.L("walk", root), Value: n})
 	}
-	evaluate(profiles, v, emit)
+	evaluate(profiles, v, k.guard, emit)
 	if err != nil {
 		k.detectedAt = time.Time{} // re-detect next time
 	}
 	return profiles, err
+}
+
+// Implausible returns how many values of metric were not exported for
+// reason (ReasonSentinel, ReasonOutOfRange, ReasonAmbiguous) since the
+// collector was made.
+func (k *Collector) Implausible(metric, reason string) float64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.guard.counts[[2]string{metric, reason}]
+}
+
+// Explain makes every later poll tell fn each plausibility decision (the
+// metric, its row, raw -> normalized, scale, range, verdict: vedetta probe
+// snmp). nil stops it.
+func (k *Collector) Explain(fn func(Explained)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.guard.explain = fn
+}
+
+// String renders a decision on one line:
+// "ups_input_voltage_volts[1.0] raw 2363 -> 236.3 (scale 0.1, autoscale x0.1 chosen; range [80, 700] or 0): exported".
+func (e Explained) String() string {
+	var b strings.Builder
+	b.WriteString(e.Metric)
+	if e.Row != "" {
+		b.WriteString("[" + e.Row + "]")
+	}
+	if e.RawText != "" {
+		fmt.Fprintf(&b, " raw %q", e.RawText)
+	} else {
+		b.WriteString(" raw " + FormatValue(e.Raw) + " -> " + FormatValue(e.Value))
+	}
+	b.WriteString(" (scale " + FormatValue(e.Scale))
+	if e.Factor != 1 || e.Chosen {
+		b.WriteString(", autoscale x" + FormatValue(e.Factor))
+		if e.Chosen {
+			b.WriteString(" chosen")
+		}
+	}
+	if e.Range != "" {
+		b.WriteString("; range " + e.Range)
+	}
+	b.WriteString("): ")
+	if e.Reason == "" {
+		b.WriteString("exported")
+	} else {
+		b.WriteString("dropped, " + e.Reason)
+	}
+	return b.String()
 }
 
 // reset drops the session and the detection after a failure, so the next
@@ -212,6 +282,12 @@ func (k *Collector) profiles(ctx context.Context) ([]*Profile, error) {
 	}
 	if sysOID != k.sysOID || !sameProfiles(ps, k.detected) {
 		k.log.Info("snmp profiles detected", "sysObjectID", sysOID, "profiles", names(ps))
+		if len(k.guard.chosen) > 0 {
+			// Another device (a card replaced) at the same address: its
+			// scales are its own.
+			k.log.Info("snmp autoscale choices forgotten: the device changed", "forgotten", len(k.guard.chosen))
+			clear(k.guard.chosen)
+		}
 	}
 	k.sysOID, k.detected, k.detectedAt = sysOID, ps, time.Now()
 	return ps, nil

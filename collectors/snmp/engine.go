@@ -42,6 +42,10 @@ func newPlan(profiles []*Profile) plan {
 			add(m.DivideBy)
 			add(m.EntityScaleColumn)
 			add(m.PrecisionColumn)
+			add(m.Distinct)
+			if m.LineCount != "" {
+				gets[m.LineCount] = true // a scalar, whatever the metric
+			}
 			for _, w := range m.Where {
 				add(w.Column)
 				if w.OID != "" {
@@ -150,14 +154,19 @@ func fetch(ctx context.Context, c *client, pl plan) (*view, error) {
 	return v, firstErr
 }
 
-// evaluate turns a view into samples, profile by profile. Metric names a
-// profile emitted are dropped from the profiles it overrides; a series
-// that two profiles still both produce is kept from the first only.
-func evaluate(profiles []*Profile, v *view, emit func(model.Sample)) {
+// evaluate turns a view into samples, profile by profile, every value
+// judged by g (plausibility.yaml; nil: a fresh guard, nothing
+// remembered). Metric names a profile emitted are dropped from the
+// profiles it overrides; a series that two profiles still both produce is
+// kept from the first only.
+func evaluate(profiles []*Profile, v *view, g *guard, emit func(model.Sample)) {
+	if g == nil {
+		g = newGuard("", nil, nil)
+	}
 	per := make([][]model.Sample, len(profiles))
 	for i, p := range profiles {
 		for j := range p.Metrics {
-			p.Metrics[j].eval(v, func(s model.Sample) { per[i] = append(per[i], s) })
+			p.Metrics[j].eval(v, g, func(s model.Sample) { per[i] = append(per[i], s) })
 		}
 	}
 	drop := map[string]map[string]bool{} // overridden profile -> metric names
@@ -187,12 +196,12 @@ func evaluate(profiles []*Profile, v *view, emit func(model.Sample)) {
 	}
 }
 
-func (m *Metric) eval(v *view, emit func(model.Sample)) {
+func (m *Metric) eval(v *view, g *guard, emit func(model.Sample)) {
 	if m.OID != "" {
 		if !m.keep(v, "") {
 			return
 		}
-		val, ok := m.value(v, v.vals[m.OID], "")
+		val, ok := m.value(v, g, v.vals[m.OID], "")
 		if !ok {
 			return
 		}
@@ -204,11 +213,33 @@ func (m *Metric) eval(v *view, emit func(model.Sample)) {
 		return
 	}
 	var agg []float64
+	lines := -1 // rows allowed by line_count; -1: all
+	if m.LineCount != "" {
+		if n, ok := number(v.vals[m.LineCount]); ok && n >= 0 {
+			lines = int(n)
+		}
+	}
+	seen := map[string]bool{} // values of the distinct column
 	for _, idx := range v.rows(m.Walk) {
+		if lines >= 0 {
+			first, _, _ := strings.Cut(idx, ".")
+			if n, err := strconv.Atoi(first); err != nil || n < 1 || n > lines {
+				continue // a phantom line the device says it does not have
+			}
+		}
 		if !m.keep(v, idx) {
 			continue
 		}
-		val, ok := m.value(v, v.vals[m.Walk+"."+idx], idx)
+		if m.Distinct != "" {
+			d := strings.TrimSpace(text(v.vals[m.Distinct+"."+idx]))
+			if d != "" && seen[d] {
+				continue // another row of the same thing (a bind mount)
+			}
+			if d != "" {
+				seen[d] = true
+			}
+		}
+		val, ok := m.value(v, g, v.vals[m.Walk+"."+idx], idx)
 		if !ok {
 			continue
 		}
@@ -248,6 +279,10 @@ func (m *Metric) eval(v *view, emit func(model.Sample)) {
 			}
 		}
 	}
+	if rg, ok := g.table.For(m.Name); ok && !rg.Plausible(r) {
+		g.count(m.Name, ReasonOutOfRange) // a sum of plausible rows can still be absurd
+		return
+	}
 	ls, _ := m.labels(v, "")
 	emit(model.Sample{Name: m.Name, Labels: ls, Value: r})
 }
@@ -260,6 +295,9 @@ func (m *Metric) keep(v *view, idx string) bool {
 		key := w.OID
 		if key == "" {
 			key = w.Column
+			if w.IndexPrefix != "" {
+				key += "." + w.IndexPrefix
+			}
 			if idx != "" {
 				key += "." + idx
 			}
@@ -290,15 +328,22 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// value runs the value pipeline; ok is false when there is no sample.
-func (m *Metric) value(v *view, p gosnmp.SnmpPDU, idx string) (float64, bool) {
+// value runs the value pipeline, then the plausibility decision (g); ok
+// is false when there is no sample.
+func (m *Metric) value(v *view, g *guard, p gosnmp.SnmpPDU, idx string) (float64, bool) {
 	if !present(p) {
 		return 0, false
 	}
 	num, isNum := number(p)
+	if !isNum && m.Map == nil && g.table.unknownText(text(p)) {
+		g.sentinel(m, idx, math.NaN(), text(p)) // "N/A": the device says it does not know
+		return 0, false
+	}
+	raw := num
 	if isNum {
 		for _, s := range m.Sentinels {
 			if num == s {
+				g.sentinel(m, idx, num, "") // the profile's own
 				return 0, false
 			}
 		}
@@ -368,16 +413,13 @@ func (m *Metric) value(v *view, p gosnmp.SnmpPDU, idx string) (float64, bool) {
 			num /= math.Pow(10, pr)
 		}
 	}
-	num = num*m.Scale + m.Offset
-	num = denoise(num)
-	if m.Round != nil {
-		p := math.Pow(10, float64(*m.Round))
-		num = math.Round(num*p) / p
-	}
 	if math.IsNaN(num) || math.IsInf(num, 0) {
 		return 0, false
 	}
-	return num, true
+	if m.Map != nil || m.Bit != nil || m.Mask != 0 {
+		raw = num // the raw number was an enum: what is judged is its meaning
+	}
+	return g.judge(m, idx, raw, num, p.Type == gosnmp.TimeTicks)
 }
 
 // denoise rounds away float noise (23.400000000000002 from 234 × 0.1). An

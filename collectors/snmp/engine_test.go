@@ -40,7 +40,7 @@ func run(t *testing.T, ps []*Profile, pdus ...gosnmp.SnmpPDU) string {
 	}
 	v.finish()
 	var out []model.Sample
-	evaluate(ps, v, func(s model.Sample) { out = append(out, s) })
+	evaluate(ps, v, nil, func(s model.Sample) { out = append(out, s) })
 	var b bytes.Buffer
 	_ = WriteProm(&b, out)
 	return strings.TrimSpace(b.String())

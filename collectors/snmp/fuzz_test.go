@@ -134,9 +134,13 @@ func FuzzDecodeResponse(f *testing.F) {
 			v.add(vb, true)
 		}
 		v.finish()
-		evaluate(profiles, v, func(s model.Sample) {
+		table := embeddedPlausibility()
+		evaluate(profiles, v, nil, func(s model.Sample) {
 			if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
 				t.Fatalf("sample %s = %v", s.Name, s.Value)
+			}
+			if r, ok := table.For(s.Name); ok && !r.Plausible(s.Value) {
+				t.Fatalf("sample %s = %v is outside its range %s", s.Name, s.Value, r)
 			}
 		})
 	})

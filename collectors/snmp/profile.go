@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -78,6 +79,23 @@ type Metric struct {
 	// Aggregate turns the rows of a walk into one sample: count (rows with
 	// a value), any (1 if count > 0), sum, max, min.
 	Aggregate string `yaml:"aggregate"`
+
+	// Autoscale lists factors to try, in order of preference, when the
+	// device may report the metric at another scale than the MIB says
+	// (upsInputVoltage in tenths): the first value that is plausible at
+	// exactly one factor (plausibility.yaml) chooses it for the device,
+	// once, and it is logged with the raw value (forgotten when re-detection
+	// finds another device: another sysObjectID or profile set).
+	Autoscale []float64 `yaml:"autoscale"`
+	// LineCount is a scalar holding the number of lines (phases) the
+	// device has (upsInputNumLines): rows whose index starts with a
+	// higher number are phantoms and dropped.
+	LineCount string `yaml:"line_count"`
+	// Distinct is a column (same index): of rows with the same non-empty
+	// value in it, only the first is kept (bind mounts of one device).
+	Distinct string `yaml:"distinct"`
+
+	key string // profile/metric index: what a chosen autoscale factor is remembered under
 }
 
 // LabelFrom says where a label's value comes from: the whole row index
@@ -100,14 +118,18 @@ type LabelFrom struct {
 // not one of NotIn. With OID instead of Column, a scalar is tested (a
 // device-wide unit setting, say).
 type Where struct {
-	Column   string   `yaml:"column"`
-	OID      string   `yaml:"oid"`
-	In       []string `yaml:"in"`
-	NotIn    []string `yaml:"not_in"`
-	Match    string   `yaml:"match"`     // regexp the text must match
-	NotMatch string   `yaml:"not_match"` // regexp the text must not match
-	match    *regexp.Regexp
-	notMatch *regexp.Regexp
+	Column string   `yaml:"column"`
+	OID    string   `yaml:"oid"`
+	In     []string `yaml:"in"`
+	NotIn  []string `yaml:"not_in"`
+	// IndexPrefix reads Column at row IndexPrefix.<index>: another table
+	// indexed with one more leading part (PowerNet mem* tables are
+	// module.sensor where ems* tables are sensor).
+	IndexPrefix string `yaml:"index_prefix"`
+	Match       string `yaml:"match"`     // regexp the text must match
+	NotMatch    string `yaml:"not_match"` // regexp the text must not match
+	match       *regexp.Regexp
+	notMatch    *regexp.Regexp
 }
 
 // oidList accepts one OID or a list of them.
@@ -325,6 +347,23 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 		one("divide_by", &m.DivideBy)
 		one("entity_scale_column", &m.EntityScaleColumn)
 		one("precision_column", &m.PrecisionColumn)
+		one("line_count", &m.LineCount)
+		one("distinct", &m.Distinct)
+		m.key = fmt.Sprintf("%s/%d", p.Name, i)
+		for _, f := range m.Autoscale {
+			if !(f > 0) || math.IsInf(f, 0) {
+				bad("%s: autoscale: factors must be positive numbers, got %v", where, f)
+			}
+		}
+		if len(m.Autoscale) > 0 && (m.Map != nil || m.Bit != nil || m.Mask != 0) {
+			bad("%s: autoscale makes no sense with map, bit or mask", where)
+		}
+		if (m.LineCount != "" || m.Distinct != "") && m.Walk == "" {
+			bad("%s: line_count and distinct need walk", where)
+		}
+		if m.Distinct != "" && m.Aggregate != "" {
+			bad("%s: distinct and aggregate cannot be combined", where)
+		}
 		if m.IndexMatch != "" {
 			re, err := regexp.Compile(m.IndexMatch)
 			if err != nil {

@@ -30,10 +30,10 @@ func WriteProm(w io.Writer, samples []model.Sample) error {
 	return nil
 }
 
-// FormatValue prints integers in full (counters) and other values in the
-// shortest form.
+// FormatValue prints integers in full (counters, up to 2^53: every integer
+// a float64 holds exactly) and other values in the shortest form.
 func FormatValue(v float64) string {
-	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+	if v == math.Trunc(v) && math.Abs(v) <= 1<<53 {
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)

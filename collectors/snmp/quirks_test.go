@@ -1,0 +1,374 @@
+package snmp
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
+)
+
+// derive writes, in dir, recording name made from the shared recording
+// from with lines replaced (OID -> new line, "" deletes) and lines
+// inserted after an OID. The shared file is only read: the derived one
+// lives in the test's temporary folder.
+func derive(t *testing.T, dir, name, from string, replace map[string]string, after map[string][]string) {
+	t.Helper()
+	in, err := os.Open(filepath.Join(testpeer.SharedTestdata(t, "snmprec"), from+".snmprec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	seen := map[string]bool{}
+	for sc.Scan() {
+		line := sc.Text()
+		oid, _, _ := strings.Cut(line, "|")
+		if r, ok := replace[oid]; ok {
+			seen[oid] = true
+			line = r
+		}
+		if line != "" {
+			b.WriteString(line + "\n")
+		}
+		for _, l := range after[oid] {
+			seen[oid] = true
+			b.WriteString(l + "\n")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for oid := range replace {
+		if !seen[oid] {
+			t.Fatalf("%s has no %s", from, oid)
+		}
+	}
+	for oid := range after {
+		if !seen[oid] {
+			t.Fatalf("%s has no %s", from, oid)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".snmprec"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawValues reads a shared recording into OID -> value text.
+func rawValues(t *testing.T, name string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testpeer.SharedTestdata(t, "snmprec"), name+".snmprec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		parts := strings.SplitN(line, "|", 3)
+		if len(parts) == 3 {
+			out[parts[0]] = parts[2]
+		}
+	}
+	return out
+}
+
+// gatheredWith returns the value of the series of name carrying every
+// label of want.
+func gatheredWith(t *testing.T, g prometheus.Gatherer, name string, want map[string]string) (float64, bool) {
+	t.Helper()
+	fams, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if have[k] != v {
+					continue metrics
+				}
+			}
+			return metricValue(m), true
+		}
+	}
+	return 0, false
+}
+
+// TestQuirksOfRealRecordings polls real recordings (served by snmpsimd)
+// that carry each quirk of issue 12, and recordings derived from real ones
+// at test time for the quirks no recording has: a wrong value never
+// reaches the emitted samples, and what is dropped is counted on the
+// registry the kind was given.
+func TestQuirksOfRealRecordings(t *testing.T) {
+	dir := t.TempDir()
+	// No shared recording reports upsEstimatedMinutesRemaining as Gauge32 max
+	// (Tripp Lite's is 24): derived.
+	derive(t, dir, "derived-gauge32max", "poweralert_2",
+		map[string]string{"1.3.6.1.2.1.33.1.2.3.0": "1.3.6.1.2.1.33.1.2.3.0|66|4294967295"}, nil)
+	// No shared recording has phantom phases: the single-phase Tripp Lite
+	// (upsInputNumLines = upsOutputNumLines = 1) given two more rows at 0.
+	derive(t, dir, "derived-phantom", "poweralert_2", nil, map[string][]string{
+		"1.3.6.1.2.1.33.1.3.3.1.3.1": {"1.3.6.1.2.1.33.1.3.3.1.3.2|2|0", "1.3.6.1.2.1.33.1.3.3.1.3.3|2|0"},
+		"1.3.6.1.2.1.33.1.4.4.1.5.1": {"1.3.6.1.2.1.33.1.4.4.1.5.2|2|0", "1.3.6.1.2.1.33.1.4.4.1.5.3|2|0"},
+	})
+	// The MGE Galaxy with a voltage that is mains at no scale.
+	derive(t, dir, "derived-galaxy-implausible", "apc-mgeups_galaxy7000",
+		map[string]string{"1.3.6.1.2.1.33.1.3.3.1.3.1.0": "1.3.6.1.2.1.33.1.3.3.1.3.1.0|66|99999"}, nil)
+	addr, _ := startSimd(t, dir, "apc-mgeups_galaxy7000", "netvision-rfc", "dnos_bgp", "dell-os10", "apc_emu",
+		"gaia_15600", "hpe-ilo_4", "poweralert_2", "derived-gauge32max", "derived-phantom", "derived-galaxy-implausible")
+
+	reg := prometheus.NewRegistry()
+	kind := NewKind(nil, 4)
+	if err := kind.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	type polled struct {
+		c       *Collector
+		samples map[string]float64
+		logs    *logBuffer
+	}
+	pollOnce := func(t *testing.T, p *polled) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p.samples = map[string]float64{}
+		err := p.c.Collect(ctx, func(s model.Sample) {
+			k := s.Name
+			if len(s.Labels) > 0 {
+				k += s.Labels.String()
+			}
+			p.samples[k] = s.Value
+		})
+		if err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+	}
+	newPolled := func(t *testing.T, community string) *polled {
+		t.Helper()
+		logs := &logBuffer{}
+		opts := fmt.Sprintf("snmp: {address: %q, community: %q, timeout: 3s}\n", addr, community)
+		c, err := kind.New(collectors.Spec{Name: community, Logger: slog.New(slog.NewTextHandler(logs, nil))}, func(out any) error {
+			dec := yaml.NewDecoder(strings.NewReader(opts))
+			dec.KnownFields(true)
+			return dec.Decode(out)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &polled{c: c.(*Collector), logs: logs}
+		pollOnce(t, p)
+		return p
+	}
+	counted := func(t *testing.T, target, metric, reason string) float64 {
+		t.Helper()
+		v, _ := gatheredWith(t, reg, "vedetta_snmp_implausible_values_total", map[string]string{"target": target, "metric": metric, "reason": reason})
+		return v
+	}
+	// Every emitted sample with a known range is plausible.
+	allPlausible := func(t *testing.T, p *polled) {
+		t.Helper()
+		for k, v := range p.samples {
+			name, _, _ := strings.Cut(k, "{")
+			if r, ok := embeddedPlausibility().For(name); ok && !r.Plausible(v) {
+				t.Errorf("%s = %v is outside %s", k, v, r)
+			}
+		}
+	}
+
+	t.Run("tenths voltage autoscaled once", func(t *testing.T) {
+		p := newPolled(t, "apc-mgeups_galaxy7000")
+		pollOnce(t, p) // a second poll: the choice is remembered, not logged again
+		if v, ok := p.samples[`ups_input_voltage_volts{line="1"}`]; !ok || v != 236.3 {
+			t.Errorf(`ups_input_voltage_volts{line="1"} = %v (present %v), want 236.3 (raw 2363 in tenths)`, v, ok)
+		}
+		for k := range p.samples {
+			if strings.Contains(k, `line="1.0"`) {
+				t.Errorf("%s: the RFC 1628 line is the first index part", k)
+			}
+		}
+		if n := strings.Count(p.logs.String(), "snmp autoscale chosen"); n != 1 || !strings.Contains(p.logs.String(), "raw=2363") {
+			t.Errorf("autoscale logged %d times, want once with raw=2363:\n%s", n, p.logs.String())
+		}
+		allPlausible(t, p)
+	})
+	t.Run("another device at the address: its own scale", func(t *testing.T) {
+		p := newPolled(t, "apc-mgeups_galaxy7000")
+		if v := p.samples[`ups_input_voltage_volts{line="1"}`]; v != 236.3 {
+			t.Fatalf("galaxy: %v", v)
+		}
+		// The card is replaced by a Tripp Lite's (volts, not tenths).
+		p.c.mu.Lock()
+		p.c.agent.Community = secret("poweralert_2")
+		p.c.detectedAt = time.Time{}
+		p.c.mu.Unlock()
+		pollOnce(t, p)
+		if v, ok := p.samples[`ups_input_voltage_volts{line="1"}`]; !ok || v != 122 {
+			t.Errorf("after the swap: %v (present %v), want 122: the galaxy's 0.1 was kept", v, ok)
+		}
+		if !strings.Contains(p.logs.String(), "snmp autoscale choices forgotten") {
+			t.Errorf("the reset is not logged:\n%s", p.logs.String())
+		}
+	})
+	t.Run("implausible at every scale: dropped and counted", func(t *testing.T) {
+		p := newPolled(t, "derived-galaxy-implausible")
+		for k := range p.samples {
+			if strings.HasPrefix(k, "ups_input_voltage_volts") {
+				t.Errorf("%s = %v exported from raw 99999", k, p.samples[k])
+			}
+		}
+		if n := counted(t, "derived-galaxy-implausible", "ups_input_voltage_volts", ReasonOutOfRange); n != 1 {
+			t.Errorf("counted %v on the kind's registry, want 1", n)
+		}
+		if n := p.c.Implausible("ups_input_voltage_volts", ReasonOutOfRange); n != 1 {
+			t.Errorf("Implausible = %v, want 1", n)
+		}
+		if _, ok := gatheredWith(t, prometheus.DefaultGatherer, "vedetta_snmp_implausible_values_total", nil); ok {
+			t.Errorf("the counter is on the default registry")
+		}
+	})
+	t.Run("Gauge32 max runtime is a sentinel", func(t *testing.T) {
+		p := newPolled(t, "derived-gauge32max")
+		if v, ok := p.samples["ups_battery_runtime_seconds"]; ok {
+			t.Errorf("ups_battery_runtime_seconds = %v exported from upsEstimatedMinutesRemaining 4294967295", v)
+		}
+		if v := p.samples["ups_battery_charge_percent"]; v != 100 {
+			t.Errorf("the rest of the UPS must still be there: charge %v", v)
+		}
+		if n := counted(t, "derived-gauge32max", "ups_battery_runtime_seconds", ReasonSentinel); n != 1 {
+			t.Errorf("sentinel counted %v, want 1", n)
+		}
+	})
+	t.Run("65535 minutes is a sentinel", func(t *testing.T) {
+		p := newPolled(t, "netvision-rfc")
+		if v, ok := p.samples["ups_battery_runtime_seconds"]; ok {
+			t.Errorf("ups_battery_runtime_seconds = %v exported from 65535", v)
+		}
+		if n := counted(t, "netvision-rfc", "ups_battery_runtime_seconds", ReasonSentinel); n != 1 {
+			t.Errorf("the profile's own sentinel counted %v, want 1", n)
+		}
+	})
+	t.Run("no phantom phases", func(t *testing.T) {
+		p := newPolled(t, "derived-phantom")
+		for _, k := range []string{`ups_input_voltage_volts{line="2"}`, `ups_input_voltage_volts{line="3"}`, `ups_output_load_percent{line="2"}`, `ups_output_load_percent{line="3"}`} {
+			if v, ok := p.samples[k]; ok {
+				t.Errorf("%s = %v: the UPS says it has one line", k, v)
+			}
+		}
+		if v := p.samples[`ups_input_voltage_volts{line="1"}`]; v != 122 {
+			t.Errorf(`line 1 = %v, want 122`, v)
+		}
+		if v := p.samples[`ups_output_load_percent{line="1"}`]; v != 27 {
+			t.Errorf(`load line 1 = %v, want 27`, v)
+		}
+	})
+	t.Run("64-bit counters are exact", func(t *testing.T) {
+		p := newPolled(t, "dnos_bgp")
+		raw := rawValues(t, "dnos_bgp")
+		const hcIn, ifName = "1.3.6.1.2.1.31.1.1.1.6.", "1.3.6.1.2.1.31.1.1.1.1."
+		checked, big32 := 0, 0
+		for oid, val := range raw {
+			idx, ok := strings.CutPrefix(oid, hcIn)
+			if !ok {
+				continue
+			}
+			want, ok := new(big.Int).SetString(val, 10)
+			if !ok || want.Cmp(big.NewInt(1<<53)) > 0 {
+				continue
+			}
+			var got float64
+			found := false
+			for k, v := range p.samples {
+				if strings.HasPrefix(k, "if_in_bytes_total{") && strings.Contains(k, `ifname="`+raw[ifName+idx]+`"`) {
+					got, found = v, true
+				}
+			}
+			if !found {
+				t.Errorf("no if_in_bytes_total for %s (%s)", raw[ifName+idx], idx)
+				continue
+			}
+			if FormatValue(got) != want.String() || got != math.Trunc(got) {
+				t.Errorf("if_in_bytes_total{ifname=%q} = %s, raw Counter64 %s", raw[ifName+idx], FormatValue(got), want)
+			}
+			checked++
+			if want.Cmp(big.NewInt(1<<32)) > 0 {
+				big32++
+			}
+		}
+		if checked < 100 || big32 < 10 {
+			t.Fatalf("checked %d counters (%d above 2^32): the recording should have more", checked, big32)
+		}
+	})
+	t.Run("OS10: no unmounted /var, no bind mounts", func(t *testing.T) {
+		p := newPolled(t, "dell-os10")
+		if v, ok := p.samples[`host_filesystem_used_ratio{mountpoint="/var"}`]; ok {
+			t.Errorf("/var = %v: dskTotal 0, it is not mounted", v)
+		}
+		for k := range p.samples {
+			if strings.Contains(k, "pam-update-jail") {
+				t.Errorf("%s: a bind mount of /", k)
+			}
+		}
+		if v := p.samples[`host_filesystem_used_ratio{mountpoint="/"}`]; v <= 0.2 || v >= 0.3 {
+			t.Errorf("/ = %v, want about 0.28", v)
+		}
+	})
+	t.Run("APC EMU: no humidity from temperature-only probes", func(t *testing.T) {
+		p := newPolled(t, "apc_emu")
+		for _, s := range []string{"Airco kamer", "Retour airco kamer"} {
+			if v, ok := p.samples[`sensor_humidity_percent{sensor="`+s+`"}`]; ok {
+				t.Errorf("%s humidity = %v: memSensorsHumidity says -1 (none)", s, v)
+			}
+		}
+		if v := p.samples[`sensor_humidity_percent{sensor="Airco uitstroom"}`]; v != 30 {
+			t.Errorf("Airco uitstroom humidity = %v, want 30", v)
+		}
+	})
+	t.Run("interface speeds: 65535 Mbit/s and loopbacks", func(t *testing.T) {
+		gaia := newPolled(t, "gaia_15600")
+		for _, k := range []string{`if_speed_bits_per_second{ifalias="",ifname="bond2"}`, `if_speed_bits_per_second{ifalias="",ifname="lo"}`} {
+			if v, ok := gaia.samples[k]; ok {
+				t.Errorf("gaia %s = %v", k, v)
+			}
+		}
+		if v := gaia.samples[`if_speed_bits_per_second{ifalias="",ifname="eth2-01"}`]; v != 40e9 {
+			t.Errorf("gaia eth2-01 = %v, want 40 Gbit/s", v)
+		}
+		ilo := newPolled(t, "hpe-ilo_4")
+		if v, ok := ilo.samples[`if_speed_bits_per_second{ifalias="",ifname="Software Loopback Interface 1"}`]; ok {
+			t.Errorf("iLO loopback speed = %v", v)
+		}
+		allPlausible(t, gaia)
+		allPlausible(t, ilo)
+	})
+
+	// A reload: the next generation's kind registers on the same registry
+	// and counts on.
+	kind2 := NewKind(nil, 4)
+	if err := kind2.Register(reg); err != nil {
+		t.Fatalf("second registration: %v", err)
+	}
+	if kind2.implausible != kind.implausible {
+		t.Errorf("the next generation has another counter")
+	}
+}
