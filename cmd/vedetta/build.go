@@ -26,6 +26,9 @@ type parts struct {
 	// lists the targets members share out, with their zones.
 	cluster *cluster.Config
 	shared  map[string]string
+	// snmp is the snmp kind of this build: its implausible-values counter
+	// goes on the daemon's registry when the generation starts.
+	snmp *snmp.Kind
 }
 
 // build turns a loaded config into collectors, compiled rules and
@@ -47,7 +50,8 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 	if err != nil {
 		errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, "profile_dirs", err.Error()))
 	}
-	reg := newKinds(profiles)
+	reg, sk := newKindsWithSNMP(profiles)
+	p.snmp = sk
 	if cfg.Traps != nil {
 		if err := snmp.ValidateTraps(cfg.Traps); err != nil {
 			errs = append(errs, cfg.Place(config.Origin{File: cfg.File}, "traps", err)...)

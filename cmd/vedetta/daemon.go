@@ -234,6 +234,12 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 			f.OnAttempt = d.m.providerAttempt
 		}
 	}
+	if p.snmp != nil {
+		// Shared with the previous generation's kind: the counts go on.
+		if err := p.snmp.Register(d.m.reg); err != nil {
+			d.log.Error("cannot serve vedetta_snmp_implausible_values_total", "err", err)
+		}
+	}
 	sched := collectors.NewScheduler(p.targets, d.cfg.MaxConcurrent, d.ingest, d.log.With("component", "collect"))
 	if d.cl != nil {
 		sched.Owns = d.cl.owns

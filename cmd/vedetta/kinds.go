@@ -21,7 +21,15 @@ import (
 // The SNMP kind carries the profile set of one config: every SNMP target
 // built from this registry holds that set for its life.
 func newKinds(profiles *snmp.ProfileSet) *collectors.Registry {
+	r, _ := newKindsWithSNMP(profiles)
+	return r
+}
+
+// newKindsWithSNMP also returns the snmp kind, whose own metrics the daemon
+// registers once its registry exists (Kind.Register).
+func newKindsWithSNMP(profiles *snmp.ProfileSet) (*collectors.Registry, *snmp.Kind) {
 	r := collectors.NewRegistry()
+	sk := snmp.NewKind(profiles, snmp.DefaultMaxPolls)
 	r.Register("host", host.New)
 	r.Register("exec", execcol.New)
 	r.Register("smart", smart.New)
@@ -31,8 +39,8 @@ func newKinds(profiles *snmp.ProfileSet) *collectors.Registry {
 	r.Register("authlog", authlog.New)
 	r.Register("probe", probe.New)
 	r.Register("mailqueue", mailqueue.New)
-	r.Register("snmp", snmp.NewKind(profiles, snmp.DefaultMaxPolls).New)
-	return r
+	r.Register("snmp", sk.New)
+	return r, sk
 }
 
 // extraCommands are subcommands contributed by collector families

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,9 +37,11 @@ const DefaultMaxPolls = 256
 // share. cmd/vedetta builds one per config, so nothing of it is global and
 // a new config never changes what the running collectors use.
 type Kind struct {
-	profiles    *ProfileSet
-	slots       chan struct{}
-	implausible *prometheus.CounterVec // nil until Register
+	profiles *ProfileSet
+	slots    chan struct{}
+	// implausible is set by Register, which may come after the targets
+	// are built (the daemon's registry exists once the config is good).
+	implausible atomic.Pointer[prometheus.CounterVec]
 }
 
 // NewKind makes the kind for one profile set; maxPolls <= 0 means
@@ -63,7 +66,7 @@ func (kd *Kind) Register(reg prometheus.Registerer) error {
 	if err != nil {
 		return err
 	}
-	kd.implausible = c
+	kd.implausible.Store(c)
 	return nil
 }
 
@@ -79,7 +82,7 @@ func (kd *Kind) New(spec collectors.Spec, decode collectors.Decode) (collectors.
 		return nil, err
 	}
 	k.slots = kd.slots
-	k.guard.counter = kd.implausible
+	k.guard.counter = kd.implausible.Load
 	return k, nil
 }
 

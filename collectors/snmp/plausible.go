@@ -240,9 +240,9 @@ type guard struct {
 	table   *Plausibility
 	target  string
 	log     *slog.Logger
-	counter *prometheus.CounterVec // nil: counted in counts only
-	chosen  map[string]float64     // Metric.key -> factor
-	counts  map[[2]string]float64  // {metric, reason} -> values not exported
+	counter func() *prometheus.CounterVec // nil, or giving nil: counted in counts only
+	chosen  map[string]float64            // Metric.key -> factor
+	counts  map[[2]string]float64         // {metric, reason} -> values not exported
 	// explain, when set, is told every decision (vedetta probe snmp).
 	explain func(Explained)
 }
@@ -258,7 +258,7 @@ type Explained struct {
 	Decision
 }
 
-func newGuard(target string, log *slog.Logger, counter *prometheus.CounterVec) *guard {
+func newGuard(target string, log *slog.Logger, counter func() *prometheus.CounterVec) *guard {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -315,8 +315,11 @@ func (g *guard) sentinel(m *Metric, idx string, raw float64, rawText string) {
 
 func (g *guard) count(metric, reason string) {
 	g.counts[[2]string{metric, reason}]++
-	if g.counter != nil {
-		g.counter.WithLabelValues(g.target, metric, reason).Inc()
+	if g.counter == nil {
+		return
+	}
+	if c := g.counter(); c != nil {
+		c.WithLabelValues(g.target, metric, reason).Inc()
 	}
 }
 

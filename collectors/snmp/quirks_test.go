@@ -368,7 +368,35 @@ func TestQuirksOfRealRecordings(t *testing.T) {
 	if err := kind2.Register(reg); err != nil {
 		t.Fatalf("second registration: %v", err)
 	}
-	if kind2.implausible != kind.implausible {
+	if kind2.implausible.Load() != kind.implausible.Load() {
 		t.Errorf("the next generation has another counter")
 	}
+}
+
+// TestRegisterAfterNew: the daemon builds a config's targets before its
+// registry exists (a config is checked first), then registers the kind:
+// the collectors built before count on the registry all the same.
+func TestRegisterAfterNew(t *testing.T) {
+	kind := NewKind(nil, 1)
+	c, err := kind.New(collectors.Spec{Name: "ups-a", Logger: slog.New(slog.DiscardHandler)}, func(out any) error {
+		return yaml.NewDecoder(strings.NewReader("snmp: {address: \"127.0.0.1:1\", community: public}\n")).Decode(out)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := kind.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	c.(*Collector).guard.count("ups_battery_runtime_seconds", ReasonSentinel)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "vedetta_snmp_implausible_values_total" && len(mf.Metric) == 1 && mf.Metric[0].GetCounter().GetValue() == 1 {
+			return
+		}
+	}
+	t.Fatalf("the value dropped by a collector built before Register was not counted: %v", mfs)
 }
