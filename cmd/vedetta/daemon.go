@@ -141,6 +141,7 @@ func (d *daemon) run(parent context.Context) error {
 		Healthy: d.healthy,
 		Cluster: d.clusterStatus(),
 		Token:   d.cfg.HTTP.Token.Reveal(),
+		Version: versionString(),
 	}, d.m.reg, d.log.With("component", "http"))
 	if err != nil {
 		return fmt.Errorf("http.listen %s: %w", d.cfg.HTTP.Listen, err)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"sort"
 	"time"
 
@@ -35,6 +36,20 @@ type Source struct {
 	Cluster func(ctx context.Context) any
 	// Token guards the write endpoints; empty disables them.
 	Token string
+	// Version is vedetta's version (GET /api/v2/status).
+	Version string
+	// Reloads describes the last config reload, for the status page; nil
+	// when unknown.
+	Reloads func() Reload
+
+	Handlers map[string]http.Handler // extra routes ("POST /path") owned by other rooms
+}
+
+// Reload is the outcome of the last config reload.
+type Reload struct {
+	At  time.Time `json:"at"`
+	OK  bool      `json:"ok"`
+	Err string    `json:"error,omitempty"`
 }
 
 // Ledger is who was told what about an alarm.
@@ -113,6 +128,9 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 		writeJSON(w, http.StatusOK, src.Cluster(r.Context()))
 	})
 	registerWrites(mux, src, log)
+	for pattern, h := range src.Handlers {
+		mux.Handle(pattern, h)
+	}
 	// Profiles, for "why does it use that much memory/CPU" (loopback by
 	// default, like everything here).
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -183,6 +201,8 @@ func view(a model.Alarm) alertJSON {
 	return alertJSON{ID: a.ID, Rule: a.Rule, Labels: a.Labels, State: a.State, Severity: a.Severity,
 		Value: a.Value, Since: a.Since(), ActiveAt: a.ActiveAt, Summary: a.Summary, Description: a.Description}
 }
+
+func goVersion() string { return runtime.Version() }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
