@@ -18,7 +18,8 @@ import (
 // spec, api/v2/openapi.yaml), so that amtool, Grafana's Alertmanager data
 // source and Karma read vedetta's alarms and silences.
 //
-// vedetta's silences match labels by equality only: a postable silence
+// Errors are a JSON string, as Alertmanager answers them (amtool prints
+// it). vedetta's silences match labels by equality only: a postable silence
 // whose matchers are all isEqual=true, isRegex=false is accepted; any
 // other (=~, !=, !~) is refused with 400 and a sentence saying so.
 
@@ -165,7 +166,7 @@ func registerAlertmanagerAPI(mux *http.ServeMux, src Source, guard func(http.Han
 	mux.HandleFunc("GET /api/v2/alerts", func(w http.ResponseWriter, r *http.Request) {
 		filter, err := eqFilter(r.URL.Query()["filter"])
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			writeJSON(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		wantActive, wantSilenced, wantInhibited := boolParam(r, "active"), boolParam(r, "silenced"), boolParam(r, "inhibited")
@@ -221,7 +222,7 @@ func registerAlertmanagerAPI(mux *http.ServeMux, src Source, guard func(http.Han
 	mux.HandleFunc("GET /api/v2/silences", func(w http.ResponseWriter, r *http.Request) {
 		filter, err := eqFilter(r.URL.Query()["filter"])
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			writeJSON(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		out := []amSilence{}
@@ -245,7 +246,7 @@ func registerAlertmanagerAPI(mux *http.ServeMux, src Source, guard func(http.Han
 				}
 			}
 		}
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no silence " + r.PathValue("id")})
+		writeJSON(w, http.StatusNotFound, "no silence "+r.PathValue("id"))
 	})
 	mux.HandleFunc("GET /api/v2/status", func(w http.ResponseWriter, r *http.Request) {
 		cl := map[string]any{"status": "disabled", "peers": []any{}}
@@ -281,35 +282,35 @@ func registerAlertmanagerAPI(mux *http.ServeMux, src Source, guard func(http.Han
 		var req amSilence
 		dec := json.NewDecoder(r.Body)
 		if err := dec.Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON: " + err.Error()})
+			writeJSON(w, http.StatusBadRequest, "bad JSON: "+err.Error())
 			return
 		}
 		if req.ID != "" {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "updating a silence (id set) is not supported: expire it and add a new one"})
+			writeJSON(w, http.StatusBadRequest, "updating a silence (id set) is not supported: expire it and add a new one")
 			return
 		}
 		match, err := eqMatchers(req.Matchers)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			writeJSON(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		if req.StartsAt.IsZero() {
 			req.StartsAt = time.Now()
 		}
 		if !req.EndsAt.After(req.StartsAt) || !req.EndsAt.After(time.Now()) {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "endsAt must be after startsAt and in the future"})
+			writeJSON(w, http.StatusBadRequest, "endsAt must be after startsAt and in the future")
 			return
 		}
 		s, err := src.Notifications().AddSilence(match, req.StartsAt, req.EndsAt, req.Comment, req.CreatedBy)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			writeJSON(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"silenceID": s.ID})
 	}))
 	mux.HandleFunc("DELETE /api/v2/silence/{id}", guard(func(w http.ResponseWriter, r *http.Request) {
 		if err := src.Notifications().ExpireSilence(r.PathValue("id")); err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			writeJSON(w, http.StatusNotFound, err.Error())
 			return
 		}
 		w.WriteHeader(http.StatusOK)
