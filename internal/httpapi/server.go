@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -128,6 +129,12 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 		writeJSON(w, http.StatusOK, src.Cluster(r.Context()))
 	})
 	registerWrites(mux, src, log)
+	u, err := newUI(src, log)
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("status page templates: %w", err)
+	}
+	u.register(mux)
 	for pattern, h := range src.Handlers {
 		mux.Handle(pattern, h)
 	}
