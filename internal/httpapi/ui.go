@@ -249,9 +249,11 @@ type problemFilter struct {
 
 func parseProblemFilter(q url.Values) problemFilter {
 	f := problemFilter{severity: q.Get("severity"), labels: map[string]string{}}
-	for _, kv := range q["label"] {
-		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-			f.labels[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	for _, field := range q["label"] {
+		for _, kv := range strings.FieldsFunc(field, func(c rune) bool { return c == ',' || c == ' ' }) {
+			if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+				f.labels[k] = strings.Trim(v, `"`)
+			}
 		}
 	}
 	return f

@@ -104,6 +104,12 @@ func TestStatusPageLoginAndCSRF(t *testing.T) {
 		strings.Contains(body, `room=&#34;r1&#34;`) {
 		t.Fatalf("problems filtered: %d\n%s", code, body)
 	}
+	if _, body := get(t, c, ts.URL+"/problems?label=target%3Dt7"); strings.Count(body, "<tr class=") != 3 {
+		t.Errorf("label=target=t7: %d rows, want 3", strings.Count(body, "<tr class="))
+	}
+	if _, body := get(t, c, ts.URL+"/problems?label=target%3Dt7+room%3D%22r0%22"); strings.Count(body, "<tr class=") != 1 {
+		t.Errorf("label=target=t7 room=\"r0\": %d rows, want 1", strings.Count(body, "<tr class="))
+	}
 	if _, body := get(t, c, ts.URL+"/problems?label=target%3Dt7"); !strings.Contains(body, "silenced by ") || strings.Contains(body, ">t6<") {
 		t.Errorf("the silence on t7 is not shown:\n%s", body)
 	}
