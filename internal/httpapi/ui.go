@@ -142,6 +142,14 @@ type overviewData struct {
 	DownNames  []string
 	Reload     *Reload
 	Cluster    string
+	Health     []health // channels, providers, cluster members
+}
+
+// health is one vedetta_notification_channel_up, ..._provider_up or
+// vedetta_cluster_member_up sample.
+type health struct {
+	Kind, Name string
+	Up         bool
 }
 
 type targetClass struct {
@@ -167,6 +175,15 @@ func (u *ui) overview(w http.ResponseWriter, r *http.Request) {
 	classes := map[string]*targetClass{}
 	if u.src.Latest != nil {
 		u.src.Latest(func(name string, ls model.Labels, v float64, _ time.Time) {
+			kind := map[string]string{model.MetricChannelUp: "channel", model.MetricProviderUp: "provider", model.MetricClusterMemberUp: "cluster member"}[name]
+			if kind != "" {
+				m := make(map[string]string, len(ls))
+				for _, l := range ls {
+					m[l.Name] = l.Value
+				}
+				o.Health = append(o.Health, health{Kind: kind, Name: labelString(m), Up: v == 1})
+				return
+			}
 			if name != model.MetricTargetUp {
 				return
 			}
@@ -199,6 +216,12 @@ func (u *ui) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(o.Targets, func(i, j int) bool { return o.Targets[i].Class < o.Targets[j].Class })
 	sort.Strings(o.DownNames)
+	sort.Slice(o.Health, func(i, j int) bool {
+		if o.Health[i].Kind != o.Health[j].Kind {
+			return o.Health[i].Kind < o.Health[j].Kind
+		}
+		return o.Health[i].Name < o.Health[j].Name
+	})
 	if u.src.Reloads != nil {
 		if rl := u.src.Reloads(); !rl.At.IsZero() {
 			o.Reload = &rl

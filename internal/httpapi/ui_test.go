@@ -48,6 +48,9 @@ func farm(tb testing.TB, alarms, targets int) (Source, *dispatch.Dispatcher) {
 	src := Source{
 		Alarms: func() []model.Alarm { return as },
 		Latest: func(fn func(string, model.Labels, float64, time.Time)) {
+			self := model.Labels{{Name: "class", Value: "self"}, {Name: "target", Value: "vedetta"}}
+			fn(model.MetricChannelUp, append(model.Labels{{Name: "channel", Value: "email"}}, self...), 1, now)
+			fn(model.MetricChannelUp, append(model.Labels{{Name: "channel", Value: "sms"}}, self...), 0, now)
 			for i := range targets {
 				up := 1.0
 				if i%10 == 0 {
@@ -98,6 +101,10 @@ func TestStatusPageLoginAndCSRF(t *testing.T) {
 	code, body := get(t, c, ts.URL+"/")
 	if code != 200 || !strings.Contains(body, `9 up</span> · <span class="down">1 down`) || !strings.Contains(body, ">critical</a></th><td>10<") {
 		t.Fatalf("overview: %d\n%s", code, body)
+	}
+	if !strings.Contains(body, `<th>channel</th><td>channel=&#34;email&#34;</td><td><span class="up">up`) ||
+		!strings.Contains(body, `<th>channel</th><td>channel=&#34;sms&#34;</td><td><span class="down">down`) {
+		t.Errorf("overview lacks the channels' health:\n%s", body)
 	}
 	code, body = get(t, c, ts.URL+"/problems?severity=critical&label=room%3Dr0")
 	if code != 200 || strings.Count(body, `<tr class="sev-critical"`) == 0 || strings.Contains(body, `sev-warning" data-id`) ||
