@@ -164,59 +164,46 @@ func boolParam(r *http.Request, name string) bool {
 func registerAlertmanagerAPI(mux *http.ServeMux, src Source, guard func(http.HandlerFunc) http.HandlerFunc) {
 	started := time.Now()
 	mux.HandleFunc("GET /api/v2/alerts", func(w http.ResponseWriter, r *http.Request) {
-		filter, err := eqFilter(r.URL.Query()["filter"])
+		out, err := amAlerts(src, r)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		wantActive, wantSilenced, wantInhibited := boolParam(r, "active"), boolParam(r, "silenced"), boolParam(r, "inhibited")
-		recv := r.URL.Query().Get("receiver")
-		now := time.Now()
-		d := src.Notifications()
-		var sils []dispatch.Silence
-		if d != nil {
-			sils = d.Silences()
+		writeJSON(w, http.StatusOK, out)
+	})
+	// Groups, as Karma and Grafana read them: one per receiver told and
+	// rule (vedetta's route group_by is not exposed); an alarm nobody was
+	// told of yet is in the group of receiver "vedetta".
+	mux.HandleFunc("GET /api/v2/alerts/groups", func(w http.ResponseWriter, r *http.Request) {
+		alerts, err := amAlerts(src, r)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, err.Error())
+			return
 		}
-		out := []amAlert{}
-		for _, a := range src.Alarms() {
-			if a.State != model.StateFiring && a.State != model.StateStale {
-				continue
-			}
-			ls := amLabels(&a)
-			if !labelsMatch(filter, ls) {
-				continue
-			}
-			var n *dispatch.Notice
-			if d != nil {
-				n = d.Notice(a.ID)
-			}
-			st := amStatus(&a, sils, n, now)
-			switch {
-			case len(st.SilencedBy) > 0 && !wantSilenced,
-				len(st.InhibitedBy) > 0 && !wantInhibited,
-				st.State == "active" && !wantActive:
-				continue
-			}
-			rs := receivers(n)
-			if recv != "" && !hasReceiver(rs, recv) {
-				continue
-			}
-			ann := map[string]string{"summary": a.Summary}
-			if a.Description != "" {
-				ann["description"] = a.Description
-			}
-			if a.State == model.StateStale {
-				ann["vedetta_state"] = string(a.State)
-			}
-			upd := a.LastSeen
-			if upd.IsZero() {
-				upd = a.Since()
-			}
-			out = append(out, amAlert{Labels: ls, Annotations: ann, StartsAt: a.Since(), EndsAt: now.Add(amResolveTimeout),
-				UpdatedAt: upd, Fingerprint: fingerprint(a.ID), Status: st, Receivers: rs,
-				GeneratorURL: "http://" + r.Host + "/alarm/" + a.ID})
+		type group struct {
+			Labels      map[string]string `json:"labels"`
+			RouteLabels map[string]string `json:"routeLabels"`
+			Receiver    amReceiver        `json:"receiver"`
+			Alerts      []amAlert         `json:"alerts"`
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Fingerprint < out[j].Fingerprint })
+		idx := map[[2]string]int{}
+		out := []group{}
+		for _, a := range alerts {
+			rs := a.Receivers
+			if len(rs) == 0 {
+				rs = []amReceiver{{Name: "vedetta"}}
+			}
+			for _, rc := range rs {
+				k := [2]string{rc.Name, a.Labels["alertname"]}
+				i, ok := idx[k]
+				if !ok {
+					i = len(out)
+					idx[k] = i
+					out = append(out, group{Labels: map[string]string{"alertname": k[1]}, RouteLabels: map[string]string{}, Receiver: rc})
+				}
+				out[i].Alerts = append(out[i].Alerts, a)
+			}
+		}
 		writeJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET /api/v2/silences", func(w http.ResponseWriter, r *http.Request) {
@@ -315,6 +302,65 @@ func registerAlertmanagerAPI(mux *http.ServeMux, src Source, guard func(http.Han
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
+}
+
+// amAlerts are the firing and stale alarms as Alertmanager's
+// gettableAlerts, with its query parameters (filter, active, silenced,
+// inhibited, receiver), by fingerprint.
+func amAlerts(src Source, r *http.Request) ([]amAlert, error) {
+	filter, err := eqFilter(r.URL.Query()["filter"])
+	if err != nil {
+		return nil, err
+	}
+	wantActive, wantSilenced, wantInhibited := boolParam(r, "active"), boolParam(r, "silenced"), boolParam(r, "inhibited")
+	recv := r.URL.Query().Get("receiver")
+	now := time.Now()
+	d := src.Notifications()
+	var sils []dispatch.Silence
+	if d != nil {
+		sils = d.Silences()
+	}
+	out := []amAlert{}
+	for _, a := range src.Alarms() {
+		if a.State != model.StateFiring && a.State != model.StateStale {
+			continue
+		}
+		ls := amLabels(&a)
+		if !labelsMatch(filter, ls) {
+			continue
+		}
+		var n *dispatch.Notice
+		if d != nil {
+			n = d.Notice(a.ID)
+		}
+		st := amStatus(&a, sils, n, now)
+		switch {
+		case len(st.SilencedBy) > 0 && !wantSilenced,
+			len(st.InhibitedBy) > 0 && !wantInhibited,
+			st.State == "active" && !wantActive:
+			continue
+		}
+		rs := receivers(n)
+		if recv != "" && !hasReceiver(rs, recv) {
+			continue
+		}
+		ann := map[string]string{"summary": a.Summary}
+		if a.Description != "" {
+			ann["description"] = a.Description
+		}
+		if a.State == model.StateStale {
+			ann["vedetta_state"] = string(a.State)
+		}
+		upd := a.LastSeen
+		if upd.IsZero() {
+			upd = a.Since()
+		}
+		out = append(out, amAlert{Labels: ls, Annotations: ann, StartsAt: a.Since(), EndsAt: now.Add(amResolveTimeout),
+			UpdatedAt: upd, Fingerprint: fingerprint(a.ID), Status: st, Receivers: rs,
+			GeneratorURL: "http://" + r.Host + "/alarm/" + a.ID})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Fingerprint < out[j].Fingerprint })
+	return out, nil
 }
 
 // eqMatchers turns Alertmanager matchers into vedetta's equality match.
