@@ -40,6 +40,7 @@ var uiFS embed.FS
 const (
 	sessionCookie = "vedetta_session"
 	loginCookie   = "vedetta_login"
+	flashCookie   = "vedetta_flash"
 	sessionTTL    = 12 * time.Hour
 )
 
@@ -114,7 +115,24 @@ type page struct {
 }
 
 func (u *ui) render(w http.ResponseWriter, r *http.Request, name, title string, data any) {
-	p := page{Title: title, Now: u.now(), Data: data, Flash: r.URL.Query().Get("ok"), Error: r.URL.Query().Get("err")}
+	u.renderCode(w, r, http.StatusOK, name, title, data)
+}
+
+func (u *ui) renderCode(w http.ResponseWriter, r *http.Request, code int, name, title string, data any) {
+	p := page{Title: title, Now: u.now(), Data: data}
+	// The outcome of the last write, from a one-time cookie (never from
+	// the URL: a link could not put words in the page).
+	if c, err := r.Cookie(flashCookie); err == nil {
+		if b, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil {
+			kind, msg, _ := strings.Cut(string(b), ":")
+			if kind == "ok" {
+				p.Flash = msg
+			} else {
+				p.Error = msg
+			}
+		}
+		http.SetCookie(w, cookie(r, flashCookie, "", -1))
+	}
 	if s, ok := u.session(r); ok {
 		p.LoggedIn, p.CSRF = true, s.csrf
 	}
@@ -122,6 +140,7 @@ func (u *ui) render(w http.ResponseWriter, r *http.Request, name, title string, 
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Referrer-Policy", "same-origin")
+	w.WriteHeader(code)
 	if err := u.tmpl[name].Execute(w, p); err != nil {
 		u.log.Warn("status page render failed", "page", name, "err", err)
 	}
@@ -440,8 +459,7 @@ func (u *ui) alarm(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if ad == nil {
-		w.WriteHeader(http.StatusNotFound)
-		u.render(w, r, "alarm", "No such alarm", nil)
+		u.renderCode(w, r, http.StatusNotFound, "alarm", "No such alarm", nil)
 		return
 	}
 	if d := u.src.Notifications(); d != nil {
@@ -553,8 +571,7 @@ func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("token")), []byte(u.src.Token)) != 1 {
 		u.log.Warn("status page login refused: wrong token", "remote", r.RemoteAddr)
-		w.WriteHeader(http.StatusUnauthorized)
-		u.render(w, r, "login", "Log in", loginData{CSRF: c.Value, Next: safeNext(r.PostFormValue("next"))})
+		u.renderCode(w, r, http.StatusUnauthorized, "login", "Log in", loginData{CSRF: c.Value, Next: safeNext(r.PostFormValue("next"))})
 		return
 	}
 	id := randomToken()
@@ -609,14 +626,15 @@ func (u *ui) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// back redirects to the page the form was on, with the outcome in a
+// one-time cookie.
 func back(w http.ResponseWriter, r *http.Request, to, ok string, err error) {
-	q := url.Values{}
+	msg := "ok:" + ok
 	if err != nil {
-		q.Set("err", err.Error())
-	} else {
-		q.Set("ok", ok)
+		msg = "err:" + err.Error()
 	}
-	http.Redirect(w, r, to+"?"+q.Encode(), http.StatusSeeOther)
+	http.SetCookie(w, cookie(r, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(msg)), 60))
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func (u *ui) ack(w http.ResponseWriter, r *http.Request) {

@@ -163,8 +163,16 @@ func TestStatusPageLoginAndCSRF(t *testing.T) {
 		t.Fatalf("%d silences after refused posts", n)
 	}
 	r, _ = c.PostForm(ts.URL+"/silences", url.Values{"match": {"target=t1 room=r1"}, "duration": {"1h"}, "comment": {"patch"}, "csrf": {m[1]}})
-	if r.StatusCode != 200 || !strings.Contains(r.Request.URL.RawQuery, "ok=") {
-		t.Fatalf("silence post: %d %s", r.StatusCode, r.Request.URL)
+	fb, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 200 || !regexp.MustCompile(`id="flash">silence \w+ added`).Match(fb) {
+		t.Fatalf("silence post: %d %s\n%s", r.StatusCode, r.Request.URL, fb)
+	}
+	if _, body := get(t, c, ts.URL+"/silences"); strings.Contains(body, `id="flash"`) {
+		t.Error("the flash shows twice")
+	}
+	if _, body := get(t, c, ts.URL+"/silences?ok=go+to+evil.example&err=x"); strings.Contains(body, "evil.example") || strings.Contains(body, `id="error"`) {
+		t.Error("a link puts words in the page")
 	}
 	var got *dispatch.Silence
 	for _, s := range disp.Silences() {
