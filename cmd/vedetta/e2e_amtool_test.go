@@ -26,17 +26,24 @@ var (
 	amtoolErr  error
 )
 
-// amtoolBin builds Alertmanager's amtool once per test run in a temporary
-// module. Without it (no module proxy) the test is skipped, or fails under
+// amtoolBin builds Alertmanager's amtool in a temporary module, once: the
+// binary is kept in $TMPDIR/vedetta-amtool-<version> for the next runs.
+// Without it (no module proxy) the test is skipped, or fails under
 // CI=true.
 func amtoolBin(t testing.TB) string {
 	t.Helper()
 	amtoolOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vedetta-amtool")
+		kept := filepath.Join(os.TempDir(), "vedetta-amtool-"+alertmanagerVersion)
+		if exec.Command(kept, "--version").Run() == nil {
+			amtoolPath = kept
+			return
+		}
+		dir, err := os.MkdirTemp("", "vedetta-amtool-build")
 		if err != nil {
 			amtoolErr = err
 			return
 		}
+		defer os.RemoveAll(dir)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		run := func(args ...string) error {
@@ -55,8 +62,12 @@ func amtoolBin(t testing.TB) string {
 			return
 		}
 		p := filepath.Join(dir, "amtool")
-		if amtoolErr = run("build", "-o", p, "github.com/prometheus/alertmanager/cmd/amtool"); amtoolErr == nil {
-			amtoolPath = p
+		if amtoolErr = run("build", "-o", p, "github.com/prometheus/alertmanager/cmd/amtool"); amtoolErr != nil {
+			return
+		}
+		// rename is atomic: a concurrent run sees the old binary or the new
+		if amtoolErr = os.Rename(p, kept); amtoolErr == nil {
+			amtoolPath = kept
 		}
 	})
 	if amtoolErr != nil {
