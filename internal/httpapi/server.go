@@ -1,6 +1,7 @@
 // Package httpapi serves vedetta's HTTP endpoints: health, Prometheus
 // metrics (vedetta's own and every collected sample, so vedetta can be
-// scraped like an exporter) and the alarms API.
+// scraped like an exporter), the alarms API, the Alertmanager v2 API
+// (amapi.go) and the status page (ui.go).
 package httpapi
 
 import (
