@@ -104,11 +104,9 @@ func amLabels(a *model.Alarm) map[string]string {
 // silence matches it (silencedBy) or while a parent is down (inhibitedBy:
 // the depends_on target).
 func amStatus(a *model.Alarm, sils []dispatch.Silence, n *dispatch.Notice, now time.Time) amAlertStatus {
-	st := amAlertStatus{State: "active", SilencedBy: []string{}, InhibitedBy: []string{}, MutedBy: []string{}}
-	for i := range sils {
-		if sils[i].Active(now) && sils[i].Matches(a) {
-			st.SilencedBy = append(st.SilencedBy, sils[i].ID)
-		}
+	st := amAlertStatus{State: "active", SilencedBy: silencedBy(a, sils, now), InhibitedBy: []string{}, MutedBy: []string{}}
+	if st.SilencedBy == nil {
+		st.SilencedBy = []string{}
 	}
 	if n != nil {
 		if p, ok := strings.CutPrefix(n.Waiting, "depends on "); ok {
@@ -121,6 +119,17 @@ func amStatus(a *model.Alarm, sils []dispatch.Silence, n *dispatch.Notice, now t
 		st.MutedBy = append(append(st.MutedBy, st.SilencedBy...), st.InhibitedBy...)
 	}
 	return st
+}
+
+// silencedBy are the ids of the silences holding a at now (nil if none).
+func silencedBy(a *model.Alarm, sils []dispatch.Silence, now time.Time) []string {
+	var ids []string
+	for i := range sils {
+		if sils[i].Active(now) && sils[i].Matches(a) {
+			ids = append(ids, sils[i].ID)
+		}
+	}
+	return ids
 }
 
 func receivers(n *dispatch.Notice) []amReceiver {

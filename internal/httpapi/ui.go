@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -311,8 +313,9 @@ func (u *ui) problemRows(f problemFilter) ([]problemRow, int) {
 		sils = d.Silences()
 	}
 	total := 0
-	rows := []problemRow{}
-	for _, a := range u.src.Alarms() {
+	all := u.src.Alarms()
+	rows := make([]problemRow, 0, len(all))
+	for _, a := range all {
 		if a.State != model.StateFiring && a.State != model.StateStale {
 			continue
 		}
@@ -331,9 +334,8 @@ func (u *ui) problemRows(f problemFilter) ([]problemRow, int) {
 		if d != nil {
 			n = d.Notice(a.ID)
 		}
-		st := amStatus(&a, sils, n, now)
-		if len(st.SilencedBy) > 0 {
-			row.Silenced = "silenced by " + strings.Join(st.SilencedBy, ", ")
+		if ids := silencedBy(&a, sils, now); len(ids) > 0 {
+			row.Silenced = "silenced by " + strings.Join(ids, ", ")
 		}
 		if n != nil {
 			if n.Ack != nil {
@@ -349,17 +351,31 @@ func (u *ui) problemRows(f problemFilter) ([]problemRow, int) {
 		}
 		rows = append(rows, row)
 	}
-	sort.Slice(rows, func(i, j int) bool {
-		ri, rj := sevRank(rows[i].Severity), sevRank(rows[j].Severity)
-		if ri != rj {
-			return ri < rj
+	// Sort small keys, then place the rows (a row is too big to swap).
+	type key struct {
+		rank  int
+		since int64
+		id    string
+		i     int
+	}
+	keys := make([]key, len(rows))
+	for i := range rows {
+		keys[i] = key{sevRank(rows[i].Severity), rows[i].since.UnixNano(), rows[i].ID, i}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.rank != b.rank {
+			return cmp.Compare(a.rank, b.rank)
 		}
-		if !rows[i].since.Equal(rows[j].since) {
-			return rows[i].since.Before(rows[j].since)
+		if a.since != b.since {
+			return cmp.Compare(a.since, b.since)
 		}
-		return rows[i].ID < rows[j].ID
+		return strings.Compare(a.id, b.id)
 	})
-	return rows, total
+	out := make([]problemRow, len(rows))
+	for i, k := range keys {
+		out[i] = rows[k.i]
+	}
+	return out, total
 }
 
 func sevRank(s string) int {
@@ -383,16 +399,36 @@ func (u *ui) problems(w http.ResponseWriter, r *http.Request) {
 
 // problemsBody writes the Problems rows (the same cells problems.js
 // writes): by hand rather than by html/template, whose reflection costs
-// ~300 ms for 5,000 rows. Every value goes through HTMLEscapeString.
+// ~300 ms for 5,000 rows. Every value goes through esc, the escaping of
+// html/template's HTMLEscapeString (TestProblemsBodyEscapes).
 func problemsBody(rows []problemRow) template.HTML {
 	var b strings.Builder
 	b.Grow(len(rows) * 640)
 	esc := func(s string) {
-		if !strings.ContainsAny(s, "<>&'\"\x00") {
-			b.WriteString(s)
-			return
+		last := 0
+		for i := 0; i < len(s); i++ {
+			var ent string
+			switch s[i] {
+			case '<':
+				ent = "&lt;"
+			case '>':
+				ent = "&gt;"
+			case '&':
+				ent = "&amp;"
+			case '\'':
+				ent = "&#39;"
+			case '"':
+				ent = "&#34;"
+			case 0:
+				ent = "\uFFFD"
+			default:
+				continue
+			}
+			b.WriteString(s[last:i])
+			b.WriteString(ent)
+			last = i + 1
 		}
-		b.WriteString(template.HTMLEscapeString(s))
+		b.WriteString(s[last:])
 	}
 	for i := range rows {
 		r := &rows[i]
@@ -435,7 +471,10 @@ func problemsBody(rows []problemRow) template.HTML {
 
 func (u *ui) problemsJSON(w http.ResponseWriter, r *http.Request) {
 	rows, total := u.problemRows(parseProblemFilter(r.URL.Query()))
-	writeJSON(w, http.StatusOK, map[string]any{"rows": rows, "total": total, "now": u.now().UTC()})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	// compact: polled every 2 s, maybe with thousands of rows
+	_ = json.NewEncoder(w).Encode(map[string]any{"rows": rows, "total": total, "now": u.now().UTC()})
 }
 
 // --- alarm
@@ -709,6 +748,16 @@ func alarmMatches(m map[string]string, a *model.Alarm) bool {
 // (shown apart).
 func labelString(ls map[string]string) string { return pairs(ls, true) }
 
+// plain reports whether strconv.Quote(v) would only add the quotes.
+func plain(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // matchString is a silence's matchers.
 func matchString(m map[string]string) string { return pairs(m, false) }
 
@@ -732,7 +781,13 @@ func pairs(ls map[string]string, skipTarget bool) string {
 		}
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(strconv.Quote(ls[k]))
+		if v := ls[k]; plain(v) {
+			b.WriteByte('"')
+			b.WriteString(v)
+			b.WriteByte('"')
+		} else {
+			b.WriteString(strconv.Quote(v))
+		}
 	}
 	return b.String()
 }
