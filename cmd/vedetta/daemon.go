@@ -68,6 +68,8 @@ type daemon struct {
 
 	genCancel context.CancelFunc
 	genWait   sync.WaitGroup
+
+	reloaded atomic.Pointer[httpapi.Reload] // the last reload's outcome, for the status page
 }
 
 func (d *daemon) run(parent context.Context) error {
@@ -144,6 +146,13 @@ func (d *daemon) run(parent context.Context) error {
 		Cluster:  d.clusterStatus(),
 		Token:    d.cfg.HTTP.Token.Reveal(),
 		Handlers: d.inboundRoutes(),
+		Version:  versionString(),
+		Reloads: func() httpapi.Reload {
+			if r := d.reloaded.Load(); r != nil {
+				return *r
+			}
+			return httpapi.Reload{}
+		},
 	}, d.m.reg, d.log.With("component", "http"))
 	if err != nil {
 		return fmt.Errorf("http.listen %s: %w", d.cfg.HTTP.Listen, err)
@@ -399,6 +408,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.m.reloads.WithLabelValues("failure").Inc()
 		d.log.Error("reload refused: the new config has errors; still running on the previous one",
 			"config", path, "errors", errors.Join(problems...).Error())
+		d.reloaded.Store(&httpapi.Reload{At: time.Now(), Err: errors.Join(problems...).Error()})
 		return
 	}
 	if (p.cluster == nil) != (d.parts.cluster == nil) || p.cluster != nil && !sameCluster(p.cluster, d.parts.cluster) {
@@ -423,6 +433,7 @@ func (d *daemon) reload(ctx context.Context) {
 		// workers: back to the generation that ran.
 		d.log.Error("reload: cannot start the new workers; back to the previous config", "err", err)
 		d.m.reloads.WithLabelValues("failure").Inc()
+		d.reloaded.Store(&httpapi.Reload{At: time.Now(), Err: err.Error()})
 		d.cfg = oldCfg
 		d.engine.SetRules(oldParts.rules, oldParts.intervals)
 		if err := d.startGeneration(ctx, oldParts); err != nil {
@@ -434,5 +445,6 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	d.parts = p
 	d.m.reloads.WithLabelValues("success").Inc()
+	d.reloaded.Store(&httpapi.Reload{At: time.Now(), OK: true})
 	d.log.Info("config reloaded", "config", path, "targets", len(p.targets), "rules", len(p.rules))
 }

@@ -85,6 +85,7 @@ func newRoot() *cobra.Command {
 		checkCmd(v),
 		probeCmd(v),
 		ackCmd(v),
+		alertsCmd(v),
 		silenceCmd(v),
 		testNotifyCmd(v),
 		clusterCmd(v),

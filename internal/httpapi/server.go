@@ -1,16 +1,19 @@
 // Package httpapi serves vedetta's HTTP endpoints: health, Prometheus
 // metrics (vedetta's own and every collected sample, so vedetta can be
-// scraped like an exporter) and the alarms API.
+// scraped like an exporter), the alarms API, the Alertmanager v2 API
+// (amapi.go) and the status page (ui.go).
 package httpapi
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"sort"
 	"time"
 
@@ -34,8 +37,21 @@ type Source struct {
 	// single node.
 	Cluster func(ctx context.Context) any
 	// Token guards the write endpoints; empty disables them.
-	Token    string
+	Token string
+	// Version is vedetta's version (GET /api/v2/status).
+	Version string
+	// Reloads describes the last config reload, for the status page; nil
+	// when unknown.
+	Reloads func() Reload
+
 	Handlers map[string]http.Handler // extra routes ("POST /path") owned by other rooms
+}
+
+// Reload is the outcome of the last config reload.
+type Reload struct {
+	At  time.Time `json:"at"`
+	OK  bool      `json:"ok"`
+	Err string    `json:"error,omitempty"`
 }
 
 // Ledger is who was told what about an alarm.
@@ -81,9 +97,6 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	for pattern, h := range src.Handlers {
-		mux.Handle(pattern, h)
-	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if src.Healthy != nil {
 			if err := src.Healthy(); err != nil {
@@ -117,6 +130,15 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 		writeJSON(w, http.StatusOK, src.Cluster(r.Context()))
 	})
 	registerWrites(mux, src, log)
+	u, err := newUI(src, log)
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("status page templates: %w", err)
+	}
+	u.register(mux)
+	for pattern, h := range src.Handlers {
+		mux.Handle(pattern, h)
+	}
 	// Profiles, for "why does it use that much memory/CPU" (loopback by
 	// default, like everything here).
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -187,6 +209,8 @@ func view(a model.Alarm) alertJSON {
 	return alertJSON{ID: a.ID, Rule: a.Rule, Labels: a.Labels, State: a.State, Severity: a.Severity,
 		Value: a.Value, Since: a.Since(), ActiveAt: a.ActiveAt, Summary: a.Summary, Description: a.Description}
 }
+
+func goVersion() string { return runtime.Version() }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -29,11 +29,9 @@ type SilenceRequest struct {
 	By       string            `json:"by"`
 }
 
-// registerWrites adds the endpoints that change state. Every one of them
-// needs the bearer token (http.token / token_file); without a configured
-// token they are disabled rather than open.
-func registerWrites(mux *http.ServeMux, src Source, log *slog.Logger) {
-	guard := func(h http.HandlerFunc) http.HandlerFunc {
+// writeGuard lets a write through only with the bearer token.
+func writeGuard(src Source, log *slog.Logger) func(http.HandlerFunc) http.HandlerFunc {
+	return func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if src.Token == "" {
 				writeJSON(w, http.StatusForbidden, map[string]string{"error": "write endpoints are disabled: set http.token_file in the config"})
@@ -54,6 +52,14 @@ func registerWrites(mux *http.ServeMux, src Source, log *slog.Logger) {
 			h(w, r)
 		}
 	}
+}
+
+// registerWrites adds the endpoints that change state. Every one of them
+// needs the bearer token (http.token / token_file); without a configured
+// token they are disabled rather than open.
+func registerWrites(mux *http.ServeMux, src Source, log *slog.Logger) {
+	guard := writeGuard(src, log)
+	registerAlertmanagerAPI(mux, src, guard)
 	mux.HandleFunc("POST /api/v1/alerts/{id}/ack", guard(func(w http.ResponseWriter, r *http.Request) {
 		var req AckRequest
 		if !decode(w, r, &req) {
