@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -119,6 +120,11 @@ func openChecked(path string) (db *bolt.DB, why string, err error) {
 		// for a first start and every firing alarm be notified again.
 		return nil, "the state file was empty (truncated?)", nil
 	}
+	// bbolt reads the file through mmap: a page number the file does not
+	// have is a memory fault, fatal for the whole process unless this
+	// goroutine asks for a panic instead (FuzzOpenStateFile found one in
+	// the freelist). A crash loop on a corrupt file would be silence.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			if db != nil {
