@@ -66,18 +66,11 @@ func PersistInbox(st store.Store, node string, changes []model.Change) error {
 func PersistInboxTx(tx store.Tx, node string, now time.Time, changes []model.Change) error {
 	for i := range changes {
 		c := changes[i]
-		if c.Deleted {
-			if err := tx.Delete(store.Alarms, c.Alarm.ID); err != nil {
+		if kept, err := recordAlarm(tx, c); err != nil || !kept {
+			if err != nil {
 				return err
 			}
 			continue
-		}
-		b, err := json.Marshal(c.Alarm)
-		if err != nil {
-			return err
-		}
-		if err := tx.Put(store.Alarms, c.Alarm.ID, b); err != nil {
-			return err
 		}
 		if c.Event == "" {
 			// A state without news (pending): the dispatcher's notices

@@ -14,18 +14,11 @@ import (
 func Persist(st store.Store, d *Dispatcher, changes []model.Change) error {
 	return st.Update(func(tx store.Tx) error {
 		for _, c := range changes {
-			if c.Deleted {
-				if err := tx.Delete(store.Alarms, c.Alarm.ID); err != nil {
+			if kept, err := recordAlarm(tx, c); err != nil || !kept {
+				if err != nil {
 					return err
 				}
 				continue
-			}
-			b, err := json.Marshal(c.Alarm)
-			if err != nil {
-				return err
-			}
-			if err := tx.Put(store.Alarms, c.Alarm.ID, b); err != nil {
-				return err
 			}
 			if d != nil {
 				if err := d.Update(tx, c.Alarm, c.Event); err != nil {
@@ -35,6 +28,19 @@ func Persist(st store.Store, d *Dispatcher, changes []model.Change) error {
 		}
 		return nil
 	})
+}
+
+// recordAlarm writes one change's alarm state (or deletes it: kept is
+// false), the part Persist and PersistInbox share.
+func recordAlarm(tx store.Tx, c model.Change) (kept bool, err error) {
+	if c.Deleted {
+		return false, tx.Delete(store.Alarms, c.Alarm.ID)
+	}
+	b, err := json.Marshal(c.Alarm)
+	if err != nil {
+		return false, err
+	}
+	return true, tx.Put(store.Alarms, c.Alarm.ID, b)
 }
 
 // LoadAlarms reads the alarms saved by Persist. corrupt counts records

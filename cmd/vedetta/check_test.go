@@ -74,9 +74,7 @@ routes:
 
 // vedetta check prints every problem with file, line and field, and exits 1.
 func TestCheckReportsProblems(t *testing.T) {
-	cases := []struct {
-		name, from, to, want string
-	}{
+	cases := []checkEdit{
 		{"unknown key in a kind block", "      format: nagios\n", "      format: nagios\n      timout: 5s\n", `:9: targets[0].exec.timout: unknown field "timout" (did you mean "timeout"?)`},
 		{"wrong type in a kind block", "command: [/bin/true]", "command: /bin/true", `:7: targets[0].exec.command: expected a list`},
 		{"bad format", "format: nagios", "format: json", `:8: targets[0].exec.format: want nagios or prometheus`},
@@ -169,34 +167,13 @@ func TestCheckSMSProviderBlocks(t *testing.T) {
       - name: gsm
         modem: {device: /dev/ttyUSB0}
 `, 1)
-	cases := []struct {
-		name, from, to, want string
-	}{
+	cases := []checkEdit{
 		{"unknown key in the provider's block", "auth_token: x,", "auth_tokn: x,", `:19: notify.sms.providers[0].twilio.auth_tokn: unknown field "auth_tokn" (did you mean "auth_token"?)`},
 		{"the provider's own validation", "account_sid: AC0123456789abcdef0123456789abcdef", "account_sid: nope", `:19: notify.sms.providers[0].twilio.account_sid: want an account SID`},
 		{"unknown kind", "        modem: {device: /dev/ttyUSB0}", "        sinch: {device: /dev/ttyUSB0}", `notify.sms.providers[1]: give exactly one provider block: modem, twilio`},
 		{"no name", "      - name: gsm\n", "      - name: \"\"\n", `notify.sms.providers[1].name: every provider needs a name`},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if !strings.Contains(base, c.from) {
-				t.Fatalf("test case: %q not in the base config", c.from)
-			}
-			p := filepath.Join(t.TempDir(), "bad.yaml")
-			if err := os.WriteFile(p, []byte(strings.Replace(base, c.from, c.to, 1)), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			code, _, errs := runCLI(t, "check", "--config", p)
-			if code != 1 || !strings.Contains(errs, c.want) {
-				t.Fatalf("exit %d, output\n  %s\nwant\n  %s", code, errs, c.want)
-			}
-		})
-	}
-	p := filepath.Join(t.TempDir(), "ok.yaml")
-	_ = os.WriteFile(p, []byte(base), 0o600)
-	if code, out, errs := runCLI(t, "check", "--config", p); code != 0 {
-		t.Fatalf("base config: exit %d %s %s", code, out, errs)
-	}
+	checkEdits(t, base, cases)
 }
 
 // The cluster block is checked by package cluster, and its problems name
@@ -211,9 +188,7 @@ func TestCheckClusterBlock(t *testing.T) {
     - {node: c, url: "http://10.0.3.10:2380", zone: z3}
 `
 	line := strings.Count(checkBase, "\n") + 1 // the line of "cluster:"
-	cases := []struct {
-		name, from, to, want string
-	}{
+	cases := []checkEdit{
 		{"unknown key", "  node: a\n", "  nod: a\n", fmt.Sprintf(`:%d: cluster.nod: unknown field "nod" (did you mean "node"?)`, line+1)},
 		{"not in the peers", "  node: a\n", "  node: x\n", `cluster.peers: this node ("x") is not in the list`},
 		{"a peer twice", "{node: c,", "{node: b,", fmt.Sprintf(`:%d: cluster.peers[2].node: "b" is listed twice`, line+6)},
@@ -221,6 +196,17 @@ func TestCheckClusterBlock(t *testing.T) {
 		{"a bad lease", "  node: a\n", "  node: a\n  lease_ttl: 500ms\n", `cluster.lease_ttl: must be between 2s and 1m`},
 		{"no peer address", "  listen_peer: 10.0.1.10:2380\n", "", `cluster.listen_peer: "" is not host:port`},
 	}
+	checkEdits(t, base, cases)
+}
+
+// checkEdit is a config made wrong by one edit, and the error `vedetta
+// check` must print for it.
+type checkEdit struct{ name, from, to, want string }
+
+// checkEdits runs `vedetta check` on base with each edit (exit 1 and the
+// error), and on base itself (exit 0).
+func checkEdits(t *testing.T, base string, cases []checkEdit) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if !strings.Contains(base, c.from) {

@@ -207,6 +207,21 @@ func (r *clusterRig) tally() (per map[string][2]int, dups int) {
 	return per, dups
 }
 
+// awaitMails waits (at most within) until every rack has at least the
+// FIRING and RESOLVED mails wanted; the caller then checks exact counts.
+func (r *clusterRig) awaitMails(want map[string][2]int, within time.Duration) {
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		per, _ := r.tally()
+		done := true
+		for k, w := range want {
+			done = done && per[k][0] >= w[0] && per[k][1] >= w[1]
+		}
+		if done {
+			return
+		}
+	}
+}
+
 func needClusterRig(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the cluster rig takes a minute; not with -short")
@@ -261,16 +276,7 @@ func TestE2EClusterKillDispatcherInStorm(t *testing.T) {
 			time.Sleep(7 * time.Second)
 		}
 	}
-	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		per, _ := r.tally()
-		all := true
-		for k, w := range want {
-			all = all && per[k][0] >= w[0] && per[k][1] >= w[1]
-		}
-		if all {
-			break
-		}
-	}
+	r.awaitMails(want, 40*time.Second)
 	time.Sleep(2 * time.Second) // room for a late duplicate
 	per, dups := r.tally()
 	total := 0
@@ -506,16 +512,7 @@ func TestE2EClusterDispatcherCutOffThenPaused(t *testing.T) {
 		t.Logf("%s: n%d → n%d in %v", fault, lead, next, took.Round(time.Millisecond))
 		time.Sleep(5 * time.Second) // the old one rejoins as a follower
 	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		per, _ := r.tally()
-		done := true
-		for k, w := range want {
-			done = done && per[k][0] >= w[0] && per[k][1] >= w[1]
-		}
-		if done {
-			break
-		}
-	}
+	r.awaitMails(want, 30*time.Second)
 	per, dups := r.tally()
 	for k, w := range want {
 		if per[k] != w {
