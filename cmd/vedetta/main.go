@@ -98,6 +98,7 @@ func newRoot() *cobra.Command {
 		},
 	)
 	root.AddCommand(extraCommands()...)
+	root.AddCommand(genManCmd())
 	return root
 }
 
