@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,5 +43,26 @@ func TestGenMan(t *testing.T) {
 	}
 	if strings.Contains(help.String(), "gen-man") {
 		t.Error("gen-man is listed in --help")
+	}
+}
+
+// A config the user may not read gets a way out, not a bare "permission
+// denied". Tests run as root, which reads anything, so the error is made
+// here rather than by the file system.
+func TestUnreadableConfigSaysWhatToDo(t *testing.T) {
+	err := unreadableConfig("/etc/vedetta/vedetta.yaml", &fs.PathError{Op: "open", Path: "/etc/vedetta/vedetta.yaml", Err: fs.ErrPermission})
+	msg := err.Error()
+	for _, want := range []string{"open /etc/vedetta/vedetta.yaml: permission denied", "group vedetta", "runuser -u vedetta", "--config"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if !errors.Is(err, fs.ErrPermission) {
+		t.Error("the hint hides the permission error from errors.Is")
+	}
+	// Another file is not the package's: no talk of group vedetta there.
+	own := &fs.PathError{Op: "open", Path: "/home/me/v.yaml", Err: fs.ErrPermission}
+	if got := unreadableConfig("/home/me/v.yaml", own); got.Error() != own.Error() {
+		t.Errorf("a user's own file got a hint: %v", got)
 	}
 }
