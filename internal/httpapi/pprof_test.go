@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -79,6 +80,11 @@ func startServer(t *testing.T, token string, logs io.Writer) string {
 		t.Fatal(err)
 	}
 	go s.Serve()
-	t.Cleanup(func() { s.Shutdown(t.Context()) })
+	// Not t.Context(): it is already cancelled when cleanups run.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
 	return "http://" + s.Addr()
 }
