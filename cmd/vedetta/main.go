@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -99,6 +100,7 @@ func newRoot() *cobra.Command {
 		},
 	)
 	root.AddCommand(extraCommands()...)
+	root.AddCommand(genManCmd())
 	return root
 }
 
@@ -114,7 +116,27 @@ func loadConfig(v *viper.Viper) (*config.Config, error) {
 	if path == "" {
 		return config.Builtin(), nil
 	}
+	if f, err := os.Open(path); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, unreadableConfig(path, err)
+		}
+	} else {
+		f.Close()
+	}
 	return config.Load(path)
+}
+
+// unreadableConfig explains a permission error: the Debian package's
+// /etc/vedetta/vedetta.yaml is root:vedetta 0640, so a plain `vedetta run`
+// or `vedetta check` by an ordinary user finds it (it is the default
+// path) and cannot read it, and a bare "permission denied" does not say
+// which way out there is.
+func unreadableConfig(path string, err error) error {
+	if path != config.DefaultPath {
+		return err // a file of the user's own: the error says it all
+	}
+	return fmt.Errorf("%w\n(the installed config is readable by root and group vedetta only: run as root, or as the service does with "+
+		"`sudo runuser -u vedetta -- vedetta ...`, or pass --config with a file of your own)", err)
 }
 
 func newLogger(w io.Writer, cfg *config.Config, override string) *slog.Logger {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -81,6 +82,7 @@ func probeSNMPCmd(use string) *cobra.Command {
 	var (
 		a                       snmp.Agent
 		community, authP, privP string
+		authFile, privFile      string
 		authProto, privProto    string
 		profile                 string
 		retries                 int
@@ -104,6 +106,12 @@ func probeSNMPCmd(use string) *cobra.Command {
 			a.Address = args[0]
 			a.Community = config.Secret(community)
 			a.Retries = &retries
+			if authP, err = passphrase(cmd, "auth-passphrase", authFile, envAuthPassphrase); err != nil {
+				return err
+			}
+			if privP, err = passphrase(cmd, "priv-passphrase", privFile, envPrivPassphrase); err != nil {
+				return err
+			}
 			if a.Version == "3" || a.User != "" {
 				a.Version = "3"
 				a.Community = ""
@@ -161,9 +169,11 @@ func probeSNMPCmd(use string) *cobra.Command {
 	f.StringVar(&community, "community", "public", "v1/v2c community")
 	f.StringVar(&a.User, "user", "", "SNMPv3 user")
 	f.StringVar(&authProto, "auth-protocol", "", "SNMPv3 auth: MD5, SHA, SHA224, SHA256, SHA384, SHA512")
-	f.StringVar(&authP, "auth-passphrase", "", "SNMPv3 auth passphrase")
+	f.StringVar(&authP, "auth-passphrase", "", "SNMPv3 auth passphrase (visible in ps: prefer --auth-passphrase-file or $"+envAuthPassphrase+")")
+	f.StringVar(&authFile, "auth-passphrase-file", "", "file holding the SNMPv3 auth passphrase (one line)")
 	f.StringVar(&privProto, "priv-protocol", "", "SNMPv3 privacy: DES, AES, AES192, AES256, AES192C, AES256C")
-	f.StringVar(&privP, "priv-passphrase", "", "SNMPv3 privacy passphrase")
+	f.StringVar(&privP, "priv-passphrase", "", "SNMPv3 privacy passphrase (visible in ps: prefer --priv-passphrase-file or $"+envPrivPassphrase+")")
+	f.StringVar(&privFile, "priv-passphrase-file", "", "file holding the SNMPv3 privacy passphrase (one line)")
 	f.StringVar(&a.Context, "context", "", "SNMPv3 context name")
 	f.StringVar(&profile, "profile", "", "auto (default) or profile names, comma-separated")
 	f.DurationVar(&a.Timeout, "timeout", snmp.DefaultTimeout, "timeout per request")
@@ -171,6 +181,43 @@ func probeSNMPCmd(use string) *cobra.Command {
 	f.StringArrayVar(&dirs, "profile-dir", nil, "extra folder of profile *.yaml files (repeatable)")
 	f.BoolVar(&explain, "explain", true, "print each value's plausibility decision as a comment")
 	return c
+}
+
+// The environment variables `probe snmp` reads SNMPv3 passphrases from
+// when no flag names them: unlike a flag's value, neither is visible to
+// other users in ps or /proc/PID/cmdline.
+const (
+	envAuthPassphrase = "VEDETTA_SNMP_AUTH_PASSPHRASE"
+	envPrivPassphrase = "VEDETTA_SNMP_PRIV_PASSPHRASE"
+)
+
+// passphrase is the one source of a passphrase the user gave: the flag
+// itself, its -file flag, or else the environment variable. Two flags at
+// once are an error rather than a silent choice: a probe that fails with
+// the wrong one of two passphrases would send the user looking at the
+// device. A file's trailing newline is not part of the passphrase (as for
+// the config's *_file secrets). The error names the file, never what is
+// in it.
+func passphrase(cmd *cobra.Command, flag, file, env string) (string, error) {
+	inline := cmd.Flags().Changed(flag)
+	if inline && file != "" {
+		return "", fmt.Errorf("--%s and --%s-file both given: use one", flag, flag)
+	}
+	switch {
+	case inline:
+		return cmd.Flag(flag).Value.String(), nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--%s-file: %w", flag, err)
+		}
+		p := strings.TrimRight(string(b), "\r\n")
+		if p == "" {
+			return "", fmt.Errorf("--%s-file %s is empty", flag, file)
+		}
+		return p, nil
+	}
+	return os.Getenv(env), nil
 }
 
 // probeSNMPSubcommand is `snmp ADDRESS`, for `vedetta probe snmp ADDRESS`:

@@ -16,8 +16,9 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
-// startSimd serves one recording with snmpsimd (community = its name).
-func startSimd(t *testing.T, name string) string {
+// startSimd serves one recording with snmpsimd (community = its name;
+// extra adds arguments, such as an SNMPv3 user).
+func startSimd(t *testing.T, name string, extra ...string) string {
 	t.Helper()
 	bin := testpeer.Need(t, "snmpsimd")
 	src := filepath.Join(testpeer.SharedTestdata(t, "snmprec"), name+".snmprec")
@@ -41,7 +42,7 @@ func startSimd(t *testing.T, name string) string {
 	_ = out.Chmod(0o644)
 	out.Close()
 	addr := testpeer.Addr(testpeer.FreeUDPPort(t))
-	args := []string{"--data-dir=" + data, "--cache-dir=" + cache, "--agent-udpv4-endpoint=" + addr}
+	args := append([]string{"--data-dir=" + data, "--cache-dir=" + cache, "--agent-udpv4-endpoint=" + addr}, extra...)
 	if os.Geteuid() == 0 {
 		args = append(args, "--process-user=nobody", "--process-group=nogroup")
 	}
@@ -185,6 +186,70 @@ func TestProbeSNMPExplainsDecisions(t *testing.T) {
 			quiet, _, err := runSNMPCLI(t, "probe", "snmp", addr, "--community", tc.recording, "--timeout", "3s", "--explain=false")
 			if err != nil || strings.Contains(quiet, " raw ") {
 				t.Errorf("--explain=false still explains (err %v):\n%s", err, quiet)
+			}
+		})
+	}
+}
+
+// SNMPv3 passphrases can come from files or the environment, so that they
+// are not in ps; a file's trailing newline is not part of it; a flag wins
+// over the environment; a flag and its file at once are refused; and a
+// wrong passphrase is never echoed back.
+func TestProbeSNMPv3PassphrasesFromEnvAndFiles(t *testing.T) {
+	const auth, priv = "authpass123", "privpass123"
+	addr := startSimd(t, "poweralert_2", "--v3-user=simv3", "--v3-auth-key="+auth, "--v3-auth-proto=SHA",
+		"--v3-priv-key="+priv, "--v3-priv-proto=AES")
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	authFile, privFile := file("auth", auth+"\n"), file("priv", priv+"\r\n")
+	wrongPriv := file("wrong", "wrongpass456\n")
+	base := []string{"probe", "snmp", addr, "--user", "simv3", "--auth-protocol", "SHA", "--priv-protocol", "AES",
+		"--context", "poweralert_2", "--profile", "ups-mib", "--timeout", "500ms"}
+	tests := []struct {
+		name      string
+		env       map[string]string
+		args      []string
+		ok        bool
+		wantError string
+	}{
+		{"environment", map[string]string{envAuthPassphrase: auth, envPrivPassphrase: priv}, nil, true, ""},
+		{"files", nil, []string{"--auth-passphrase-file", authFile, "--priv-passphrase-file", privFile}, true, ""},
+		{"flag wins over environment", map[string]string{envAuthPassphrase: auth, envPrivPassphrase: "wrongpass456"},
+			[]string{"--priv-passphrase", priv}, true, ""},
+		{"wrong passphrase in a file", nil, []string{"--auth-passphrase-file", authFile, "--priv-passphrase-file", wrongPriv}, false, "no answer within 500ms"},
+		{"flag and file", nil, []string{"--auth-passphrase", auth, "--auth-passphrase-file", authFile, "--priv-passphrase-file", privFile},
+			false, "--auth-passphrase and --auth-passphrase-file both given"},
+		{"missing file", nil, []string{"--auth-passphrase-file", filepath.Join(dir, "nope"), "--priv-passphrase-file", privFile},
+			false, "--auth-passphrase-file: open " + filepath.Join(dir, "nope")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{envAuthPassphrase, envPrivPassphrase} {
+				t.Setenv(k, tc.env[k])
+			}
+			out, errOut, err := runSNMPCLI(t, append(append([]string{}, base...), tc.args...)...)
+			if tc.ok {
+				if err != nil || !strings.Contains(out, "ups_battery_runtime_seconds 1440\n") {
+					t.Fatalf("err %v, stderr %q, output lacks the UPS runtime:\n%s", err, errOut, out)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("succeeded:\n%s", out)
+			}
+			if msg := errOut + err.Error(); !strings.Contains(msg, tc.wantError) {
+				t.Errorf("error %q, stderr %q: want %q", err, errOut, tc.wantError)
+			}
+			for _, secret := range []string{auth, priv, "wrongpass456"} {
+				if strings.Contains(out+errOut+err.Error(), secret) {
+					t.Errorf("the output shows a passphrase (%s): %v %s %s", secret, err, errOut, out)
+				}
 			}
 		})
 	}

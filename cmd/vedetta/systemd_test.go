@@ -20,16 +20,20 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Type=notify", "WatchdogSec=", "Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID",
-		"StateDirectory=vedetta", "DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "NoNewPrivileges=yes",
+		"StateDirectory=vedetta", "User=vedetta\n", "Group=vedetta\n", "ProtectSystem=strict", "ProtectHome=yes", "NoNewPrivileges=yes",
 		"PrivateTmp=yes", "CapabilityBoundingSet=\n"} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("unit lacks %q", strings.TrimSpace(want))
 		}
 	}
+	// A dynamic user cannot read the package's root:vedetta 0640 config.
+	if strings.Contains(string(unit), "DynamicUser=") {
+		t.Errorf("unit sets DynamicUser=: the packaged config is readable by group vedetta only")
+	}
 	// verify needs ExecStart to exist: lint a copy pointing at a real binary.
 	dir := t.TempDir()
 	p := filepath.Join(dir, "vedetta.service")
-	text := strings.ReplaceAll(string(unit), "/usr/local/bin/vedetta", vedettaBin(t))
+	text := strings.ReplaceAll(string(unit), "/usr/bin/vedetta", vedettaBin(t))
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

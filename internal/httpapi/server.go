@@ -139,10 +139,19 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 	for pattern, h := range src.Handlers {
 		mux.Handle(pattern, h)
 	}
-	// Profiles, for "why does it use that much memory/CPU" (loopback by
-	// default, like everything here).
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	// Profiles, for "why does it use that much memory/CPU", need the API
+	// token like the writes: a heap profile holds whatever is in memory
+	// (secrets read from files, message bodies), a CPU profile costs 30 s
+	// of sampling, and "loopback only" still lets every local user in.
+	profiles := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if authorized(w, r, src.Token, "profiles (/debug/pprof)", log) {
+				h(w, r)
+			}
+		}
+	}
+	mux.HandleFunc("GET /debug/pprof/", profiles(pprof.Index))
+	mux.HandleFunc("GET /debug/pprof/profile", profiles(pprof.Profile))
 	mux.HandleFunc("GET /api/v1/alerts/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		for _, a := range src.Alarms() {
