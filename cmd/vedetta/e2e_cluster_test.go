@@ -634,23 +634,24 @@ func rssMiB(p *testpeer.Proc) float64 {
 // alarm's mail in Mailpit, sent by the next dispatcher (lease 2 s here).
 func TestE2EClusterFailoverTenTimes(t *testing.T) {
 	needClusterRig(t)
-	const racks, runs = 6, 10
+	const racks, runs = 12, 10
 	r := startClusterRig(t, racks)
 	if t.Failed() {
 		t.FailNow()
 	}
 	all := []int{0, 1, 2}
 	var rtos []time.Duration
-	used := map[string]int{}
+	used := map[string]time.Time{}
 	for run := 0; run < runs; run++ {
 		lead := r.dispatcher(30*time.Second, all...)
-		// The least used rack of the others: one rack firing and
-		// resolving every few seconds would be flapping.
+		// The rack of the others used longest ago, and not in the last
+		// 25 s: one firing and resolving every few seconds would be
+		// flapping (21 polls of history), and then it says FLAPPING.
 		rack := ""
 		for _, i := range without(all, lead) {
 			if v, ok := r.view(i); ok {
 				for _, o := range v.Owned {
-					if rack == "" || used[o] < used[rack] {
+					if rack == "" || used[o].Before(used[rack]) {
 						rack = o
 					}
 				}
@@ -659,7 +660,9 @@ func TestE2EClusterFailoverTenTimes(t *testing.T) {
 		if rack == "" {
 			t.Fatalf("run %d: the dispatcher n%d polls every rack", run, lead)
 		}
-		used[rack]++
+		if wait := 25*time.Second - time.Since(used[rack]); wait > 0 {
+			time.Sleep(wait)
+		}
 		var ri int
 		fmt.Sscanf(rack, "rack%d", &ri)
 		before := len(r.mp.Matching(t, "FIRING", rack+":"))
@@ -684,6 +687,7 @@ func TestE2EClusterFailoverTenTimes(t *testing.T) {
 		testpeer.WaitFor(t, 20*time.Second, "the RESOLVED mail", func() bool {
 			return len(r.mp.Matching(t, "RESOLVED", rack+":")) > resolved
 		})
+		used[rack] = time.Now()
 	}
 	sorted := slices.Clone(rtos)
 	slices.Sort(sorted)
