@@ -355,41 +355,61 @@ func (p *program) run(env map[string]any, b *binding) (any, error) {
 }
 
 // valueSource picks the part of a condition that is the alarm's value: the
-// left side of the first comparison (host_filesystem_used_ratio in
-// "host_filesystem_used_ratio > 0.9"). Empty when there is none.
+// left side of its first comparison that is not a state test
+// (host_filesystem_used_ratio in "host_filesystem_used_ratio > 0.9";
+// ups_battery_runtime_seconds, not the flag, in "ups_on_battery == 1 &&
+// ups_battery_runtime_seconds < 600": the flag made "on battery with 1s
+// left" of 8 minutes), else of the first comparison. Empty when there is
+// none. A rule's `value:` overrides it.
 func valueSource(src string) string {
 	tree, err := parser.Parse(rewriteDurations(src))
 	if err != nil {
 		return ""
 	}
-	var find func(n ast.Node) ast.Node
-	find = func(n ast.Node) ast.Node {
+	var found []ast.Node // left sides, in order
+	var flags []bool     // whether each is a state test
+	var walk func(n ast.Node)
+	walk = func(n ast.Node) {
 		switch n := n.(type) {
 		case *ast.BinaryNode:
 			switch n.Operator {
 			case ">", ">=", "<", "<=", "==", "!=":
-				if isLabelAccess(n.Left) {
-					return nil
+				if !isLabelAccess(n.Left) {
+					found = append(found, n.Left)
+					flags = append(flags, (n.Operator == "==" || n.Operator == "!=") && isZeroOrOne(n.Right))
 				}
-				return n.Left
 			case "&&", "||", "and", "or":
-				if l := find(n.Left); l != nil {
-					return l
-				}
-				return find(n.Right)
+				walk(n.Left)
+				walk(n.Right)
 			}
 		case *ast.UnaryNode:
-			return find(n.Node)
+			walk(n.Node)
 		case *ast.CallNode:
-			return n // absent(m, 5m): the value is 1
+			found = append(found, n) // absent(m, 5m): the value is 1
+			flags = append(flags, false)
 		}
-		return nil
 	}
-	v := find(tree.Node)
-	if v == nil {
+	walk(tree.Node)
+	if len(found) == 0 {
 		return ""
 	}
-	return v.String()
+	for i, f := range found {
+		if !flags[i] {
+			return f.String()
+		}
+	}
+	return found[0].String()
+}
+
+// isZeroOrOne: the literal of a state test (x == 1, x != 0).
+func isZeroOrOne(n ast.Node) bool {
+	switch n := n.(type) {
+	case *ast.IntegerNode:
+		return n.Value == 0 || n.Value == 1
+	case *ast.FloatNode:
+		return n.Value == 0 || n.Value == 1
+	}
+	return false
 }
 
 func isLabelAccess(n ast.Node) bool {

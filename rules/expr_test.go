@@ -49,7 +49,11 @@ func TestValueSource(t *testing.T) {
 		"host_load5 / host_cpus > 4":                         "host_load5 / host_cpus",
 		`labels.mountpoint == "/" && used > 0.5`:             "used",
 		"host_network_admin_up == 1 && host_network_up == 0": "host_network_admin_up",
-		"delta(temp, 10m) > 5":                               `delta(temp, 600)`,
+		// A state test is not the number a message reports.
+		"ups_on_battery == 1 && ups_battery_runtime_seconds < 600": "ups_battery_runtime_seconds",
+		"ups_on_battery == 1":  "ups_on_battery",
+		"a != 0 || b > 3":      "b",
+		"delta(temp, 10m) > 5": `delta(temp, 600)`,
 	} {
 		if got := valueSource(in); got != want {
 			t.Errorf("valueSource(%q) = %q, want %q", in, got, want)

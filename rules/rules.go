@@ -116,7 +116,11 @@ func compileRule(cr config.Rule) (*Rule, []fieldErr) {
 			errs = append(errs, fieldErr{"clear", err})
 		}
 	}
-	if v := valueSource(cr.Expr); v != "" {
+	if cr.Value != "" {
+		if r.value, err = compile(cr.Value, false); err != nil {
+			errs = append(errs, fieldErr{"value", err})
+		}
+	} else if v := valueSource(cr.Expr); v != "" {
 		// The value is informative: a condition whose left side is not a
 		// number (absent(...)) simply has value 1.
 		r.value, _ = compile(v, false)

@@ -228,3 +228,11 @@ func checkEdits(t *testing.T, base string, cases []checkEdit) {
 		t.Fatalf("base config: exit %d %s %s", code, out, errs)
 	}
 }
+
+// A rule's value: is an expression, checked like its condition.
+func TestCheckRuleValue(t *testing.T) {
+	base := strings.Replace(checkBase, "    expr: check_status >= 2\n", "    expr: check_status >= 2\n    value: check_status\n", 1)
+	checkEdits(t, base, []checkEdit{
+		{"a value that does not parse", "    value: check_status\n", "    value: check_status >\n", `:12: rules[0].value: cannot parse expression`},
+	})
+}

@@ -77,6 +77,26 @@ func TestShippedRules(t *testing.T) {
 			t.Errorf("firing %v", got)
 		}
 	})
+	t.Run("on battery with 7 minutes left: the message says 7m0s", func(t *testing.T) {
+		// The value of "ups_on_battery == 1 && runtime < 600" was the flag:
+		// "on battery with 1s left" for 420 s (issue 15).
+		vars := readDump(t, files[0])
+		vars["ups.status"] = "OB DISCHRG"
+		vars["battery.runtime"] = "420"
+		e := rulestest.Replay(rules, "ups", "nut", Map(vars), 7, 30*time.Second)
+		found := false
+		for _, a := range e.Alarms() {
+			if a.Rule == "UPSRuntimeShort" {
+				found = true
+				if a.Value != 420 || !strings.Contains(a.Summary, "with 7m0s left") {
+					t.Errorf("UPSRuntimeShort value %v, summary %q: want 420 and 7m0s", a.Value, a.Summary)
+				}
+			}
+		}
+		if !found {
+			t.Error("UPSRuntimeShort did not fire")
+		}
+	})
 	t.Run("ATS loses source B", func(t *testing.T) {
 		vars := readDump(t, filepath.Join(filepath.Dir(files[0]), "Eaton__ATS_230V_16A__snmp-ups__2.7.4__01.dev"))
 		vars["input.2.voltage.status"] = "out of range"

@@ -100,9 +100,13 @@ type Target struct {
 
 // Rule is one alarm definition.
 type Rule struct {
-	Name        string            `yaml:"name"`
-	Expr        string            `yaml:"expr"`
-	Clear       string            `yaml:"clear"`
+	Name  string `yaml:"name"`
+	Expr  string `yaml:"expr"`
+	Clear string `yaml:"clear"`
+	// Value is the expression the alarm reports as .Value (the number in
+	// its message); by default the left side of the condition's first
+	// comparison that is not a state test (x == 1, x == 0).
+	Value       string            `yaml:"value"`
 	For         time.Duration     `yaml:"for"`
 	Severity    string            `yaml:"severity"`
 	Summary     string            `yaml:"summary"`
