@@ -169,16 +169,3 @@ func ParseConfig(decode func(any) error, stateDir, baseDir string) (*Config, err
 	}
 	return &c, errors.Join(probs...)
 }
-
-// Plain says whether peer traffic is unencrypted (tests; a loud warning).
-func (c *Config) Plain() bool { return c.TLS == nil }
-
-// ZoneOf returns the zone of a member of the initial cluster.
-func (c *Config) ZoneOf(node string) string {
-	for _, p := range c.Peers {
-		if p.Node == node {
-			return p.Zone
-		}
-	}
-	return ""
-}

@@ -291,6 +291,18 @@ func (s *Store) newTx(writable bool) *tx {
 	}
 }
 
+// Watch follows the changes to one bucket (the dispatcher watches the
+// inbox: it drains it as it fills, not on a timer).
+func (s *Store) Watch(ctx context.Context, bucket string) clientv3.WatchChan {
+	p, err := bucketPrefix(bucket)
+	if err != nil {
+		ch := make(chan clientv3.WatchResponse)
+		close(ch)
+		return ch
+	}
+	return s.cli.Watch(ctx, p, clientv3.WithPrefix())
+}
+
 func bucketPrefix(bucket string) (string, error) {
 	if bucket == "" || strings.Contains(bucket, "/") {
 		// A "/" would make one bucket's range cover another's keys.

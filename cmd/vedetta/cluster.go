@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/vedetta-dc/vedetta/cluster"
 	"github.com/vedetta-dc/vedetta/dispatch"
+	"github.com/vedetta-dc/vedetta/internal/store"
 	"github.com/vedetta-dc/vedetta/model"
 )
 
@@ -70,9 +70,6 @@ func clusterName(name, node string) string { return name + "@" + node }
 // startCluster starts (or joins) the etcd cluster and this member's lease.
 func (d *daemon) startCluster(ctx context.Context, cc *cluster.Config) error {
 	log := d.log.With("component", "cluster")
-	if cc.Plain() {
-		log.Warn("cluster peer traffic is NOT encrypted (no cluster.tls): for tests only; between zones use TLS")
-	}
 	e, err := cluster.Start(ctx, cc, log)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
@@ -332,7 +329,7 @@ func (d *daemon) serve(ctx context.Context, p *parts, lead *cluster.Leadership) 
 
 // drain moves the inbox into the dispatcher, as fast as it fills.
 func (d *daemon) drain(ctx context.Context, disp *dispatch.Dispatcher) {
-	w := d.cl.etcd.Client.Watch(ctx, "/vedetta/s/"+"inbox/", withPrefix())
+	w := d.cl.st.Watch(ctx, store.Inbox)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for ctx.Err() == nil {
@@ -403,8 +400,6 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
-
-func withPrefix() clientv3.OpOption { return clientv3.WithPrefix() }
 
 // alarms are every alarm of the cluster (the replicated store), or this
 // node's (the engine) on a single node or when the store does not answer.
