@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -189,6 +190,22 @@ func TestEngineTargetUnreachableBuiltin(t *testing.T) {
 	h.want("firing:TargetUnreachable")
 	if a := h.e.Alarms()[0]; a.Severity != "critical" || a.Summary != "h has failed 3 collections in a row" {
 		t.Fatalf("%+v", a)
+	}
+	// The cause of the failures is in the message (first line only, bounded:
+	// a panic's stack is for the log), and follows the latest failure.
+	for i, tc := range []struct{ err, want string }{
+		{"snmp 127.0.0.1:161: request timeout (after 2 retries)", "h has failed 4 collections in a row: snmp 127.0.0.1:161: request timeout (after 2 retries)"},
+		{"collector panicked: boom\ngoroutine 1 [running]", "h has failed 5 collections in a row: collector panicked: boom"},
+		{strings.Repeat("x", 300), "h has failed 6 collections in a row: " + strings.Repeat("x", 200) + "…"},
+	} {
+		h.e.Ingest(model.Batch{Target: "h", Err: errors.New(tc.err), Samples: []model.Sample{{
+			Name: "vedetta_target_consecutive_failures", Time: h.clock.Now(), Value: float64(4 + i),
+			Labels: model.L("target", "h", "class", "host"),
+		}}})
+		h.clock.Add(10 * time.Second)
+		if got := h.e.Alarms()[0].Summary; got != tc.want {
+			t.Errorf("summary %q, want %q", got, tc.want)
+		}
 	}
 }
 

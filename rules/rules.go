@@ -34,7 +34,7 @@ var BuiltinRules = []config.Rule{{
 	Name:     "TargetUnreachable",
 	Expr:     model.MetricTargetFailures + " >= 3",
 	Severity: "critical",
-	Summary:  "{{ .Labels.target }} has failed {{ .Value }} collections in a row",
+	Summary:  "{{ .Labels.target }} has failed {{ .Value }} collections in a row{{ with .Cause }}: {{ . }}{{ end }}",
 	Origin:   config.Origin{File: "<built-in>", Path: "TargetUnreachable"},
 }, {
 	Name:     "NotificationChannelDown",

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"math"
+	"strings"
 	"time"
 
 	"github.com/vedetta-dc/vedetta/model"
@@ -15,6 +16,7 @@ type targetState struct {
 	byKey   map[string]*series
 	lastGC  time.Time
 	batches int
+	cause   string // the last batch's error, short (templateData.Cause)
 }
 
 // seriesTTL drops series not updated for a day (a renamed port, a removed
@@ -25,6 +27,10 @@ const seriesTTL = 24 * time.Hour
 func (e *Engine) store(b model.Batch) *targetState {
 	ts := e.target(b.Target)
 	ts.batches++
+	ts.cause = ""
+	if b.Err != nil {
+		ts.cause = shortCause(b.Err.Error())
+	}
 	for i := range b.Samples {
 		s := &b.Samples[i]
 		if math.IsNaN(s.Value) {
@@ -111,4 +117,16 @@ func (e *Engine) TargetUp(target string) (up, known bool) {
 		}
 	}
 	return false, false
+}
+
+// shortCause keeps the first line of a collection error, at most 200
+// bytes: a message is read on a phone, and a panic's stack is for the log.
+func shortCause(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "") + "…"
+	}
+	return strings.TrimSpace(s)
 }

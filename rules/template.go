@@ -15,6 +15,10 @@ type templateData struct {
 	Rule     string
 	Severity string
 	Site     string
+	// Cause is why the last collection of the alarm's target failed
+	// ("request timeout", "authentication failed"), empty when it
+	// succeeded: an unreachable device's page says why, not only that.
+	Cause string
 }
 
 var templateFuncs = template.FuncMap{

@@ -29,6 +29,9 @@ func (e *Engine) transition(a *alarm, rl *Rule, present, cond, clear bool, now t
 	}
 	if rl != nil && (ev != "" || a.Summary == "" || a.State == model.StateFiring) {
 		d := templateData{Labels: a.Labels, Value: a.Value, Rule: a.Rule, Severity: a.Severity, Site: a.Site}
+		if ts := e.targets[a.Labels["target"]]; ts != nil {
+			d.Cause = ts.cause
+		}
 		a.Summary = render(rl.summary, d, a.Rule+" "+labelsText(a.Labels))
 		a.Description = render(rl.descr, d, "")
 	}
