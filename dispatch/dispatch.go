@@ -18,6 +18,7 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/store"
 	"github.com/vedetta-dc/vedetta/notify"
+	"github.com/vedetta-dc/vedetta/oncall"
 )
 
 // Dispatcher turns alarm events into notifications: routes, silences,
@@ -31,6 +32,7 @@ type Dispatcher struct {
 	store     store.Store
 	routes    []config.Route
 	receivers map[string]config.Receiver
+	oncall    oncall.Schedules // on-call rotations receivers name
 	channels  map[string]notify.Notifier
 	parents   map[string][]string
 	config    []*Silence // recurring windows from the config
@@ -103,6 +105,13 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 	}
 	for _, r := range cfg.Receivers {
 		d.receivers[r.Name] = r
+	}
+	if cfg.Schedules != nil {
+		sched, err := oncall.Parse(cfg.Block(cfg.Schedules, "schedules"), func(string) bool { return true })
+		if err != nil {
+			return nil, fmt.Errorf("schedules: %w", err)
+		}
+		d.oncall = sched
 	}
 	for _, t := range cfg.Targets {
 		d.parents[t.Name] = t.DependsOn

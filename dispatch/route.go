@@ -1,8 +1,11 @@
 package dispatch
 
 import (
+	"time"
+
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/oncall"
 )
 
 // Recipient is one address on one channel of one receiver.
@@ -62,8 +65,10 @@ func routesFor(routes []config.Route, a model.Alarm) []int {
 
 // expand turns receivers into recipients on the route's channels (all of
 // the receiver's channels when the route names none), skipping channels
-// that are not configured.
-func expand(receivers map[string]config.Receiver, names, channels []string, configured func(string) bool, route int) []routed {
+// that are not configured. A receiver with `oncall:` is whoever the
+// schedule has on call at now, reached on their own contact points under
+// their own name (so the ledger says who was told).
+func expand(receivers map[string]config.Receiver, sched oncall.Schedules, now time.Time, names, channels []string, configured func(string) bool, route int) []routed {
 	want := func(ch string) bool {
 		if !configured(ch) {
 			return false
@@ -88,6 +93,11 @@ func expand(receivers map[string]config.Receiver, names, channels []string, conf
 	}
 	for _, name := range names {
 		rc := receivers[name]
+		if rc.OnCall != "" {
+			if who, ok := sched.Who(rc.OnCall, rc.Next, now); ok {
+				name, rc = who, receivers[who]
+			}
+		}
 		if want("sms") {
 			for _, n := range rc.SMS {
 				add(Recipient{Receiver: name, Channel: "sms", Address: n, Route: route})

@@ -13,6 +13,7 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/notify"
+	"github.com/vedetta-dc/vedetta/oncall"
 	"github.com/vedetta-dc/vedetta/rules"
 )
 
@@ -29,6 +30,8 @@ type parts struct {
 	// snmp is the snmp kind of this build: its implausible-values counter
 	// goes on the daemon's registry when the generation starts.
 	snmp *snmp.Kind
+	// schedules are the on-call rotations (`vedetta oncall`, /api/v1/oncall).
+	schedules oncall.Schedules
 }
 
 // build turns a loaded config into collectors, compiled rules and
@@ -86,6 +89,9 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 	chans, cerrs := buildChannels(cfg, newSMSKinds(), log)
 	p.channels = chans
 	errs = append(errs, cerrs...)
+	var serrs []error
+	p.schedules, serrs = checkSchedules(cfg)
+	errs = append(errs, serrs...)
 	for i, s := range cfg.Silences {
 		if _, err := dispatch.ParseSchedule(s.Schedule, nil); err != nil {
 			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, fmt.Sprintf("silences[%d].schedule", i), err.Error()))
@@ -126,4 +132,26 @@ func hasKind(reg *collectors.Registry, k string) bool {
 		}
 	}
 	return false
+}
+
+// checkSchedules checks the on-call schedules (package oncall owns the
+// block) against the receivers: the people of a rotation are receivers
+// with contact points, and a receiver's oncall: names a schedule.
+func checkSchedules(cfg *config.Config) (oncall.Schedules, []error) {
+	person := map[string]bool{}
+	for _, r := range cfg.Receivers {
+		person[r.Name] = r.OnCall == ""
+	}
+	var errs []error
+	sched, err := oncall.Parse(cfg.Block(cfg.Schedules, "schedules"), func(n string) bool { return person[n] })
+	if err != nil {
+		errs = append(errs, cfg.Place(config.Origin{File: cfg.File}, "schedules", err)...)
+	}
+	for i, r := range cfg.Receivers {
+		if r.OnCall != "" && sched[r.OnCall] == nil && err == nil {
+			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, fmt.Sprintf("receivers[%d].oncall", i),
+				fmt.Sprintf("no schedule is named %q in schedules", r.OnCall)))
+		}
+	}
+	return sched, errs
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/notify/twilio"
+	"github.com/vedetta-dc/vedetta/oncall"
 	"github.com/vedetta-dc/vedetta/rules"
 )
 
@@ -65,6 +66,8 @@ type daemon struct {
 	m       *metrics
 	lastRun atomic.Int64                   // unix ns of the last engine tick: the watchdog's proof of life
 	inbound atomic.Pointer[twilio.Inbound] // SMS replies (inbound.go); nil: not read
+	// schedules of the running generation, for GET /api/v1/oncall.
+	schedules atomic.Pointer[oncall.Schedules]
 
 	genCancel context.CancelFunc
 	genWait   sync.WaitGroup
@@ -145,7 +148,7 @@ func (d *daemon) run(parent context.Context) error {
 		Healthy:  d.healthy,
 		Cluster:  d.clusterStatus(),
 		Token:    d.cfg.HTTP.Token.Reveal(),
-		Handlers: d.inboundRoutes(),
+		Handlers: d.routes(),
 		Version:  versionString(),
 		Reloads: func() httpapi.Reload {
 			if r := d.reloaded.Load(); r != nil {
@@ -237,6 +240,7 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 		d.handoff.Unlock()
 	}
 	d.inbound.Store(d.twilioInbound(d.cfg, p.channels))
+	d.schedules.Store(&p.schedules)
 	gctx, cancel := context.WithCancel(parent)
 	for _, n := range p.channels {
 		if f, ok := n.(*notify.Failover); ok {

@@ -90,6 +90,7 @@ func newRoot() *cobra.Command {
 		silenceCmd(v),
 		testNotifyCmd(v),
 		clusterCmd(v),
+		oncallCmd(v),
 		&cobra.Command{
 			Use:   "default-config",
 			Short: "Print the built-in default configuration",

@@ -47,6 +47,9 @@ type Config struct {
 	// Cluster (three nodes in three zones on embedded etcd) is decoded and
 	// checked by package cluster, which owns it; nil runs a single node.
 	Cluster *yaml.Node `yaml:"cluster"`
+	// Schedules are on-call rotations, decoded and checked by package
+	// oncall, which owns them; receivers name them (oncall: primary).
+	Schedules *yaml.Node `yaml:"schedules"`
 
 	// File is the path the config came from, Dir its folder (relative paths
 	// in the config are taken against it).
@@ -156,6 +159,12 @@ type Receiver struct {
 	Email    []string `yaml:"email"`
 	SMS      []string `yaml:"sms"`      // E.164 numbers
 	Webhooks []string `yaml:"webhooks"` // names from notify.webhooks
+	// OnCall makes this receiver whoever is on call on that schedule
+	// (`schedules:`) when the alarm is notified; Next reaches the person
+	// after them in the rotation instead (1: an escalation step's "next in
+	// line"). Such a receiver has no contact points of its own.
+	OnCall string `yaml:"oncall"`
+	Next   int    `yaml:"next"`
 }
 
 // Route sends matching alarms to receivers. The first matching route wins

@@ -247,6 +247,15 @@ func (c *Config) validate(errs *Errors) {
 		if len(r.Email) > 0 && c.Notify.Email == nil {
 			at(top, f+".email", "receiver %q has e-mail addresses but notify.email is not configured", r.Name)
 		}
+		if r.OnCall != "" && len(r.Email)+len(r.SMS)+len(r.Webhooks) > 0 {
+			at(top, f+".oncall", "receiver %q is whoever is on call on %q: its contact points are theirs, give it none of its own", r.Name, r.OnCall)
+		}
+		if r.OnCall == "" && r.Next != 0 {
+			at(top, f+".next", "next counts people in an on-call rotation: it needs oncall: <schedule>")
+		}
+		if r.Next < 0 {
+			at(top, f+".next", "want 0 (who is on call) or more (people after them), got %d", r.Next)
+		}
 	}
 	for i, rt := range c.Routes {
 		f := fmt.Sprintf("routes[%d]", i)
