@@ -82,6 +82,9 @@ var timeLayouts = []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-0
 func parseLocal(s string, loc *time.Location) (time.Time, error) {
 	for _, l := range timeLayouts {
 		if t, err := time.ParseInLocation(l, strings.TrimSpace(s), loc); err == nil {
+			if t.Year() < 1970 || t.Year() > 2999 {
+				return time.Time{}, fmt.Errorf("%q is not a plausible date for a rotation", s)
+			}
 			return t, nil
 		}
 	}
@@ -188,11 +191,13 @@ func (s *Schedule) handoff(n int) time.Time {
 
 // index is the number of the hand-off in force at t.
 func (s *Schedule) index(t time.Time) int {
+	// In seconds, not time.Duration, which saturates at 292 years.
+	secs := float64(t.Unix() - s.start.Unix())
 	var n int
 	if s.days > 0 {
-		n = int(t.Sub(s.start).Hours() / 24 / float64(s.days))
+		n = int(secs / 86400 / float64(s.days))
 	} else {
-		n = int(t.Sub(s.start) / s.period)
+		n = int(secs / s.period.Seconds())
 	}
 	// The estimate is off by one near a hand-off (a 23 or 25 hour day,
 	// truncation towards zero before start): settle it on the real times.

@@ -134,3 +134,28 @@ func TestParseProblems(t *testing.T) {
 		t.Errorf("a schedule defined twice: %v", err)
 	}
 }
+
+// Whatever a config says, a schedule that parses answers for any moment
+// with a shift that holds it and a person of the rotation or an override.
+func FuzzSchedule(f *testing.F) {
+	f.Add("Europe/Rome", "week", "2026-03-23 09:00", "2026-04-08 18:00", "2026-04-10 09:00", int64(1774800000), uint8(0))
+	f.Add("", "12h", "2026-01-01", "2026-01-01 10:00", "2026-01-01 11:00", int64(-86400*400), uint8(1))
+	f.Add("America/New_York", "day", "2026-11-01 01:30", "2026-11-01 01:00", "2026-11-01 03:00", int64(1793511000), uint8(2))
+	f.Fuzz(func(t *testing.T, tz, every, start, from, until string, at int64, next uint8) {
+		c := Config{Name: "p", TimeZone: tz, Every: every, Start: start, People: []string{"alice", "bob", "carol"},
+			Overrides: []OverrideConfig{{Person: "dave", From: from, Until: until}}}
+		ss, err := Parse(given([]Config{c}), func(p string) bool { return people[p] })
+		if err != nil {
+			return
+		}
+		s := ss["p"]
+		if s.days == 0 && s.period < time.Second {
+			t.Fatalf("period %v accepted", s.period)
+		}
+		// Keep to moments a rotation can be asked about (a few centuries).
+		when := time.Unix(at%(400*365*86400), 0)
+		if sh := s.At(when, int(next%4)); sh.From.After(when) || !sh.Until.After(when) || !people[sh.Person] {
+			t.Fatalf("At(%s) = %+v", when, sh)
+		}
+	})
+}
