@@ -273,6 +273,7 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 	d.genWait.Go(func() { sched.Run(gctx) })
 	d.genWait.Go(wait)
 	d.genWait.Go(func() { d.probeLoop(gctx, p.channels) })
+	d.modemReplies(gctx, d.cfg, p.channels)
 	if hb := d.cfg.Notify.Heartbeat; hb != nil {
 		d.genWait.Go(func() { d.heartbeat(gctx, hb) })
 	}
@@ -429,6 +430,7 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	d.genCancel()
 	d.genWait.Wait()
+	closePorts(d.parts.channels)
 	oldCfg, oldParts := d.cfg, d.parts
 	d.cfg = cfg
 	d.engine.SetRules(p.rules, p.intervals)

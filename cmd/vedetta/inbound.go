@@ -2,18 +2,21 @@ package main
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/notify"
+	"github.com/vedetta-dc/vedetta/notify/modem"
 	"github.com/vedetta-dc/vedetta/notify/twilio"
 )
 
 // Acknowledging by SMS reply: Twilio's incoming-message webhook on the
-// HTTP listener, rebuilt with every generation (receivers and accounts
-// follow reloads).
+// HTTP listener, and the GSM modems' inboxes, rebuilt with every
+// generation (receivers and accounts follow reloads).
 
 // inboundRoutes are the routes this file adds to the HTTP API.
 func (d *daemon) inboundRoutes() map[string]http.Handler {
@@ -43,29 +46,92 @@ func (d *daemon) twilioInbound(cfg *config.Config, chans map[string]notify.Notif
 	if !on {
 		return nil
 	}
+	log := d.log.With("component", "sms-replies")
+	return &twilio.Inbound{
+		URL: strings.TrimRight(cfg.HTTP.ExternalURL, "/") + twilio.InboundPath, Accounts: accounts, Receivers: smsNumbers(cfg), Log: log,
+		OnReply: func(_ context.Context, r twilio.Reply) string {
+			return d.ackByReply(log, r.From, r.Code, r.Receiver)
+		},
+	}
+}
+
+// smsNumbers maps every receiver's SMS number to the receiver: only they
+// may acknowledge by a reply.
+func smsNumbers(cfg *config.Config) map[string]string {
 	known := map[string]string{}
 	for _, r := range cfg.Receivers {
 		for _, n := range r.SMS {
 			known[n] = r.Name
 		}
 	}
+	return known
+}
+
+// ackByReply acknowledges what code names among the SMS sent to from, and
+// returns the confirmation to send back.
+func (d *daemon) ackByReply(log *slog.Logger, from, code, receiver string) string {
+	var l dispatch.ReplyLedger
+	if disp := d.disp.Load(); disp != nil {
+		l = disp
+	} else if d.cl != nil {
+		l = &dispatch.Relay{Store: d.st, Node: d.cl.self.Node}
+	} else {
+		return "Not acknowledged: vedetta is not dispatching now; try again."
+	}
+	msg, err := dispatch.AckByReply(l, from, code, receiver+" ("+from+")")
+	if err != nil {
+		log.Warn("SMS reply not acted on", "from", from, "code", code, "err", err)
+	}
+	return msg
+}
+
+// modemReplies reads the replies that reach the GSM modems of a
+// generation (until ctx ends) and makes their SMS say how to reply; a
+// modem with replies: false neither reads nor offers.
+func (d *daemon) modemReplies(ctx context.Context, cfg *config.Config, chans map[string]notify.Notifier) {
+	known := smsNumbers(cfg)
 	log := d.log.With("component", "sms-replies")
-	return &twilio.Inbound{
-		URL: strings.TrimRight(cfg.HTTP.ExternalURL, "/") + twilio.InboundPath, Accounts: accounts, Receivers: known, Log: log,
-		OnReply: func(_ context.Context, r twilio.Reply) string {
-			var l dispatch.ReplyLedger
-			if disp := d.disp.Load(); disp != nil {
-				l = disp
-			} else if d.cl != nil {
-				l = &dispatch.Relay{Store: d.st, Node: d.cl.self.Node}
-			} else {
-				return "Not acknowledged: vedetta is not dispatching now; try again."
+	for _, p := range providers(chans)["sms"] {
+		mp, ok := p.(*modem.Provider)
+		if !ok || !mp.ReadsReplies() {
+			continue
+		}
+		mp.EnableReplies(true)
+		d.genWait.Go(func() {
+			mp.Listen(ctx, 0, func(_ context.Context, m modem.Incoming) string {
+				from := m.From
+				receiver, ok := known[from]
+				if !ok {
+					// Some networks give the sender without the +.
+					if receiver, ok = known["+"+from]; ok {
+						from = "+" + from
+					}
+				}
+				if !ok {
+					log.Warn("SMS reply from an unknown number ignored", "from", m.From, "provider", mp.Name())
+					return ""
+				}
+				code, ok := notify.ParseReply(m.Text)
+				if !ok {
+					log.Info("SMS reply not understood", "from", from, "receiver", receiver, "body", m.Text)
+					return "Not understood. Reply with the code and ACK, e.g. 4a7b ACK"
+				}
+				log.Info("SMS reply", "from", from, "receiver", receiver, "code", code, "provider", mp.Name())
+				return d.ackByReply(log, from, code, receiver)
+			})
+		})
+	}
+}
+
+// closePorts closes what a generation's providers hold open (a modem's
+// serial port, opened exclusively) once the generation stopped, so that
+// the next one can open the same device; a provider used again reopens it.
+func closePorts(chans map[string]notify.Notifier) {
+	for _, ps := range providers(chans) {
+		for _, p := range ps {
+			if c, ok := p.(io.Closer); ok {
+				_ = c.Close()
 			}
-			msg, err := dispatch.AckByReply(l, r.From, r.Code, r.Receiver+" ("+r.From+")")
-			if err != nil {
-				log.Warn("SMS reply not acted on", "from", r.From, "code", r.Code, "err", err)
-			}
-			return msg
-		},
+		}
 	}
 }

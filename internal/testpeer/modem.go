@@ -29,7 +29,8 @@ type SMS struct {
 // It speaks the subset of 3GPP TS 27.007/27.005 a notifier needs: AT, ATZ,
 // ATE0/ATE1, AT+CMEE, AT+CPIN?/AT+CPIN="…", AT+CREG?, AT+CSQ, AT+CMGF,
 // AT+CSCS, AT+CSMP and AT+CMGS (with the "> " prompt, Ctrl-Z to submit and
-// ESC to cancel). Unknown commands answer ERROR. Echo is on until ATE0, as
+// ESC to cancel); for incoming messages (Deliver) the +CMTI notice and, in
+// text mode, AT+CMGL, AT+CMGR and AT+CMGD. Unknown commands answer ERROR. Echo is on until ATE0, as
 // on a real modem after power-up or ATZ.
 //
 // Misbehaviour on request: Hang, FailSend, Unregister, RequirePIN, SetSignal,
@@ -48,6 +49,7 @@ type Modem struct {
 	cscs        string
 	hang        bool
 	noUCS2      bool
+	noIRA       bool
 	hangSubmit  bool
 	failSend    string // "" normal, else the final line answered to a submission
 	creg        int
@@ -59,7 +61,16 @@ type Modem struct {
 	commands    []string
 	sent        []SMS
 	ref         int
+	inbox       []stored // incoming messages on the SIM, by index
+	nextIndex   int
 	wmu         sync.Mutex
+}
+
+// stored is an incoming message kept on the SIM.
+type stored struct {
+	index      int
+	from, text string
+	read       bool
 }
 
 // StartModem opens a pty pair and answers AT commands on it until the test
@@ -135,6 +146,10 @@ func (m *Modem) HangOnSubmit() { m.set(func() { m.hangSubmit = true }) }
 // as on modems without UCS-2 text mode.
 func (m *Modem) RefuseUCS2() { m.set(func() { m.noUCS2 = true }) }
 
+// RefuseIRA makes AT+CSCS="IRA" and "GSM" answer +CME ERROR: 4, as on a
+// modem that speaks UCS-2 only.
+func (m *Modem) RefuseIRA() { m.set(func() { m.noIRA = true }) }
+
 // Reset returns to normal behaviour: answering, sends succeed, registered
 // at home, signal 20, SIM unlocked, no notices. Recorded history is kept.
 func (m *Modem) Reset() {
@@ -147,6 +162,70 @@ func (m *Modem) Reset() {
 // Unsolicited writes one unsolicited result line now, even while hung (a
 // hung modem that still emits notices is the gammu#393 case).
 func (m *Modem) Unsolicited(line string) { m.write("\r\n" + line + "\r\n") }
+
+// Deliver puts an incoming SMS on the SIM and announces it with
+// `+CMTI: "SM",<index>`, as a modem does when a message arrives (the
+// notice comes even while hung, like other unsolicited lines).
+func (m *Modem) Deliver(from, text string) int {
+	m.mu.Lock()
+	m.nextIndex++
+	idx := m.nextIndex
+	m.inbox = append(m.inbox, stored{index: idx, from: from, text: text})
+	m.mu.Unlock()
+	m.Unsolicited(fmt.Sprintf(`+CMTI: "SM",%d`, idx))
+	return idx
+}
+
+// DeliverQuietly puts an incoming SMS on the SIM without a notice (one
+// that arrived while the port was closed).
+func (m *Modem) DeliverQuietly(from, text string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nextIndex++
+	m.inbox = append(m.inbox, stored{index: m.nextIndex, from: from, text: text})
+}
+
+// Inbox is what is still stored on the SIM (not deleted by AT+CMGD).
+func (m *Modem) Inbox() []SMS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []SMS
+	for _, st := range m.inbox {
+		out = append(out, SMS{Number: st.from, Text: st.text})
+	}
+	return out
+}
+
+// listInbox answers AT+CMGL in text mode (marking what it lists read).
+// Caller holds mu.
+func (m *Modem) listInbox(which string) []string {
+	var out []string
+	for i := range m.inbox {
+		st := &m.inbox[i]
+		status := "REC READ"
+		if !st.read {
+			status = "REC UNREAD"
+		}
+		if which != "ALL" && which != status {
+			continue
+		}
+		out = append(out, fmt.Sprintf(`+CMGL: %d,"%s","%s",,"26/12/01,15:04:05+04"`, st.index, status, m.encode(st.from)), m.encode(st.text))
+		st.read = true
+	}
+	return append(out, "OK")
+}
+
+// encode writes a string parameter in the current character set.
+func (m *Modem) encode(s string) string {
+	if m.cscs != "UCS2" {
+		return s
+	}
+	var b strings.Builder
+	for _, u := range utf16.Encode([]rune(s)) {
+		fmt.Fprintf(&b, "%04X", u)
+	}
+	return b.String()
+}
 
 // Sent returns the messages accepted so far.
 func (m *Modem) Sent() []SMS {
@@ -331,7 +410,7 @@ func (m *Modem) command(cmd string) (string, bool) {
 		out = []string{"OK"}
 	case strings.HasPrefix(up, "AT+CSCS="):
 		cs := strings.Trim(up[len("AT+CSCS="):], `"`)
-		if cs == "IRA" || cs == "GSM" || (cs == "UCS2" && !m.noUCS2) {
+		if (cs == "IRA" || cs == "GSM") && !m.noIRA || (cs == "UCS2" && !m.noUCS2) {
 			m.cscs = cs
 			out = []string{"OK"}
 		} else {
@@ -339,6 +418,37 @@ func (m *Modem) command(cmd string) (string, bool) {
 		}
 	case strings.HasPrefix(up, "AT+CSMP="):
 		out = []string{"OK"}
+	case strings.HasPrefix(up, "AT+CMGL"):
+		which := "REC UNREAD" // the default <stat> in text mode
+		if _, arg, ok := strings.Cut(up, "="); ok {
+			which = strings.Trim(arg, `"`)
+		}
+		if m.cmgf != 1 {
+			out = []string{m.cmsError(302)}
+		} else {
+			out = m.listInbox(which)
+		}
+	case strings.HasPrefix(up, "AT+CMGR="), strings.HasPrefix(up, "AT+CMGD="):
+		idx, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(up[len("AT+CMGX="):], ",", 2)[0]))
+		out = []string{m.cmsError(321)} // invalid memory index
+		for i := range m.inbox {
+			st := &m.inbox[i]
+			if err != nil || st.index != idx {
+				continue
+			}
+			if up[6] == 'D' {
+				m.inbox = append(m.inbox[:i], m.inbox[i+1:]...)
+				out = []string{"OK"}
+				break
+			}
+			status := "REC READ"
+			if !st.read {
+				status = "REC UNREAD"
+			}
+			st.read = true
+			out = []string{fmt.Sprintf(`+CMGR: "%s","%s",,"26/12/01,15:04:05+04"`, status, m.encode(st.from)), m.encode(st.text), "OK"}
+			break
+		}
 	case strings.HasPrefix(up, "AT+CMGS="):
 		arg := strings.Trim(cmd[len("AT+CMGS="):], `"`)
 		if i := strings.IndexByte(arg, ','); i >= 0 {

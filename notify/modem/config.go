@@ -27,7 +27,13 @@ type Config struct {
 	PIN            config.Secret `yaml:"pin"`
 	CommandTimeout time.Duration `yaml:"command_timeout"`
 	ProbeInterval  time.Duration `yaml:"probe_interval"`
+	// Replies (default true): read the SMS that reach the modem, so that
+	// a reply "4a7b ACK" acknowledges, and end every SMS with how to.
+	Replies *bool `yaml:"replies"`
 }
+
+// ReadsReplies says whether the daemon reads this modem's incoming SMS.
+func (p *Provider) ReadsReplies() bool { return p.cfg.Replies == nil || *p.cfg.Replies }
 
 // New makes a provider for the modem on cfg.Device. It does not open the
 // port: the first Send or Probe does.
@@ -51,5 +57,5 @@ func New(name string, cfg Config, log *slog.Logger) (*Provider, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("device", cfg.Device) // the caller adds channel and provider
-	return &Provider{name: name, cfg: cfg, log: log, sem: make(chan struct{}, 1)}, nil
+	return &Provider{name: name, cfg: cfg, log: log, sem: make(chan struct{}, 1), incoming: make(chan struct{}, 1)}, nil
 }

@@ -41,6 +41,9 @@ type conn struct {
 	stop  chan struct{} // closed by close()
 	err   error         // why the reader stopped; read after done
 	log   *slog.Logger
+	// incoming is signalled (without blocking) on every +CMTI notice: a
+	// message arrived on the SIM (Provider.Listen reads it).
+	incoming chan<- struct{}
 }
 
 // openPort opens the device in 8N1 at baud.
@@ -50,7 +53,7 @@ type conn struct {
 // baud rates, it just ignores the speed. TIOCEXCL works too. Flushing the
 // input queue and DTR are best effort, since not every tty driver supports
 // them; a failure there is only logged.
-func openPort(device string, baud int, log *slog.Logger) (*conn, error) {
+func openPort(device string, baud int, incoming chan<- struct{}, log *slog.Logger) (*conn, error) {
 	port, err := serial.Open(device, &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", device, err)
@@ -58,7 +61,7 @@ func openPort(device string, baud int, log *slog.Logger) (*conn, error) {
 	if err := port.ResetInputBuffer(); err != nil {
 		log.Debug("modem: flushing input failed", "err", err)
 	}
-	c := &conn{port: port, lines: make(chan string, 64), done: make(chan struct{}), stop: make(chan struct{}), log: log}
+	c := &conn{port: port, lines: make(chan string, 64), done: make(chan struct{}), stop: make(chan struct{}), log: log, incoming: incoming}
 	go c.read()
 	return c, nil
 }
@@ -96,6 +99,12 @@ func (c *conn) read() {
 }
 
 func (c *conn) emit(s string) bool {
+	if strings.HasPrefix(s, "+CMTI:") && c.incoming != nil {
+		select {
+		case c.incoming <- struct{}{}:
+		default: // a read is already due
+		}
+	}
 	select {
 	case c.lines <- s:
 		return true
@@ -194,6 +203,8 @@ func (c *conn) wait(ctx context.Context, cmd, prefix string, timeout time.Durati
 				return nil, nil
 			case l == "ERROR", strings.HasPrefix(l, "+CME ERROR:"), strings.HasPrefix(l, "+CMS ERROR:"):
 				return nil, parseError(shown, l)
+			case prefix == allLines && !unsolicited(l):
+				info = append(info, l)
 			case prefix != "" && strings.HasPrefix(l, prefix):
 				info = append(info, strings.TrimSpace(l[len(prefix):]))
 			default:
@@ -201,6 +212,21 @@ func (c *conn) wait(ctx context.Context, cmd, prefix string, timeout time.Durati
 			}
 		}
 	}
+}
+
+// allLines as the prefix of exec keeps every information line (a message
+// listing's headers and texts), unsolicited notices excepted.
+const allLines = "\x00all"
+
+// unsolicited reports whether a line is a notice a modem may write at any
+// time (3GPP TS 27.005/27.007), not part of an answer.
+func unsolicited(l string) bool {
+	for _, p := range []string{"+CMTI:", "+CDSI:", "+CMT:", "+CDS:", "+CREG:", "+CGREG:", "+CRING:", "RING", "+CLIP:", "+CUSD:", "NO CARRIER"} {
+		if strings.HasPrefix(l, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func parseError(cmd, l string) *ATError {

@@ -50,6 +50,9 @@ type Provider struct {
 	log  *slog.Logger
 
 	sem chan struct{} // the session: one holder at a time
+	// incoming is signalled by the session's +CMTI notices (Listen).
+	incoming chan struct{}
+	replies  atomic.Bool // replies are read: every SMS says how to acknowledge
 	// guarded by sem
 	c           *conn
 	pinRejected bool
@@ -101,7 +104,7 @@ func (p *Provider) Send(ctx context.Context, m notify.Message) error {
 	if err != nil {
 		return notify.Permanent(fmt.Errorf("modem %s: %w", p.name, err))
 	}
-	txt, err := buildText(m)
+	txt, err := buildText(m, p.replies.Load())
 	if err != nil {
 		return notify.Permanent(fmt.Errorf("modem %s: %w", p.name, err))
 	}
@@ -224,7 +227,7 @@ func (p *Provider) open(ctx context.Context) error {
 	if p.c != nil {
 		return nil
 	}
-	c, err := openPort(p.cfg.Device, p.cfg.Baud, p.log)
+	c, err := openPort(p.cfg.Device, p.cfg.Baud, p.incoming, p.log)
 	if err != nil {
 		return notify.Temporary(fmt.Errorf("modem %s: %w", p.name, err))
 	}

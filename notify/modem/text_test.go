@@ -22,6 +22,7 @@ func TestBuildText(t *testing.T) {
 		maxLen   int    // septets (GSM) or UTF-16 units (UCS-2), when set
 		suffix   string // required ending, when set
 		contains string
+		reply    bool // replies are read: say how to acknowledge
 	}{
 		{name: "short ascii unchanged", msg: notify.Message{Subject: "UPS-2 on battery [a1b2c3d4e5]"},
 			want: "UPS-2 on battery [a1b2c3d4e5]"},
@@ -43,11 +44,16 @@ func TestBuildText(t *testing.T) {
 			want: "a b c d e [x1y2z3]"},
 		{name: "body first line without subject", msg: notify.Message{Body: "\n  first line\nsecond"},
 			want: "first line"},
+		{name: "how to acknowledge by a reply", msg: notify.Message{Subject: "UPS-2 on battery", AlarmID: "a1b2c3d4e5"}, reply: true,
+			want: "UPS-2 on battery [a1b2c3d4e5] Reply a1b2 ACK"},
+		{name: "truncation keeps the id and the reply", msg: notify.Message{Subject: long, AlarmID: "a1b2c3d4e5"}, reply: true,
+			maxLen: 160, suffix: "... [a1b2c3d4e5] Reply a1b2 ACK"},
+		{name: "no reply without an id", msg: notify.Message{Subject: "Acknowledged 4a7b"}, reply: true, want: "Acknowledged 4a7b"},
 		{name: "backtick forces ucs2", msg: notify.Message{Subject: "run `reboot`"}, want: "run `reboot`", ucs2: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := buildText(tc.msg)
+			got, err := buildText(tc.msg, tc.reply)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,13 +83,13 @@ func TestBuildText(t *testing.T) {
 }
 
 func TestBuildTextEmpty(t *testing.T) {
-	if _, err := buildText(notify.Message{Subject: " \t", Body: "\n"}); err == nil {
+	if _, err := buildText(notify.Message{Subject: " \t", Body: "\n"}, false); err == nil {
 		t.Fatal("empty message accepted")
 	}
 }
 
 func TestGSMFallback(t *testing.T) {
-	txt, err := buildText(notify.Message{Subject: "Température élevée — salle 2 [a1b2c3d4e5]"})
+	txt, err := buildText(notify.Message{Subject: "Température élevée — salle 2 [a1b2c3d4e5]"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,12 +197,12 @@ func TestRedactAndErrors(t *testing.T) {
 // FuzzBuildText: whatever the subject, the text fits one SMS in the coding
 // it claims and cannot end or cancel the AT+CMGS text early.
 func FuzzBuildText(f *testing.F) {
-	f.Add("UPS-2 on battery [a1b2c3d4e5]", "a1b2c3d4e5")
-	f.Add(strings.Repeat("Température ", 30)+"[x]", "")
-	f.Add(strings.Repeat("{🔥", 100), "id")
-	f.Add("\x1a\x1b[", "]")
-	f.Fuzz(func(t *testing.T, subject, id string) {
-		txt, err := buildText(notify.Message{Subject: subject, AlarmID: id})
+	f.Add("UPS-2 on battery [a1b2c3d4e5]", "a1b2c3d4e5", true)
+	f.Add(strings.Repeat("Température ", 30)+"[x]", "", false)
+	f.Add(strings.Repeat("{🔥", 100), "id", true)
+	f.Add("\x1a\x1b[", "]", false)
+	f.Fuzz(func(t *testing.T, subject, id string, reply bool) {
+		txt, err := buildText(notify.Message{Subject: subject, AlarmID: id}, reply)
 		if err != nil {
 			return
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	tclient "github.com/twilio/twilio-go/client"
+
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // InboundPath is where Twilio's incoming-message webhook posts (on the
@@ -101,7 +103,8 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := form["Body"]
-	reply, ok := parseReply(body)
+	code, ok := notify.ParseReply(body)
+	reply := Reply{Code: code, Verb: "ACK"}
 	if !ok {
 		log.Info("SMS reply not understood", "from", from, "receiver", receiver, "body", body)
 		twiml(w, "Not understood. Reply with the code and ACK, e.g. 4a7b ACK")
@@ -114,35 +117,6 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		confirm = in.OnReply(r.Context(), reply)
 	}
 	twiml(w, confirm)
-}
-
-// parseReply understands "4a7b ACK", "ACK 4a7b" and "[4a7b1c2d3e] ack".
-func parseReply(body string) (Reply, bool) {
-	f := strings.Fields(strings.NewReplacer("[", " ", "]", " ").Replace(body))
-	if len(f) != 2 {
-		return Reply{}, false
-	}
-	code, verb := f[0], f[1]
-	if strings.EqualFold(code, "ack") {
-		code, verb = verb, code
-	}
-	if !strings.EqualFold(verb, "ack") || !isCode(code) {
-		return Reply{}, false
-	}
-	return Reply{Code: strings.ToLower(code), Verb: "ACK"}, true
-}
-
-// isCode: an id or its prefix, 3 to 64 letters and digits.
-func isCode(s string) bool {
-	if len(s) < 3 || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // twiml answers with a TwiML document: one <Message> when text is set.
