@@ -2,7 +2,10 @@ package rules
 
 import (
 	"fmt"
+	"io"
 	"math"
+	"reflect"
+	"regexp"
 	"strings"
 	"text/template"
 	"time"
@@ -54,7 +57,32 @@ func parseTemplate(name, text string) (*template.Template, error) {
 	if text == "" {
 		return nil, nil
 	}
-	return template.New(name).Option("missingkey=zero").Funcs(templateFuncs).Parse(text)
+	t, err := template.New(name).Option("missingkey=zero").Funcs(templateFuncs).Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	// A misspelled field ({{ .Vaule }}) or a function given the wrong
+	// type fails only when the message is built, inside the page at 3 a.m.:
+	// run it once now on empty data, so `vedetta check` says so.
+	if err := t.Execute(io.Discard, templateData{}); err != nil {
+		if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("unknown field .%s (there are %s)", m[1], templateFields())
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+var unknownField = regexp.MustCompile(`can't evaluate field (\w+) in type`)
+
+// templateFields lists what a template can read, for error messages.
+func templateFields() string {
+	ty := reflect.TypeOf(templateData{})
+	var out []string
+	for i := range ty.NumField() {
+		out = append(out, "."+ty.Field(i).Name)
+	}
+	return strings.Join(out, ", ")
 }
 
 func render(t *template.Template, d templateData, fallback string) string {

@@ -236,3 +236,13 @@ func TestCheckRuleValue(t *testing.T) {
 		{"a value that does not parse", "    value: check_status\n", "    value: check_status >\n", `:12: rules[0].value: cannot parse expression`},
 	})
 }
+
+// A template that would fail when the message is built fails the check:
+// a misspelled field, a function given the wrong type.
+func TestCheckTemplates(t *testing.T) {
+	base := strings.Replace(checkBase, "    expr: check_status >= 2\n", "    expr: check_status >= 2\n    summary: \"{{ .Labels.target }} at {{ humanize .Value }}\"\n", 1)
+	checkEdits(t, base, []checkEdit{
+		{"a misspelled field", "{{ humanize .Value }}", "{{ .Vaule }}", `:12: rules[0].summary: bad template: unknown field .Vaule (there are .Labels, .Value, .Rule,`},
+		{"a function given a string", "{{ humanize .Value }}", "{{ humanize .Rule }}", `:12: rules[0].summary: bad template:`},
+	})
+}

@@ -156,6 +156,23 @@ func TestRuleFiles(t *testing.T) {
 	}
 }
 
+// A rule_files entry that loads nothing is an error: rules that silently
+// never load are alarms nobody gets.
+func TestRuleFilesMatchingNothing(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "rules.d/a.yaml", "rules:\n  - name: A\n    expr: x > 1\n")
+	for _, tc := range []struct{ files, want string }{
+		{"[rules.d/*.yml]", `:%d: rule_files[0]: no file matches it: rules.d/*.yml`},
+		{"[rules.d/a.yaml, rules.d/b.yaml]", `:%d: rule_files[1]: no such file: rules.d/b.yaml`},
+	} {
+		p := write(t, dir, "v.yaml", base+"rule_files: "+tc.files+"\n")
+		want := fmt.Sprintf(tc.want, strings.Count(base, "\n")+1)
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("rule_files %s: %v, want %s", tc.files, err, want)
+		}
+	}
+}
+
 func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{"30s": 30 * time.Second, "5m": 5 * time.Minute, "7d": 7 * 24 * time.Hour,
 		"1h30m": 90 * time.Minute, "1w": 7 * 24 * time.Hour, "500ms": 500 * time.Millisecond, "0": 0, "1d12h": 36 * time.Hour} {

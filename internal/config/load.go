@@ -135,6 +135,16 @@ func (c *Config) loadRuleFiles(errs *Errors) {
 			errs.Add(c.File, c.Line(c.File, fmt.Sprintf("rule_files[%d]", i)), fmt.Sprintf("rule_files[%d]", i), err.Error())
 			continue
 		}
+		if len(matches) == 0 {
+			// Rules that silently never load are alarms nobody gets.
+			what := "no file matches it"
+			if !strings.ContainsAny(pattern, "*?[") {
+				what = "no such file"
+			}
+			errs.Add(c.File, c.Line(c.File, fmt.Sprintf("rule_files[%d]", i)), fmt.Sprintf("rule_files[%d]", i),
+				fmt.Sprintf("%s: %s (relative paths are taken from %s)", what, pattern, c.Dir))
+			continue
+		}
 		sort.Strings(matches)
 		for _, m := range matches {
 			data, err := os.ReadFile(m)
