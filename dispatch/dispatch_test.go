@@ -182,18 +182,23 @@ func TestEscalationRepeatAndAck(t *testing.T) {
 	x.want("sms:firing>+390001", "email:firing>oncall@x.example", "sms:escalated>+390002",
 		"sms:repeat>+390001", "email:repeat>oncall@x.example", "sms:repeat>+390002")
 
-	// Acknowledged: no more repeats.
+	// Acknowledged: everyone told hears who took it, then no more repeats.
 	if _, err := x.d.Ack("u1", "mario", "on it", 0); err != nil {
 		t.Fatal(err)
 	}
 	x.advance(time.Hour)
-	if n := len(x.sink.got()); n != 6 {
-		t.Fatalf("%d messages after the ack, want 6", n)
+	x.want("sms:firing>+390001", "email:firing>oncall@x.example", "sms:escalated>+390002",
+		"sms:repeat>+390001", "email:repeat>oncall@x.example", "sms:repeat>+390002",
+		"sms:acknowledged>+390001", "email:acknowledged>oncall@x.example", "sms:acknowledged>+390002")
+	for _, m := range x.sink.msgs[6:] {
+		if !strings.Contains(m.Subject, "ACKNOWLEDGED critical: R on ups-a: by mario: on it, until ") {
+			t.Errorf("ack notice %q", m.Subject)
+		}
 	}
 	// An ack expires (4h by default): reminders resume.
 	x.advance(4 * time.Hour)
-	if n := len(x.sink.got()); n != 9 {
-		t.Fatalf("%d messages after the ack expired, want 9: %v", n, x.sink.got())
+	if n := len(x.sink.got()); n != 12 {
+		t.Fatalf("%d messages after the ack expired, want 12: %v", n, x.sink.got())
 	}
 	if _, err := x.d.Ack("nope", "mario", "", 0); !errors.Is(err, ErrNoAlarm) {
 		t.Errorf("ack of an unknown alarm: %v", err)
@@ -204,11 +209,31 @@ func TestAckedAlarmDoesNotEscalate(t *testing.T) {
 	x := newDTest(t, baseConfig())
 	x.event(firing("u2", "critical", "target", "ups-b"), model.EventFiring)
 	x.run()
-	if _, err := x.d.Ack("u2", "anna", "", time.Hour); err != nil {
+	// Acknowledged by SMS reply from the number that was told: the others
+	// hear of it, that number has its confirmation already.
+	if _, err := x.d.Ack("u2", "oncall (+390001)", "", time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	x.advance(11 * time.Minute)
-	x.want("sms:firing>+390001", "email:firing>oncall@x.example")
+	x.want("sms:firing>+390001", "email:firing>oncall@x.example", "email:acknowledged>oncall@x.example")
+	// A second ack keeps what the first one said; NO DATA is not sent
+	// for an acknowledged alarm, its RESOLVED is.
+	if _, err := x.d.Ack("u2", "anna", "replacing PSU 2", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	n := x.d.Notice("u2")
+	if n.Ack.By != "anna" || len(n.Ack.Earlier) != 1 || n.Ack.Earlier[0].By != "oncall (+390001)" {
+		t.Errorf("re-ack: %+v", n.Ack)
+	}
+	stale := firing("u2", "critical", "target", "ups-b")
+	stale.State = model.StateStale
+	x.event(stale, model.EventStale)
+	x.event(resolved(stale), model.EventResolved)
+	x.advance(time.Minute) // the acks, then (each stream in event order) the RESOLVED
+	x.advance(time.Minute)
+	x.want("sms:firing>+390001", "email:firing>oncall@x.example", "email:acknowledged>oncall@x.example",
+		"sms:acknowledged>+390001", "email:acknowledged>oncall@x.example",
+		"sms:resolved>+390001", "email:resolved>oncall@x.example")
 }
 
 func TestSilenceHoldsThenNotifies(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 var eventWords = map[model.EventKind]string{
 	model.EventFiring: "FIRING", model.EventResolved: "RESOLVED", model.EventStale: "NO DATA", model.EventFlapping: "FLAPPING",
 	model.EventFlapEnd: "STOPPED FLAPPING", model.EventRepeat: "STILL FIRING", model.EventEscalated: "ESCALATED", model.EventTest: "TEST",
+	model.EventAcked: "ACKNOWLEDGED",
 }
 
 func eventWord(ev model.EventKind) string {

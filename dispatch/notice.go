@@ -3,7 +3,9 @@ package dispatch
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vedetta-dc/vedetta/model"
@@ -41,6 +43,16 @@ type Ack struct {
 	At       time.Time `json:"at"`
 	Expires  time.Time `json:"expires"`
 	Severity string    `json:"severity"`
+	// Earlier are the acks of this episode this one replaced, latest
+	// first: a second ack does not wipe what the first one said.
+	Earlier []AckNote `json:"earlier,omitempty"`
+}
+
+// AckNote is an earlier ack of an episode.
+type AckNote struct {
+	By      string    `json:"by"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // DefaultAckTTL is how long an ack holds when none is given.
@@ -146,6 +158,11 @@ func (d *Dispatcher) Update(tx store.Tx, a model.Alarm, ev model.EventKind) erro
 	case model.EventStale:
 		if len(n.Told) == 0 {
 			break // never told (held back): the hold's own event stands
+		}
+		if n.Ack != nil && now.Before(n.Ack.Expires) {
+			// Someone has it in hand; they hear when it resolves.
+			d.log.Info("NO DATA not notified: the alarm is acknowledged", "alarm", n.AlarmID, "by", n.Ack.By)
+			break
 		}
 		err = d.tell(tx, n, ev, d.toldRecipients(n), now)
 	case model.EventResolved:
@@ -303,7 +320,14 @@ func (d *Dispatcher) Ack(id, by, comment string, ttl time.Duration) (*Notice, er
 			return ErrNoAlarm
 		}
 		now := d.now()
-		n.Ack = &Ack{By: by, Comment: comment, At: now, Expires: now.Add(ttl), Severity: n.Alarm.Severity}
+		ack := &Ack{By: by, Comment: comment, At: now, Expires: now.Add(ttl), Severity: n.Alarm.Severity}
+		if prev := n.Ack; prev != nil {
+			ack.Earlier = append([]AckNote{{By: prev.By, Comment: prev.Comment, At: prev.At}}, prev.Earlier...)
+		}
+		n.Ack = ack
+		if err := d.tellAck(tx, n, now); err != nil {
+			return err
+		}
 		out = *n
 		return d.saveNotice(tx, n)
 	})
@@ -312,6 +336,32 @@ func (d *Dispatcher) Ack(id, by, comment string, ttl time.Duration) (*Notice, er
 	}
 	d.log.Info("alarm acknowledged", "alarm", id, "by", by, "comment", comment, "until", out.Ack.Expires.Format(time.RFC3339))
 	return &out, nil
+}
+
+// tellAck lets everyone told of the episode know that someone took it
+// (the one who acknowledged excepted, when their address is in `by`: the
+// SMS reply's confirmation already told them). Not while the alarm is
+// muted: nothing about it goes out then.
+func (d *Dispatcher) tellAck(tx store.Tx, n *Notice, now time.Time) error {
+	if len(n.Told) == 0 || d.muted(n, now) != "" {
+		return nil
+	}
+	var to []routed
+	for _, r := range d.toldRecipients(n) {
+		if !strings.Contains(n.Ack.By, r.Address) {
+			to = append(to, r)
+		}
+	}
+	if len(to) == 0 {
+		return nil
+	}
+	c := *n
+	what := "by " + n.Ack.By
+	if n.Ack.Comment != "" {
+		what += ": " + n.Ack.Comment
+	}
+	c.Alarm.Summary = fmt.Sprintf("%s, until %s. %s", what, n.Ack.Expires.UTC().Format("Jan 2 15:04 MST"), n.Alarm.Summary)
+	return d.deliver(tx, &c, model.EventAcked, to, now)
 }
 
 // Notice returns the notification state of one alarm (nil if none).

@@ -38,6 +38,8 @@ const (
 	// calls the next receivers.
 	EventRepeat    EventKind = "repeat"
 	EventEscalated EventKind = "escalated"
+	// EventAcked tells those told of an alarm that someone took it.
+	EventAcked EventKind = "acknowledged"
 	// EventTest is `vedetta test-notify`.
 	EventTest EventKind = "test"
 )

@@ -422,6 +422,14 @@ func TestE2EClusterAckOnAnyMember(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &v); code != 200 || err != nil || v.Notice.Ack == nil || v.Notice.Ack.By != "alice" {
 		t.Fatalf("the dispatcher n%d does not show the ack: HTTP %d %v %s", lead, code, err, out)
 	}
+	// Those told hear who took it, once.
+	testpeer.WaitFor(t, 10*time.Second, "the ACKNOWLEDGED e-mail", func() bool {
+		return len(r.mp.Matching(t, "ACKNOWLEDGED", "rack00", "by alice: on it")) == 1
+	})
+	time.Sleep(2 * time.Second)
+	if n := len(r.mp.Matching(t, "ACKNOWLEDGED", "rack00")); n != 1 {
+		t.Errorf("%d ACKNOWLEDGED e-mails, want 1", n)
+	}
 }
 
 func without(xs []int, x int) []int {
