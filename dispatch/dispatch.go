@@ -161,6 +161,7 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 				return nil
 			}
 			s.Source = "api"
+			s = s.prepared()
 			d.silences[k] = &s
 			return nil
 		}); err != nil {

@@ -241,7 +241,7 @@ func TestSilenceHoldsThenNotifies(t *testing.T) {
 	cfg.Routes[1].Repeat, cfg.Routes[1].Escalate = 0, nil
 	x := newDTest(t, cfg)
 	now := x.clock.Now()
-	s, err := x.d.AddSilence(map[string]string{"target": "ups-b"}, now, now.Add(2*time.Hour), "battery swap", "anna")
+	s, err := x.d.AddSilence(Equal(map[string]string{"target": "ups-b"}), now, now.Add(2*time.Hour), "battery swap", "anna")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestSilenceHoldsThenNotifies(t *testing.T) {
 	x.want("sms:firing>+390001", "email:firing>oncall@x.example")
 
 	// Silenced alarm that resolves during the silence: nobody hears anything.
-	s2, _ := x.d.AddSilence(map[string]string{"target": "ups-c"}, x.clock.Now(), x.clock.Now().Add(time.Hour), "", "anna")
+	s2, _ := x.d.AddSilence(Equal(map[string]string{"target": "ups-c"}), x.clock.Now(), x.clock.Now().Add(time.Hour), "", "anna")
 	c := firing("c1", "critical", "target", "ups-c")
 	x.event(c, model.EventFiring)
 	x.event(resolved(c), model.EventResolved)

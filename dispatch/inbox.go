@@ -247,8 +247,8 @@ func (r *Relay) Silences() []Silence {
 }
 
 // AddSilence hands a new silence to the dispatcher and waits for it.
-func (r *Relay) AddSilence(match map[string]string, starts, ends time.Time, comment, by string) (Silence, error) {
-	s, err := newSilence(match, starts, ends, comment, by)
+func (r *Relay) AddSilence(ms Matchers, starts, ends time.Time, comment, by string) (Silence, error) {
+	s, err := newSilence(ms, starts, ends, comment, by)
 	if err != nil {
 		return Silence{}, err
 	}
@@ -305,14 +305,17 @@ func (r *Relay) wait(done func() bool) error {
 }
 
 // newSilence checks and builds a run-time silence with a fresh ID.
-func newSilence(match map[string]string, starts, ends time.Time, comment, by string) (Silence, error) {
-	if len(match) == 0 {
-		return Silence{}, errors.New("a silence needs at least one match label (silencing everything is not a silence, it is an outage)")
+func newSilence(ms Matchers, starts, ends time.Time, comment, by string) (Silence, error) {
+	ms = ms.compiled()
+	if len(ms) == 0 || ms.matchesEverything() {
+		return Silence{}, errors.New("a silence needs a matcher that does not match everything, e.g. target=ups-b " +
+			"(silencing everything is not a silence, it is an outage)")
 	}
 	if !ends.After(starts) {
 		return Silence{}, errors.New("a silence must end after it starts")
 	}
 	b := make([]byte, 5)
 	_, _ = rand.Read(b)
-	return Silence{ID: "s" + hex.EncodeToString(b), Match: match, StartsAt: starts, EndsAt: ends, Comment: comment, CreatedBy: by, Source: "api"}, nil
+	return Silence{ID: "s" + hex.EncodeToString(b), Matchers: ms, Match: ms.equalities(), StartsAt: starts, EndsAt: ends,
+		Comment: comment, CreatedBy: by, Source: "api"}, nil
 }

@@ -31,20 +31,23 @@ type routed struct {
 // severity and rule as pseudo-labels).
 func matches(m map[string]string, a model.Alarm) bool {
 	for k, v := range m {
-		var got string
-		switch k {
-		case "severity":
-			got = a.Severity
-		case "rule", "alertname":
-			got = a.Rule
-		default:
-			got = a.Labels[k]
-		}
-		if got != v {
+		if labelOf(a, k) != v {
 			return false
 		}
 	}
 	return true
+}
+
+// labelOf is the alarm's label k, severity and rule (or alertname)
+// included.
+func labelOf(a model.Alarm, k string) string {
+	switch k {
+	case "severity":
+		return a.Severity
+	case "rule", "alertname":
+		return a.Rule
+	}
+	return a.Labels[k]
 }
 
 // routesFor returns the indexes of the routes an alarm takes: the first

@@ -17,7 +17,11 @@ import (
 // alarms themselves keep being evaluated; when the silence ends, alarms
 // still firing are notified (Icinga's downtime lesson, icinga2#3779).
 type Silence struct {
-	ID        string            `json:"id"`
+	ID string `json:"id"`
+	// Matchers must all hold. Match is their equality part as a map, as
+	// records and readers from before the other operators know it (a
+	// record with Match only is read as equality matchers).
+	Matchers  Matchers          `json:"matchers,omitempty"`
 	Match     map[string]string `json:"match"`
 	StartsAt  time.Time         `json:"starts_at"`
 	EndsAt    time.Time         `json:"ends_at"`
@@ -37,7 +41,19 @@ func (s *Silence) Active(t time.Time) bool {
 }
 
 // Matches reports whether the silence applies to alarm a.
-func (s *Silence) Matches(a *model.Alarm) bool { return matches(s.Match, *a) }
+func (s *Silence) Matches(a *model.Alarm) bool {
+	if len(s.Matchers) == 0 {
+		return matches(s.Match, *a)
+	}
+	return s.Matchers.Matches(*a)
+}
+
+// prepared returns s with its expressions compiled (decoded from the
+// store or a cluster command, they are not).
+func (s Silence) prepared() Silence {
+	s.Matchers = s.Matchers.compiled()
+	return s
+}
 
 // Schedule is a recurring weekly window in local time: "Sat 02:00-04:00",
 // "Mon-Fri 22:00-06:00" (crossing midnight: the window starts on the named
@@ -155,8 +171,8 @@ func (d *Dispatcher) Silences() []Silence {
 }
 
 // AddSilence creates a run-time silence (kept in the store).
-func (d *Dispatcher) AddSilence(match map[string]string, starts, ends time.Time, comment, by string) (Silence, error) {
-	s, err := newSilence(match, starts, ends, comment, by)
+func (d *Dispatcher) AddSilence(ms Matchers, starts, ends time.Time, comment, by string) (Silence, error) {
+	s, err := newSilence(ms, starts, ends, comment, by)
 	if err != nil {
 		return Silence{}, err
 	}
@@ -176,12 +192,21 @@ func (d *Dispatcher) putSilence(s Silence) error {
 	if err != nil {
 		return err
 	}
+	s = s.prepared()
 	d.mu.Lock()
 	d.silences[s.ID] = &s
 	d.mu.Unlock()
-	d.log.Info("silence added", "id", s.ID, "match", fmt.Sprint(s.Match), "until", s.EndsAt.Format(time.RFC3339), "by", s.CreatedBy, "comment", s.Comment)
+	d.log.Info("silence added", "id", s.ID, "match", s.String(), "until", s.EndsAt.Format(time.RFC3339), "by", s.CreatedBy, "comment", s.Comment)
 	d.Wake()
 	return nil
+}
+
+// String is the silence's matchers as people write them.
+func (s *Silence) String() string {
+	if len(s.Matchers) == 0 {
+		return Equal(s.Match).String()
+	}
+	return s.Matchers.String()
 }
 
 // ExpireSilence ends a run-time silence now; alarms it held back and that

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/httpapi"
 )
 
@@ -134,17 +135,14 @@ func silenceCmd(v *viper.Viper) *cobra.Command {
 	var match []string
 	var dur, comment string
 	add := &cobra.Command{
-		Use:   "add --match LABEL=VALUE [--match ...] --for 2h --comment TEXT",
+		Use:   "add --match LABEL=VALUE|LABEL=~REGEX|LABEL!=VALUE|LABEL!~REGEX [--match ...] --for 2h --comment TEXT",
 		Short: "Silence matching alarms for a while",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m := map[string]string{}
 			for _, kv := range match {
-				k, val, ok := strings.Cut(kv, "=")
-				if !ok || k == "" {
-					return fmt.Errorf("--match %q: want LABEL=VALUE", kv)
+				if _, err := dispatch.ParseMatcher(kv); err != nil {
+					return fmt.Errorf("--match: %w", err)
 				}
-				m[k] = val
 			}
 			api, err := newAPIClient(v)
 			if err != nil {
@@ -155,14 +153,14 @@ func silenceCmd(v *viper.Viper) *cobra.Command {
 				EndsAt time.Time `json:"ends_at"`
 			}
 			if err := api.do(cmd.Context(), http.MethodPost, "/api/v1/silences",
-				httpapi.SilenceRequest{Match: m, Duration: dur, Comment: comment, By: whoami()}, &out); err != nil {
+				httpapi.SilenceRequest{Matchers: match, Duration: dur, Comment: comment, By: whoami()}, &out); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "silence %s until %s\n", out.ID, out.EndsAt.Local().Format(time.DateTime))
 			return nil
 		},
 	}
-	add.Flags().StringArrayVar(&match, "match", nil, "LABEL=VALUE (repeatable; all must match)")
+	add.Flags().StringArrayVar(&match, "match", nil, "LABEL=VALUE, LABEL!=VALUE, LABEL=~REGEX (anchored) or LABEL!~REGEX (repeatable; all must hold)")
 	add.Flags().StringVar(&dur, "for", "", "how long, e.g. 2h")
 	add.Flags().StringVar(&comment, "comment", "", "why")
 	_ = add.MarkFlagRequired("match")
@@ -176,12 +174,7 @@ func silenceCmd(v *viper.Viper) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out []struct {
-				ID, Comment, Source string
-				Match               map[string]string
-				EndsAt              time.Time `json:"ends_at"`
-				CreatedBy           string    `json:"created_by"`
-			}
+			var out []dispatch.Silence
 			if err := api.do(cmd.Context(), http.MethodGet, "/api/v1/silences", nil, &out); err != nil {
 				return err
 			}
@@ -192,7 +185,7 @@ func silenceCmd(v *viper.Viper) *cobra.Command {
 				if s.Source != "config" {
 					ends = s.EndsAt.Local().Format(time.DateTime)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.ID, fmt.Sprint(s.Match), ends, s.CreatedBy, s.Comment)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.String(), ends, s.CreatedBy, s.Comment)
 			}
 			return w.Flush()
 		},

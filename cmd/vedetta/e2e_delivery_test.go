@@ -303,13 +303,18 @@ func TestE2ESilence(t *testing.T) {
 		routes: "  - receivers: [oncall]\n    channels: [email, sms]\n"})
 	r.values(ports(1, "1"))
 	r.start()
-	out, err := exec.Command(vedettaBin(t), "silence", "add", "--config", r.cfg, "--match", "target=sw1", "--for", "4s", "--comment", "patching").CombinedOutput()
+	out, err := exec.Command(vedettaBin(t), "silence", "add", "--config", r.cfg, "--match", "target=sw1", "--match", "ifname=~ge-0/0/[0-9]+",
+		"--for", "4s", "--comment", "patching").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "silence s") {
 		t.Fatalf("vedetta silence add: %v\n%s", err, out)
 	}
 	out, _ = exec.Command(vedettaBin(t), "silence", "list", "--config", r.cfg).CombinedOutput()
-	if !strings.Contains(string(out), "patching") {
+	if !strings.Contains(string(out), "patching") || !strings.Contains(string(out), "target=sw1 ifname=~ge-0/0/[0-9]+") {
 		t.Errorf("silence list:\n%s", out)
+	}
+	if out, err := exec.Command(vedettaBin(t), "silence", "add", "--config", r.cfg, "--match", "ifname=~ge-(", "--for", "4s").CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "missing closing )") {
+		t.Errorf("a bad expression: %v\n%s", err, out)
 	}
 	silencedAt := time.Now()
 	r.values(ports(1, "0"))

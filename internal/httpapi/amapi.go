@@ -285,7 +285,7 @@ func registerAlertmanagerAPI(mux *http.ServeMux, src Source, guard func(http.Han
 			writeJSON(w, http.StatusBadRequest, "updating a silence (id set) is not supported: expire it and add a new one")
 			return
 		}
-		match, err := eqMatchers(req.Matchers)
+		match, err := amMatchers(req.Matchers)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, err.Error())
 			return
@@ -372,39 +372,33 @@ func amAlerts(src Source, r *http.Request) ([]amAlert, error) {
 	return out, nil
 }
 
-// eqMatchers turns Alertmanager matchers into vedetta's equality match.
-func eqMatchers(ms []amMatcher) (map[string]string, error) {
+// amMatchers turns Alertmanager matchers into vedetta's (=, !=, =~, !~).
+func amMatchers(ms []amMatcher) (dispatch.Matchers, error) {
 	if len(ms) == 0 {
 		return nil, fmt.Errorf("matchers: at least one is needed")
 	}
-	m := map[string]string{}
+	var out dispatch.Matchers
 	for _, x := range ms {
 		eq := x.IsEqual == nil || *x.IsEqual
-		if x.IsRegex || !eq {
-			op := map[[2]bool]string{{true, true}: "=~", {false, false}: "!=", {true, false}: "!~"}[[2]bool{x.IsRegex, eq}]
-			return nil, fmt.Errorf("matcher %s%s%q: vedetta's silences match by equality only (name=\"value\"); regex and negative matchers are not supported", x.Name, op, x.Value)
+		op := map[[2]bool]string{{false, true}: "=", {true, true}: "=~", {false, false}: "!=", {true, false}: "!~"}[[2]bool{x.IsRegex, eq}]
+		m, err := dispatch.NewMatcher(x.Name, op, x.Value)
+		if err != nil {
+			return nil, err
 		}
-		if x.Name == "" {
-			return nil, fmt.Errorf("matcher with an empty name")
-		}
-		if old, dup := m[x.Name]; dup && old != x.Value {
-			return nil, fmt.Errorf("matchers %s=%q and %s=%q can never both hold", x.Name, old, x.Name, x.Value)
-		}
-		m[x.Name] = x.Value
+		out = append(out, m)
 	}
-	return m, nil
+	return out, nil
 }
 
 func toAMSilence(s dispatch.Silence, now time.Time) amSilence {
-	names := make([]string, 0, len(s.Match))
-	for k := range s.Match {
-		names = append(names, k)
+	all := s.Matchers
+	if len(all) == 0 {
+		all = dispatch.Equal(s.Match)
 	}
-	sort.Strings(names)
-	t := true
-	ms := make([]amMatcher, 0, len(names))
-	for _, k := range names {
-		ms = append(ms, amMatcher{Name: k, Value: s.Match[k], IsEqual: &t})
+	ms := make([]amMatcher, 0, len(all))
+	for _, m := range all {
+		eq := m.Op == "=" || m.Op == "=~"
+		ms = append(ms, amMatcher{Name: m.Name, Value: m.Value, IsRegex: m.Op == "=~" || m.Op == "!~", IsEqual: &eq})
 	}
 	state := "active"
 	switch {

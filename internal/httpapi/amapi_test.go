@@ -7,35 +7,33 @@ import (
 	"testing"
 )
 
-func TestAlertmanagerMatchersEqualityOnly(t *testing.T) {
+// Alertmanager's matchers map to vedetta's four operators; a matcher that
+// cannot be (no name, a bad expression) is refused.
+func TestAlertmanagerMatchers(t *testing.T) {
 	f, tr := false, true
 	for _, tc := range []struct {
 		ms      []amMatcher
-		want    map[string]string
+		want    string
 		refused string
 	}{
-		{[]amMatcher{{Name: "alertname", Value: "RackTooHot", IsEqual: &tr}}, map[string]string{"alertname": "RackTooHot"}, ""},
-		{[]amMatcher{{Name: "target", Value: "rack1"}}, map[string]string{"target": "rack1"}, ""}, // isEqual absent: older clients
-		{[]amMatcher{{Name: "target", Value: "rack.*", IsRegex: true, IsEqual: &tr}}, nil, `target=~"rack.*"`},
-		{[]amMatcher{{Name: "target", Value: "rack1", IsEqual: &f}}, nil, `target!="rack1"`},
-		{[]amMatcher{{Name: "target", Value: "r", IsRegex: true, IsEqual: &f}}, nil, `target!~"r"`},
-		{nil, nil, "at least one"},
-		{[]amMatcher{{Name: "a", Value: "1"}, {Name: "a", Value: "2"}}, nil, "never both hold"},
+		{[]amMatcher{{Name: "alertname", Value: "RackTooHot", IsEqual: &tr}}, "alertname=RackTooHot", ""},
+		{[]amMatcher{{Name: "target", Value: "rack1"}}, "target=rack1", ""}, // isEqual absent: older clients
+		{[]amMatcher{{Name: "target", Value: "rack.*", IsRegex: true, IsEqual: &tr}}, "target=~rack.*", ""},
+		{[]amMatcher{{Name: "target", Value: "rack1", IsEqual: &f}, {Name: "ifname", Value: "Gi1/.*", IsRegex: true}}, "target!=rack1 ifname=~Gi1/.*", ""},
+		{[]amMatcher{{Name: "target", Value: "r", IsRegex: true, IsEqual: &f}}, "target!~r", ""},
+		{nil, "", "at least one"},
+		{[]amMatcher{{Name: "", Value: "1"}}, "", "not a label name"},
+		{[]amMatcher{{Name: "a", Value: "(", IsRegex: true}}, "", "missing closing )"},
 	} {
-		got, err := eqMatchers(tc.ms)
+		got, err := amMatchers(tc.ms)
 		if tc.refused != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.refused) {
-				t.Errorf("%+v: err %v, want one naming %s", tc.ms, err, tc.refused)
+				t.Errorf("%+v: err %v, want one saying %s", tc.ms, err, tc.refused)
 			}
 			continue
 		}
-		if err != nil || len(got) != len(tc.want) {
-			t.Errorf("%+v: %v %v", tc.ms, got, err)
-		}
-		for k, v := range tc.want {
-			if got[k] != v {
-				t.Errorf("%+v: %s=%q, want %q", tc.ms, k, got[k], v)
-			}
+		if err != nil || got.String() != tc.want {
+			t.Errorf("%+v: %v %v, want %s", tc.ms, got, err, tc.want)
 		}
 	}
 }

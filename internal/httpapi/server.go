@@ -68,7 +68,7 @@ type Acker interface {
 // Silencer lists, adds and ends run-time silences.
 type Silencer interface {
 	Silences() []dispatch.Silence
-	AddSilence(match map[string]string, starts, ends time.Time, comment, by string) (dispatch.Silence, error)
+	AddSilence(ms dispatch.Matchers, starts, ends time.Time, comment, by string) (dispatch.Silence, error)
 	ExpireSilence(id string) error
 }
 

@@ -304,7 +304,7 @@ func (u *ui) silences(w http.ResponseWriter, r *http.Request) {
 	if d := u.src.Notifications(); d != nil {
 		now := u.now()
 		for _, s := range d.Silences() {
-			sd.Silences = append(sd.Silences, silenceRow{Silence: s, MatchText: matchString(s.Match), State: toAMSilence(s, now).Status.State})
+			sd.Silences = append(sd.Silences, silenceRow{Silence: s, MatchText: s.String(), State: toAMSilence(s, now).Status.State})
 		}
 	}
 	sort.Slice(sd.Silences, func(i, j int) bool { return sd.Silences[i].EndsAt.After(sd.Silences[j].EndsAt) })
@@ -343,8 +343,6 @@ func plain(v string) bool {
 }
 
 // matchString is a silence's matchers.
-func matchString(m map[string]string) string { return pairs(m, false) }
-
 func pairs(ls map[string]string, skipTarget bool) string {
 	keys := make([]string, 0, len(ls))
 	for k := range ls {

@@ -37,7 +37,7 @@ func farm(tb testing.TB, alarms, targets int) (Source, *dispatch.Dispatcher) {
 		tb.Fatal(err)
 	}
 	now := time.Now()
-	if _, err := disp.AddSilence(map[string]string{"target": "t7"}, now, now.Add(time.Hour), "maintenance", "tester"); err != nil {
+	if _, err := disp.AddSilence(dispatch.Equal(map[string]string{"target": "t7"}), now, now.Add(time.Hour), "maintenance", "tester"); err != nil {
 		tb.Fatal(err)
 	}
 	sevs := []string{"critical", "warning", "info"}

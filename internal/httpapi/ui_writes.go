@@ -5,11 +5,11 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
@@ -168,17 +168,17 @@ func (u *ui) ack(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *ui) addSilence(w http.ResponseWriter, r *http.Request) {
-	m := map[string]string{}
+	var m dispatch.Matchers
 	for _, kv := range strings.FieldsFunc(r.PostFormValue("match"), func(c rune) bool { return c == ',' || c == ' ' || c == '\n' }) {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			back(w, r, "/silences", "", fmt.Errorf("matcher %q: want LABEL=VALUE", kv))
+		x, err := dispatch.ParseMatcher(kv)
+		if err != nil {
+			back(w, r, "/silences", "", err)
 			return
 		}
-		m[k] = strings.Trim(v, `"`)
+		m = append(m, x)
 	}
 	if len(m) == 0 {
-		back(w, r, "/silences", "", errors.New("at least one LABEL=VALUE matcher is needed"))
+		back(w, r, "/silences", "", errors.New("at least one matcher is needed: LABEL=VALUE, LABEL=~REGEX, LABEL!=VALUE"))
 		return
 	}
 	dur, err := config.ParseDuration(r.PostFormValue("duration"))

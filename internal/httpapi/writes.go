@@ -41,7 +41,10 @@ type AckRequest struct {
 
 // SilenceRequest is the body of POST /api/v1/silences.
 type SilenceRequest struct {
-	Match    map[string]string `json:"match"`
+	// Match holds equality matchers; Matchers any of LABEL=VALUE,
+	// LABEL!=VALUE, LABEL=~REGEX, LABEL!~REGEX. All must hold.
+	Match    map[string]string `json:"match,omitempty"`
+	Matchers []string          `json:"matchers,omitempty"`
 	Duration string            `json:"duration"` // "2h"
 	StartsAt time.Time         `json:"starts_at,omitzero"`
 	Comment  string            `json:"comment"`
@@ -116,7 +119,16 @@ func registerWrites(mux *http.ServeMux, src Source, log *slog.Logger) {
 		if start.IsZero() {
 			start = time.Now()
 		}
-		s, err := src.Notifications().AddSilence(req.Match, start, start.Add(dur), req.Comment, req.By)
+		ms := dispatch.Equal(req.Match)
+		for _, x := range req.Matchers {
+			m, err := dispatch.ParseMatcher(x)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+				return
+			}
+			ms = append(ms, m)
+		}
+		s, err := src.Notifications().AddSilence(ms, start, start.Add(dur), req.Comment, req.By)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
