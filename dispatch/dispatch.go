@@ -121,7 +121,15 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		if err != nil {
 			return nil, fmt.Errorf("silences[%d].schedule: %w", i, err)
 		}
-		d.config = append(d.config, &Silence{ID: fmt.Sprintf("config-%d", i), Match: s.Match, Comment: s.Comment, Schedule: sc, Source: "config"})
+		ms := Equal(s.Match)
+		for _, x := range s.Matchers {
+			m, err := ParseMatcher(x)
+			if err != nil {
+				return nil, fmt.Errorf("silences[%d].matchers: %w", i, err)
+			}
+			ms = append(ms, m)
+		}
+		d.config = append(d.config, &Silence{ID: fmt.Sprintf("config-%d", i), Matchers: ms, Match: s.Match, Comment: s.Comment, Schedule: sc, Source: "config"})
 	}
 	// Read-only: a full disk at start must not stop the dispatcher. What
 	// needs writing back goes through the same retry as a failed outcome.

@@ -96,8 +96,16 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 		if _, err := dispatch.ParseSchedule(s.Schedule, nil); err != nil {
 			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, fmt.Sprintf("silences[%d].schedule", i), err.Error()))
 		}
-		if len(s.Match) == 0 {
-			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, fmt.Sprintf("silences[%d].match", i), "a silence needs at least one match label"))
+		ms := dispatch.Equal(s.Match)
+		for j, x := range s.Matchers {
+			m, err := dispatch.ParseMatcher(x)
+			if err != nil {
+				errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, fmt.Sprintf("silences[%d].matchers[%d]", i, j), err.Error()))
+			}
+			ms = append(ms, m)
+		}
+		if len(ms) == 0 {
+			errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, fmt.Sprintf("silences[%d].match", i), "a silence needs at least one match label or matcher"))
 		}
 	}
 	return p, errs

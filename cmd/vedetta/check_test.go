@@ -246,3 +246,13 @@ func TestCheckTemplates(t *testing.T) {
 		{"a function given a string", "{{ humanize .Value }}", "{{ humanize .Rule }}", `:12: rules[0].summary: bad template:`},
 	})
 }
+
+// A config silence's matchers are checked with file and line.
+func TestCheckSilenceMatchers(t *testing.T) {
+	base := checkBase + "silences:\n  - {matchers: [\"target=~cmd.*\"], schedule: \"Sat 02:00-04:00\"}\n"
+	line := strings.Count(checkBase, "\n") + 2
+	checkEdits(t, base, []checkEdit{
+		{"a bad expression", `"target=~cmd.*"`, `"target=~cmd("`, fmt.Sprintf(`:%d: silences[0].matchers[0]: matcher "target=~cmd(": error parsing regexp`, line)},
+		{"no operator", `"target=~cmd.*"`, `"target"`, `silences[0].matchers[0]: matcher "target": want LABEL=VALUE`},
+	})
+}

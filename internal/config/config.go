@@ -193,9 +193,12 @@ type Escalation struct {
 
 // Silence mutes matching alarms during a recurring window.
 type Silence struct {
-	Match    map[string]string `yaml:"match"`
-	Schedule string            `yaml:"schedule"` // "Sat 02:00-04:00", "Mon-Fri 22:00-06:00", "daily 03:00-03:30"
-	Comment  string            `yaml:"comment"`
+	Match map[string]string `yaml:"match"`
+	// Matchers are LABEL=VALUE, LABEL!=VALUE, LABEL=~REGEX, LABEL!~REGEX;
+	// with match, all must hold.
+	Matchers []string `yaml:"matchers"`
+	Schedule string   `yaml:"schedule"` // "Sat 02:00-04:00", "Mon-Fri 22:00-06:00", "daily 03:00-03:30"
+	Comment  string   `yaml:"comment"`
 }
 
 // Severities, lowest first.
