@@ -30,6 +30,9 @@ type Entry struct {
 	From   string        `json:"from"` // the member that wrote it
 	Change *model.Change `json:"change,omitempty"`
 	Ack    *AckCommand   `json:"ack,omitempty"`
+	// Unack withdraws the ack of that alarm (UnackBy says who).
+	Unack   string `json:"unack,omitempty"`
+	UnackBy string `json:"unack_by,omitempty"`
 	// Silence is created with its ID; Expire ends the silence of that ID.
 	Silence *Silence `json:"silence,omitempty"`
 	Expire  string   `json:"expire,omitempty"`
@@ -164,6 +167,12 @@ func (d *Dispatcher) apply(e Entry) error {
 	case e.Ack != nil:
 		_, err := d.Ack(e.Ack.AlarmID, e.Ack.By, e.Ack.Comment, e.Ack.TTL)
 		return err
+	case e.Unack != "":
+		_, err := d.Unack(e.Unack, e.UnackBy)
+		if errors.Is(err, ErrNoAlarm) {
+			return nil // already withdrawn (applied twice), or resolved
+		}
+		return err
 	case e.Silence != nil:
 		return d.putSilence(*e.Silence)
 	case e.Expire != "":
@@ -222,6 +231,23 @@ func (r *Relay) Ack(id, by, comment string, ttl time.Duration) (*Notice, error) 
 	err := r.wait(func() bool {
 		got = r.Notice(id)
 		return got != nil && got.Ack != nil && got.Ack.By == by && got.Ack.Comment == comment
+	})
+	return got, err
+}
+
+// Unack hands the withdrawal of an ack to the dispatcher and waits until
+// the notice shows it.
+func (r *Relay) Unack(id, by string) (*Notice, error) {
+	if n := r.Notice(id); n == nil || !n.Firing || n.Ack == nil {
+		return nil, ErrNoAlarm
+	}
+	if err := SendCommand(r.Store, r.Node, Entry{Unack: id, UnackBy: by}); err != nil {
+		return nil, err
+	}
+	var got *Notice
+	err := r.wait(func() bool {
+		got = r.Notice(id)
+		return got == nil || got.Ack == nil
 	})
 	return got, err
 }

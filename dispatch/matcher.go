@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/vedetta-dc/vedetta/model"
@@ -32,18 +33,18 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 func NewMatcher(name, op, value string) (Matcher, error) {
 	m := Matcher{Name: name, Op: op, Value: value}
 	if !labelName.MatchString(name) {
-		return m, fmt.Errorf("matcher %q: %q is not a label name", m.String(), name)
+		return m, fmt.Errorf("matcher %q: %q is not a label name", m.raw(), name)
 	}
 	switch op {
 	case "=", "!=":
 	case "=~", "!~":
 		re, err := regexp.Compile("^(?:" + value + ")$")
 		if err != nil {
-			return m, fmt.Errorf("matcher %q: %v", m.String(), err)
+			return m, fmt.Errorf("matcher %q: %v", m.raw(), err)
 		}
 		m.re = re
 	default:
-		return m, fmt.Errorf("matcher %q: the operator is one of = != =~ !~", m.String())
+		return m, fmt.Errorf("matcher %q: the operator is one of = != =~ !~", m.raw())
 	}
 	return m, nil
 }
@@ -61,7 +62,11 @@ func ParseMatcher(s string) (Matcher, error) {
 	if at < 0 {
 		return Matcher{}, fmt.Errorf("matcher %q: want LABEL=VALUE, LABEL!=VALUE, LABEL=~REGEX or LABEL!~REGEX", s)
 	}
-	return NewMatcher(strings.TrimSpace(s[:at]), best, strings.Trim(strings.TrimSpace(s[at+len(best):]), `"`))
+	value := strings.TrimSpace(s[at+len(best):])
+	if uq, err := strconv.Unquote(value); err == nil && strings.HasPrefix(value, `"`) {
+		value = uq // ifname=~"Gi1/.*", as String writes it
+	}
+	return NewMatcher(strings.TrimSpace(s[:at]), best, value)
 }
 
 // Equal builds equality matchers from a label map, sorted by name.
@@ -74,7 +79,12 @@ func Equal(match map[string]string) Matchers {
 	return out
 }
 
-func (m Matcher) String() string { return m.Name + m.Op + m.Value }
+// String is the matcher as Alertmanager and amtool write it:
+// ifname=~"Gi1/.*".
+func (m Matcher) String() string { return m.Name + m.Op + strconv.Quote(m.Value) }
+
+// raw is the matcher as typed, for error messages.
+func (m Matcher) raw() string { return m.Name + m.Op + m.Value }
 
 // Matches reports whether the alarm's label satisfies the matcher.
 func (m Matcher) Matches(a model.Alarm) bool {
@@ -105,7 +115,7 @@ func (ms Matchers) Matches(a model.Alarm) bool {
 	return true
 }
 
-// String is how people read them: `ifname=~Gi1/.* target=core-sw1`.
+// String is how people read them: `ifname=~"Gi1/.*" target="core-sw1"`.
 func (ms Matchers) String() string {
 	parts := make([]string, len(ms))
 	for i, m := range ms {

@@ -23,6 +23,7 @@ func TestMatchers(t *testing.T) {
 		{in: "severity=critical", ok: true},
 		{in: "alertname=~R|S", port: true, ok: true},
 		{in: ` target = "ups-b" `, ok: true},
+		{in: `ifname=~"Gi1/0/[0-9]+"`, port: true}, // as String writes it
 		{in: "a=b=~c"}, // the first operator: a equals "b=~c"
 		{in: "ifname", err: "want LABEL=VALUE"},
 		{in: "=x", err: "want LABEL=VALUE"},
@@ -58,7 +59,7 @@ func TestSilenceWithRegexMatchers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.String() != "target=~core-sw.* ifname=~Gi1/.*" {
+	if s.String() != `target=~"core-sw.*" ifname=~"Gi1/.*"` {
 		t.Errorf("silence reads %q", s.String())
 	}
 	d2, err := NewDispatcher(x.st, baseConfig(), nil, discard()) // a restart: read from the store

@@ -33,6 +33,9 @@ type Notice struct {
 	// hold ends.
 	HeldResolved []Recipient `json:"held_resolved,omitempty"`
 	Ack          *Ack        `json:"ack,omitempty"`
+	// Unacked is what earlier acks of this episode said, once withdrawn
+	// (Unack): the next ack carries it on in its Earlier.
+	Unacked []AckNote `json:"unacked,omitempty"`
 }
 
 // Ack is an acknowledgement: it stops repeats and escalation until it
@@ -151,7 +154,7 @@ func (d *Dispatcher) Update(tx store.Tx, a model.Alarm, ev model.EventKind) erro
 	switch ev {
 	case model.EventFiring:
 		// A new episode: nobody has been told about it yet.
-		n.Told, n.Steps, n.Ack, n.FirstTold, n.LastTold = nil, 0, nil, time.Time{}, time.Time{}
+		n.Told, n.Steps, n.Ack, n.Unacked, n.FirstTold, n.LastTold = nil, 0, nil, nil, time.Time{}, time.Time{}
 		err = d.tell(tx, n, model.EventFiring, d.routeRecipients(n), now)
 	case model.EventFlapping, model.EventFlapEnd:
 		err = d.tell(tx, n, ev, d.routeRecipients(n), now)
@@ -323,8 +326,10 @@ func (d *Dispatcher) Ack(id, by, comment string, ttl time.Duration) (*Notice, er
 		ack := &Ack{By: by, Comment: comment, At: now, Expires: now.Add(ttl), Severity: n.Alarm.Severity}
 		if prev := n.Ack; prev != nil {
 			ack.Earlier = append([]AckNote{{By: prev.By, Comment: prev.Comment, At: prev.At}}, prev.Earlier...)
+		} else {
+			ack.Earlier = n.Unacked
 		}
-		n.Ack = ack
+		n.Ack, n.Unacked = ack, nil
 		if err := d.tellAck(tx, n, now); err != nil {
 			return err
 		}
@@ -335,6 +340,33 @@ func (d *Dispatcher) Ack(id, by, comment string, ttl time.Duration) (*Notice, er
 		return nil, err
 	}
 	d.log.Info("alarm acknowledged", "alarm", id, "by", by, "comment", comment, "until", out.Ack.Expires.Format(time.RFC3339))
+	return &out, nil
+}
+
+// Unack withdraws the acknowledgement of a firing alarm: repeats and
+// escalation go on from where they are (a step whose time has passed runs
+// at the next housekeeping). The withdrawn ack stays in the history of
+// the next one (Earlier). ErrNoAlarm when nothing is acknowledged.
+func (d *Dispatcher) Unack(id, by string) (*Notice, error) {
+	var out Notice
+	var was Ack
+	err := d.store.Update(func(tx store.Tx) error {
+		n := d.loadNotice(tx, id)
+		if n == nil || !n.Firing || n.Ack == nil {
+			return ErrNoAlarm
+		}
+		was = *n.Ack
+		n.Unacked = append([]AckNote{{By: by, Comment: "withdrew the ack of " + was.By, At: d.now()},
+			{By: was.By, Comment: was.Comment, At: was.At}}, was.Earlier...)
+		n.Ack = nil
+		out = *n
+		return d.saveNotice(tx, n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.log.Info("acknowledgement withdrawn", "alarm", id, "by", by, "ack_by", was.By)
+	d.Wake()
 	return &out, nil
 }
 

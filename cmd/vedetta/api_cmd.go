@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/user"
 	"strings"
@@ -126,6 +127,27 @@ func ackCmd(v *viper.Viper) *cobra.Command {
 	apiFlags(v, c)
 	c.Flags().StringVar(&comment, "comment", "", "why, who is on it")
 	c.Flags().StringVar(&ttl, "for", "", "how long the ack holds (default 4h)")
+	return c
+}
+
+func unackCmd(v *viper.Viper) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "unack ALARM-ID",
+		Short: "Withdraw the acknowledgement of a firing alarm: repeats and escalation resume",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := newAPIClient(v)
+			if err != nil {
+				return err
+			}
+			if err := api.do(cmd.Context(), http.MethodDelete, "/api/v1/alerts/"+args[0]+"/ack?by="+url.QueryEscape(whoami()), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "acknowledgement of %s withdrawn\n", args[0])
+			return nil
+		},
+	}
+	apiFlags(v, c)
 	return c
 }
 

@@ -168,6 +168,14 @@ func TestE2EBrowserStatusPage(t *testing.T) {
 		t.Fatalf("ack on the alarm page: %q", s)
 	}
 	shot("alarm-acked")
+	// Withdraw it: the page says none, and keeps what the ack said.
+	step("withdraw the ack", 10*time.Second,
+		chromedp.SendKeys(chromedp.CSS(`#unack-form input[name=by]`), "tester2"),
+		chromedp.Click(chromedp.CSS(`#unack-form button`)),
+		chromedp.WaitVisible(chromedp.CSS("#flash")))
+	if s := text("#ack"); !strings.HasPrefix(s, "none") || !strings.Contains(s, "tester2") || !strings.Contains(s, "on it") {
+		t.Fatalf("the alarm page after withdrawing the ack: %q", s)
+	}
 
 	// Silence it from the page (the link prefills the matchers).
 	step("silence", 10*time.Second,

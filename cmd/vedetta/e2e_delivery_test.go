@@ -287,6 +287,22 @@ func TestE2EEscalationAndAck(t *testing.T) {
 			t.Errorf("%s shows no ack in the API", a.ID)
 		}
 	}
+	// The CLI's ack is withdrawn: ge-0/0/1 escalates at once (its 4 s are
+	// long past), and the API keeps what the ack said.
+	out, err = exec.Command(vedettaBin(t), "unack", ids["ge-0/0/1"], "--config", r.cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "withdrawn") {
+		t.Fatalf("vedetta unack: %v\n%s", err, out)
+	}
+	testpeer.WaitFor(t, 5*time.Second, "ge-0/0/1 escalated after the unack", func() bool {
+		got := r.sms("+390000000002")
+		return len(got) == 2 && strings.Contains(got[1], "ge-0/0/1")
+	})
+	if body := getBody(t, r.d.http+"/api/v1/alerts/"+ids["ge-0/0/1"]); strings.Contains(body, `"ack"`) || !strings.Contains(body, "cli test") {
+		t.Errorf("after the unack the API shows:\n%s", body)
+	}
+	if out, err := exec.Command(vedettaBin(t), "unack", ids["ge-0/0/1"], "--config", r.cfg).CombinedOutput(); err == nil {
+		t.Errorf("unack of an alarm not acknowledged succeeded: %s", out)
+	}
 }
 
 func getBody(t *testing.T, url string) string {
@@ -309,7 +325,7 @@ func TestE2ESilence(t *testing.T) {
 		t.Fatalf("vedetta silence add: %v\n%s", err, out)
 	}
 	out, _ = exec.Command(vedettaBin(t), "silence", "list", "--config", r.cfg).CombinedOutput()
-	if !strings.Contains(string(out), "patching") || !strings.Contains(string(out), "target=sw1 ifname=~ge-0/0/[0-9]+") {
+	if !strings.Contains(string(out), "patching") || !strings.Contains(string(out), `target="sw1" ifname=~"ge-0/0/[0-9]+"`) {
 		t.Errorf("silence list:\n%s", out)
 	}
 	if out, err := exec.Command(vedettaBin(t), "silence", "add", "--config", r.cfg, "--match", "ifname=~ge-(", "--for", "4s").CombinedOutput(); err == nil ||

@@ -86,6 +86,7 @@ func newRoot() *cobra.Command {
 		checkCmd(v),
 		probeCmd(v),
 		ackCmd(v),
+		unackCmd(v),
 		alertsCmd(v),
 		silenceCmd(v),
 		testNotifyCmd(v),

@@ -16,11 +16,11 @@ func TestAlertmanagerMatchers(t *testing.T) {
 		want    string
 		refused string
 	}{
-		{[]amMatcher{{Name: "alertname", Value: "RackTooHot", IsEqual: &tr}}, "alertname=RackTooHot", ""},
-		{[]amMatcher{{Name: "target", Value: "rack1"}}, "target=rack1", ""}, // isEqual absent: older clients
-		{[]amMatcher{{Name: "target", Value: "rack.*", IsRegex: true, IsEqual: &tr}}, "target=~rack.*", ""},
-		{[]amMatcher{{Name: "target", Value: "rack1", IsEqual: &f}, {Name: "ifname", Value: "Gi1/.*", IsRegex: true}}, "target!=rack1 ifname=~Gi1/.*", ""},
-		{[]amMatcher{{Name: "target", Value: "r", IsRegex: true, IsEqual: &f}}, "target!~r", ""},
+		{[]amMatcher{{Name: "alertname", Value: "RackTooHot", IsEqual: &tr}}, `alertname="RackTooHot"`, ""},
+		{[]amMatcher{{Name: "target", Value: "rack1"}}, `target="rack1"`, ""}, // isEqual absent: older clients
+		{[]amMatcher{{Name: "target", Value: "rack.*", IsRegex: true, IsEqual: &tr}}, `target=~"rack.*"`, ""},
+		{[]amMatcher{{Name: "target", Value: "rack1", IsEqual: &f}, {Name: "ifname", Value: "Gi1/.*", IsRegex: true}}, `target!="rack1" ifname=~"Gi1/.*"`, ""},
+		{[]amMatcher{{Name: "target", Value: "r", IsRegex: true, IsEqual: &f}}, `target!~"r"`, ""},
 		{nil, "", "at least one"},
 		{[]amMatcher{{Name: "", Value: "1"}}, "", "not a label name"},
 		{[]amMatcher{{Name: "a", Value: "(", IsRegex: true}}, "", "missing closing )"},

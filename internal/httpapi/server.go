@@ -63,6 +63,7 @@ type Ledger interface {
 // Acker acknowledges firing alarms.
 type Acker interface {
 	Ack(alarmID, by, comment string, ttl time.Duration) (*dispatch.Notice, error)
+	Unack(alarmID, by string) (*dispatch.Notice, error)
 }
 
 // Silencer lists, adds and ends run-time silences.

@@ -93,6 +93,7 @@ func (u *ui) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login", u.login)
 	mux.HandleFunc("POST /logout", u.write(u.logout))
 	mux.HandleFunc("POST /alarm/{id}/ack", u.write(u.ack))
+	mux.HandleFunc("POST /alarm/{id}/unack", u.write(u.unack))
 	mux.HandleFunc("POST /silences", u.write(u.addSilence))
 	mux.HandleFunc("POST /silences/{id}/expire", u.write(u.expireSilence))
 }

@@ -167,6 +167,16 @@ func (u *ui) ack(w http.ResponseWriter, r *http.Request) {
 	back(w, r, "/alarm/"+id, "acknowledged", err)
 }
 
+func (u *ui) unack(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	by := strings.TrimSpace(r.PostFormValue("by"))
+	if by == "" {
+		by = "web"
+	}
+	_, err := u.src.Notifications().Unack(id, by)
+	back(w, r, "/alarm/"+id, "acknowledgement withdrawn", err)
+}
+
 func (u *ui) addSilence(w http.ResponseWriter, r *http.Request) {
 	var m dispatch.Matchers
 	for _, kv := range strings.FieldsFunc(r.PostFormValue("match"), func(c rune) bool { return c == ',' || c == ' ' || c == '\n' }) {

@@ -97,6 +97,21 @@ func registerWrites(mux *http.ServeMux, src Source, log *slog.Logger) {
 			writeJSON(w, http.StatusOK, n)
 		}
 	}))
+	mux.HandleFunc("DELETE /api/v1/alerts/{id}/ack", guard(func(w http.ResponseWriter, r *http.Request) {
+		by := r.URL.Query().Get("by")
+		if by == "" {
+			by = "api"
+		}
+		n, err := src.Notifications().Unack(r.PathValue("id"), by)
+		switch {
+		case errors.Is(err, dispatch.ErrNoAlarm):
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no acknowledged firing alarm with that id"})
+		case err != nil:
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(w, http.StatusOK, n)
+		}
+	}))
 	mux.HandleFunc("GET /api/v1/silences", func(w http.ResponseWriter, r *http.Request) {
 		d := src.Notifications()
 		out := []dispatch.Silence{}
