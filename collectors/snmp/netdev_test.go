@@ -253,3 +253,27 @@ func TestShippedNetworkRules(t *testing.T) {
 		})
 	}
 }
+
+// TestNetdevImplausibleCounted: values of the new profiles that cannot be
+// right are dropped and counted, never exported (the SIAE radio's radioPtx
+// of -99 dBm, below any transmitter's range).
+func TestNetdevImplausibleCounted(t *testing.T) {
+	addr, _ := startSimd(t, "", "sm-os_80hdx")
+	k, err := NewCollector("dev", Options{SNMP: Agent{Address: addr, Community: secret("sm-os_80hdx"), Timeout: 3 * time.Second},
+		Profiles: []string{"siae-alfo"}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if _, err := k.Poll(t.Context(), func(s model.Sample) { got = append(got, s.Name) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := k.Implausible("radio_transmit_power_dbm", ReasonOutOfRange); n != 1 {
+		t.Errorf("radio_transmit_power_dbm out_of_range counted %v times, want 1", n)
+	}
+	for _, n := range got {
+		if n == "radio_transmit_power_dbm" {
+			t.Errorf("radioPtx -99 dBm was exported")
+		}
+	}
+}
