@@ -227,8 +227,17 @@ func TestShippedNetworkRules(t *testing.T) {
 			[]string{"FirewallHANoActiveUnit: firewall pair of edge-r1 has no active unit (this one is standby, the peer is not active)",
 				"FirewallHAPeerLost: the HA peer of firewall edge-r1 is not healthy: no failover possible"}},
 		{"gaia: standby", [][]model.Sample{samples["gaia_15600"]}, nil},
-		{"fortigate: member out of sync", [][]model.Sample{set(samples["fortigate_1500d-sensors"], "firewall_ha_sync_ok", "", "", 0)},
-			nil}, // for: 5m, longer than the replay
+		// The recording is of an active-passive cluster whose unit sees one
+		// member: no standby.
+		{"fortigate: a cluster of one", [][]model.Sample{samples["fortigate_1500d-sensors"]},
+			[]string{"FirewallHAMemberLost: firewall cluster of edge-r1 sees 1 member(s): no failover possible"}},
+		{"fortigate: both members, one out of sync", [][]model.Sample{
+			set(set(samples["fortigate_1500d-sensors"], "firewall_ha_sync_ok", "", "", 0), "firewall_ha_members", "", "", 2)},
+			nil}, // for: 5m, longer than 90 s
+		{"fortigate: out of sync for 6 minutes", func() [][]model.Sample {
+			ss := set(set(samples["fortigate_1500d-sensors"], "firewall_ha_sync_ok", "", "", 0), "firewall_ha_members", "", "", 2)
+			return [][]model.Sample{ss, ss, ss, ss}
+		}(), []string{"FirewallHAOutOfSync: HA member sto-fw-01 of firewall edge-r1 is out of sync: a failover would lose state"}},
 		{"routeros: link up", [][]model.Sample{samples["routeros_wifi"]}, nil},
 		{"routeros: link down", [][]model.Sample{set(samples["routeros_wifi"], "radio_link_up", "", "", 0)},
 			[]string{"RadioLinkDown: radio link edge-r1 is down"}},
