@@ -94,3 +94,30 @@ metrics:
 		}
 	})
 }
+
+// TestNetdevProfileOptionsChecked: the options of labels.go are checked
+// when a profile is loaded, with the profile, metric and label named.
+func TestNetdevProfileOptionsChecked(t *testing.T) {
+	for _, c := range []struct{ metric, want string }{
+		{`{name: m, oid: 1.2.0, labels: {x: {column: 1.3, row: {index_part: 1}}}}`, "label x: row needs walk"},
+		{`{name: m, walk: 1.2, labels: {x: {index: true, row: {index_part: 1}}}}`, "label x: row needs exactly one column"},
+		{`{name: m, walk: 1.2, labels: {x: {column: 1.3, row: {}}}}`, "label x: row: give exactly one of index_part and column"},
+		{`{name: m, walk: 1.2, labels: {x: {column: 1.3, row: {index_part: 1, column: 1.4}}}}`, "give exactly one of index_part and column"},
+		{`{name: m, walk: 1.2, labels: {x: {column: 1.3, row: {column: [1.x]}}}}`, `row.column: "1.x" is not a numeric OID`},
+		{`{name: m, walk: 1.2, labels: {x: {value: a, unsigned: true}}}`, "label x: unsigned needs a number"},
+		{`{name: m, walk: 1.2, nonzero: true, map: {"1": 1}}`, "nonzero makes no sense with map"},
+	} {
+		_, err := ParseProfile([]byte("name: p\nmib: M\nmatch: {subtrees: [1]}\nmetrics:\n  - "+c.metric+"\n"), "p.yaml")
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "p.yaml: profile p: metrics[0] (m)") {
+			t.Errorf("%s: error %v, want one naming p.yaml, the metric and %q", c.metric, err, c.want)
+		}
+	}
+	if _, err := ParseProfile([]byte(`name: p
+mib: M
+match: {subtrees: [1]}
+metrics:
+  - {name: m, walk: 1.2, nonzero: true, labels: {x: {column: 1.3, row: {column: [1.4, 1.5]}}, y: {index_part: 1, unsigned: true}}}
+`), "p.yaml"); err != nil {
+		t.Errorf("a good profile is refused: %v", err)
+	}
+}
