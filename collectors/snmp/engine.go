@@ -444,6 +444,10 @@ func (m *Metric) labels(v *view, idx string) (model.Labels, bool) {
 	}
 	pairs := make([]string, 0, 2*len(m.Labels))
 	for name, lf := range m.Labels {
+		if val, ok := lf.resolve(v, idx); ok { // unsigned, row: labels.go
+			pairs = append(pairs, name, val)
+			continue
+		}
 		val := ""
 		switch {
 		case lf.Value != "":

@@ -274,8 +274,15 @@ func (g *guard) judge(m *Metric, idx string, raw, base float64, ticks bool) (flo
 	if !known {
 		r = Range{} // a user's own metric: sentinels only
 	}
+	if m.NonZero { // an enum of two: is there something (an aggregator's ifIndex) or not
+		raw = 0
+		if base != 0 {
+			raw = 1
+		}
+		base = raw
+	}
 	var sentinels []float64
-	if !r.Counter && m.Map == nil && m.Bit == nil && m.Mask == 0 && !ticks {
+	if !r.Counter && m.Map == nil && m.Bit == nil && m.Mask == 0 && !m.NonZero && !ticks {
 		sentinels = g.table.Sentinels
 	}
 	d := Decide(r, sentinels, raw, base, conv, m.Autoscale, g.chosen[m.key])

@@ -94,6 +94,11 @@ type Metric struct {
 	// Distinct is a column (same index): of rows with the same non-empty
 	// value in it, only the first is kept (bind mounts of one device).
 	Distinct string `yaml:"distinct"`
+	// NonZero turns the value into 1 when it is not 0, else 0 (after
+	// sentinels): IEEE8023-LAG-MIB dot3adAggPortAttachedAggID is the
+	// aggregator's ifIndex, 0 when the port is attached to none. An enum:
+	// the generic sentinels do not apply (plausible.go).
+	NonZero bool `yaml:"nonzero"`
 
 	key string // profile/metric index: what a chosen autoscale factor is remembered under
 }
@@ -112,6 +117,15 @@ type LabelFrom struct {
 	Map         map[string]string `yaml:"map"`
 	Trim        string            `yaml:"trim"`    // characters trimmed from both ends
 	Default     *string           `yaml:"default"` // when every column is empty (else: the row index)
+	// Unsigned reads the value as an unsigned 32-bit number: agents that
+	// send a 4-byte AS number in BGP4-MIB's Integer32 bgpPeerRemoteAs say
+	// -94967296 for AS 4200000000 (labels.go).
+	Unsigned bool `yaml:"unsigned"`
+	// Row reads Column at another row than the sample's: one part of the
+	// index (VRRP-MIB rows are ifIndex.vrid: ifName at the ifIndex), or
+	// the value of another column of the row (IEEE8023-LAG-MIB names the
+	// aggregator a port is in by its ifIndex). See labels.go.
+	Row *RowFrom `yaml:"row"`
 }
 
 // Where filters rows: the column's value (as text) must be one of In, or
@@ -412,6 +426,13 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 			for k := range lf.Column {
 				one("labels."+name+".column", &lf.Column[k])
 			}
+			for _, e := range checkLabelExtras(m, &lf) {
+				bad("%s: label %s: %s", where, name, e)
+			}
+			m.Labels[name] = lf
+		}
+		if m.NonZero && (m.Map != nil || m.Bit != nil || m.Mask != 0 || len(m.Autoscale) > 0) {
+			bad("%s: nonzero makes no sense with map, bit, mask or autoscale", where)
 		}
 		switch m.Aggregate {
 		case "", "count", "any", "sum", "max", "min":

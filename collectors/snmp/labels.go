@@ -1,0 +1,140 @@
+package snmp
+
+import (
+	"strconv"
+	"strings"
+)
+
+// RowFrom says at which row a label's column is read, when it is not the
+// sample's own row: IndexPart (1-based) takes one part of the sample's
+// index (VRRP-MIB vrrpOperTable is ifIndex.vrid; ifName is indexed by
+// ifIndex alone), Column takes the value of another column of the
+// sample's row, the first of the list that is neither empty nor 0
+// (IEEE8023-LAG-MIB dot3adAggPortSelectedAggID holds the ifIndex of the
+// aggregator a port belongs to; 0 means none).
+type RowFrom struct {
+	IndexPart int     `yaml:"index_part"`
+	Column    oidList `yaml:"column"`
+}
+
+// checkLabelExtras checks the label options of labels.go (unsigned, row)
+// and, for row.column, appends those columns to lf.Column so that the poll
+// fetches them (the plan fetches every label column; resolve reads only
+// the first as the label's value).
+func checkLabelExtras(m *Metric, lf *LabelFrom) []string {
+	var errs []string
+	if lf.Unsigned && (lf.Value != "" || lf.IndexString) {
+		errs = append(errs, "unsigned needs a number: a column, the index or an index part")
+	}
+	if lf.Row == nil {
+		return errs
+	}
+	r := lf.Row
+	switch {
+	case len(lf.Column) != 1:
+		errs = append(errs, "row needs exactly one column (the column read at that row)")
+	case m.Walk == "":
+		errs = append(errs, "row needs walk: a scalar has no row")
+	case (r.IndexPart > 0) == (len(r.Column) > 0):
+		errs = append(errs, "row: give exactly one of index_part and column")
+	case r.IndexPart < 0:
+		errs = append(errs, "row.index_part counts from 1")
+	}
+	for k, c := range r.Column {
+		r.Column[k] = trimOID(c)
+		if !oidRE.MatchString(r.Column[k]) {
+			errs = append(errs, "row.column: "+strconv.Quote(c)+" is not a numeric OID")
+		}
+	}
+	if len(errs) == 0 {
+		lf.Column = append(lf.Column, r.Column...)
+	}
+	return errs
+}
+
+// resolve computes the label of a LabelFrom that uses the options of this
+// file (unsigned, row); ok is false for every other label, which the
+// engine computes itself. It follows the engine's rules otherwise: text
+// trimmed, the first non-empty column, default, else the row index; then
+// trim and map.
+func (lf LabelFrom) resolve(v *view, idx string) (string, bool) {
+	if !lf.Unsigned && lf.Row == nil {
+		return "", false
+	}
+	val := ""
+	switch {
+	case lf.Row != nil:
+		if row := lf.Row.of(v, idx); row != "" {
+			val = strings.TrimSpace(text(v.vals[lf.Column[0]+"."+row]))
+			if val == "" {
+				val = row // the referenced row has no name: its index still tells it apart
+			}
+		}
+		if val == "" && lf.Default != nil {
+			val = *lf.Default
+		}
+	case lf.Index:
+		val = idx
+	case lf.IndexPart > 0:
+		if parts := strings.Split(idx, "."); lf.IndexPart <= len(parts) {
+			val = parts[lf.IndexPart-1]
+		}
+	default:
+		for _, c := range lf.Column {
+			key := c
+			if idx != "" {
+				key = c + "." + idx
+			}
+			if t := strings.TrimSpace(text(v.vals[key])); t != "" {
+				val = t
+				break
+			}
+		}
+		if val == "" && lf.Default != nil {
+			val = *lf.Default
+		} else if val == "" {
+			val = idx
+		}
+	}
+	if lf.Unsigned {
+		val = unsigned32(val)
+	}
+	if lf.Trim != "" {
+		val = strings.Trim(val, lf.Trim)
+	}
+	if mv, ok := lf.Map[val]; ok {
+		val = mv
+	}
+	return val, true
+}
+
+// of returns the row at which the label's column is read, "" if none.
+func (r *RowFrom) of(v *view, idx string) string {
+	if r.IndexPart > 0 {
+		parts := strings.Split(idx, ".")
+		if r.IndexPart <= len(parts) {
+			return parts[r.IndexPart-1]
+		}
+		return ""
+	}
+	for _, c := range r.Column {
+		t := strings.TrimSpace(text(v.vals[c+"."+idx]))
+		if t != "" && t != "0" && oidRE.MatchString(t) {
+			return t
+		}
+	}
+	return ""
+}
+
+// unsigned32 reads s as a 32-bit number and writes it unsigned: an
+// Integer32 that carries an unsigned value (a 4-byte AS number above
+// 2^31 arrives as a negative number) is turned back into it. Anything that
+// is not a whole number within [-2^31, 2^32) is returned unchanged: a label
+// is never made up.
+func unsigned32(s string) string {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < -1<<31 || n >= 1<<32 {
+		return s
+	}
+	return strconv.FormatUint(uint64(uint32(n)), 10)
+}
