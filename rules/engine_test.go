@@ -408,3 +408,26 @@ func TestEngineTargetMoves(t *testing.T) {
 	}
 	b.want("firing:Slow", "resolved:Hot", "stale:Slow")
 }
+
+// A value: expression may read metrics the condition does not: they are
+// joined on the labels they share (the BGP peer's state next to its
+// established flag), optionally (a missing one leaves the value at 1,
+// never silences the rule), and add no label to the alarm.
+func TestEngineValueReadsItsOwnMetrics(t *testing.T) {
+	h := newHarness(t, config.Rule{Name: "BGPDown", Expr: "bgp_peer_established == 0 && bgp_peer_admin_enabled == 1", Value: "bgp_peer_state",
+		Summary: "{{ .Labels.peer }} state {{ .Value }}"})
+	h.feed(smp("bgp_peer_established", 0, "peer", "a"), smp("bgp_peer_admin_enabled", 1, "peer", "a"), smp("bgp_peer_state", 3, "peer", "a", "remote_as", "7714"),
+		smp("bgp_peer_established", 0, "peer", "b"), smp("bgp_peer_admin_enabled", 1, "peer", "b"), smp("bgp_peer_state", 1, "peer", "b"),
+		smp("bgp_peer_established", 0, "peer", "c"), smp("bgp_peer_admin_enabled", 1, "peer", "c")) // c: no state at all
+	got := map[string]string{}
+	for _, a := range h.e.Alarms() {
+		got[a.Labels["peer"]] = a.Summary
+		if _, ok := a.Labels["remote_as"]; ok {
+			t.Errorf("the value's series added a label: %v", a.Labels)
+		}
+	}
+	want := map[string]string{"a": "a state 3", "b": "b state 1", "c": "c state 1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("summaries %v, want %v", got, want)
+	}
+}

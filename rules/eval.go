@@ -152,6 +152,27 @@ func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Tim
 		}
 		binds = next
 	}
+	// Metrics only the value: expression reads are looked up for each
+	// binding on the labels they share, but optionally: a missing one
+	// leaves the value at 1 instead of silencing the rule, and they take
+	// no part in the alarm's labels.
+	var extra []string
+	extraJoin := map[string]*joiner{}
+	if rl.value != nil {
+		for _, m := range rl.value.metrics {
+			if contains(p.metrics, m) || rl.clear != nil && contains(rl.clear.metrics, m) || extraJoin[m] != nil {
+				continue
+			}
+			var cands []*series
+			for _, s := range ts.byName[m] {
+				if s.lastTime() >= fresh {
+					cands = append(cands, s)
+				}
+			}
+			extra = append(extra, m)
+			extraJoin[m] = &joiner{cands: cands}
+		}
+	}
 	for _, b := range binds {
 		labels := map[string]string{}
 		for _, s := range b {
@@ -174,6 +195,18 @@ func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Tim
 				bind.labels = s
 			}
 		}
+		if len(extra) > 0 {
+			vb := maps.Clone(b)
+			for _, m := range extra {
+				if ms := extraJoin[m].matches(b); len(ms) > 0 {
+					vb[m] = ms[0]
+					if _, v, ok := ms[0].last(); ok {
+						env[m] = v
+					}
+				}
+			}
+			bind = &binding{series: vb, now: nowNs, labels: bind.labels}
+		}
 		cond, ok := e.holds(rl, p, env, bind, target)
 		if !ok {
 			continue
@@ -188,7 +221,7 @@ func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Tim
 			a = e.alarmFor(rl, id, labels)
 		}
 		var newest int64
-		for _, s := range bind.series {
+		for _, s := range b {
 			newest = max(newest, s.lastTime())
 		}
 		e.judge(rl, a, env, bind, newest, cond, now, changes)
