@@ -1,0 +1,168 @@
+package ipmi
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/collectortest"
+	"github.com/vedetta-dc/vedetta/internal/testpeer"
+	"github.com/vedetta-dc/vedetta/model"
+)
+
+func simCollector(t *testing.T, addr, user, password string, extra string) collectors.Collector {
+	t.Helper()
+	c, err := New(collectors.Spec{Name: "srv1", Kind: "ipmi"}, collectortest.DecodeYAML(fmt.Sprintf(
+		"ipmi: {address: %q, username: %q, password: %q%s}", addr, user, password, extra)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func mustValue(t *testing.T, samples []model.Sample, want float64, name string, labels ...string) {
+	t.Helper()
+	v, ok := collectortest.Value(samples, name, labels...)
+	if !ok {
+		t.Errorf("no %s%v in\n%s", name, labels, collectortest.Render(samples))
+		return
+	}
+	if v != want {
+		t.Errorf("%s%v = %v, want %v", name, labels, v, want)
+	}
+}
+
+// TestIPMISim reads a real BMC implementation (OpenIPMI's ipmi_sim over
+// RMCP+) with the real ipmitool, and changes its sensors at run time.
+func TestIPMISim(t *testing.T) {
+	sim := testpeer.StartIPMISim(t)
+	for _, iface := range []string{"lanplus", "lan"} {
+		t.Run(iface, func(t *testing.T) {
+			extra := ", interface: " + iface
+			if iface == "lan" {
+				extra += ", privilege: administrator" // ipmi_sim's IPMI 1.5 side checks the user's own level
+			}
+			c := simCollector(t, sim.Addr, sim.User, sim.Password, extra)
+			got, err := collectortest.Collect(c, 20*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			collectortest.Golden(t, "testdata/sim-healthy.golden", collectortest.Render(got))
+		})
+	}
+
+	c := simCollector(t, sim.Addr, sim.User, sim.Password, "")
+	round := func() []model.Sample {
+		t.Helper()
+		got, err := collectortest.Collect(c, 20*time.Second)
+		if err != nil {
+			t.Fatalf("collect: %v", err)
+		}
+		return got
+	}
+	healthy := round()
+	mustValue(t, healthy, 1, "server_psu_ok", "psu", "PSU1 Status")
+	mustValue(t, healthy, 1, "server_psu_redundancy_ok")
+	mustValue(t, healthy, 24, "server_temperature_celsius", "sensor", "Inlet Temp")
+	mustValue(t, healthy, 0, "server_sel_entries")
+
+	t.Run("PSU failed", func(t *testing.T) {
+		sim.SetPSU(t, testpeer.SimPSU1, true)
+		got := round()
+		mustValue(t, got, 0, "server_psu_ok", "psu", "PSU1 Status")
+		mustValue(t, got, 1, "server_psu_ok", "psu", "PSU2 Status")
+		mustValue(t, got, 1, "server_psus_healthy")
+		// The BMC's redundancy sensor still says fully redundant: the
+		// supplies are believed over it.
+		mustValue(t, got, 1, "server_psu_redundancy_sensor_ok", "sensor", "PS Redundancy")
+		mustValue(t, got, 0, "server_psu_redundancy_ok")
+		sim.SetPSU(t, testpeer.SimPSU1, false)
+		mustValue(t, round(), 1, "server_psu_redundancy_ok")
+	})
+	t.Run("AC lost", func(t *testing.T) {
+		sim.SetPSUState(t, testpeer.SimPSU2, 3, true)
+		mustValue(t, round(), 0, "server_psu_ok", "psu", "PSU2 Status")
+		sim.SetPSUState(t, testpeer.SimPSU2, 3, false)
+		mustValue(t, round(), 1, "server_psu_ok", "psu", "PSU2 Status")
+	})
+	t.Run("redundancy sensor lost", func(t *testing.T) {
+		sim.SetRedundancy(t, 1)
+		got := round()
+		mustValue(t, got, 0, "server_psu_redundancy_sensor_ok", "sensor", "PS Redundancy")
+		mustValue(t, got, 0, "server_psu_redundancy_ok")
+		sim.SetRedundancy(t, 0)
+		mustValue(t, round(), 1, "server_psu_redundancy_ok")
+	})
+	t.Run("heated", func(t *testing.T) {
+		sim.SetTemperature(t, testpeer.SimInletTemp, 44)
+		got := round()
+		mustValue(t, got, 44, "server_temperature_celsius", "sensor", "Inlet Temp")
+		mustValue(t, got, 2, "server_temperature_state", "sensor", "Inlet Temp") // above upper critical (42)
+		sim.SetTemperature(t, testpeer.SimInletTemp, 24)
+		mustValue(t, round(), 0, "server_temperature_state", "sensor", "Inlet Temp")
+	})
+	t.Run("fan stopped", func(t *testing.T) {
+		sim.SetFanRPM(t, testpeer.SimFan2, 300)
+		got := round()
+		mustValue(t, got, 300, "server_fan_rpm", "fan", "Fan2")
+		mustValue(t, got, 0, "server_fan_ok", "fan", "Fan2")
+		mustValue(t, got, 1, "server_fan_ok", "fan", "Fan1")
+		sim.SetFanRPM(t, testpeer.SimFan2, 4920)
+		mustValue(t, round(), 1, "server_fan_ok", "fan", "Fan2")
+	})
+	t.Run("SEL entries", func(t *testing.T) {
+		sim.AddSELEntry(t, testpeer.SimPSU1)
+		sim.AddSELEntry(t, testpeer.SimPSU2)
+		mustValue(t, round(), 2, "server_sel_entries")
+	})
+}
+
+// TestIPMIErrors: a BMC that does not let us in, or is not there, is a
+// collection error whose text is short and says why.
+func TestIPMIErrors(t *testing.T) {
+	sim := testpeer.StartIPMISim(t)
+	silent := testpeer.Addr(testpeer.FreeUDPPort(t)) // nobody answers there
+	cases := []struct {
+		name, addr, user, password, extra string
+		timeout                           time.Duration
+		want                              string
+	}{
+		{"wrong password", sim.Addr, sim.User, "not-the-password", "", 10 * time.Second, "ipmi " + sim.Addr + ": authentication failed (wrong password)"},
+		{"unknown user", sim.Addr, "mallory", sim.Password, "", 10 * time.Second, "ipmi " + sim.Addr + ": authentication failed (unknown user)"},
+		{"wrong password, IPMI 1.5", sim.Addr, sim.User, "not-the-password", ", interface: lan", 10 * time.Second, "authentication failed"},
+		{"nobody answers", silent, "admin", "x", "", 20 * time.Second, "ipmi " + silent + ": no answer within"},
+		{"deadline first", silent, "admin", "x", "", 1500 * time.Millisecond, "ipmi " + silent + ": no answer within 2s"},
+		{"no ipmitool", sim.Addr, sim.User, sim.Password, ", ipmitool: /nonexistent/ipmitool", 10 * time.Second, "not found (install the ipmitool package)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := simCollector(t, tc.addr, tc.user, tc.password, tc.extra)
+			got, err := collectortest.Collect(c, tc.timeout)
+			if !collectortest.ErrMatches(err, tc.want) || tc.want == "" {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			if len(err.Error()) > 120 || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one short line: %q", err)
+			}
+			if strings.Contains(err.Error(), tc.password) {
+				t.Errorf("error shows the password: %q", err)
+			}
+			if len(got) != 0 {
+				t.Errorf("samples from a BMC that did not answer:\n%s", collectortest.Render(got))
+			}
+		})
+	}
+	t.Run("killed", func(t *testing.T) {
+		c := simCollector(t, sim.Addr, sim.User, sim.Password, "")
+		if _, err := collectortest.Collect(c, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		sim.Kill(t)
+		_, err := collectortest.Collect(c, 20*time.Second)
+		if !collectortest.ErrMatches(err, "ipmi "+sim.Addr+": no answer within") {
+			t.Fatalf("after the BMC died: %v", err)
+		}
+	})
+}
