@@ -2,7 +2,10 @@ package ipmi
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,11 +43,7 @@ func TestIPMISim(t *testing.T) {
 	sim := testpeer.StartIPMISim(t)
 	for _, iface := range []string{"lanplus", "lan"} {
 		t.Run(iface, func(t *testing.T) {
-			extra := ", interface: " + iface
-			if iface == "lan" {
-				extra += ", privilege: administrator" // ipmi_sim's IPMI 1.5 side checks the user's own level
-			}
-			c := simCollector(t, sim.Addr, sim.User, sim.Password, extra)
+			c := simCollector(t, sim.Addr, sim.User, sim.Password, ", interface: "+iface)
 			got, err := collectortest.Collect(c, 20*time.Second)
 			if err != nil {
 				t.Fatal(err)
@@ -165,4 +164,65 @@ func TestIPMIErrors(t *testing.T) {
 			t.Fatalf("after the BMC died: %v", err)
 		}
 	})
+}
+
+// TestIPMIPasswordAndOneAtATime runs ipmitool through a wrapper that
+// records each run's command line and environment, and notes when two
+// runs overlap: the password is in the environment only, never on the
+// command line ps shows; four rounds started at once against one BMC
+// run their ipmitool one after the other.
+func TestIPMIPasswordAndOneAtATime(t *testing.T) {
+	sim := testpeer.StartIPMISim(t)
+	real := testpeer.Need(t, "ipmitool")
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "ipmitool")
+	script := `#!/bin/sh
+D=` + dir + `
+mkdir "$D/lock" 2>/dev/null || echo overlap >> "$D/overlaps"
+echo "$@" >> "$D/argv"
+env >> "$D/env"
+sleep 0.05
+` + real + ` "$@"; rc=$?
+rmdir "$D/lock"
+exit $rc
+`
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := simCollector(t, sim.Addr, sim.User, sim.Password, ", ipmitool: "+wrapper)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = collectortest.Collect(c, 30*time.Second)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		return string(b)
+	}
+	if o := read("overlaps"); o != "" {
+		t.Errorf("ipmitool runs overlapped %d times", strings.Count(o, "\n"))
+	}
+	argv := read("argv")
+	if n := strings.Count(argv, "\n"); n < 8 {
+		t.Errorf("%d ipmitool runs for 4 rounds, want at least 8 (sdr and sel each)", n)
+	}
+	if strings.Contains(argv, sim.Password) {
+		t.Errorf("the password is on ipmitool's command line:\n%s", argv)
+	}
+	if !strings.Contains(argv, " -E ") {
+		t.Errorf("ipmitool is not told to read the password from the environment:\n%s", argv)
+	}
+	if !strings.Contains(read("env"), "IPMI_PASSWORD="+sim.Password) {
+		t.Error("IPMI_PASSWORD is not in ipmitool's environment")
+	}
 }
