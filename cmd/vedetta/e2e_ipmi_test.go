@@ -128,7 +128,7 @@ routes:
 	unreachable("ghost", "ipmi "+silent+": no answer within")
 	unreachable("srv1-badpass", "ipmi "+sim.Addr+": authentication failed (wrong password)")
 	sim.Kill(t)
-	unreachable("srv1", "ipmi "+sim.Addr+": no answer within 2s")
+	unreachable("srv1", "ipmi "+sim.Addr+": no answer within 1.")
 
 	out := d.proc.Output()
 	if strings.Contains(out, badPassword) || strings.Contains(out, sim.Password) {

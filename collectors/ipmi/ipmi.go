@@ -253,10 +253,7 @@ func (c *Collector) run(ctx context.Context, verbose bool, args ...string) ([]by
 // cause: the scheduler logs it and TargetUnreachable carries it.
 func (c *Collector) explain(ctx context.Context, err error, stderr string, took time.Duration, what string) error {
 	prefix := "ipmi " + c.opts.Address + ": "
-	secs := took.Round(time.Second)
-	if secs == 0 {
-		secs = time.Second
-	}
+	secs := took.Round(100 * time.Millisecond) // "1.5s", "6.1s"
 	var ee *exec.ExitError
 	switch {
 	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist):

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/rules/rulestest"
 )
 
@@ -44,4 +45,21 @@ func TestShippedRules(t *testing.T) {
 			}
 		})
 	}
+	t.Run("SEL full", func(t *testing.T) {
+		for _, tc := range []struct {
+			used   float64
+			rounds int
+			want   string
+		}{
+			{0.96, 12, "[ServerSELFull: srv1: the BMC's event log is full: new hardware events are no longer recorded]"},
+			{0.96, 5, "[]"}, // not yet for 10m
+			{0.5, 12, "[]"},
+		} {
+			samples := []model.Sample{{Name: "server_sel_used_ratio", Value: tc.used}, {Name: "server_sel_entries", Value: 400}}
+			got := rulestest.Summaries(rulestest.Replay(rs, "srv1", "server", samples, tc.rounds, time.Minute))
+			if fmt.Sprint(got) != tc.want {
+				t.Errorf("used %v for %d min: %v, want %s", tc.used, tc.rounds-1, got, tc.want)
+			}
+		}
+	})
 }
