@@ -154,6 +154,14 @@ func TestNormalize(t *testing.T) {
 			absent: []string{`server_temperature_celsius{sensor="Inlet"}`},
 		},
 		{
+			name: "older ipmitool: (Analog), no type codes, entity without a name; a sensor it cannot read",
+			in: "Sensor ID              : P3V_BAT (0x0)\n Entity ID             : 7.0\n Sensor Type (Analog)  : Voltage\n" +
+				" Sensor Reading        : 3.023 (+/- 0.007) Volts\n Status                : ok\n Upper critical        : 3.500\n\n" +
+				"Sensor ID              : PS2 Status (0x72)\n Entity ID             : 10.2\n Sensor Type (Discrete): Power Supply\n" +
+				" Unable to read sensor: Device Not Present\n\n",
+			want: []string{`server_voltage_volts{sensor="P3V_BAT"} 3.023`, `server_psu_present{psu="PS2 Status"} 0`, `server_psu_ok{psu="PS2 Status"} 0`},
+		},
+		{
 			name: "fan redundancy",
 			in:   rec("Fan Redundancy", "30.1", "Fan", "Discrete", "0h", "", "Redundancy Degraded"),
 			want: []string{`server_fan_redundancy_ok{sensor="Fan Redundancy"} 0`},
