@@ -138,11 +138,19 @@ func (c *Collector) Collect(ctx context.Context, emit func(model.Sample)) error 
 	case <-ctx.Done():
 		return fmt.Errorf("ipmi %s: a previous collection still runs: %w", c.opts.Address, ctx.Err())
 	}
-	out, err := c.run(ctx, true, "sdr", "elist")
-	if err != nil {
+	out, exited, err := c.run(ctx, true, "sdr", "elist")
+	if err != nil && !exited {
 		return err
 	}
 	sensors, perr := ParseSDR(out)
+	if err != nil {
+		// ipmitool exits 1 when one record could not be read, after
+		// printing all the others: those are the BMC's answer.
+		if len(sensors) == 0 {
+			return err
+		}
+		c.log.Debug("ipmitool printed sensors but exited non-zero", "err", err)
+	}
 	if len(sensors) == 0 {
 		if perr != nil {
 			return fmt.Errorf("ipmi %s: %v", c.opts.Address, perr)
@@ -170,7 +178,7 @@ func (c *Collector) Collect(ctx context.Context, emit func(model.Sample)) error 
 // (server_sel_readable 0), not unreachable; running out of time is an
 // error.
 func (c *Collector) readSEL(ctx context.Context, emit func(model.Sample)) error {
-	out, err := c.run(ctx, false, "sel", "info")
+	out, _, err := c.run(ctx, false, "sel", "info")
 	var info SELInfo
 	if err == nil {
 		info, err = ParseSELInfo(out)
@@ -197,7 +205,7 @@ func (c *Collector) readSEL(ctx context.Context, emit func(model.Sample)) error 
 	}
 	c.selSeen = info.Entries
 	if n := min(grew, *c.opts.SELNewest); n > 0 {
-		out, err := c.run(ctx, false, "sel", "list", "last", strconv.Itoa(n))
+		out, _, err := c.run(ctx, false, "sel", "list", "last", strconv.Itoa(n))
 		if err != nil {
 			c.log.Warn("newest event log entries not readable", "err", err)
 			return nil
@@ -211,11 +219,13 @@ func (c *Collector) readSEL(ctx context.Context, emit func(model.Sample)) error 
 	return nil
 }
 
-// run runs one ipmitool command against the BMC. The password goes in
-// the environment (-E reads IPMI_PASSWORD), never on the command line
-// that ps shows. verbose adds -v, which sdr needs for sensor types and
-// which makes ipmitool say why a session failed.
-func (c *Collector) run(ctx context.Context, verbose bool, args ...string) ([]byte, error) {
+// run runs one ipmitool command against the BMC and returns what it
+// printed. The password goes in the environment (-E reads IPMI_PASSWORD),
+// never on the command line that ps shows. verbose adds -v, which sdr
+// needs for sensor types and which makes ipmitool say why a session
+// failed. exited is true when ipmitool ran to its end but with a non-zero
+// status (err says why); out is then what it printed all the same.
+func (c *Collector) run(ctx context.Context, verbose bool, args ...string) (out []byte, exited bool, err error) {
 	argv := []string{"-I", c.opts.Interface}
 	if verbose {
 		argv = append([]string{"-v"}, argv...)
@@ -242,11 +252,13 @@ func (c *Collector) run(ctx context.Context, verbose bool, args ...string) ([]by
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &limitWriter{w: &stderr, n: 64 << 10}
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	if err == nil {
-		return stdout.Bytes(), nil
+		return stdout.Bytes(), false, nil
 	}
-	return nil, c.explain(ctx, err, stderr.String(), time.Since(start), strings.Join(args, " "))
+	var ee *exec.ExitError
+	exited = ctx.Err() == nil && errors.As(err, &ee) && ee.Exited()
+	return stdout.Bytes(), exited, c.explain(ctx, err, stderr.String(), time.Since(start), strings.Join(args, " "))
 }
 
 // explain turns a failed ipmitool run into a short error that says the

@@ -82,6 +82,11 @@ func Normalize(sensors []Sensor) ([]model.Sample, []Dropped) {
 			ok := fullyRedundant(s.States)
 			psuRed = append(psuRed, ok)
 			out = append(out, model.Sample{Name: "server_psu_redundancy_sensor_ok", Labels: model.L("sensor", name), Value: b2f(ok)})
+		case s.Type == "Power Supply" && s.Class == "Discrete" && s.NoReading && len(s.States) == 0:
+			// The BMC cannot read it (an empty slot on many BMCs, or a
+			// supply dead enough to take its sensor along): unknown, so no
+			// server_psu_ok, and not one of the healthy supplies.
+			psuOK = append(psuOK, false)
 		case s.Type == "Power Supply" && s.Class == "Discrete":
 			present, ok := false, true
 			for _, st := range s.States {

@@ -14,16 +14,19 @@ import (
 // Sensor is one record of `ipmitool -v sdr elist`: what the BMC says of
 // one sensor, before any interpretation.
 type Sensor struct {
-	Name     string   // "Inlet Temp" (trimmed)
-	Number   string   // "0x1"
-	Entity   string   // "7.1"
-	Type     string   // "Temperature", "Power Supply", "Fan"...
-	Class    string   // "Threshold" or "Discrete" (ipmitool's words)
-	Reading  float64  // valid when HasValue
-	HasValue bool     // a numeric reading with a unit
-	Unit     string   // "degrees C", "RPM", "Volts"...
-	Status   string   // threshold sensors: "ok", "Upper Critical", "Lower Non-Critical"...
-	States   []string // discrete sensors: the asserted states, ["Presence detected", "Failure detected"]
+	Name     string  // "Inlet Temp" (trimmed)
+	Number   string  // "0x1"
+	Entity   string  // "7.1"
+	Type     string  // "Temperature", "Power Supply", "Fan"...
+	Class    string  // "Threshold" or "Discrete" (ipmitool's words)
+	Reading  float64 // valid when HasValue
+	HasValue bool    // a numeric reading with a unit
+	// NoReading: the BMC could not read the sensor ("No Reading",
+	// "Disabled", "Unable to read sensor: Device Not Present").
+	NoReading bool
+	Unit      string   // "degrees C", "RPM", "Volts"...
+	Status    string   // threshold sensors: "ok", "Upper Critical", "Lower Non-Critical"...
+	States    []string // discrete sensors: the asserted states, ["Presence detected", "Failure detected"]
 }
 
 // maxSensors bounds what one answer may hold: a BMC has a few hundred
@@ -79,6 +82,10 @@ func ParseSDR(out []byte) ([]Sensor, error) {
 		if !isKV {
 			continue
 		}
+		if key == "Unable to read sensor" {
+			cur.NoReading = true
+			continue
+		}
 		switch {
 		case key == "Entity ID":
 			e, _, _ := strings.Cut(val, " ")
@@ -91,6 +98,10 @@ func ParseSDR(out []byte) ([]Sensor, error) {
 			cur.Type = clean(stripCode(val))
 		case key == "Sensor Reading":
 			cur.Reading, cur.Unit, cur.HasValue = parseReading(val)
+			switch val {
+			case "No Reading", "Not Reading", "Disabled":
+				cur.NoReading = true
+			}
 		case key == "Status":
 			cur.Status = clean(val)
 		case key == "States Asserted":

@@ -24,8 +24,8 @@ func TestParseCaptured(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(sensors) != 8 {
-				t.Errorf("%d sensors, want 8", len(sensors))
+			if len(sensors) != 10 {
+				t.Errorf("%d sensors, want 10", len(sensors))
 			}
 			samples, dropped := Normalize(sensors)
 			got := collectortest.Render(samples)
@@ -159,7 +159,9 @@ func TestNormalize(t *testing.T) {
 				" Sensor Reading        : 3.023 (+/- 0.007) Volts\n Status                : ok\n Upper critical        : 3.500\n\n" +
 				"Sensor ID              : PS2 Status (0x72)\n Entity ID             : 10.2\n Sensor Type (Discrete): Power Supply\n" +
 				" Unable to read sensor: Device Not Present\n\n",
-			want: []string{`server_voltage_volts{sensor="P3V_BAT"} 3.023`, `server_psu_present{psu="PS2 Status"} 0`, `server_psu_ok{psu="PS2 Status"} 0`},
+			want: []string{`server_voltage_volts{sensor="P3V_BAT"} 3.023`, `server_psus_healthy{} 0`, `server_psu_redundancy_ok{} 0`},
+			// unreadable: unknown, not a failed supply (but not a healthy one)
+			absent: []string{`server_psu_ok{psu="PS2 Status"}`, `server_psu_present{psu="PS2 Status"}`},
 		},
 		{
 			name: "fan redundancy",

@@ -67,6 +67,14 @@ func TestIPMISim(t *testing.T) {
 	mustValue(t, healthy, 1, "server_psu_redundancy_ok")
 	mustValue(t, healthy, 24, "server_temperature_celsius", "sensor", "Inlet Temp")
 	mustValue(t, healthy, 0, "server_sel_entries")
+	// PSU3 and the exhaust sensor have records but no reading: unknown,
+	// neither ok nor failed, and PSU3 is not one of the healthy supplies.
+	mustValue(t, healthy, 2, "server_psus_healthy")
+	for _, s := range healthy {
+		if l := s.Labels.Get("psu") + s.Labels.Get("sensor"); l == "PSU3 Status" || l == "Exhaust Temp" {
+			t.Errorf("a sensor without a reading gives %s%s %v", s.Name, s.Labels, s.Value)
+		}
+	}
 
 	t.Run("PSU failed", func(t *testing.T) {
 		sim.SetPSU(t, testpeer.SimPSU1, true)
@@ -189,6 +197,29 @@ func TestIPMIErrors(t *testing.T) {
 			t.Fatalf("after the BMC died: %v", err)
 		}
 	})
+}
+
+// TestIPMIExitStatusWithSensors: ipmitool exits 1 when one record could
+// not be read, after printing the others (ipmi_sdr_print_sdr); the
+// sensors it printed are the BMC's answer, not a failed round. A SEL
+// command that fails that way is a SEL not readable.
+func TestIPMIExitStatusWithSensors(t *testing.T) {
+	sim := testpeer.StartIPMISim(t)
+	real := testpeer.Need(t, "ipmitool")
+	wrapper := filepath.Join(t.TempDir(), "ipmitool")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\n"+real+" \"$@\"\necho 'Unable to read sensor: Device Not Present' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := simCollector(t, sim.Addr, sim.User, sim.Password, ", ipmitool: "+wrapper)
+	got, err := collectortest.Collect(c, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustValue(t, got, 1, "server_psu_redundancy_ok")
+	mustValue(t, got, 0, "server_sel_readable")
+	if _, ok := collectortest.Value(got, "server_sel_entries"); ok {
+		t.Error("server_sel_entries from a failed sel info")
+	}
 }
 
 // TestIPMIPasswordAndOneAtATime runs ipmitool through a wrapper that

@@ -27,6 +27,8 @@ import (
 //	6 Fan1           Fan          threshold, raw × 60 = RPM, lower nc/cr 1200/600
 //	7 Fan2           Fan          threshold, raw × 60 = RPM, lower nc/cr 1200/600
 //	8 Sys 12V        Voltage      threshold, raw × 0.06 = V
+//	9 PSU3 Status    Power Supply discrete: an SDR but no sensor ("No Reading"), as an empty slot
+//	10 Exhaust Temp  Temperature  threshold: an SDR but no sensor ("No Reading")
 //
 // Names are mixed case on purpose: sdrcomp packs an all-capitals id string
 // ("FAN1") as 6-bit ASCII, which ipmitool 1.8.19 prints as garbage.
@@ -49,6 +51,8 @@ const (
 	SimFan1          = 6
 	SimFan2          = 7
 	SimVoltage12V    = 8
+	SimPSU3Empty     = 9
+	SimExhaustNone   = 10
 	simFanRPMPerUnit = 60
 )
 
@@ -298,5 +302,8 @@ func simSDRs() string {
 	sdr(1, SimFan1, "fan_cooling_device", 1, "Fan", "1", "Fan1", analog("RPM", simFanRPMPerUnit, 0))
 	sdr(1, SimFan2, "fan_cooling_device", 2, "Fan", "1", "Fan2", analog("RPM", simFanRPMPerUnit, 0))
 	sdr(1, SimVoltage12V, "system_board", 1, "Voltage", "1", "Sys 12V", analog("Volts", 6, -2))
+	// Records without a sensor_add in simEmu: the BMC cannot read them.
+	sdr(2, SimPSU3Empty, "power_supply", 3, "Power_Supply", "0x6f", "PSU3 Status", "")
+	sdr(1, SimExhaustNone, "system_board", 2, "Temperature", "1", "Exhaust Temp", analog("degrees_C", 1, 0))
 	return b.String()
 }
