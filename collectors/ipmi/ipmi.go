@@ -297,17 +297,20 @@ func (c *Collector) explain(ctx context.Context, err error, stderr string, took 
 }
 
 // causes maps what ipmitool -v prints to stderr to what happened, first
-// match wins (checked against ipmi_sim and ipmitool 1.8.19).
+// match wins (checked against ipmi_sim and ipmitool 1.8.19, except
+// "unauthorized role", ipmitool's RMCP+ status text for the same refusal).
+// Not "Insufficient privilege level": -v prints it for an OEM probe in
+// sessions that work.
 var causes = []struct {
 	text, cause string
 	timing      bool // the cause ends with how long ipmitool waited
 }{
+	{text: "privilege level exceeds", cause: "privilege level refused by the BMC"},
+	{text: "unauthorized role or privilege level", cause: "privilege level refused by the BMC"},
 	{text: "RAKP 2 HMAC is invalid", cause: "authentication failed (wrong password)"},
 	{text: "unauthorized name", cause: "authentication failed (unknown user)"},
 	{text: "RAKP 2 message indicates an error", cause: "authentication failed"},
 	{text: "Activate Session command failed", cause: "authentication failed"},
-	{text: "Insufficient privilege level", cause: "privilege level refused by the BMC"},
-	{text: "requested maximum privilege level", cause: "privilege level refused by the BMC"},
 	{text: "Get Auth Capabilities", cause: "no answer within", timing: true},
 	{text: "Get Channel Authentication Capabilities", cause: "no answer within", timing: true},
 	{text: "No response from remote controller", cause: "no answer within", timing: true},

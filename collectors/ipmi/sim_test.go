@@ -53,6 +53,18 @@ func TestIPMISim(t *testing.T) {
 		})
 	}
 
+	t.Run("read-only user", func(t *testing.T) {
+		for _, iface := range []string{"lanplus", "lan"} {
+			c := simCollector(t, sim.Addr, testpeer.SimReadOnlyUser, testpeer.SimReadOnlyPassword, ", interface: "+iface)
+			got, err := collectortest.Collect(c, 20*time.Second)
+			if err != nil {
+				t.Fatalf("%s: the User privilege is not enough: %v", iface, err)
+			}
+			mustValue(t, got, 1, "server_psu_redundancy_ok")
+			mustValue(t, got, 1, "server_sel_readable")
+		}
+	})
+
 	c := simCollector(t, sim.Addr, sim.User, sim.Password, "")
 	round := func() []model.Sample {
 		t.Helper()
@@ -164,6 +176,7 @@ func TestIPMIErrors(t *testing.T) {
 		{"wrong password", sim.Addr, sim.User, "not-the-password", "", 10 * time.Second, "ipmi " + sim.Addr + ": authentication failed (wrong password)"},
 		{"unknown user", sim.Addr, "mallory", sim.Password, "", 10 * time.Second, "ipmi " + sim.Addr + ": authentication failed (unknown user)"},
 		{"wrong password, IPMI 1.5", sim.Addr, sim.User, "not-the-password", ", interface: lan", 10 * time.Second, "authentication failed"},
+		{"privilege above the user's, IPMI 1.5", sim.Addr, testpeer.SimReadOnlyUser, testpeer.SimReadOnlyPassword, ", interface: lan, privilege: administrator", 10 * time.Second, "ipmi " + sim.Addr + ": privilege level refused by the BMC"},
 		{"nobody answers", silent, "admin", "x", "", 20 * time.Second, "ipmi " + silent + ": no answer within"},
 		{"deadline first", silent, "admin", "x", "", 1500 * time.Millisecond, "ipmi " + silent + ": no answer within 1."},
 		{"no ipmitool", sim.Addr, sim.User, sim.Password, ", ipmitool: /nonexistent/ipmitool", 10 * time.Second, "not found (install the ipmitool package)"},

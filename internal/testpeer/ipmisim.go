@@ -41,6 +41,12 @@ type IPMISim struct {
 	proc     *Proc
 }
 
+// A second BMC user, limited to the User privilege.
+const (
+	SimReadOnlyUser     = "monitor"
+	SimReadOnlyPassword = "monitor-pass"
+)
+
 // Sensor numbers of the simulated BMC.
 const (
 	SimInletTemp     = 1
@@ -56,8 +62,8 @@ const (
 	simFanRPMPerUnit = 60
 )
 
-// StartIPMISim starts ipmi_sim with user admin / a password, stopped when
-// the test ends.
+// StartIPMISim starts ipmi_sim with user admin / a password (and
+// SimReadOnlyUser), stopped when the test ends.
 func StartIPMISim(t testing.TB) *IPMISim {
 	t.Helper()
 	bin := Need(t, "ipmi_sim")
@@ -86,7 +92,8 @@ set_working_mc 0x20
   endlan
   console %s %s
   user 2 true "%s" "%s" admin 10 none md2 md5 straight
-`, host, port, chost, cport, s.User, s.Password)
+  user 3 true "%s" "%s" user 10 none md2 md5 straight
+`, host, port, chost, cport, s.User, s.Password, SimReadOnlyUser, SimReadOnlyPassword)
 	state := filepath.Join(dir, "state")
 	sdrDir := filepath.Join(state, "ipmi_sim", "vbmc")
 	if err := os.MkdirAll(sdrDir, 0o755); err != nil {
