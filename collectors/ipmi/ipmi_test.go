@@ -1,6 +1,9 @@
 package ipmi
 
 import (
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/vedetta-dc/vedetta/collectors"
@@ -29,6 +32,33 @@ func TestNewOptions(t *testing.T) {
 		_, err := New(collectors.Spec{Name: "x", Kind: "ipmi"}, collectortest.DecodeYAML(tc.yaml))
 		if !collectortest.ErrMatches(err, tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+// TestEveryMetricDocumented: each server_* name the code can emit is in
+// the README's metric table.
+func TestEveryMetricDocumented(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, f := range []string{"ipmi.go", "normalize.go"} {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`"(server_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+			names[m[1]] = true
+		}
+	}
+	if len(names) < 15 {
+		t.Fatalf("found %d metric names in the code, expected more: %v", len(names), names)
+	}
+	for n := range names {
+		if !strings.Contains(string(readme), "| `"+n+"` |") {
+			t.Errorf("%s is not in README.md's metric table", n)
 		}
 	}
 }
