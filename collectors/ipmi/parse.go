@@ -187,7 +187,7 @@ func cleanN(s string, max int) string {
 	for len(out) > max || !utf8.ValidString(out) {
 		out = out[:len(out)-1]
 	}
-	return out
+	return strings.TrimRight(out, " ") // the cut may end on a space
 }
 
 // SELInfo is what `ipmitool sel info` says of the event log.
