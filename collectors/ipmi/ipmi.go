@@ -277,6 +277,9 @@ func (c *Collector) explain(ctx context.Context, err error, stderr string, took 
 	}
 	for _, k := range causes {
 		if strings.Contains(stderr, k.text) {
+			if k.cipher {
+				return fmt.Errorf("%scipher suite %d refused by the BMC (try cipher_suite: 3)", prefix, *c.opts.CipherSuite)
+			}
 			if k.timing {
 				return fmt.Errorf("%s%s %v", prefix, k.cause, secs)
 			}
@@ -304,7 +307,11 @@ func (c *Collector) explain(ctx context.Context, err error, stderr string, took 
 var causes = []struct {
 	text, cause string
 	timing      bool // the cause ends with how long ipmitool waited
+	cipher      bool // the cause is the cipher suite
 }{
+	{text: "invalid authentication algorithm", cipher: true},
+	{text: "invalid integrity algorithm", cipher: true},
+	{text: "invalid confidentiality algorithm", cipher: true},
 	{text: "privilege level exceeds", cause: "privilege level refused by the BMC"},
 	{text: "unauthorized role or privilege level", cause: "privilege level refused by the BMC"},
 	{text: "RAKP 2 HMAC is invalid", cause: "authentication failed (wrong password)"},

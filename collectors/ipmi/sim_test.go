@@ -177,6 +177,7 @@ func TestIPMIErrors(t *testing.T) {
 		{"unknown user", sim.Addr, "mallory", sim.Password, "", 10 * time.Second, "ipmi " + sim.Addr + ": authentication failed (unknown user)"},
 		{"wrong password, IPMI 1.5", sim.Addr, sim.User, "not-the-password", ", interface: lan", 10 * time.Second, "authentication failed"},
 		{"privilege above the user's, IPMI 1.5", sim.Addr, testpeer.SimReadOnlyUser, testpeer.SimReadOnlyPassword, ", interface: lan, privilege: administrator", 10 * time.Second, "ipmi " + sim.Addr + ": privilege level refused by the BMC"},
+		{"cipher suite the BMC lacks", sim.Addr, sim.User, sim.Password, ", cipher_suite: 17", 10 * time.Second, "ipmi " + sim.Addr + ": cipher suite 17 refused by the BMC (try cipher_suite: 3)"},
 		{"nobody answers", silent, "admin", "x", "", 20 * time.Second, "ipmi " + silent + ": no answer within"},
 		{"deadline first", silent, "admin", "x", "", 1500 * time.Millisecond, "ipmi " + silent + ": no answer within 1."},
 		{"no ipmitool", sim.Addr, sim.User, sim.Password, ", ipmitool: /nonexistent/ipmitool", 10 * time.Second, "not found (install the ipmitool package)"},
