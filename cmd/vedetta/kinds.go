@@ -8,6 +8,7 @@ import (
 	execcol "github.com/vedetta-dc/vedetta/collectors/exec"
 	"github.com/vedetta-dc/vedetta/collectors/files"
 	"github.com/vedetta-dc/vedetta/collectors/host"
+	"github.com/vedetta-dc/vedetta/collectors/ipmi"
 	"github.com/vedetta-dc/vedetta/collectors/mailqueue"
 	"github.com/vedetta-dc/vedetta/collectors/nut"
 	"github.com/vedetta-dc/vedetta/collectors/probe"
@@ -39,6 +40,7 @@ func newKindsWithSNMP(profiles *snmp.ProfileSet) (*collectors.Registry, *snmp.Ki
 	r.Register("authlog", authlog.New)
 	r.Register("probe", probe.New)
 	r.Register("mailqueue", mailqueue.New)
+	r.Register("ipmi", ipmi.New)
 	r.Register("snmp", sk.New)
 	return r, sk
 }
