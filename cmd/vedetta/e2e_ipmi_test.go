@@ -109,14 +109,15 @@ routes:
 	})
 
 	// The targets that never answered, then the BMC killed: each is
-	// TargetUnreachable, each collection error says why.
+	// TargetUnreachable, its message and the collection error say why.
 	unreachable := func(target, cause string) {
 		t.Helper()
 		testpeer.WaitFor(t, 30*time.Second, target+" TargetUnreachable", func() bool {
 			for _, a := range d.alerts() {
 				if a.Rule == "TargetUnreachable" && a.Labels["target"] == target && a.State == "firing" {
 					t.Logf("%s: %s", target, a.Summary)
-					return true
+					// The page says why, not only that it failed.
+					return strings.Contains(a.Summary, cause)
 				}
 			}
 			return false

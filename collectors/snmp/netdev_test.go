@@ -170,7 +170,7 @@ vrrp_master{ifname="swp8",vrid="20"} 1`},
 // changed at test time (a passive peer that stops being active, a unit
 // that fails over, a PSU that fails): what fires, with its summary.
 func TestShippedNetworkRules(t *testing.T) {
-	rs := rulestest.Shipped(t, "network.yaml")
+	rs := rulestest.Shipped(t, "network.yaml", "servers.yaml")
 	recs := []string{"ocnos_s9600-32x", "dnos_bgp", "pfsense_frr-bgp", "junos_ex", "panos_5220", "gaia_15600",
 		"fortigate_1500d-sensors", "ios_c3560", "routeros_wifi", "ptp670", "airos-af", "hpe-ilo_4", "supermicro-bmc_x11"}
 	addr, _ := startSimd(t, "", recs...)
@@ -244,7 +244,7 @@ func TestShippedNetworkRules(t *testing.T) {
 		{"ptp670: -52.8 dBm is fine", [][]model.Sample{samples["ptp670"]}, nil},
 		{"hpe-ilo: healthy", [][]model.Sample{samples["hpe-ilo_4"]}, nil},
 		{"hpe-ilo: PSU 2 fails", [][]model.Sample{set(samples["hpe-ilo_4"], "server_psu_ok", "psu", "2", 0)},
-			[]string{"ServerPSUFailed: power supply 2 of server edge-r1 has failed"}},
+			[]string{"ServerPSUFailed: 2 on edge-r1 has failed, lost its input or is absent: the server runs without a spare supply"}},
 		{"supermicro: healthy", [][]model.Sample{samples["supermicro-bmc_x11"]}, nil},
 	}
 	for _, c := range cases {
