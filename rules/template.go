@@ -15,6 +15,9 @@ type templateData struct {
 	Rule     string
 	Severity string
 	Site     string
+	// Members of an aggregation alarm's group: failing, healthy, unknown
+	// and all (aggregate.go); empty for other alarms.
+	Members map[string]MemberList
 }
 
 var templateFuncs = template.FuncMap{
