@@ -46,7 +46,7 @@ type Engine struct {
 	aggRules  []*Rule // aggregation rules (aggregate.go)
 	aggByKey  map[string]*Rule
 	aggInput  map[string]*targetState // SetAggregateInput
-	keepFor   map[string]int64 // history kept per metric name, ns (absent: newest point only)
+	keepFor   map[string]int64        // history kept per metric name, ns (absent: newest point only)
 	targets   map[string]*targetState
 	alarms    map[string]*alarm
 	byTarget  map[string]map[string]*alarm
