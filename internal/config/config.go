@@ -47,6 +47,10 @@ type Config struct {
 	// Cluster (three nodes in three zones on embedded etcd) is decoded and
 	// checked by package cluster, which owns it; nil runs a single node.
 	Cluster *yaml.Node `yaml:"cluster"`
+	// Redundancy groups (N+1 UPS modules, A/B feeds per rack) are decoded,
+	// checked and compiled into rules by package redundancy, which owns
+	// them.
+	Redundancy *yaml.Node `yaml:"redundancy"`
 
 	// File is the path the config came from, Dir its folder (relative paths
 	// in the config are taken against it).
