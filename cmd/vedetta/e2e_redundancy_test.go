@@ -1,0 +1,305 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/internal/testpeer"
+)
+
+// Redundancy groups on the real daemon: real UPSes (NUT upsd with
+// dummy-ups drivers serving real dumps), real PDUs (snmpsimd serving a
+// real APC rPDU recording), real e-mail (Mailpit).
+
+// tcpProxy forwards a loopback port to a real peer until cut: a device
+// that stops answering (its network gone) while the peer itself runs on.
+type tcpProxy struct {
+	Addr  string
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startProxy(t testing.TB, to string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{Addr: ln.Addr().String(), ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.DialTimeout("tcp", to, 2*time.Second)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.cut)
+	return p
+}
+
+// cut closes the port and every connection through it.
+func (p *tcpProxy) cut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+const redundancyNotify = `notify:
+  email:
+    from: vedetta@e2e.example
+    timeout: 3s
+    relays:
+      - %s
+receivers:
+  - name: facilities
+    email: [facilities@e2e.example]
+routes:
+  - receivers: [facilities]
+`
+
+// TestE2ERedundancyUPSGroup: three UPS modules in parallel, need 2. One
+// on battery is one warning naming it; a second is one critical
+// "capacity lost"; back on line resolves both; a module that stops
+// answering is reported unknown, never healthy.
+func TestE2ERedundancyUPSGroup(t *testing.T) {
+	t.Parallel()
+	nut := testpeer.SharedTestdata(t, "nut")
+	upsd := testpeer.StartUPSD(t, map[string]string{
+		"ups-a": filepath.Join(nut, "APC__Smart-UPS_1000__snmp-ups__2.7.4__02.dev"),
+		"ups-b": filepath.Join(nut, "Cyber_Power_Systems__PR2200LCDRT2U__snmp-ups__2.7.2__01.dev"),
+		"ups-c": filepath.Join(nut, "Eaton__9PX__snmp-ups__2.7.4__01.dev"),
+	})
+	cLink := startProxy(t, upsd.Addr) // ups-c's network
+	mp := testpeer.StartMailpit(t)
+	dir := t.TempDir()
+	httpPort := testpeer.FreePort(t)
+	var targets strings.Builder
+	for _, u := range []struct{ name, addr string }{{"ups-a", upsd.Addr}, {"ups-b", upsd.Addr}, {"ups-c", cLink.Addr}} {
+		fmt.Fprintf(&targets, "  - {name: %s, kind: nut, class: ups, interval: 1s, labels: {group: ups-main}, nut: {address: %q, ups: %s}}\n",
+			u.name, u.addr, u.name)
+	}
+	cfg := fmt.Sprintf(`site: e2e
+state_dir: %s
+http:
+  listen: 127.0.0.1:%d
+targets:
+%sredundancy:
+  - name: ups-main
+    members: {class: ups, labels: {group: ups-main}}
+    healthy: ups_on_battery == 0 && ups_alarms_active == 0
+    need: 2
+`+redundancyNotify, filepath.Join(dir, "state"), httpPort, targets.String(), relay(mp.SMTPPort))
+	cfgPath := filepath.Join(dir, "vedetta.yaml")
+	writeFile(t, cfgPath, cfg)
+	d := startDaemon(t, cfgPath, httpPort)
+	testpeer.WaitFor(t, 20*time.Second, "the three UPSes on line in /metrics", func() bool {
+		_, m := d.get("/metrics")
+		for _, u := range []string{"ups-a", "ups-b", "ups-c"} {
+			if !strings.Contains(m, `ups_on_battery{class="ups",group="ups-main",target="`+u+`",ups="`+u+`"} 0`) {
+				return false
+			}
+		}
+		return true
+	})
+	firing := func(rule string) []testpeer.Message { return mp.Matching(t, "FIRING", rule) }
+	resolved := func(rule string) []testpeer.Message { return mp.Matching(t, "RESOLVED", rule) }
+
+	upsd.Set(t, "ups-b", "ups.status=OB DISCHRG")
+	testpeer.WaitFor(t, 15*time.Second, "the redundancy-lost e-mail", func() bool { return len(firing("RedundancyLost")) > 0 })
+	warn := firing("RedundancyLost")[0]
+	if want := "warning: RedundancyLost on aggregate: ups-main: redundancy lost (2 of 3 healthy; ups-b (ups_on_battery = 1) unhealthy)"; !strings.Contains(warn.Subject, want) {
+		t.Errorf("subject %q\n  want %q", warn.Subject, want)
+	}
+	time.Sleep(3 * time.Second) // three more evaluations: still one e-mail, and capacity is fine
+	if n, c := len(firing("RedundancyLost")), len(firing("CapacityLost")); n != 1 || c != 0 {
+		t.Fatalf("%d redundancy-lost and %d capacity-lost e-mails with one module on battery, want 1 and 0", n, c)
+	}
+
+	upsd.Set(t, "ups-a", "ups.status=OB DISCHRG")
+	testpeer.WaitFor(t, 15*time.Second, "the capacity-lost e-mail", func() bool { return len(firing("CapacityLost")) > 0 })
+	crit := firing("CapacityLost")[0]
+	if want := "critical: CapacityLost on aggregate: ups-main: capacity lost (1 of 3 healthy, 2 needed; ups-a (ups_on_battery = 1), ups-b (ups_on_battery = 1) unhealthy)"; !strings.Contains(crit.Subject, want) {
+		t.Errorf("subject %q\n  want %q", crit.Subject, want)
+	}
+
+	upsd.Set(t, "ups-a", "ups.status=OL")
+	upsd.Set(t, "ups-b", "ups.status=OL")
+	testpeer.WaitFor(t, 15*time.Second, "both resolved e-mails", func() bool {
+		return len(resolved("RedundancyLost")) > 0 && len(resolved("CapacityLost")) > 0
+	})
+	if n, c := len(firing("RedundancyLost")), len(firing("CapacityLost")); n != 1 || c != 1 {
+		t.Fatalf("%d redundancy-lost and %d capacity-lost e-mails, want one each", n, c)
+	}
+
+	// ups-c's network goes: after three intervals it is unknown.
+	cLink.cut()
+	testpeer.WaitFor(t, 20*time.Second, "redundancy lost with ups-c unknown", func() bool { return len(firing("RedundancyLost")) > 1 })
+	again := firing("RedundancyLost")[0] // newest first
+	if want := "ups-main: redundancy lost (2 of 3 healthy; ups-c (no data for "; !strings.Contains(again.Subject, want) || !strings.Contains(again.Subject, ") unknown)") {
+		t.Errorf("subject %q\n  want %q...) unknown)", again.Subject, want)
+	}
+	if c := len(firing("CapacityLost")); c != 1 {
+		t.Errorf("%d capacity-lost e-mails, want still 1 (two modules are healthy)", c)
+	}
+}
+
+// startSnmpsimCopies serves copies of a real recording under several
+// community names (one per device), from a folder the test may rewrite:
+// snmpsimd re-reads a file whose mtime changed. Returns the address and
+// the data folder.
+func startSnmpsimCopies(t testing.TB, recording string, names ...string) (addr, data string) {
+	t.Helper()
+	bin := testpeer.Need(t, "snmpsimd", "/usr/bin/snmpsimd")
+	src, err := os.ReadFile(filepath.Join(testpeer.SharedTestdata(t, "snmprec"), recording+".snmprec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// snmpsimd drops to nobody when run as root: a folder it can read.
+	root, err := os.MkdirTemp("", "vedetta-e2e-snmpsim-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	data, cache := filepath.Join(root, "data"), filepath.Join(root, "cache")
+	for _, d := range []string{data, cache} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = os.Chmod(root, 0o755)
+	_ = os.Chmod(cache, 0o777)
+	for _, n := range names {
+		writeFile(t, filepath.Join(data, n+".snmprec"), string(src))
+	}
+	addr = testpeer.Addr(testpeer.FreeUDPPort(t))
+	args := []string{"--data-dir=" + data, "--cache-dir=" + cache, "--agent-udpv4-endpoint=" + addr}
+	if os.Geteuid() == 0 {
+		args = append(args, "--process-user=nobody", "--process-group=nogroup")
+	}
+	testpeer.Start(t, nil, bin, args...)
+	return addr, data
+}
+
+// TestE2ERedundancyRackFeeds: the A and B PDUs of rack R1 (snmpsimd
+// serving a real APC AP8959 recording twice); PDU A's feed is lost (its
+// load goes to 0 W, written into its recording at run time): one alarm,
+// naming the rack and the PDU. Rack R2's PDUs are untouched: no alarm.
+func TestE2ERedundancyRackFeeds(t *testing.T) {
+	t.Parallel()
+	testpeer.Need(t, "snmpget")
+	pdus := []string{"pdu-r1-a", "pdu-r1-b", "pdu-r2-a", "pdu-r2-b"}
+	addr, data := startSnmpsimCopies(t, "apc_ap8959eu3", pdus...)
+	mp := testpeer.StartMailpit(t)
+	dir := t.TempDir()
+	httpPort := testpeer.FreePort(t)
+	var targets strings.Builder
+	for _, p := range pdus {
+		fmt.Fprintf(&targets, "  - {name: %s, kind: snmp, class: pdu, interval: 1s, labels: {rack: %s}, snmp: {address: %q, community: %s, timeout: 1s}, profiles: [apc-rpdu]}\n",
+			p, strings.ToUpper(strings.Split(p, "-")[1]), addr, p)
+	}
+	cfg := fmt.Sprintf(`site: e2e
+state_dir: %s
+http:
+  listen: 127.0.0.1:%d
+targets:
+%sredundancy:
+  - name: rack-feeds
+    members: {class: pdu}
+    by: [rack]
+    healthy: pdu_power_watts > 0
+    need: 1
+`+redundancyNotify, filepath.Join(dir, "state"), httpPort, targets.String(), relay(mp.SMTPPort))
+	cfgPath := filepath.Join(dir, "vedetta.yaml")
+	writeFile(t, cfgPath, cfg)
+	d := startDaemon(t, cfgPath, httpPort)
+	testpeer.WaitFor(t, 30*time.Second, "the four PDUs' load in /metrics", func() bool {
+		_, m := d.get("/metrics")
+		return strings.Count(m, "pdu_power_watts{") >= 4
+	})
+
+	// Feed A of rack R1 lost: the PDU is still managed (its card on the
+	// other feed) and carries nothing.
+	const load = "1.3.6.1.4.1.318.1.1.26.4.3.1.5.1|2|"
+	path := filepath.Join(data, "pdu-r1-a.snmprec")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), load+"27\n") {
+		t.Fatalf("the recording has no rPDU2DeviceStatusPower of 27 (x10 W): %s", path)
+	}
+	writeFile(t, path, strings.Replace(string(b), load+"27\n", load+"0\n", 1))
+	testpeer.WaitFor(t, 20*time.Second, "the rack's redundancy-lost e-mail", func() bool {
+		return len(mp.Matching(t, "FIRING", "RedundancyLost")) > 0
+	})
+	time.Sleep(3 * time.Second)
+	msgs := mp.Matching(t, "FIRING")
+	if len(msgs) != 1 {
+		var subs []string
+		for _, m := range msgs {
+			subs = append(subs, m.Subject)
+		}
+		t.Fatalf("%d firing e-mails, want 1:\n%s", len(msgs), strings.Join(subs, "\n"))
+	}
+	if want := "rack-feeds, rack R1: redundancy lost (1 of 2 healthy; pdu-r1-a (pdu_power_watts = 0) unhealthy)"; !strings.Contains(msgs[0].Subject, want) {
+		t.Errorf("subject %q\n  want %q", msgs[0].Subject, want)
+	}
+	if body := mp.Text(t, msgs[0].ID); !strings.Contains(body, "rack=R1") && !strings.Contains(body, "R1") {
+		t.Errorf("body does not name the rack:\n%s", body)
+	}
+}
+
+// vedetta check refuses a bad redundancy group, naming file, line and
+// field.
+func TestCheckRefusesBadRedundancy(t *testing.T) {
+	base := strings.Replace(checkBase, "rules:\n", `redundancy:
+  - name: cmds
+    members: {class: exec}
+    healthy: check_status == 0
+    need: 1
+rules:
+`, 1)
+	cases := []struct{ name, from, to, want string }{
+		{"unknown field", "    need: 1\n", "    need: 1\n    neeed: 1\n", `:14: redundancy[0].neeed: unknown field "neeed"`},
+		{"need above members", "need: 1", "need: 2", `:13: redundancy[0].need: need 2, but the group has 1 members (cmd)`},
+		{"bad healthy", "healthy: check_status == 0", "healthy: check_status === 0", `:12: redundancy[0].healthy: `},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "bad.yaml")
+			writeFile(t, p, strings.Replace(base, c.from, c.to, 1))
+			code, _, errs := runCLI(t, "check", "--config", p)
+			if code != 1 || !strings.Contains(errs, p+c.want) {
+				t.Fatalf("exit %d, output\n  %s\nwant\n  %s%s", code, errs, p, c.want)
+			}
+		})
+	}
+	p := filepath.Join(t.TempDir(), "ok.yaml")
+	writeFile(t, p, base)
+	if code, out, errs := runCLI(t, "check", "--config", p); code != 0 {
+		t.Fatalf("base: exit %d %s %s", code, out, errs)
+	}
+}
