@@ -303,3 +303,166 @@ rules:
 		t.Fatalf("base: exit %d %s %s", code, out, errs)
 	}
 }
+
+// TestE2EClusterRedundancyOnce: six CRAC units (exec targets reading a
+// file each), shared out over the three members of the cluster rig; a
+// redundancy group over all six, need 5. A unit polled by one member
+// fails, then one polled by another: one RedundancyLost and one
+// CapacityLost e-mail for the whole cluster, whose counts prove the
+// dispatcher saw the values of every member's targets. The dispatcher is
+// then killed: its successor adopts both alarms (no RESOLVED, no second
+// FIRING), and recovery resolves each once.
+func TestE2EClusterRedundancyOnce(t *testing.T) {
+	needClusterRig(t)
+	const units = 6
+	r := &clusterRig{t: t, net: testpeer.StartNet(t, 3), dir: t.TempDir()}
+	r.mp = testpeer.StartMailpitOn(t, r.net.HostAddr())
+	unitFile := func(i int) string { return filepath.Join(r.dir, fmt.Sprintf("crac%02d.prom", i)) }
+	setUnit := func(i, running int) { writeFile(t, unitFile(i), fmt.Sprintf("crac_running %d\n", running)) }
+	var peers []string
+	for i := 0; i < 3; i++ {
+		peers = append(peers, fmt.Sprintf("    - {node: n%d, url: \"http://%s:2380\", zone: z%d}", i, r.net.Addr(i), i))
+	}
+	var targets strings.Builder
+	for i := 0; i < units; i++ {
+		setUnit(i, 1)
+		fmt.Fprintf(&targets, "  - {name: crac%02d, kind: exec, class: crac, interval: 1s, exec: {command: [cat, %s], format: prometheus}}\n", i, unitFile(i))
+	}
+	for i := 0; i < 3; i++ {
+		cfg := fmt.Sprintf(`site: e2e
+state_dir: %[1]s/n%[2]d
+http:
+  listen: %[3]s:%[4]d
+cluster:
+  node: n%[2]d
+  zone: z%[2]d
+  listen_peer: %[3]s:2380
+  lease_ttl: 2s
+  quorum_timeout: 30s
+  peers:
+%[5]s
+targets:
+%[6]s
+redundancy:
+  - name: cooling
+    members: {class: crac}
+    healthy: crac_running == 1
+    need: 5
+notify:
+  email:
+    from: vedetta@e2e.example
+    timeout: 3s
+    relays:
+      - {host: %[7]s, port: %[8]d, tls: none}
+receivers:
+  - name: noc
+    email: [noc@e2e.example]
+routes:
+  - receivers: [noc]
+`, r.dir, i, r.net.Addr(i), clusterHTTPPort, strings.Join(peers, "\n"), targets.String(), r.net.HostAddr(), r.mp.SMTPPort)
+		r.cfgs[i] = filepath.Join(r.dir, fmt.Sprintf("n%d.yaml", i))
+		writeFile(t, r.cfgs[i], cfg)
+	}
+	done := make(chan int, 3)
+	for i := 0; i < 3; i++ {
+		go func() { r.start(i); done <- i }()
+	}
+	for i := 0; i < 3; i++ {
+		<-done
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	lead := r.dispatcher(20*time.Second, 0, 1, 2)
+	owner := map[string]int{}
+	testpeer.WaitFor(t, 20*time.Second, "every unit owned by one member", func() bool {
+		owner = map[string]int{}
+		for i := 0; i < 3; i++ {
+			v, ok := r.view(i)
+			if !ok {
+				return false
+			}
+			for _, o := range v.Owned {
+				owner[o] = i
+			}
+		}
+		return len(owner) == units
+	})
+	// Two failing units on two different members, neither the dispatcher
+	// when the sharding allows: the dispatcher must hear of them.
+	x, y := -1, -1
+	name := func(i int) string { return fmt.Sprintf("crac%02d", i) }
+	for i := 0; i < units; i++ {
+		if owner[name(i)] != lead && x < 0 {
+			x = i
+		}
+	}
+	for _, notLead := range []bool{true, false} {
+		for i := 0; i < units && y < 0; i++ {
+			if x >= 0 && owner[name(i)] != owner[name(x)] && (owner[name(i)] != lead) == notLead {
+				y = i
+			}
+		}
+	}
+	if x < 0 || y < 0 {
+		t.Fatalf("the six units are not spread over two members besides the dispatcher: %v", owner)
+	}
+	t.Logf("dispatcher n%d; failing crac%02d (n%d), then crac%02d (n%d)", lead, x, owner[fmt.Sprintf("crac%02d", x)], y, owner[fmt.Sprintf("crac%02d", y)])
+
+	// distinct counts mails by Message-ID (a mail in flight when its
+	// dispatcher dies may be sent again; that is counted elsewhere).
+	distinct := func(parts ...string) (n int, subjects []string) {
+		seen := map[string]bool{}
+		for _, m := range r.mp.Matching(t, parts...) {
+			if !seen[m.MessageID] {
+				seen[m.MessageID] = true
+				subjects = append(subjects, m.Subject)
+			}
+		}
+		return len(seen), subjects
+	}
+	time.Sleep(6 * time.Second) // every member has published; the start's grace is over
+	if n, s := distinct("RedundancyLost"); n != 0 {
+		t.Fatalf("redundancy e-mails with every unit running: %q", s)
+	}
+
+	setUnit(x, 0)
+	testpeer.WaitFor(t, 15*time.Second, "the redundancy-lost e-mail", func() bool { n, _ := distinct("FIRING", "RedundancyLost"); return n > 0 })
+	_, s := distinct("FIRING", "RedundancyLost")
+	if want := fmt.Sprintf("cooling: redundancy lost (5 of 6 healthy; crac%02d (crac_running = 0) unhealthy)", x); !strings.Contains(s[0], want) {
+		t.Errorf("subject %q\n  want %q", s[0], want)
+	}
+	setUnit(y, 0)
+	testpeer.WaitFor(t, 15*time.Second, "the capacity-lost e-mail", func() bool { n, _ := distinct("FIRING", "CapacityLost"); return n > 0 })
+	_, s = distinct("FIRING", "CapacityLost")
+	if want := "cooling: capacity lost (4 of 6 healthy, 5 needed; "; !strings.Contains(s[0], want) {
+		t.Errorf("subject %q\n  want %q", s[0], want)
+	}
+
+	// The office moves: the aggregation alarms go on from where they were.
+	r.nodes[lead].kill9()
+	next := r.dispatcher(15*time.Second, without([]int{0, 1, 2}, lead)...)
+	t.Logf("n%d killed; n%d dispatches", lead, next)
+	time.Sleep(8 * time.Second) // its units moved, republished by their new owners
+	for _, rule := range []string{"RedundancyLost", "CapacityLost"} {
+		if n, s := distinct(rule); n != 1 {
+			t.Errorf("%s: %d e-mails after the office moved, want the one FIRING:\n%s", rule, n, strings.Join(s, "\n"))
+		}
+	}
+
+	setUnit(x, 1)
+	setUnit(y, 1)
+	testpeer.WaitFor(t, 20*time.Second, "both resolved e-mails", func() bool {
+		a, _ := distinct("RESOLVED", "RedundancyLost")
+		b, _ := distinct("RESOLVED", "CapacityLost")
+		return a > 0 && b > 0
+	})
+	time.Sleep(2 * time.Second)
+	for _, rule := range []string{"RedundancyLost", "CapacityLost"} {
+		f, _ := distinct("FIRING", rule)
+		res, _ := distinct("RESOLVED", rule)
+		if f != 1 || res != 1 {
+			t.Errorf("%s: %d FIRING and %d RESOLVED e-mails in the cluster, want one each", rule, f, res)
+		}
+	}
+}
