@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,8 +145,11 @@ func (e *Engine) evalAggregates(now time.Time, changes *[]model.Change) {
 		return
 	}
 	seen := map[string]bool{}
+	// The two rules of a redundancy group read the same members: judged
+	// once per evaluation.
+	cache := map[string][]*member{}
 	for _, rl := range e.aggRules {
-		for _, g := range e.aggGroups(rl, src, now) {
+		for _, g := range e.aggGroups(rl, src, now, cache) {
 			e.judgeGroup(rl, g, now, seen, changes)
 		}
 	}
@@ -316,7 +320,7 @@ func aggValue(fn string, ms []*member) float64 {
 
 // aggGroups finds every member of every inner expression of rl over src
 // and puts each in its group.
-func (e *Engine) aggGroups(rl *Rule, src map[string]*targetState, now time.Time) []*group {
+func (e *Engine) aggGroups(rl *Rule, src map[string]*targetState, now time.Time, cache map[string][]*member) []*group {
 	ag := rl.agg
 	groups := map[string]*group{}
 	groupOf := func(ls map[string]string) *group {
@@ -338,13 +342,19 @@ func (e *Engine) aggGroups(rl *Rule, src map[string]*targetState, now time.Time)
 	targets := slices.Sorted(maps.Keys(src))
 	start := e.startOf(AggregateTarget)
 	for _, me := range ag.exprs {
-		have := map[string]bool{}
-		for _, t := range targets {
-			for _, m := range e.members(me, t, src[t], now) {
-				g := groupOf(m.labels)
-				g.members[me] = append(g.members[me], m)
-				have[t] = true
+		key := me.src + "\x00" + strconv.FormatBool(me.cond)
+		all, ok := cache[key]
+		if !ok {
+			for _, t := range targets {
+				all = append(all, e.members(me, t, src[t], now)...)
 			}
+			cache[key] = all
+		}
+		have := map[string]bool{}
+		for _, m := range all {
+			g := groupOf(m.labels)
+			g.members[me] = append(g.members[me], m)
+			have[m.target] = true
 		}
 		// An expected target that sent nothing this expression reads is
 		// an unknown member (a UPS that never answered since the start).
