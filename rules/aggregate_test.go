@@ -179,6 +179,20 @@ func TestAggregationRules(t *testing.T) {
 		summary: "srv1: srv1 psu=2 (server_psu_ok = 0)",
 		value:   1,
 	}, {
+		name:   "label tests with matches and in choose the members among a target's series",
+		labels: map[string][]string{"core-1": nil, "border-1": nil},
+		rule: config.Rule{Name: "Up",
+			Expr:    `count_by(if_oper_up == 1 && labels.ifalias matches "^uplink") + count_by(bgp_peer_established == 1 && labels.remote_as in ["64500", "64510"]) < 4`,
+			Summary: "{{ .Members.all }} | {{ .Members.failing }}"},
+		rounds: []map[string]map[string]float64{
+			{"core-1": {"if_oper_up{ifalias=uplink a}": 1, "if_oper_up{ifalias=uplink b}": 0, "if_oper_up{ifalias=server}": 0},
+				"border-1": {"bgp_peer_established{remote_as=64500}": 1, "bgp_peer_established{remote_as=64510}": 1, "bgp_peer_established{remote_as=65000}": 0}},
+		},
+		events: []string{"firing:Up{}"},
+		// .Members are the first aggregation's: the server port is none.
+		summary: "core-1 ifalias=uplink a, core-1 ifalias=uplink b | core-1 ifalias=uplink b (if_oper_up = 0)",
+		value:   3, // the left side: 1 uplink + 2 upstreams
+	}, {
 		name:   "a stale member is unknown, never healthy, and the rule says so",
 		labels: three,
 		rule: config.Rule{Name: "Lost", Expr: "count_by(" + healthyUPS + ") < 3",
