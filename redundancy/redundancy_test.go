@@ -192,3 +192,27 @@ redundancy:
 		t.Fatalf("base: %d rules, %v", len(rs), errs)
 	}
 }
+
+// Groups whose members are the series of one device: BGP upstreams (the
+// label test in healthy chooses them) and a server's PSUs (by target).
+func TestShippedSeriesGroups(t *testing.T) {
+	f := newFeed(t)
+	peer := func(addr, as string, up float64) model.Sample {
+		return model.Sample{Name: "bgp_peer_established", Value: up, Time: f.now,
+			Labels: model.FromMap(f.label["border-1"]).With("peer", addr).With("remote_as", as)}
+	}
+	psu := func(n string, ok float64) model.Sample {
+		return model.Sample{Name: "server_psu_ok", Value: ok, Time: f.now, Labels: model.FromMap(f.label["db-1-bmc"]).With("psu", n)}
+	}
+	f.e.Ingest(model.Batch{Target: "border-1", Samples: []model.Sample{
+		peer("198.51.100.1", "64500", 1), peer("203.0.113.1", "64510", 0), peer("192.0.2.99", "65001", 0)}})
+	f.e.Ingest(model.Batch{Target: "db-1-bmc", Samples: []model.Sample{psu("1", 1), psu("2", 0)}})
+	f.e.Tick()
+	want := []string{
+		"warning RedundancyLost: bgp-upstreams: redundancy lost (1 of 2 healthy; border-1 peer=203.0.113.1 remote_as=64510 (bgp_peer_established = 0) unhealthy)",
+		"warning RedundancyLost: server-psus, target db-1-bmc: redundancy lost (1 of 2 healthy; db-1-bmc psu=2 (server_psu_ok = 0) unhealthy)",
+	}
+	if got := f.firing(); !slices.Equal(got, want) {
+		t.Fatalf("firing\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
