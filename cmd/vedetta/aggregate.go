@@ -27,7 +27,9 @@ import (
 // office holder adopts the aggregation alarms with their state: a move of
 // the office is never a resolve and a refire.
 //
-// On a single node the engine reads its own series and nothing is written.
+// On a single node the engine reads its own series and nothing is written;
+// so does a member alone without quorum (degraded), which polls every
+// target then.
 
 // aggregateBucket holds, per target, its published values.
 const aggregateBucket = "aggregate"
@@ -179,4 +181,15 @@ func (d *daemon) aggregateTerm(ctx context.Context, p *parts) {
 	every(ctx, time.Second, func() { d.readAggregates(p) })
 	d.engine.SetAggregateInput(nil)
 	d.engine.Release(rules.AggregateTarget)
+}
+
+// aggregateAlone feeds the engine its own series while this member is
+// degraded (it polls every target); what it decides goes to its journal
+// and is replayed into the cluster with the rest.
+func (d *daemon) aggregateAlone(ctx context.Context) {
+	every(ctx, time.Second, func() {
+		if ms := d.engine.AggregateMetrics(); len(ms) > 0 {
+			d.engine.SetAggregateInput(d.engine.LatestOf(ms))
+		}
+	})
 }

@@ -486,7 +486,7 @@ func (c *clustered) ours(changes []model.Change) []model.Change {
 	dropped := 0
 	for _, ch := range changes {
 		t := ch.Alarm.Labels["target"]
-		officeOnly := t == model.ClusterTarget || t == rules.AggregateTarget
+		officeOnly := t == model.ClusterTarget || t == rules.AggregateTarget && !c.degraded.active()
 		if officeOnly && !c.leader.Load() || !officeOnly && !c.owns(t) {
 			dropped++
 			continue

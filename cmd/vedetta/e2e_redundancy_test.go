@@ -304,21 +304,15 @@ rules:
 	}
 }
 
-// TestE2EClusterRedundancyOnce: six CRAC units (exec targets reading a
-// file each), shared out over the three members of the cluster rig; a
-// redundancy group over all six, need 5. A unit polled by one member
-// fails, then one polled by another: one RedundancyLost and one
-// CapacityLost e-mail for the whole cluster, whose counts prove the
-// dispatcher saw the values of every member's targets. The dispatcher is
-// then killed: its successor adopts both alarms (no RESOLVED, no second
-// FIRING), and recovery resolves each once.
-func TestE2EClusterRedundancyOnce(t *testing.T) {
-	needClusterRig(t)
-	const units = 6
-	r := &clusterRig{t: t, net: testpeer.StartNet(t, 3), dir: t.TempDir()}
+// startCracRig is the cluster rig with units CRAC units (exec targets,
+// crac_running from a file each, polled every second) in one redundancy
+// group "cooling" with need 5; setUnit changes a unit.
+func startCracRig(t *testing.T, units int, quorumTimeout time.Duration) (r *clusterRig, setUnit func(i, running int)) {
+	t.Helper()
+	r = &clusterRig{t: t, net: testpeer.StartNet(t, 3), dir: t.TempDir()}
 	r.mp = testpeer.StartMailpitOn(t, r.net.HostAddr())
 	unitFile := func(i int) string { return filepath.Join(r.dir, fmt.Sprintf("crac%02d.prom", i)) }
-	setUnit := func(i, running int) { writeFile(t, unitFile(i), fmt.Sprintf("crac_running %d\n", running)) }
+	setUnit = func(i, running int) { writeFile(t, unitFile(i), fmt.Sprintf("crac_running %d\n", running)) }
 	var peers []string
 	for i := 0; i < 3; i++ {
 		peers = append(peers, fmt.Sprintf("    - {node: n%d, url: \"http://%s:2380\", zone: z%d}", i, r.net.Addr(i), i))
@@ -338,7 +332,7 @@ cluster:
   zone: z%[2]d
   listen_peer: %[3]s:2380
   lease_ttl: 2s
-  quorum_timeout: 30s
+  quorum_timeout: %[9]s
   peers:
 %[5]s
 targets:
@@ -359,7 +353,7 @@ receivers:
     email: [noc@e2e.example]
 routes:
   - receivers: [noc]
-`, r.dir, i, r.net.Addr(i), clusterHTTPPort, strings.Join(peers, "\n"), targets.String(), r.net.HostAddr(), r.mp.SMTPPort)
+`, r.dir, i, r.net.Addr(i), clusterHTTPPort, strings.Join(peers, "\n"), targets.String(), r.net.HostAddr(), r.mp.SMTPPort, quorumTimeout)
 		r.cfgs[i] = filepath.Join(r.dir, fmt.Sprintf("n%d.yaml", i))
 		writeFile(t, r.cfgs[i], cfg)
 	}
@@ -373,6 +367,21 @@ routes:
 	if t.Failed() {
 		t.FailNow()
 	}
+	return r, setUnit
+}
+
+// TestE2EClusterRedundancyOnce: six CRAC units (exec targets reading a
+// file each), shared out over the three members of the cluster rig; a
+// redundancy group over all six, need 5. A unit polled by one member
+// fails, then one polled by another: one RedundancyLost and one
+// CapacityLost e-mail for the whole cluster, whose counts prove the
+// dispatcher saw the values of every member's targets. The dispatcher is
+// then killed: its successor adopts both alarms (no RESOLVED, no second
+// FIRING), and recovery resolves each once.
+func TestE2EClusterRedundancyOnce(t *testing.T) {
+	needClusterRig(t)
+	const units = 6
+	r, setUnit := startCracRig(t, units, 30*time.Second)
 	lead := r.dispatcher(20*time.Second, 0, 1, 2)
 	owner := map[string]int{}
 	testpeer.WaitFor(t, 20*time.Second, "every unit owned by one member", func() bool {
@@ -465,4 +474,38 @@ routes:
 			t.Errorf("%s: %d FIRING and %d RESOLVED e-mails in the cluster, want one each", rule, f, res)
 		}
 	}
+}
+
+// TestE2EClusterRedundancyDegraded: two of three members killed, the
+// survivor alone (no quorum) polls every unit and aggregates over its own
+// series: a unit that fails is one RedundancyLost mail, marked degraded,
+// counting all six units; its recovery one RESOLVED.
+func TestE2EClusterRedundancyDegraded(t *testing.T) {
+	needClusterRig(t)
+	const units = 6
+	r, setUnit := startCracRig(t, units, 5*time.Second)
+	lead := r.dispatcher(20*time.Second, 0, 1, 2)
+	survivor := (lead + 1) % 3
+	for _, i := range without([]int{0, 1, 2}, survivor) {
+		r.nodes[i].kill9()
+	}
+	testpeer.WaitFor(t, 15*time.Second, "the survivor degraded", func() bool {
+		return r.metric(survivor, "vedetta_cluster_degraded") == 1
+	})
+	time.Sleep(6 * time.Second) // it polls the others' units now; the grace of the takeover is over
+	if n := len(r.mp.Matching(t, "RedundancyLost")); n != 0 {
+		t.Fatalf("%d redundancy mails with every unit running", n)
+	}
+	setUnit(2, 0)
+	testpeer.WaitFor(t, 15*time.Second, "a degraded redundancy-lost mail", func() bool {
+		return len(r.mp.Matching(t, "[degraded: cluster quorum lost]", "FIRING", "RedundancyLost")) > 0
+	})
+	m := r.mp.Matching(t, "[degraded: cluster quorum lost]", "FIRING", "RedundancyLost")
+	if want := "cooling: redundancy lost (5 of 6 healthy; crac02 (crac_running = 0) unhealthy)"; len(m) != 1 || !strings.Contains(m[0].Subject, want) {
+		t.Errorf("%d mails, first %q\n  want one with %q", len(m), m[0].Subject, want)
+	}
+	setUnit(2, 1)
+	testpeer.WaitFor(t, 15*time.Second, "its degraded RESOLVED mail", func() bool {
+		return len(r.mp.Matching(t, "[degraded: cluster quorum lost]", "RESOLVED", "RedundancyLost")) == 1
+	})
 }
