@@ -323,7 +323,7 @@ func compileMember(fn string, inner ast.Node, cond bool) (*memberExpr, error) {
 	return me, nil
 }
 
-// Metrics lists the metrics an aggregation rule reads (nil for others):
+// aggMetrics lists the metrics an aggregation rule reads (nil for others):
 // what cluster members publish for the dispatcher to aggregate.
 func (r *Rule) aggMetrics() []string {
 	if r.agg == nil {

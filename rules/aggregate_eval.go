@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -216,9 +217,9 @@ func (e *Engine) judgeGroup(rl *Rule, g *group, now time.Time, seen map[string]b
 	for _, c := range ag.calls {
 		env[c.ident] = aggValue(c.fn, g.members[c.inner])
 	}
-	cond, ok := runBool(ag.cond, env)
-	if !ok {
-		e.evalFailed(rl, AggregateTarget, errAggregate)
+	cond, err := runBool(ag.cond, env)
+	if err != nil {
+		e.evalFailed(rl, AggregateTarget, err)
 		return
 	}
 	a := e.alarms[id]
@@ -231,7 +232,7 @@ func (e *Engine) judgeGroup(rl *Rule, g *group, now time.Time, seen map[string]b
 	}
 	clear := false
 	if ag.clear != nil && (a.State == model.StateFiring || a.State == model.StateStale) {
-		clear, _ = runBool(ag.clear, env)
+		clear, _ = runBool(ag.clear, env) // an error: not cleared
 	}
 	a.Value = 1
 	vp := ag.value
@@ -256,19 +257,16 @@ func (e *Engine) judgeGroup(rl *Rule, g *group, now time.Time, seen map[string]b
 	e.transition(a, rl, true, cond, clear, now, changes)
 }
 
-type aggError string
-
-func (e aggError) Error() string { return string(e) }
-
-const errAggregate = aggError("the aggregation's condition did not evaluate to true or false")
-
-func runBool(p *vm.Program, env map[string]any) (bool, bool) {
+func runBool(p *vm.Program, env map[string]any) (bool, error) {
 	out, err := expr.Run(p, env)
 	if err != nil {
-		return false, false
+		return false, err
 	}
 	b, ok := out.(bool)
-	return b, ok
+	if !ok {
+		return false, fmt.Errorf("the condition gave %v, not true or false", out)
+	}
+	return b, nil
 }
 
 // aggValue computes one aggregation over a group's members. Unknown
