@@ -408,3 +408,39 @@ func BenchmarkAggregateTick(b *testing.B) {
 		e.Tick()
 	}
 }
+
+// A reload that drops one of two groups sharing a rule name resolves that
+// group's alarm (said so) and leaves the other as it was.
+func TestAggregationGroupRemovedOnReload(t *testing.T) {
+	mk := func(group string) *Rule {
+		return aggRule(t, config.Rule{Name: "RedundancyLost", Labels: map[string]string{GroupLabel: group},
+			Expr: `count_by(ups_on_battery == 0 && labels.group == "` + group + `") < 2`})
+	}
+	labels := map[string][]string{"a1": {"group", "a"}, "a2": {"group", "a"}, "b1": {"group", "b"}, "b2": {"group", "b"}}
+	h := newAggHarness(t, labels, mk("a"), mk("b"))
+	on := map[string]map[string]float64{"a1": {"ups_on_battery": 1}, "a2": {"ups_on_battery": 0}, "b1": {"ups_on_battery": 1}, "b2": {"ups_on_battery": 0}}
+	h.round(on)
+	if got := h.rec.kinds(); !slices.Equal(got, []string{"firing:RedundancyLost", "firing:RedundancyLost"}) {
+		t.Fatalf("events %v", got)
+	}
+	iv := map[string]time.Duration{}
+	for tg := range labels {
+		iv[tg] = 10 * time.Second
+	}
+	h.e.SetRules([]*Rule{mk("a")}, iv)
+	h.round(on)
+	var resolved []string
+	for _, c := range h.rec.events {
+		if c.Event == model.EventResolved {
+			resolved = append(resolved, c.Alarm.Labels[GroupLabel]+": "+c.Alarm.Summary)
+		}
+	}
+	if len(resolved) != 1 || !strings.HasPrefix(resolved[0], "b: ") || !strings.HasSuffix(resolved[0], "(rule removed from the configuration)") {
+		t.Fatalf("resolved %q, want group b's, said removed", resolved)
+	}
+	for _, a := range h.e.Alarms() {
+		if a.Labels[GroupLabel] == "a" && a.State != model.StateFiring {
+			t.Errorf("group a: %s", a.State)
+		}
+	}
+}
