@@ -30,6 +30,9 @@ func newAggHarness(t *testing.T, labels map[string][]string, rs ...*Rule) *aggHa
 		iv[tg] = 10 * time.Second
 	}
 	h.e = New(Options{Site: "dc1", Rules: rs, Intervals: iv, OnChange: h.rec.onChange, Now: h.clock.Now, Logger: discard()})
+	// Past the start's warm-up (one interval: every target polled once)
+	// unless the case is about it.
+	h.clock.Add(11 * time.Second)
 	return h
 }
 
@@ -327,6 +330,7 @@ func TestAggregationExternalInput(t *testing.T) {
 	s := func(tg string, v float64) model.Sample {
 		return model.Sample{Name: "ups_on_battery", Value: v, Labels: model.L("target", tg, "class", "ups"), Time: clock.Now()}
 	}
+	clock.Add(11 * time.Second) // past the warm-up
 	e.Ingest(model.Batch{Target: "ups-a", Samples: []model.Sample{s("ups-a", 1)}})
 	e.Tick()
 	if len(rec.events) != 0 {
@@ -398,6 +402,7 @@ func BenchmarkAggregateTick(b *testing.B) {
 		e.Ingest(model.Batch{Target: tg, Samples: []model.Sample{{Name: "pdu_power_watts", Value: v, Time: now,
 			Labels: model.L("target", tg, "class", "pdu", "rack", fmt.Sprintf("R%03d", i/2), "pdu", "1")}}})
 	}
+	now = now.Add(31 * time.Second) // past the warm-up
 	e.Tick()
 	if n := len(e.Alarms()); n != 10 {
 		b.Fatalf("%d alarms, want 10", n)
@@ -442,5 +447,32 @@ func TestAggregationGroupRemovedOnReload(t *testing.T) {
 		if a.Labels[GroupLabel] == "a" && a.State != model.StateFiring {
 			t.Errorf("group a: %s", a.State)
 		}
+	}
+}
+
+// Right after a start, a rule that learns its members from the samples
+// gives no verdict until every target had an interval to answer: the
+// first UPS polled is not "the only one left".
+func TestAggregationWarmUp(t *testing.T) {
+	r := aggRule(t, config.Rule{Name: "Lost", Expr: `count_by(ups_on_battery == 0) < 2`})
+	clock := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	rec := &recorder{}
+	e := New(Options{Rules: []*Rule{r}, Now: clock.Now, OnChange: rec.onChange, Logger: discard(),
+		Intervals: map[string]time.Duration{"ups-a": 10 * time.Second, "ups-b": 10 * time.Second}})
+	feed := func(tg string) {
+		e.Ingest(model.Batch{Target: tg, Samples: []model.Sample{{Name: "ups_on_battery", Value: 0, Time: clock.Now(),
+			Labels: model.L("target", tg, "class", "ups")}}})
+	}
+	feed("ups-a")
+	e.Tick() // ups-b not polled yet: one healthy of one known
+	clock.Add(5 * time.Second)
+	feed("ups-b")
+	e.Tick()
+	clock.Add(10 * time.Second)
+	feed("ups-a")
+	feed("ups-b")
+	e.Tick()
+	if got := rec.kinds(); len(got) != 0 {
+		t.Fatalf("events %v during and after the warm-up, want none", got)
 	}
 }
