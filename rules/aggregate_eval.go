@@ -349,16 +349,17 @@ func (e *Engine) aggGroups(rl *Rule, src map[string]*targetState, now time.Time,
 			cache[key] = all
 		}
 		// A rule that expects no member by name learns its members from
-		// the samples: right after a start (or a takeover) the targets
-		// that have not been polled yet are missing, not healthy or
-		// failing. No verdict before each known one had an interval.
+		// the samples: right after a start (or a takeover) a target not
+		// polled yet is missing, neither healthy nor failing, and cannot
+		// be told from one that is gone until its stale window has
+		// passed. No verdict before that, for any member known so far.
 		warm := false
 		if len(rl.expected) == 0 {
-			var iv time.Duration
+			var win time.Duration
 			for _, m := range all {
-				iv = max(iv, e.interval(m.target))
+				win = max(win, e.staleAfter(m.target))
 			}
-			warm = now.Sub(start) <= iv
+			warm = now.Sub(start) <= win
 		}
 		have := map[string]bool{}
 		for _, m := range all {
@@ -498,14 +499,6 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// interval is how often target is polled (30 s when not known).
-func (e *Engine) interval(target string) time.Duration {
-	if iv := e.opts.Intervals[target]; iv > 0 {
-		return iv
-	}
-	return 30 * time.Second
 }
 
 // memberLists names a group's members for summaries: by target, with the

@@ -30,9 +30,9 @@ func newAggHarness(t *testing.T, labels map[string][]string, rs ...*Rule) *aggHa
 		iv[tg] = 10 * time.Second
 	}
 	h.e = New(Options{Site: "dc1", Rules: rs, Intervals: iv, OnChange: h.rec.onChange, Now: h.clock.Now, Logger: discard()})
-	// Past the start's warm-up (one interval: every target polled once)
-	// unless the case is about it.
-	h.clock.Add(11 * time.Second)
+	// Past the start's warm-up (the stale window, 30 s) unless the
+	// case is about it.
+	h.clock.Add(31 * time.Second)
 	return h
 }
 
@@ -229,10 +229,7 @@ func TestAggregationRules(t *testing.T) {
 		expect: []Member{{Target: "ups-a", Labels: map[string]string{"group": "main"}}, {Target: "ups-b", Labels: map[string]string{"group": "main"}},
 			{Target: "ups-c", Labels: map[string]string{"group": "main"}}},
 		rounds: []map[string]map[string]float64{
-			{"ups-a": ob(0), "ups-b": ob(0)}, // right after the start: no verdict yet
-			{"ups-a": ob(0), "ups-b": ob(0)},
-			{"ups-a": ob(0), "ups-b": ob(0)},
-			{"ups-a": ob(0), "ups-b": ob(0)}, // 30 s: ups-c should have answered by now
+			{"ups-a": ob(0), "ups-b": ob(0)}, // past the start's stale window: ups-c should have answered
 		},
 		events:  []string{"firing:Lost{}"},
 		summary: "ups-c (no data)",
@@ -330,7 +327,7 @@ func TestAggregationExternalInput(t *testing.T) {
 	s := func(tg string, v float64) model.Sample {
 		return model.Sample{Name: "ups_on_battery", Value: v, Labels: model.L("target", tg, "class", "ups"), Time: clock.Now()}
 	}
-	clock.Add(11 * time.Second) // past the warm-up
+	clock.Add(31 * time.Second) // past the warm-up
 	e.Ingest(model.Batch{Target: "ups-a", Samples: []model.Sample{s("ups-a", 1)}})
 	e.Tick()
 	if len(rec.events) != 0 {
@@ -392,6 +389,7 @@ func BenchmarkAggregateTick(b *testing.B) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	iv := map[string]time.Duration{}
 	e := New(Options{Rules: rs, Intervals: iv, Now: func() time.Time { return now }, Logger: discard()})
+	now = now.Add(91 * time.Second) // past the warm-up (three 30 s intervals)
 	for i := range 1000 {
 		tg := fmt.Sprintf("pdu-%04d", i)
 		iv[tg] = 30 * time.Second
@@ -402,7 +400,6 @@ func BenchmarkAggregateTick(b *testing.B) {
 		e.Ingest(model.Batch{Target: tg, Samples: []model.Sample{{Name: "pdu_power_watts", Value: v, Time: now,
 			Labels: model.L("target", tg, "class", "pdu", "rack", fmt.Sprintf("R%03d", i/2), "pdu", "1")}}})
 	}
-	now = now.Add(31 * time.Second) // past the warm-up
 	e.Tick()
 	if n := len(e.Alarms()); n != 10 {
 		b.Fatalf("%d alarms, want 10", n)
@@ -451,8 +448,8 @@ func TestAggregationGroupRemovedOnReload(t *testing.T) {
 }
 
 // Right after a start, a rule that learns its members from the samples
-// gives no verdict until every target had an interval to answer: the
-// first UPS polled is not "the only one left".
+// gives no verdict until the stale window has passed: the first UPS
+// polled is not "the only one left".
 func TestAggregationWarmUp(t *testing.T) {
 	r := aggRule(t, config.Rule{Name: "Lost", Expr: `count_by(ups_on_battery == 0) < 2`})
 	clock := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
@@ -465,6 +462,9 @@ func TestAggregationWarmUp(t *testing.T) {
 	}
 	feed("ups-a")
 	e.Tick() // ups-b not polled yet: one healthy of one known
+	clock.Add(25 * time.Second)
+	feed("ups-a")
+	e.Tick() // ups-b slow to answer, still within its stale window
 	clock.Add(5 * time.Second)
 	feed("ups-b")
 	e.Tick()
@@ -474,5 +474,52 @@ func TestAggregationWarmUp(t *testing.T) {
 	e.Tick()
 	if got := rec.kinds(); len(got) != 0 {
 		t.Fatalf("events %v during and after the warm-up, want none", got)
+	}
+}
+
+// A restart: the restored aggregation alarm goes on firing as the members
+// come back one by one (no RESOLVED, no second FIRING), and resolves once
+// when the condition is over. Both kinds: a rule that expects its members
+// by name (a redundancy group) and one that learns them from the samples.
+func TestAggregationRestart(t *testing.T) {
+	for _, expect := range []bool{false, true} {
+		t.Run(fmt.Sprintf("expected members %v", expect), func(t *testing.T) {
+			mk := func() *Rule {
+				r := aggRule(t, config.Rule{Name: "Lost", Expr: `count_by(ups_on_battery == 0) < members_by(ups_on_battery == 0)`})
+				if expect {
+					var ms []Member
+					for _, tg := range []string{"ups-a", "ups-b", "ups-c"} {
+						ms = append(ms, Member{Target: tg, Labels: map[string]string{"target": tg, "class": "ups"}})
+					}
+					r.Expect(ms)
+				}
+				return r
+			}
+			labels := map[string][]string{"ups-a": nil, "ups-b": nil, "ups-c": nil}
+			h := newAggHarness(t, labels, mk())
+			h.round(map[string]map[string]float64{"ups-a": {"ups_on_battery": 0}, "ups-b": {"ups_on_battery": 1}, "ups-c": {"ups_on_battery": 0}})
+			saved := h.e.Alarms()
+			if len(saved) != 1 || saved[0].State != model.StateFiring {
+				t.Fatalf("before the restart: %+v", saved)
+			}
+			// The new process: its clock goes on, its series are empty.
+			h2 := newAggHarness(t, labels, mk())
+			h2.clock = h.clock
+			h2.e = New(Options{Rules: []*Rule{mk()}, Intervals: h.e.opts.Intervals, OnChange: h2.rec.onChange, Now: h.clock.Now, Logger: discard()})
+			h2.e.Restore(saved)
+			h2.round(map[string]map[string]float64{"ups-a": {"ups_on_battery": 0}}) // the first one polled
+			h2.round(map[string]map[string]float64{"ups-a": {"ups_on_battery": 0}, "ups-c": {"ups_on_battery": 0}})
+			h2.round(map[string]map[string]float64{"ups-a": {"ups_on_battery": 0}, "ups-b": {"ups_on_battery": 1}, "ups-c": {"ups_on_battery": 0}})
+			if got := h2.rec.kinds(); len(got) != 0 {
+				t.Fatalf("events after the restart %v, want none", got)
+			}
+			if a := h2.e.Alarms(); len(a) != 1 || a[0].State != model.StateFiring {
+				t.Fatalf("after the restart: %+v", a)
+			}
+			h2.round(map[string]map[string]float64{"ups-a": {"ups_on_battery": 0}, "ups-b": {"ups_on_battery": 0}, "ups-c": {"ups_on_battery": 0}})
+			if got := h2.rec.kinds(); !slices.Equal(got, []string{"resolved:Lost"}) {
+				t.Fatalf("events %v, want one resolved", got)
+			}
+		})
 	}
 }
