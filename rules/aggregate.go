@@ -45,6 +45,10 @@ import (
 // evaluates them, as it does the cluster's own alarms.
 const AggregateTarget = "aggregate"
 
+// GroupTargetLabel holds the target of a group grouped by "target" (the
+// alarm's own target label is AggregateTarget).
+const GroupTargetLabel = "group_target"
+
 // aggFuncs maps each aggregation to whether its first argument is a
 // condition (else a number).
 var aggFuncs = map[string]bool{

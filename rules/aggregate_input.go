@@ -13,9 +13,6 @@ import (
 // cluster members published (SetAggregateInput); and what members publish
 // (AggregateMetrics, LatestOf).
 
-// GroupTargetLabel holds the target of a group grouped by "target".
-const GroupTargetLabel = "group_target"
-
 // SetAggregateInput gives the engine the newest samples of every target,
 // as cluster members published them, for the aggregation rules (Options.
 // ExternalAggregates). nil stops their evaluation here (this member no
