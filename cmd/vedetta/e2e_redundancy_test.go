@@ -448,6 +448,13 @@ func TestE2EClusterRedundancyOnce(t *testing.T) {
 		t.Errorf("subject %q\n  want %q", s[0], want)
 	}
 
+	time.Sleep(2 * time.Second) // room for a second copy from another member
+	for _, rule := range []string{"RedundancyLost", "CapacityLost"} {
+		if n := len(r.mp.Matching(t, rule)); n != 1 {
+			t.Errorf("%s: %d e-mails in Mailpit from the three members, want exactly 1", rule, n)
+		}
+	}
+
 	// The office moves: the aggregation alarms go on from where they were.
 	r.nodes[lead].kill9()
 	next := r.dispatcher(15*time.Second, without([]int{0, 1, 2}, lead)...)
