@@ -76,6 +76,13 @@ func Compile(cfg *config.Config) ([]*rules.Rule, []error) {
 	}
 	var out []*rules.Rule
 	var errs []error
+	for _, r := range cfg.Rules {
+		if r.Name == RuleRedundancyLost || r.Name == RuleCapacityLost {
+			// The engine tells the groups' rules apart by their label;
+			// a rule of its own under that name would be taken for one.
+			errs = append(errs, cfg.ErrAt(r.Origin, "name", fmt.Sprintf("%s is the name of the redundancy groups' rules: choose another", r.Name)))
+		}
+	}
 	seen := map[string]bool{}
 	for i, g := range groups {
 		o := config.Origin{File: cfg.File, Path: fmt.Sprintf("redundancy[%d]", i)}

@@ -157,6 +157,7 @@ redundancy:
 		{"by a label some members lack", "    members: {class: ups, labels: {group: g}}\n", "    members: {class: pdu}\n    by: [rack]\n", `:9: redundancy[0].by[0]: members p2 have no label rack`},
 		{"duplicate", "    need: 1\n", "    need: 1\n  - name: g\n    members: {class: ups}\n    healthy: ups_on_battery == 0\n    need: 1\n", `:11: redundancy[1].name: redundancy group "g" is already defined`},
 		{"bad duration", "    need: 1\n", "    need: 1\n    for: soon\n", `:11: redundancy[0].for: invalid duration`},
+		{"a rule of the groups' name", "    need: 1\n", "    need: 1\nrules:\n  - {name: CapacityLost, expr: x > 1}\n", `:12: rules[0].name: CapacityLost is the name of the redundancy groups' rules`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
