@@ -30,6 +30,10 @@ type Options struct {
 	OnEvalFailure func(rule string)
 	Now           func() time.Time
 	Logger        *slog.Logger
+	// ExternalAggregates: aggregation rules read what SetAggregateInput
+	// gives (a cluster: the samples every member published) and are not
+	// evaluated until it is called; false: this engine's own series.
+	ExternalAggregates bool
 }
 
 // Engine keeps series and alarms. Safe for concurrent use: target
@@ -37,9 +41,12 @@ type Options struct {
 type Engine struct {
 	mu        sync.Mutex
 	opts      Options
-	rules     []*Rule
+	rules     []*Rule // evaluated per target
 	ruleByN   map[string]*Rule
-	keepFor   map[string]int64 // history kept per metric name, ns (absent: newest point only)
+	aggRules  []*Rule // aggregation rules (aggregate.go)
+	aggByKey  map[string]*Rule
+	aggInput  map[string]*targetState // SetAggregateInput
+	keepFor   map[string]int64        // history kept per metric name, ns (absent: newest point only)
 	targets   map[string]*targetState
 	alarms    map[string]*alarm
 	byTarget  map[string]map[string]*alarm
@@ -164,11 +171,18 @@ func (e *Engine) SetRules(rules []*Rule, intervals map[string]time.Duration) {
 }
 
 func (e *Engine) setRules(rules []*Rule, intervals map[string]time.Duration, changes *[]model.Change) {
-	e.rules = rules
+	e.rules, e.aggRules = nil, nil
 	e.opts.Intervals = intervals
 	e.ruleByN = map[string]*Rule{}
+	e.aggByKey = map[string]*Rule{}
 	for _, r := range rules {
 		e.ruleByN[r.Name] = r
+		if r.agg != nil {
+			e.aggRules = append(e.aggRules, r)
+			e.aggByKey[aggKey(r.Name, r.Labels)] = r
+		} else {
+			e.rules = append(e.rules, r)
+		}
 	}
 	// History is kept only for metrics a window function reads, as long as
 	// its longest window (plus a minute); the rest keep their newest point.
@@ -250,11 +264,12 @@ func (e *Engine) Tick() {
 	now := e.opts.Now()
 	var changes []model.Change
 	for t, as := range e.byTarget {
-		if len(as) == 0 {
+		if len(as) == 0 || t == AggregateTarget {
 			continue
 		}
 		e.evalTarget(t, e.target(t), now, &changes)
 	}
+	e.evalAggregates(now, &changes)
 	e.mu.Unlock()
 	e.persist(changes)
 }

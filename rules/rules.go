@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"text/template"
 	"time"
@@ -25,6 +26,10 @@ type Rule struct {
 	single bool
 	env    map[string]any
 	bind1  binding
+	// agg: an aggregation rule (aggregate.go), evaluated over every
+	// target at once; expected are the targets it expects as members.
+	agg      *aggregation
+	expected []Member
 }
 
 // BuiltinRules are added to every configuration unless a rule of the same
@@ -108,6 +113,19 @@ func compileRule(cr config.Rule) (*Rule, []fieldErr) {
 	var errs []fieldErr
 	r := &Rule{Name: cr.Name, Severity: cr.Severity, For: cr.For, Labels: cr.Labels}
 	var err error
+	if isAggregate(cr.Expr) {
+		errs = compileAggregate(cr, r)
+		if r.summary, err = parseTemplate(cr.Name, cr.Summary); err != nil {
+			errs = append(errs, fieldErr{"summary", fmt.Errorf("bad template: %v", err)})
+		}
+		if r.descr, err = parseTemplate(cr.Name, cr.Description); err != nil {
+			errs = append(errs, fieldErr{"description", fmt.Errorf("bad template: %v", err)})
+		}
+		if len(errs) > 0 {
+			return nil, errs
+		}
+		return r, nil
+	}
 	if r.cond, err = compile(cr.Expr, true); err != nil {
 		errs = append(errs, fieldErr{"expr", err})
 	}
@@ -140,4 +158,15 @@ func compileRule(cr config.Rule) (*Rule, []fieldErr) {
 	r.env = map[string]any{}
 	r.bind1.series = map[string]*series{}
 	return r, nil
+}
+
+// Compile compiles one rule on its own (a rule a module makes, such as a
+// redundancy group's); errors are config.Problem, naming the rule's field.
+func Compile(cr config.Rule) (*Rule, error) {
+	r, fieldErrs := compileRule(cr)
+	var errs []error
+	for _, fe := range fieldErrs {
+		errs = append(errs, config.Problem(fe.field, "%s", fe.err.Error()))
+	}
+	return r, errors.Join(errs...)
 }

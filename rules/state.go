@@ -12,6 +12,9 @@ type alarm struct {
 	model.Alarm
 	src  *series
 	rule *Rule
+	// members: an aggregation alarm's members in its last evaluation,
+	// for its summary.
+	members map[string]MemberList
 }
 
 // step is the state machine, a pure function of the alarm, what the rule

@@ -22,6 +22,9 @@ type templateData struct {
 	// ("request timeout", "authentication failed"), empty when it
 	// succeeded: an unreachable device's page says why, not only that.
 	Cause string
+	// Members of an aggregation alarm's group: failing, healthy, unknown
+	// and all (aggregate.go); empty for other alarms.
+	Members map[string]MemberList
 }
 
 var templateFuncs = template.FuncMap{

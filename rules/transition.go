@@ -28,7 +28,7 @@ func (e *Engine) transition(a *alarm, rl *Rule, present, cond, clear bool, now t
 		a.ResolvedAt = now
 	}
 	if rl != nil && (ev != "" || a.Summary == "" || a.State == model.StateFiring) {
-		d := templateData{Labels: a.Labels, Value: a.Value, Rule: a.Rule, Severity: a.Severity, Site: a.Site}
+		d := templateData{Labels: a.Labels, Value: a.Value, Rule: a.Rule, Severity: a.Severity, Site: a.Site, Members: a.members}
 		if ts := e.targets[a.Labels["target"]]; ts != nil {
 			d.Cause = ts.cause
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/oncall"
+	"github.com/vedetta-dc/vedetta/redundancy"
 	"github.com/vedetta-dc/vedetta/rules"
 )
 
@@ -86,6 +87,9 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 	rules, rerrs := rules.CompileRules(cfg)
 	p.rules = rules
 	errs = append(errs, rerrs...)
+	groups, gerrs := redundancy.Compile(cfg) // redundancy groups are rules too
+	p.rules = append(p.rules, groups...)
+	errs = append(errs, gerrs...)
 	chans, cerrs := buildChannels(cfg, newSMSKinds(), log)
 	p.channels = chans
 	errs = append(errs, cerrs...)

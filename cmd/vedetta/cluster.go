@@ -17,6 +17,7 @@ import (
 	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/store"
 	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/rules"
 )
 
 // clustered is the daemon's part in a cluster: the replicated store, this
@@ -299,7 +300,7 @@ func (d *daemon) serve(ctx context.Context, p *parts, lead *cluster.Leadership) 
 	d.disp.Store(disp)
 	c.leader.Store(true)
 	c.changes.Inc()
-	d.adopt(model.ClusterTarget)
+	d.adopt(model.ClusterTarget, rules.AggregateTarget)
 	c.log.Info("this member is the dispatcher now", "node", c.self.Node, "took", time.Since(start).Round(time.Millisecond))
 	if err := c.etcd.MoveLeaderAway(ctx); err != nil {
 		c.log.Debug("raft leadership stays here", "err", err)
@@ -310,6 +311,7 @@ func (d *daemon) serve(ctx context.Context, p *parts, lead *cluster.Leadership) 
 	wg.Go(func() { disp.Run(tctx) })
 	wg.Go(func() { d.drain(tctx, disp) })
 	wg.Go(func() { every(tctx, 2*time.Second, d.reportMembers) })
+	wg.Go(func() { d.aggregateTerm(tctx, p) })
 	select {
 	case <-ctx.Done():
 	case <-lead.Done():
@@ -484,7 +486,8 @@ func (c *clustered) ours(changes []model.Change) []model.Change {
 	dropped := 0
 	for _, ch := range changes {
 		t := ch.Alarm.Labels["target"]
-		if t == model.ClusterTarget && !c.leader.Load() || t != model.ClusterTarget && !c.owns(t) {
+		officeOnly := t == model.ClusterTarget || t == rules.AggregateTarget && !c.degraded.active()
+		if officeOnly && !c.leader.Load() || !officeOnly && !c.owns(t) {
 			dropped++
 			continue
 		}

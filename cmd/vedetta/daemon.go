@@ -116,6 +116,9 @@ func (d *daemon) run(parent context.Context) error {
 		Site: d.cfg.Site, Rules: p.rules, Intervals: p.intervals, Logger: d.log.With("component", "rules"),
 		OnChange:      d.onChange,
 		OnEvalFailure: func(rule string) { d.m.evalFailures.WithLabelValues(rule).Inc() },
+		// In a cluster the dispatcher aggregates what members publish
+		// (aggregate.go).
+		ExternalAggregates: d.cl != nil,
 	})
 	saved, corrupt, err := dispatch.LoadAlarms(d.st)
 	if err != nil {
@@ -271,6 +274,9 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 		d.genWait.Go(func() { d.office(gctx, p) })
 	}
 	d.genWait.Go(func() { sched.Run(gctx) })
+	if d.cl != nil {
+		d.genWait.Go(func() { d.publishAggregates(gctx, p) })
+	}
 	d.genWait.Go(wait)
 	d.genWait.Go(func() { d.probeLoop(gctx, p.channels) })
 	d.modemReplies(gctx, d.cfg, p.channels)

@@ -14,6 +14,7 @@ import (
 	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/store"
 	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/rules"
 )
 
 // Degraded mode: a member that cannot reach a quorum of the cluster for
@@ -128,6 +129,9 @@ func (d *daemon) enterDegraded(ctx context.Context, without time.Duration) {
 			}
 		})
 	})
+	// It polls every target now: it aggregates over its own series.
+	d.engine.Adopt(rules.AggregateTarget, nil)
+	g.wg.Go(func() { d.aggregateAlone(dctx) })
 	log.Error("DEGRADED: no quorum of the cluster; this member polls every target and sends on its own until it is back",
 		"without_quorum", without.Round(time.Second), "quorum_timeout", d.cl.cfg.QuorumTimeout)
 	go d.rebalance() // every shared target is ours now
@@ -148,6 +152,11 @@ func (d *daemon) leaveDegraded() {
 	g.on, g.disp, g.st = false, nil, nil
 	g.mu.Unlock()
 	defer st.Close()
+	if !d.cl.leader.Load() {
+		// The office holder adopts them from the replay below.
+		d.engine.SetAggregateInput(nil)
+		d.engine.Release(rules.AggregateTarget)
+	}
 	n, err := d.replay(st)
 	g.replayed.Add(float64(n))
 	if err != nil {

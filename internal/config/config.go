@@ -50,6 +50,10 @@ type Config struct {
 	// Schedules are on-call rotations, decoded and checked by package
 	// oncall, which owns them; receivers name them (oncall: primary).
 	Schedules *yaml.Node `yaml:"schedules"`
+	// Redundancy groups (N+1 UPS modules, A/B feeds per rack) are decoded,
+	// checked and compiled into rules by package redundancy, which owns
+	// them.
+	Redundancy *yaml.Node `yaml:"redundancy"`
 
 	// File is the path the config came from, Dir its folder (relative paths
 	// in the config are taken against it).
