@@ -127,7 +127,7 @@ func (d *Dispatcher) repeatAndEscalate(tx store.Tx, n *Notice, now time.Time) er
 		}
 		// Escalation receivers are reached on every channel they have: the
 		// route's channel list is for its own receivers.
-		to := expand(d.receivers, d.oncall, now, step.Receivers, nil, d.configured, ri)
+		to := expand(d.receivers, d.schedules(), now, step.Receivers, nil, d.configured, ri)
 		d.log.Warn("escalating unacknowledged alarm", "alarm", n.AlarmID, "step", i+1, "receivers", fmt.Sprint(step.Receivers))
 		n.Steps = i + 1
 		if err := d.tell(tx, n, model.EventEscalated, to, now); err != nil {

@@ -32,7 +32,7 @@ type Dispatcher struct {
 	store     store.Store
 	routes    []config.Route
 	receivers map[string]config.Receiver
-	oncall    oncall.Schedules // on-call rotations receivers name
+	oncall    oncall.Schedules // on-call rotations receivers name (the config's)
 	channels  map[string]notify.Notifier
 	parents   map[string][]string
 	config    []*Silence // recurring windows from the config
@@ -49,9 +49,11 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	notices  map[string]*Notice // committed notices, by alarm id
 	silences map[string]*Silence
-	inflight map[string]bool
-	buckets  map[string]smsBucket // the SMS throttle, per number
-	spent    map[string]bool      // SMS in flight that spent a token (refunded if not sent)
+	// overrides are the run-time on-call overrides (oncall.go).
+	overrides map[string]oncall.Override
+	inflight  map[string]bool
+	buckets   map[string]smsBucket // the SMS throttle, per number
+	spent     map[string]bool      // SMS in flight that spent a token (refunded if not sent)
 	// unsaved holds outcomes of sends whose write failed (a full disk):
 	// written again before anything else, so a delivered message is not
 	// sent again when its lease runs out.
@@ -92,7 +94,7 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		parents: map[string][]string{}, smsLimits: smsLimits{Burst: 3, Every: time.Minute},
 		log: log, now: time.Now, wake: make(chan struct{}, 1), owner: instance(), ob: newOutbox(),
 		backoff: notify.Backoff,
-		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{},
+		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{}, overrides: map[string]oncall.Override{},
 		buckets: map[string]smsBucket{}, spent: map[string]bool{}, unsaved: map[string]Delivery{},
 	}
 	if s := cfg.Notify.SMS; s != nil {
@@ -173,6 +175,9 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 			d.silences[k] = &s
 			return nil
 		}); err != nil {
+			return err
+		}
+		if err := d.loadOverrides(tx); err != nil {
 			return err
 		}
 		sent, err := d.ob.smsSent(tx)

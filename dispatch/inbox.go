@@ -10,8 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/store"
 	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/oncall"
 )
 
 // The inbox is how a cluster member that is not the dispatcher hands its
@@ -36,6 +38,10 @@ type Entry struct {
 	// Silence is created with its ID; Expire ends the silence of that ID.
 	Silence *Silence `json:"silence,omitempty"`
 	Expire  string   `json:"expire,omitempty"`
+	// Override is an on-call override, created with its ID; EndOverride
+	// ends the override of that ID.
+	Override    *oncall.Override `json:"override,omitempty"`
+	EndOverride string           `json:"end_override,omitempty"`
 }
 
 // AckCommand is an ack made on a member's API.
@@ -177,6 +183,14 @@ func (d *Dispatcher) apply(e Entry) error {
 		return d.putSilence(*e.Silence)
 	case e.Expire != "":
 		return d.ExpireSilence(e.Expire)
+	case e.Override != nil:
+		_, err := d.AddOverride(*e.Override)
+		return err
+	case e.EndOverride != "":
+		if err := d.RemoveOverride(e.EndOverride); err != nil {
+			d.log.Info("on-call override already ended", "id", e.EndOverride, "err", err)
+		}
+		return nil // applied twice, or ended meanwhile
 	}
 	return errors.New("an empty inbox entry")
 }
@@ -190,7 +204,11 @@ type Relay struct {
 	Node  string
 	// Config silences, as the dispatcher has them.
 	Config []*Silence
-	Wait   time.Duration // how long a write may take to show (default 5s)
+	// OnCallConfig and Receivers are the config's schedules and
+	// receivers: who is on call, and which overrides are valid.
+	OnCallConfig oncall.Schedules
+	Receivers    map[string]config.Receiver
+	Wait         time.Duration // how long a write may take to show (default 5s)
 }
 
 // Notice reads an alarm's notice.
@@ -344,4 +362,59 @@ func newSilence(ms Matchers, starts, ends time.Time, comment, by string) (Silenc
 	_, _ = rand.Read(b)
 	return Silence{ID: "s" + hex.EncodeToString(b), Matchers: ms, Match: ms.equalities(), StartsAt: starts, EndsAt: ends,
 		Comment: comment, CreatedBy: by, Source: "api"}, nil
+}
+
+// OnCall is who is on call, the run-time overrides in the store included.
+func (r *Relay) OnCall() oncall.Schedules { return r.OnCallConfig.With(r.Overrides()) }
+
+// Overrides reads the run-time on-call overrides not yet ended.
+func (r *Relay) Overrides() []oncall.Override {
+	m := map[string]oncall.Override{}
+	_ = r.Store.View(func(tx store.Tx) error {
+		return tx.ForEach(store.Overrides, func(k string, v []byte) error {
+			var o oncall.Override
+			if json.Unmarshal(v, &o) == nil {
+				m[k] = o
+			}
+			return nil
+		})
+	})
+	return liveOverrides(m, time.Now())
+}
+
+// AddOverride hands a new override to the dispatcher and waits for it.
+func (r *Relay) AddOverride(o oncall.Override) (oncall.Override, error) {
+	o, err := newOverride(r.OnCallConfig, r.Receivers, o)
+	if err != nil {
+		return o, err
+	}
+	if err := SendCommand(r.Store, r.Node, Entry{Override: &o}); err != nil {
+		return o, err
+	}
+	return o, r.wait(func() bool { return r.override(o.ID) != nil })
+}
+
+// RemoveOverride hands the end of an override to the dispatcher.
+func (r *Relay) RemoveOverride(id string) error {
+	if o := r.override(id); o == nil || !o.Until.After(time.Now()) {
+		return fmt.Errorf("no run-time on-call override %q (config overrides are changed in the config)", id)
+	}
+	if err := SendCommand(r.Store, r.Node, Entry{EndOverride: id}); err != nil {
+		return err
+	}
+	return r.wait(func() bool { o := r.override(id); return o != nil && !o.Until.After(time.Now()) })
+}
+
+func (r *Relay) override(id string) *oncall.Override {
+	var out *oncall.Override
+	_ = r.Store.View(func(tx store.Tx) error {
+		if b := tx.Get(store.Overrides, id); b != nil {
+			var o oncall.Override
+			if json.Unmarshal(b, &o) == nil {
+				out = &o
+			}
+		}
+		return nil
+	})
+	return out
 }

@@ -285,7 +285,7 @@ func (d *Dispatcher) routeRecipients(n *Notice) []routed {
 	var out []routed
 	for _, i := range routesFor(d.routes, n.Alarm) {
 		rt := d.routes[i]
-		out = append(out, expand(d.receivers, d.oncall, d.now(), rt.Receivers, rt.Channels, d.configured, i)...)
+		out = append(out, expand(d.receivers, d.schedules(), d.now(), rt.Receivers, rt.Channels, d.configured, i)...)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/oncall"
 
 	"github.com/vedetta-dc/vedetta/internal/store"
 )
@@ -68,11 +69,12 @@ func DropUndecodable(st store.Store) (int, error) {
 	n := 0
 	err := st.Update(func(tx store.Tx) error {
 		check := map[string]func([]byte) error{
-			store.Alarms:   func(b []byte) error { var a model.Alarm; return json.Unmarshal(b, &a) },
-			store.Notices:  func(b []byte) error { var x Notice; return json.Unmarshal(b, &x) },
-			store.Silences: func(b []byte) error { var x Silence; return json.Unmarshal(b, &x) },
-			store.Groups:   func(b []byte) error { var x group; return json.Unmarshal(b, &x) },
-			store.Outbox:   func(b []byte) error { _, err := decodeDelivery(b); return err },
+			store.Alarms:    func(b []byte) error { var a model.Alarm; return json.Unmarshal(b, &a) },
+			store.Notices:   func(b []byte) error { var x Notice; return json.Unmarshal(b, &x) },
+			store.Silences:  func(b []byte) error { var x Silence; return json.Unmarshal(b, &x) },
+			store.Overrides: func(b []byte) error { var x oncall.Override; return json.Unmarshal(b, &x) },
+			store.Groups:    func(b []byte) error { var x group; return json.Unmarshal(b, &x) },
+			store.Outbox:    func(b []byte) error { _, err := decodeDelivery(b); return err },
 		}
 		for bucket, decode := range check {
 			var bad []string

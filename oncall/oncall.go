@@ -55,12 +55,16 @@ type Schedule struct {
 	overrides []Override
 }
 
-// Override is one time-boxed replacement.
+// Override is one time-boxed replacement: from the config, or made at run
+// time (then with its ID, who made it and its schedule).
 type Override struct {
-	Person  string    `json:"person"`
-	From    time.Time `json:"from"`
-	Until   time.Time `json:"until"`
-	Comment string    `json:"comment,omitempty"`
+	ID       string    `json:"id,omitempty"`
+	Schedule string    `json:"schedule,omitempty"`
+	Person   string    `json:"person"`
+	From     time.Time `json:"from"`
+	Until    time.Time `json:"until"`
+	Comment  string    `json:"comment,omitempty"`
+	By       string    `json:"by,omitempty"`
 }
 
 // Shift is someone on call for a span of time.
@@ -264,6 +268,29 @@ func (s *Schedule) Upcoming(t time.Time, n int) []Shift {
 	return out
 }
 
+// With returns the schedules with run-time overrides added to theirs
+// (overrides of a schedule that does not exist are left out).
+func (ss Schedules) With(extra []Override) Schedules {
+	if len(extra) == 0 {
+		return ss
+	}
+	out := make(Schedules, len(ss))
+	for name, s := range ss {
+		c := *s
+		c.overrides = append([]Override(nil), s.overrides...)
+		for _, o := range extra {
+			if o.Schedule == name {
+				c.overrides = append(c.overrides, o)
+			}
+		}
+		out[name] = &c
+	}
+	return out
+}
+
+// Overrides are the schedule's overrides, config and run-time ones.
+func (s *Schedule) Overrides() []Override { return append([]Override(nil), s.overrides...) }
+
 // Location is the schedule's time zone.
 func (s *Schedule) Location() *time.Location { return s.loc }
 
@@ -284,4 +311,32 @@ func (ss Schedules) Who(name string, next int, t time.Time) (string, bool) {
 		return "", false
 	}
 	return s.At(t, next).Person, true
+}
+
+// Report is one schedule's answer to "who is on call, and who is next".
+type Report struct {
+	Schedule  string     `json:"schedule"`
+	TimeZone  string     `json:"time_zone"`
+	Now       Shift      `json:"now"`
+	Next      []Shift    `json:"next"`
+	Overrides []Override `json:"overrides"`
+}
+
+// Report says, for every schedule at t, the shift in force and the ones
+// after it (n in all), and the overrides that have not ended.
+func (ss Schedules) Report(t time.Time, n int) []Report {
+	out := []Report{}
+	for _, name := range ss.Names() {
+		s := ss[name]
+		shifts := s.Upcoming(t, max(n, 1))
+		r := Report{Schedule: name, TimeZone: s.loc.String(), Now: shifts[0], Next: shifts[1:], Overrides: []Override{}}
+		for _, o := range s.overrides {
+			if o.Until.After(t) {
+				r.Overrides = append(r.Overrides, o)
+			}
+		}
+		sort.Slice(r.Overrides, func(i, j int) bool { return r.Overrides[i].From.Before(r.Overrides[j].From) })
+		out = append(out, r)
+	}
+	return out
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/notify"
 	"github.com/vedetta-dc/vedetta/notify/twilio"
-	"github.com/vedetta-dc/vedetta/oncall"
 	"github.com/vedetta-dc/vedetta/rules"
 )
 
@@ -66,8 +65,8 @@ type daemon struct {
 	m       *metrics
 	lastRun atomic.Int64                   // unix ns of the last engine tick: the watchdog's proof of life
 	inbound atomic.Pointer[twilio.Inbound] // SMS replies (inbound.go); nil: not read
-	// schedules of the running generation, for GET /api/v1/oncall.
-	schedules atomic.Pointer[oncall.Schedules]
+	// onCallSetup of the running generation (oncall_cmd.go).
+	onCallSetup atomic.Pointer[onCallSetup]
 
 	genCancel context.CancelFunc
 	genWait   sync.WaitGroup
@@ -151,7 +150,8 @@ func (d *daemon) run(parent context.Context) error {
 		Healthy:  d.healthy,
 		Cluster:  d.clusterStatus(),
 		Token:    d.cfg.HTTP.Token.Reveal(),
-		Handlers: d.routes(),
+		Handlers: d.inboundRoutes(),
+		OnCall:   d.onCaller,
 		Version:  versionString(),
 		Reloads: func() httpapi.Reload {
 			if r := d.reloaded.Load(); r != nil {
@@ -243,7 +243,7 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 		d.handoff.Unlock()
 	}
 	d.inbound.Store(d.twilioInbound(d.cfg, p.channels))
-	d.schedules.Store(&p.schedules)
+	d.onCallSetup.Store(newOnCallSetup(d.cfg, p))
 	gctx, cancel := context.WithCancel(parent)
 	for _, n := range p.channels {
 		if f, ok := n.(*notify.Failover); ok {

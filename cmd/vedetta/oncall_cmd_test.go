@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/vedetta-dc/vedetta/oncall"
 )
 
 var oncallBase = strings.Replace(checkBase, "routes:\n", `  - name: anna
@@ -43,7 +46,7 @@ func TestOncallCommand(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errs)
 		}
-		var got []onCall
+		var got []oncall.Report
 		if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 {
 			t.Fatalf("%v: %s", err, out)
 		}
@@ -52,7 +55,7 @@ func TestOncallCommand(t *testing.T) {
 		}
 	}
 	code, out, _ := runCLI(t, "oncall", "--config", p, "--at", "2026-12-24 19:00")
-	if code != 0 || !strings.Contains(out, "now   noc") || !strings.Contains(out, "override") {
+	if code != 0 || !regexp.MustCompile(`now +noc +Thu 2026-12-24 18:00 CET`).MatchString(out) || !strings.Contains(out, "override") {
 		t.Errorf("text output:\n%s", out)
 	}
 }

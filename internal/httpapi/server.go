@@ -45,6 +45,8 @@ type Source struct {
 	Reloads func() Reload
 
 	Handlers map[string]http.Handler // extra routes ("POST /path") owned by other rooms
+	// OnCall answers /api/v1/oncall (nil: no such routes).
+	OnCall func() OnCaller
 }
 
 // Reload is the outcome of the last config reload.
@@ -131,6 +133,7 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 		writeJSON(w, http.StatusOK, src.Cluster(r.Context()))
 	})
 	registerWrites(mux, src, log)
+	registerOnCall(mux, src, log)
 	u, err := newUI(src, log)
 	if err != nil {
 		_ = ln.Close()

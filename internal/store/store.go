@@ -24,7 +24,9 @@ const (
 	Notices  = "notices"  // per-alarm notification state (who was told, acks), by alarm id
 	Groups   = "groups"   // events waiting for their group's flush
 	Silences = "silences" // run-time silences, by id
-	Meta     = "meta"
+	// Overrides are on-call overrides made at run time, by id.
+	Overrides = "oncall_overrides"
+	Meta      = "meta"
 	// Inbox holds alarm changes and API commands that cluster members
 	// hand to the dispatcher (unused on a single node).
 	Inbox = "inbox"
@@ -33,7 +35,7 @@ const (
 	Replay = "replay"
 )
 
-var buckets = []string{Alarms, Outbox, Notices, Groups, Silences, Meta, Inbox, Replay}
+var buckets = []string{Alarms, Outbox, Notices, Groups, Silences, Overrides, Meta, Inbox, Replay}
 
 // Store is a transactional key-value store with named buckets.
 type Store interface {
