@@ -130,3 +130,14 @@ func shortCause(s string) string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// Cause is why the target's last collection failed, "" when it worked
+// (or the target is unknown here).
+func (e *Engine) Cause(target string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ts := e.targets[target]; ts != nil {
+		return ts.cause
+	}
+	return ""
+}

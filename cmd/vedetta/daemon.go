@@ -147,12 +147,13 @@ func (d *daemon) run(parent context.Context) error {
 			}
 			return nil
 		},
-		Healthy:  d.healthy,
-		Cluster:  d.clusterStatus(),
-		Token:    d.cfg.HTTP.Token.Reveal(),
-		Handlers: d.inboundRoutes(),
-		OnCall:   d.onCaller,
-		Version:  versionString(),
+		Healthy:     d.healthy,
+		Cluster:     d.clusterStatus(),
+		Token:       d.cfg.HTTP.Token.Reveal(),
+		Handlers:    d.inboundRoutes(),
+		OnCall:      d.onCaller,
+		TargetError: d.engine.Cause,
+		Version:     versionString(),
 		Reloads: func() httpapi.Reload {
 			if r := d.reloaded.Load(); r != nil {
 				return *r

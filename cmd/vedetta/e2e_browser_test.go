@@ -188,6 +188,21 @@ func TestE2EBrowserStatusPage(t *testing.T) {
 		t.Fatalf("silences page: %q", s)
 	}
 	shot("silences")
+
+	// The room: rack1's tile, red for its critical alarm, leads to its
+	// page with the reading in °C.
+	step("room", 10*time.Second, chromedp.Navigate(d.http+"/room"), chromedp.WaitVisible(chromedp.CSS(".grid")))
+	if n := eval(`document.querySelectorAll(".cell.w-critical a[href='/target/rack1']").length`); n != 1 {
+		t.Fatalf("the room has no critical tile for rack1: %q", text(".grid"))
+	}
+	shot("room")
+	step("target page", 10*time.Second, chromedp.Click(chromedp.CSS(".cell.w-critical a")), chromedp.WaitVisible(chromedp.CSS("#samples")))
+	if s := text("#samples"); !strings.Contains(s, "rack_temperature_celsius") || !strings.Contains(s, "41.5 °C") {
+		t.Fatalf("rack1's page: %q", s)
+	}
+	if s := text("#target-alarms"); !strings.Contains(s, "RackTooHot") {
+		t.Fatalf("rack1's page lacks its alarm: %q", s)
+	}
 	step("alarm page again", 10*time.Second, chromedp.Navigate(d.http+"/alarm/"+id), chromedp.WaitVisible(chromedp.CSS("#silenced")))
 	if s := text("#silenced"); !strings.Contains(s, "silenced by") {
 		t.Fatalf("the alarm is not marked silenced: %q", s)

@@ -45,6 +45,9 @@ type Source struct {
 	Reloads func() Reload
 
 	Handlers map[string]http.Handler // extra routes ("POST /path") owned by other rooms
+	// TargetError is why a target's last collection failed ("" when it
+	// worked), for its page.
+	TargetError func(target string) string
 	// OnCall answers /api/v1/oncall (nil: no such routes).
 	OnCall func() OnCaller
 }

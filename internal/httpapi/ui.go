@@ -71,7 +71,7 @@ var uiFuncs = template.FuncMap{
 
 func newUI(src Source, log *slog.Logger) (*ui, error) {
 	u := &ui{src: src, log: log, tmpl: map[string]*template.Template{}, now: time.Now, sessions: map[string]session{}}
-	for _, page := range []string{"overview", "problems", "alarm", "silences", "login"} {
+	for _, page := range []string{"overview", "problems", "alarm", "silences", "login", "room", "target"} {
 		t, err := template.New("layout.html").Funcs(uiFuncs).ParseFS(uiFS, "ui/layout.html", "ui/"+page+".html")
 		if err != nil {
 			return nil, err
@@ -89,6 +89,8 @@ func (u *ui) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /problems.json", u.problemsJSON)
 	mux.HandleFunc("GET /alarm/{id}", u.alarm)
 	mux.HandleFunc("GET /silences", u.silences)
+	mux.HandleFunc("GET /room", u.room)
+	mux.HandleFunc("GET /target/{name}", u.target)
 	mux.HandleFunc("GET /login", u.loginPage)
 	mux.HandleFunc("POST /login", u.login)
 	mux.HandleFunc("POST /logout", u.write(u.logout))
