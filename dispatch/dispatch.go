@@ -45,6 +45,8 @@ type Dispatcher struct {
 
 	ob        *outbox
 	lastPrune time.Time
+	// historyKeep is how long the history is kept (history_retention).
+	historyKeep time.Duration
 
 	mu       sync.Mutex
 	notices  map[string]*Notice // committed notices, by alarm id
@@ -96,6 +98,10 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		backoff: notify.Backoff,
 		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{}, overrides: map[string]oncall.Override{},
 		buckets: map[string]smsBucket{}, spent: map[string]bool{}, unsaved: map[string]Delivery{},
+	}
+	d.historyKeep = cfg.HistoryRetention
+	if d.historyKeep <= 0 {
+		d.historyKeep = 7 * 24 * time.Hour
 	}
 	if s := cfg.Notify.SMS; s != nil {
 		if s.MinInterval != 0 {

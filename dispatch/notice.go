@@ -129,6 +129,11 @@ func (d *Dispatcher) dropNotice(tx store.Tx, id string) error {
 // memory unless that transaction commits.
 func (d *Dispatcher) Update(tx store.Tx, a model.Alarm, ev model.EventKind) error {
 	now := d.now()
+	if ev != "" {
+		if err := historyOfAlarm(tx, a, ev, now); err != nil {
+			return err
+		}
+	}
 	n := d.loadNotice(tx, a.ID)
 	if n == nil {
 		if ev == "" || ev == model.EventResolved || ev == model.EventStale {

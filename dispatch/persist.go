@@ -73,6 +73,7 @@ func DropUndecodable(st store.Store) (int, error) {
 			store.Notices:   func(b []byte) error { var x Notice; return json.Unmarshal(b, &x) },
 			store.Silences:  func(b []byte) error { var x Silence; return json.Unmarshal(b, &x) },
 			store.Overrides: func(b []byte) error { var x oncall.Override; return json.Unmarshal(b, &x) },
+			store.History:   func(b []byte) error { var x HistoryEntry; return json.Unmarshal(b, &x) },
 			store.Groups:    func(b []byte) error { var x group; return json.Unmarshal(b, &x) },
 			store.Outbox:    func(b []byte) error { _, err := decodeDelivery(b); return err },
 		}

@@ -234,6 +234,9 @@ func (d *Dispatcher) settle(x Delivery) error {
 		if err := d.ob.save(tx, x); err != nil {
 			return err
 		}
+		if err := historyOfDelivery(tx, x); err != nil {
+			return err
+		}
 		for _, k := range x.DigestOf {
 			m, ok := d.ob.get(tx, k)
 			if !ok {
@@ -307,7 +310,10 @@ func (d *Dispatcher) prune(now time.Time) {
 	}
 	d.lastPrune = now
 	err := d.store.Update(func(tx store.Tx) error {
-		_, err := d.ob.prune(tx, now)
+		if _, err := d.ob.prune(tx, now); err != nil {
+			return err
+		}
+		_, err := pruneHistory(tx, now, d.historyKeep, 5000)
 		return err
 	})
 	if err != nil {

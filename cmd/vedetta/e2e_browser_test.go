@@ -203,6 +203,12 @@ func TestE2EBrowserStatusPage(t *testing.T) {
 	if s := text("#target-alarms"); !strings.Contains(s, "RackTooHot") {
 		t.Fatalf("rack1's page lacks its alarm: %q", s)
 	}
+	// The history: the firing, and the e-mail that told of it.
+	step("history", 10*time.Second, chromedp.Navigate(d.http+"/history?target=rack1"), chromedp.WaitVisible(chromedp.CSS("#history")))
+	if s := text("#history"); !strings.Contains(s, "RackTooHot on rack1") || !strings.Contains(s, "firing") || !strings.Contains(s, "delivered") {
+		t.Fatalf("history: %q", s)
+	}
+	shot("history")
 	step("alarm page again", 10*time.Second, chromedp.Navigate(d.http+"/alarm/"+id), chromedp.WaitVisible(chromedp.CSS("#silenced")))
 	if s := text("#silenced"); !strings.Contains(s, "silenced by") {
 		t.Fatalf("the alarm is not marked silenced: %q", s)

@@ -42,6 +42,9 @@ type Config struct {
 	ProfileDirs []string `yaml:"profile_dirs"`
 	// Traps configures the SNMP trap listener (off when nil).
 	Traps *Traps `yaml:"traps"`
+	// HistoryRetention is how long the history of alarm transitions and
+	// notifications is kept (default 7d).
+	HistoryRetention time.Duration `yaml:"history_retention"`
 	// Silences are recurring maintenance windows.
 	Silences []Silence `yaml:"silences"`
 	// Cluster (three nodes in three zones on embedded etcd) is decoded and

@@ -41,6 +41,9 @@ func (c *Config) applyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	if c.HistoryRetention == 0 {
+		c.HistoryRetention = 7 * 24 * time.Hour
+	}
 	if c.MaxConcurrent == 0 {
 		c.MaxConcurrent = 64
 	}
@@ -140,6 +143,9 @@ func (c *Config) validate(errs *Errors) {
 	}
 	if c.MaxConcurrent < 1 {
 		at(top, "max_concurrent_collections", "must be at least 1")
+	}
+	if c.HistoryRetention < time.Hour {
+		at(top, "history_retention", "keep at least 1h of history (default 7d), got %v", c.HistoryRetention)
 	}
 	names := map[string]bool{}
 	for _, t := range c.Targets {

@@ -63,6 +63,9 @@ type Reload struct {
 type Ledger interface {
 	Notice(alarmID string) *dispatch.Notice
 	Deliveries(alarmID string) ([]dispatch.Delivery, error)
+	// History is what happened since `since`, newest first (of one
+	// target or alarm when given), at most limit entries.
+	History(since time.Time, target, alarm string, limit int) ([]dispatch.HistoryEntry, error)
 }
 
 // Acker acknowledges firing alarms.
@@ -137,6 +140,7 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 	})
 	registerWrites(mux, src, log)
 	registerOnCall(mux, src, log)
+	registerHistory(mux, src)
 	u, err := newUI(src, log)
 	if err != nil {
 		_ = ln.Close()

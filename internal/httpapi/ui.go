@@ -71,7 +71,7 @@ var uiFuncs = template.FuncMap{
 
 func newUI(src Source, log *slog.Logger) (*ui, error) {
 	u := &ui{src: src, log: log, tmpl: map[string]*template.Template{}, now: time.Now, sessions: map[string]session{}}
-	for _, page := range []string{"overview", "problems", "alarm", "silences", "login", "room", "target"} {
+	for _, page := range []string{"overview", "problems", "alarm", "silences", "login", "room", "target", "history"} {
 		t, err := template.New("layout.html").Funcs(uiFuncs).ParseFS(uiFS, "ui/layout.html", "ui/"+page+".html")
 		if err != nil {
 			return nil, err
@@ -90,6 +90,7 @@ func (u *ui) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /alarm/{id}", u.alarm)
 	mux.HandleFunc("GET /silences", u.silences)
 	mux.HandleFunc("GET /room", u.room)
+	mux.HandleFunc("GET /history", u.history)
 	mux.HandleFunc("GET /target/{name}", u.target)
 	mux.HandleFunc("GET /login", u.loginPage)
 	mux.HandleFunc("POST /login", u.login)

@@ -26,7 +26,9 @@ const (
 	Silences = "silences" // run-time silences, by id
 	// Overrides are on-call overrides made at run time, by id.
 	Overrides = "oncall_overrides"
-	Meta      = "meta"
+	// History keeps alarm transitions and notification outcomes, by time.
+	History = "history"
+	Meta    = "meta"
 	// Inbox holds alarm changes and API commands that cluster members
 	// hand to the dispatcher (unused on a single node).
 	Inbox = "inbox"
@@ -35,7 +37,7 @@ const (
 	Replay = "replay"
 )
 
-var buckets = []string{Alarms, Outbox, Notices, Groups, Silences, Overrides, Meta, Inbox, Replay}
+var buckets = []string{Alarms, Outbox, Notices, Groups, Silences, Overrides, History, Meta, Inbox, Replay}
 
 // Store is a transactional key-value store with named buckets.
 type Store interface {
