@@ -2,7 +2,6 @@ package snmp
 
 import (
 	"context"
-	"errors"
 	"math"
 	"sort"
 	"strconv"
@@ -15,8 +14,9 @@ import (
 
 // plan is what one poll of a set of profiles must fetch.
 type plan struct {
-	gets  []string // scalar OIDs
-	walks []string // subtree roots, none inside another
+	gets   []string   // scalar OIDs
+	walks  []string   // subtree roots, none inside another
+	tables [][]string // walks grouped by table (the same parent OID), fetched together
 }
 
 func newPlan(profiles []*Profile) plan {
@@ -75,8 +75,27 @@ func newPlan(profiles []*Profile) plan {
 		}
 		pl.walks = append(pl.walks, r)
 	}
+	// The columns of a table are consecutive in OID order.
+	for i, r := range pl.walks {
+		if n := len(pl.tables); n > 0 && parentOID(pl.tables[n-1][0]) == parentOID(r) {
+			pl.tables[n-1] = append(pl.tables[n-1], r)
+			continue
+		}
+		pl.tables = append(pl.tables, pl.walks[i:i+1:i+1])
+	}
 	return pl
 }
+
+func parentOID(o string) string {
+	if i := strings.LastIndexByte(o, '.'); i >= 0 {
+		return o[:i]
+	}
+	return ""
+}
+
+// tableRows remembers, per table (its first walked column), how many rows
+// the last round read: the next round's GETBULK is sized to it.
+type tableRows map[string]int
 
 // view holds what a poll fetched, by OID (without the leading dot).
 type view struct {
@@ -84,17 +103,22 @@ type view struct {
 	sorted    []string // walked OIDs in OID order
 	unsorted  bool     // an OID arrived out of order: sort in finish
 	truncated []string // walk roots that stopped at max_walk_varbinds
+	used      int      // distinct objects with a value: what the profiles can read
 }
 
 func newView() *view { return &view{vals: map[string]gosnmp.SnmpPDU{}} }
 
 func (v *view) add(p gosnmp.SnmpPDU, walked bool) {
 	oid := trimOID(p.Name)
-	if _, dup := v.vals[oid]; !dup && walked {
+	_, dup := v.vals[oid]
+	if !dup && walked {
 		if n := len(v.sorted); n > 0 && !v.unsorted && compareOID(v.sorted[n-1], oid) >= 0 {
 			v.unsorted = true
 		}
 		v.sorted = append(v.sorted, oid)
+	}
+	if !dup && present(p) {
+		v.used++
 	}
 	v.vals[oid] = p
 }
@@ -121,8 +145,10 @@ func (v *view) rows(column string) []string {
 // fetch runs a plan. A walk that fails after some rows keeps those rows;
 // the first error is returned with whatever was fetched. A walk that
 // reaches the agent's max_walk_varbinds stops there, keeps what it has, and
-// is listed in view.truncated (not an error: the rows read are good).
-func fetch(ctx context.Context, c *client, pl plan) (*view, error) {
+// is listed in view.truncated (not an error: the rows read are good). The
+// columns of a table are walked together, sized by rows (the last round's
+// row counts, updated here; nil: nothing remembered).
+func fetch(ctx context.Context, c *client, pl plan, rows tableRows) (*view, error) {
 	v := newView()
 	var firstErr error
 	if len(pl.gets) > 0 {
@@ -134,11 +160,28 @@ func fetch(ctx context.Context, c *client, pl plan) (*view, error) {
 			return v, err
 		}
 	}
-	for _, root := range pl.walks {
-		err := c.walk(ctx, root, walkLimitOf(c.agent), func(p gosnmp.SnmpPDU) { v.add(p, true) })
-		if errors.Is(err, errWalkTruncated) {
-			v.truncated = append(v.truncated, root)
-			continue
+	var cols [][]gosnmp.SnmpPDU // per column of the table being walked
+	for _, table := range pl.tables {
+		cols = cols[:0]
+		for range table {
+			cols = append(cols, nil)
+		}
+		last, ok := rows[table[0]]
+		if !ok {
+			last = -1
+		}
+		n, truncated, err := c.walkColumns(ctx, table, last, walkLimitOf(c.agent), func(i int, p gosnmp.SnmpPDU) {
+			cols[i] = append(cols[i], p)
+		})
+		// Column by column: the view stays in OID order.
+		for _, col := range cols {
+			for _, p := range col {
+				v.add(p, true)
+			}
+		}
+		v.truncated = append(v.truncated, truncated...)
+		if err == nil && rows != nil {
+			rows[table[0]] = n
 		}
 		if err != nil {
 			if ctx.Err() != nil || (isTimeout(err) && !c.answered) {
