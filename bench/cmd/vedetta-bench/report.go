@@ -73,12 +73,20 @@ func (r *report) markdown() string {
 		"snmpbulkwalk: one process per table, %d at a time (the floor: no parsing, no storage). "+
 		"**Varbinds** (the denominator, the same for every tool) = answering agents × the objects of the recording that the polled scalars and columns hold "+
 		"(UPS %d, switch %d: %d per device). What each tool really fetches for one poll, counted on the wire by a relaying proxy (GETBULK overshoot "+
-		"past a column's end, whole tables for snmpbulkwalk, auto-detection excluded):\n\n", o.upsRec, o.switchRec, o.pollInterval, o.concurrency, o.concurrency,
+		"past a column's end, whole tables for snmpbulkwalk, auto-detection excluded; vedetta: the daemon's second poll, whose GETBULKs are sized "+
+		"by the row counts of the first), against the objects used (the denominator):\n\n", o.upsRec, o.switchRec, o.pollInterval, o.concurrency, o.concurrency,
 		r.cal.useful["ups"], r.cal.useful["switch"], r.cal.useful["ups"]+r.cal.useful["switch"])
-	b.WriteString("| tool | varbinds on the wire per UPS poll | per switch poll | per device |\n|---|---:|---:|---:|\n")
+	b.WriteString("| tool | varbinds on the wire per UPS poll | per switch poll | per device | fetched / used |\n|---|---:|---:|---:|---:|\n")
+	used := r.cal.useful["ups"] + r.cal.useful["switch"]
+	fmt.Fprintf(&b, "| *used (objects in the polled scalars and columns)* | %d | %d | %d | 1.00 |\n", r.cal.useful["ups"], r.cal.useful["switch"], used)
 	for _, t := range []string{toolVedetta, toolExporter, toolTelegraf, toolBulkwalk} {
 		if v, ok := r.cal.varbinds[t]; ok {
-			fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", t, v["ups"], v["switch"], v["ups"]+v["switch"])
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %.2f |\n", t, v["ups"], v["switch"], v["ups"]+v["switch"], float64(v["ups"]+v["switch"])/float64(max(used, 1)))
+		}
+		if t == toolVedetta && r.cal.first["ups"] > 0 {
+			f := r.cal.first["ups"] + r.cal.first["switch"]
+			fmt.Fprintf(&b, "| vedetta, first poll (auto-detection, GETBULKs not yet sized) | %d | %d | %d | %.2f |\n",
+				r.cal.first["ups"], r.cal.first["switch"], f, float64(f)/float64(max(used, 1)))
 		}
 	}
 	fmt.Fprintf(&b, "\nvedetta's profiles: UPS `%s` (%d samples), switch `%s` (%d samples).\n\n", r.cal.profiles["ups"], r.cal.samples["ups"],
