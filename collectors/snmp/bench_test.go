@@ -23,13 +23,15 @@ func BenchmarkDecodeNormalize(b *testing.B) {
 	ps := []*Profile{EmbeddedProfiles().ByName("if-mib")}
 	n := 0
 	b.ReportAllocs()
+	pool := benchViews()
 	for b.Loop() {
-		v := newView()
+		v := benchView(pool)
 		for _, p := range pdus {
 			v.add(p, true)
 		}
 		v.finish()
 		evaluate(ps, v, nil, func(model.Sample) { n++ })
+		benchRelease(v, pool)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pdus))/1000, "µs/varbind")
 }
@@ -142,9 +144,10 @@ func BenchmarkDecodeNormalizePackets(b *testing.B) {
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	b.ReportAllocs()
+	pool := benchViews()
 	for b.Loop() {
 		samples = 0
-		v := newView()
+		v := benchView(pool)
 		for _, pkt := range packets {
 			r, err := dec.SnmpDecodePacket(pkt)
 			if err != nil {
@@ -156,6 +159,7 @@ func BenchmarkDecodeNormalizePackets(b *testing.B) {
 		}
 		v.finish()
 		evaluate(ps, v, nil, func(model.Sample) { samples++ })
+		benchRelease(v, pool)
 	}
 	runtime.ReadMemStats(&m1)
 	n := float64(b.N * len(pdus))
@@ -172,3 +176,8 @@ func sortedSwitchPDUs(ports int) []gosnmp.SnmpPDU {
 	sort.Slice(pdus, func(i, j int) bool { return compareOID(pdus[i].Name, pdus[j].Name) < 0 })
 	return pdus
 }
+
+// The views of a benchmark come from a pool, as a collector's do.
+func benchViews() *sync.Pool                { return newViewPool() }
+func benchView(pool *sync.Pool) *view       { return pool.Get().(*view) }
+func benchRelease(v *view, pool *sync.Pool) { v.release(pool) }
