@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -57,4 +58,24 @@ func TestMemoryLimitField(t *testing.T) {
 			t.Errorf("%s: error %v, want it to contain %s%s", c.value, err, p, c.want)
 		}
 	}
+}
+
+// ParseBytes reads what a config file says: never a panic, never a
+// negative size, and a size it accepts reads the same after formatting.
+func FuzzParseBytes(f *testing.F) {
+	for _, s := range []string{"536870912", "512MiB", "1.5GiB", "800MB", "2g", " 64 kib ", "1e30TB", "-1", "NaN", "0x10MB", "Inf"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseBytes(s)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("ParseBytes(%q) = %d", s, n)
+		}
+		if back, err := ParseBytes(strconv.FormatInt(n, 10)); err != nil || back != n {
+			t.Fatalf("ParseBytes(%q) = %d, but %d reads as %d, %v", s, n, n, back, err)
+		}
+	})
 }
