@@ -40,6 +40,7 @@ func runCmd(v *viper.Viper) *cobra.Command {
 				return exitCode(1)
 			}
 			d := &daemon{v: v, cfg: cfg, log: newLogger(os.Stderr, cfg, v.GetString("log-level"))}
+			setMemoryLimit(d.log, cfg)
 			return d.run(cmd.Context())
 		},
 	}

@@ -16,8 +16,11 @@ type client struct {
 	g        *gosnmp.GoSNMP
 	agent    *Agent
 	maxRep   uint32 // current GETBULK max-repetitions, lowered on tooBig/timeouts
+	colStep  int    // columns per GETBULK (max_oids), lowered on tooBig/timeouts at one repetition
+	getStep  int    // OIDs per GET (max_oids), halved for the session on tooBig
 	answered bool   // the agent has answered at least once on this session
 	requests int    // PDUs sent (for tests and benchmarks)
+	received int    // varbinds received in answers (for tests and benchmarks)
 }
 
 // dial prepares a session; with UDP nothing is sent yet.
@@ -29,7 +32,7 @@ func dial(a *Agent) (*client, error) {
 	if err := g.Connect(); err != nil {
 		return nil, fmt.Errorf("snmp %s: %w", a.Address, err)
 	}
-	return &client{g: g, agent: a, maxRep: a.MaxRepetitions}, nil
+	return &client{g: g, agent: a, maxRep: a.MaxRepetitions, colStep: g.MaxOids, getStep: g.MaxOids}, nil
 }
 
 func (c *client) close() {
@@ -80,19 +83,21 @@ func isTimeout(err error) bool {
 // trimOID drops the leading dot gosnmp puts on names.
 func trimOID(s string) string { return strings.TrimPrefix(s, ".") }
 
-// get fetches oids in batches of max_oids. Missing objects come back as
+// get fetches oids in batches of max_oids (fewer for the rest of the
+// session once the agent said tooBig). Missing objects come back as
 // NoSuchObject/NoSuchInstance varbinds (v2c/v3) or are left out (v1).
 func (c *client) get(ctx context.Context, oids []string) ([]gosnmp.SnmpPDU, error) {
 	c.g.Context = ctx
-	var out []gosnmp.SnmpPDU
-	step := max(c.g.MaxOids, 1)
-	for i := 0; i < len(oids); i += step {
+	out := make([]gosnmp.SnmpPDU, 0, len(oids))
+	for i := 0; i < len(oids); {
+		step := max(c.getStep, 1)
 		batch := oids[i:min(i+step, len(oids))]
 		pdus, err := c.getBatch(ctx, batch)
 		if err != nil {
 			return out, err
 		}
 		out = append(out, pdus...)
+		i += len(batch)
 	}
 	return out, nil
 }
@@ -105,6 +110,7 @@ func (c *client) getBatch(ctx context.Context, batch []string) ([]gosnmp.SnmpPDU
 			return nil, c.explain(ctx, err)
 		}
 		c.answered = true
+		c.received += len(pkt.Variables)
 		if pkt.Error == gosnmp.NoError {
 			return pkt.Variables, nil
 		}
@@ -116,6 +122,7 @@ func (c *client) getBatch(ctx context.Context, batch []string) ([]gosnmp.SnmpPDU
 		}
 		if pkt.Error == gosnmp.TooBig && len(batch) > 1 {
 			half := len(batch) / 2
+			c.getStep = min(c.getStep, half) // the next batches too
 			a, err := c.getBatch(ctx, batch[:half])
 			if err != nil {
 				return nil, err
@@ -144,6 +151,7 @@ func (c *client) getNext(ctx context.Context, oids []string) ([]gosnmp.SnmpPDU, 
 			return out, c.explain(ctx, err)
 		}
 		c.answered = true
+		c.received += len(pkt.Variables)
 		if pkt.Error == gosnmp.NoSuchName { // v1 end of MIB
 			continue
 		}
@@ -205,6 +213,7 @@ func (c *client) walk(ctx context.Context, root string, lim walkLimit, fn func(g
 			return c.explain(ctx, err)
 		}
 		c.answered = true
+		c.received += len(pkt.Variables)
 		switch pkt.Error {
 		case gosnmp.NoError:
 		case gosnmp.TooBig:
@@ -285,4 +294,172 @@ func compareOID(a, b string) int {
 		return -1
 	}
 	return 1
+}
+
+// column is the state of one column of a multi-column walk.
+type column struct {
+	root, prefix, cur string
+	seen, size        int
+	done              bool
+}
+
+// walkColumns visits every object under each of roots (the columns of one
+// table, in OID order) with GETBULK requests that carry several columns
+// at once (up to max_oids), sized to the table: rows is the row count of
+// the previous round (-1: unknown, max_repetitions), and a request asks for
+// one repetition more than the rows still expected, so that it sees every
+// column's end without a further round trip. fn gets each object with the
+// index of its root. It returns the table's row count (the longest
+// column), the roots that stopped at lim (errWalkTruncated for each, as
+// walk does), and the first error; a failed request ends the walk of
+// every column still open, keeping what was read. SNMPv1 (no GETBULK)
+// walks column by column with walk.
+func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim walkLimit, fn func(i int, p gosnmp.SnmpPDU)) (int, []string, error) {
+	if c.agent.Version == "1" {
+		var truncated []string
+		var firstErr error
+		longest := 0
+		for i, r := range roots {
+			n := 0
+			err := c.walk(ctx, r, lim, func(p gosnmp.SnmpPDU) { n++; fn(i, p) })
+			longest = max(longest, n)
+			switch {
+			case errors.Is(err, errWalkTruncated):
+				truncated = append(truncated, r)
+			case err != nil && (ctx.Err() != nil || (isTimeout(err) && !c.answered)):
+				return longest, truncated, err
+			case err != nil && firstErr == nil:
+				firstErr = err
+			}
+		}
+		return longest, truncated, firstErr
+	}
+	c.g.Context = ctx
+	cols := make([]column, len(roots))
+	for i, r := range roots {
+		r = trimOID(r)
+		cols[i] = column{root: r, prefix: "." + r + ".", cur: "." + r}
+	}
+	expect := c.agent.MaxRepetitions // repetitions wanted per column, from the last round
+	if rows >= 0 {
+		expect = uint32(rows) + 1
+	}
+	var truncated []string
+	var firstErr error
+	open := make([]int, 0, len(cols))
+	oids := make([]string, 0, len(cols))
+	for {
+		if err := ctx.Err(); err != nil {
+			return longestColumn(cols), truncated, c.explain(ctx, err)
+		}
+		open = open[:0]
+		for i := range cols {
+			if !cols[i].done {
+				open = append(open, i)
+			}
+		}
+		if len(open) == 0 {
+			return longestColumn(cols), truncated, firstErr
+		}
+		if step := max(c.colStep, 1); len(open) > step {
+			open = open[:step]
+		}
+		// Repetitions: what the open columns still lack from last round's
+		// size (a column past it, a table that grew: max_repetitions).
+		var reps uint32 = 1
+		for _, i := range open {
+			want := c.maxRep
+			if got := uint32(cols[i].seen); got < expect {
+				want = expect - got
+			}
+			reps = max(reps, want)
+		}
+		reps = min(reps, max(c.maxRep, 1))
+		oids = oids[:0]
+		for _, i := range open {
+			oids = append(oids, cols[i].cur)
+		}
+		c.requests++
+		pkt, err := c.g.GetBulk(oids, 0, reps)
+		if err != nil {
+			// As in walk: a live agent that times out on a big answer gets
+			// smaller requests; a dead one no more chances than its timeout.
+			if isTimeout(err) && ctx.Err() == nil && c.answered && (c.maxRep > 1 || c.colStep > 1) {
+				c.shrink()
+				continue
+			}
+			return longestColumn(cols), truncated, c.explain(ctx, err)
+		}
+		c.answered = true
+		c.received += len(pkt.Variables)
+		switch pkt.Error {
+		case gosnmp.NoError:
+		case gosnmp.TooBig:
+			if c.maxRep > 1 || c.colStep > 1 {
+				c.shrink()
+				continue
+			}
+			return longestColumn(cols), truncated, fmt.Errorf("snmp %s: walk %s: agent says tooBig even for one row", c.agent.Address, cols[open[0]].root)
+		default:
+			return longestColumn(cols), truncated, fmt.Errorf("snmp %s: walk %s: agent answered %v", c.agent.Address, cols[open[0]].root, pkt.Error)
+		}
+		if len(pkt.Variables) == 0 {
+			for _, i := range open {
+				cols[i].done = true
+			}
+			continue
+		}
+		// Varbind k answers column open[k % len(open)] (RFC 3416 4.2.3,
+		// no non-repeaters); the agent may cut the list anywhere.
+		for k, v := range pkt.Variables {
+			i := open[k%len(open)]
+			col := &cols[i]
+			if col.done {
+				continue
+			}
+			switch v.Type {
+			case gosnmp.EndOfMibView, gosnmp.NoSuchObject, gosnmp.NoSuchInstance:
+				col.done = true
+				continue
+			}
+			if !strings.HasPrefix(v.Name, col.prefix) {
+				col.done = true
+				continue
+			}
+			if compareOID(v.Name, col.cur) <= 0 {
+				col.done = true
+				if firstErr == nil {
+					firstErr = fmt.Errorf("snmp %s: walk %s: OID not increasing (%s after %s)", c.agent.Address, col.root, v.Name, col.cur)
+				}
+				continue
+			}
+			n := pduSize(v)
+			if (lim.varbinds > 0 && col.seen >= lim.varbinds) || (lim.bytes > 0 && col.size+n > lim.bytes) {
+				col.done = true
+				truncated = append(truncated, col.root)
+				continue
+			}
+			col.seen, col.size = col.seen+1, col.size+n
+			col.cur = v.Name
+			fn(i, v)
+		}
+	}
+}
+
+// shrink makes the next GETBULK smaller after tooBig or a timeout of a
+// live agent: fewer repetitions first, then fewer columns per request.
+func (c *client) shrink() {
+	if c.maxRep > 1 {
+		c.maxRep /= 2
+		return
+	}
+	c.colStep /= 2
+}
+
+func longestColumn(cols []column) int {
+	n := 0
+	for _, c := range cols {
+		n = max(n, c.seen)
+	}
+	return n
 }

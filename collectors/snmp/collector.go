@@ -42,6 +42,13 @@ type Kind struct {
 	// implausible is set by Register, which may come after the targets
 	// are built (the daemon's registry exists once the config is good).
 	implausible atomic.Pointer[prometheus.CounterVec]
+	views       *sync.Pool // *view, reused by every poll of its targets
+}
+
+// newViewPool makes the pool the views of a poll come from: as many as
+// polls in flight, not one per target.
+func newViewPool() *sync.Pool {
+	return &sync.Pool{New: func() any { return newView() }}
 }
 
 // NewKind makes the kind for one profile set; maxPolls <= 0 means
@@ -53,7 +60,7 @@ func NewKind(profiles *ProfileSet, maxPolls int) *Kind {
 	if maxPolls <= 0 {
 		maxPolls = DefaultMaxPolls
 	}
-	return &Kind{profiles: profiles, slots: make(chan struct{}, maxPolls)}
+	return &Kind{profiles: profiles, slots: make(chan struct{}, maxPolls), views: newViewPool()}
 }
 
 // Register puts the kind's own metrics on reg (the registry vedetta's
@@ -82,6 +89,7 @@ func (kd *Kind) New(spec collectors.Spec, decode collectors.Decode) (collectors.
 		return nil, err
 	}
 	k.slots = kd.slots
+	k.views = kd.views
 	k.guard.counter = kd.implausible.Load
 	return k, nil
 }
@@ -95,6 +103,7 @@ type Collector struct {
 	names []string // profile names, or ["auto"]
 	set   *ProfileSet
 	slots chan struct{} // shared with the kind's other collectors; nil: no limit
+	views *sync.Pool    // shared with the kind's other collectors
 	log   *slog.Logger
 
 	mu         sync.Mutex
@@ -104,6 +113,23 @@ type Collector struct {
 	detectedAt time.Time
 	truncated  map[string]float64 // walk root -> polls whose walk stopped at max_walk_varbinds
 	guard      *guard             // plausibility: autoscale factors chosen for this device, drops counted
+	rows       tableRows          // rows per table in the last round: sizes the next GETBULKs
+	wire       WireCount          // the last poll's requests and varbinds
+}
+
+// WireCount is what one poll cost on the wire: requests sent, varbinds
+// received (auto-detection excluded), and of those the objects the
+// profiles read (in a polled scalar or column, with a value). Fetched -
+// Used is the overshoot: GETBULK rows past a column's end.
+type WireCount struct {
+	Requests, Fetched, Used int
+}
+
+// LastPoll returns the wire count of the collector's last poll.
+func (k *Collector) LastPoll() WireCount {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.wire
 }
 
 // NewCollector builds a collector from decoded options, for profiles (nil:
@@ -134,7 +160,7 @@ func NewCollector(name string, o Options, profiles *ProfileSet, log *slog.Logger
 	}
 	log = log.With("collector", "snmp", "target", name)
 	return &Collector{name: name, agent: o.SNMP, names: o.Profiles, set: profiles,
-		log: log, truncated: map[string]float64{}, guard: newGuard(name, log, nil)}, nil
+		log: log, truncated: map[string]float64{}, guard: newGuard(name, log, nil), rows: tableRows{}, views: newViewPool()}, nil
 }
 
 // Collect polls the agent once.
@@ -181,7 +207,14 @@ func (k *Collector) Poll(ctx context.Context, emit func(model.Sample)) ([]*Profi
 	if len(profiles) == 0 {
 		return nil, fmt.Errorf("snmp %s: no profile matches this device (sysObjectID %q); name one in profiles: or add one in profile_dirs", k.agent.Address, k.sysOID)
 	}
-	v, err := fetch(ctx, k.c, newPlan(profiles))
+	pl := newPlan(profiles)
+	if len(k.rows) > len(pl.tables) { // tables of profiles no longer used
+		clear(k.rows)
+	}
+	req0, got0 := k.c.requests, k.c.received
+	v, err := fetch(ctx, k.c, pl, k.rows, k.views.Get().(*view))
+	defer v.release(k.views) // after evaluate: the samples emitted own nothing of it
+	k.wire = WireCount{Requests: k.c.requests - req0, Fetched: k.c.received - got0, Used: v.used}
 	for _, root := range v.truncated {
 		if k.truncated[root] == 0 {
 			k.log.Warn("snmp walk stopped at max_walk_varbinds (objects, or KiB of names and values): the agent returns more than a table should have (a looping agent?); the rest is ignored",

@@ -1,6 +1,7 @@
 package snmp
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -32,7 +33,7 @@ func text(p gosnmp.SnmpPDU) string {
 	switch v := p.Value.(type) {
 	case []byte:
 		if printable(v) {
-			return strings.TrimRight(string(v), "\x00")
+			return string(bytes.TrimRight(v, "\x00"))
 		}
 		return "0x" + hex.EncodeToString(v)
 	case string:
@@ -51,14 +52,16 @@ func text(p gosnmp.SnmpPDU) string {
 }
 
 func printable(b []byte) bool {
-	b = []byte(strings.TrimRight(string(b), "\x00"))
+	b = bytes.TrimRight(b, "\x00")
 	if !utf8.Valid(b) {
 		return false
 	}
-	for _, r := range string(b) {
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
 		if !unicode.IsPrint(r) && !unicode.IsSpace(r) {
 			return false
 		}
+		b = b[n:]
 	}
 	return true
 }

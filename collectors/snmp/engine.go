@@ -2,11 +2,13 @@ package snmp
 
 import (
 	"context"
-	"errors"
+	"hash/maphash"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gosnmp/gosnmp"
 
@@ -15,8 +17,9 @@ import (
 
 // plan is what one poll of a set of profiles must fetch.
 type plan struct {
-	gets  []string // scalar OIDs
-	walks []string // subtree roots, none inside another
+	gets   []string   // scalar OIDs
+	walks  []string   // subtree roots, none inside another
+	tables [][]string // walks grouped by table (the same parent OID), fetched together
 }
 
 func newPlan(profiles []*Profile) plan {
@@ -75,28 +78,158 @@ func newPlan(profiles []*Profile) plan {
 		}
 		pl.walks = append(pl.walks, r)
 	}
+	// The columns of a table are consecutive in OID order.
+	for i, r := range pl.walks {
+		if n := len(pl.tables); n > 0 && parentOID(pl.tables[n-1][0]) == parentOID(r) {
+			pl.tables[n-1] = append(pl.tables[n-1], r)
+			continue
+		}
+		pl.tables = append(pl.tables, pl.walks[i:i+1:i+1])
+	}
 	return pl
 }
 
-// view holds what a poll fetched, by OID (without the leading dot).
+func parentOID(o string) string {
+	if i := strings.LastIndexByte(o, '.'); i >= 0 {
+		return o[:i]
+	}
+	return ""
+}
+
+// tableRows remembers, per table (its first walked column), how many rows
+// the last round read: the next round's GETBULK is sized to it.
+type tableRows map[string]int
+
+// view holds what a poll fetched, by OID (without the leading dot), and
+// the scratch space of evaluating it. A collector takes its views from a
+// pool shared by its kind (release): a poll's maps and slices are the last
+// poll's, cleared, not grown again from nothing.
 type view struct {
-	vals      map[string]gosnmp.SnmpPDU
+	vals      map[string]int // OID -> index in objs
+	objs      []object
 	sorted    []string // walked OIDs in OID order
 	unsorted  bool     // an OID arrived out of order: sort in finish
 	truncated []string // walk roots that stopped at max_walk_varbinds
+	used      int      // distinct objects with a value: what the profiles can read
+
+	key     []byte                  // lookup keys (column.index) built without allocating
+	per     [][]model.Sample        // evaluate: samples per profile
+	emitted []model.Sample          // evaluate: samples kept, for the duplicate check
+	seen    map[uint64]int          // evaluate: series hash -> index in emitted
+	clash   map[string]bool         // evaluate: series whose hash another has (rare)
+	seed    maphash.Seed            // of seen's hashes
+	cols    [][]gosnmp.SnmpPDU      // fetch: one table's columns, as they arrive
+	labels  model.Labels            // labels: the set being built
+	byRow   map[string]model.Labels // labels: the last set built for a row, shared by equal ones
 }
 
-func newView() *view { return &view{vals: map[string]gosnmp.SnmpPDU{}} }
+func newView() *view {
+	return &view{vals: map[string]int{}, seen: map[uint64]int{}, seed: maphash.MakeSeed(), byRow: map[string]model.Labels{}}
+}
+
+// object is one fetched varbind and, once asked for, its text (trimmed):
+// the label value of every series of its row is that one string.
+type object struct {
+	p      gosnmp.SnmpPDU
+	text   string
+	texted bool
+}
+
+// release empties v for its next poll (nothing of this poll stays
+// reachable from it) and puts it back in pool (nil: dropped).
+func (v *view) release(pool *sync.Pool) {
+	if pool == nil {
+		return
+	}
+	clear(v.vals)
+	clear(v.objs)
+	v.objs = v.objs[:0]
+	clear(v.sorted)
+	v.sorted, v.unsorted, v.truncated, v.used = v.sorted[:0], false, nil, 0
+	for i := range v.per {
+		clear(v.per[i])
+		v.per[i] = v.per[i][:0]
+	}
+	clear(v.emitted)
+	v.emitted = v.emitted[:0]
+	clear(v.seen)
+	clear(v.byRow)
+	clear(v.labels)
+	v.clash = nil
+	for i := range v.cols {
+		clear(v.cols[i])
+		v.cols[i] = v.cols[i][:0]
+	}
+	pool.Put(v)
+}
+
+// find is the index in objs of column col at row idx ("": col is a
+// scalar, or a full OID), -1 when it was not fetched.
+func (v *view) find(col, idx string) int {
+	if idx == "" {
+		return v.index(col)
+	}
+	v.key = append(append(append(v.key[:0], col...), '.'), idx...)
+	return v.index(string(v.key)) // no allocation: a map lookup of the bytes
+}
+
+// find3 is find of column col at row prefix.idx.
+func (v *view) find3(col, prefix, idx string) int {
+	v.key = append(append(append(v.key[:0], col...), '.'), prefix...)
+	if idx != "" {
+		v.key = append(append(v.key, '.'), idx...)
+	}
+	return v.index(string(v.key))
+}
+
+func (v *view) index(oid string) int {
+	if i, ok := v.vals[oid]; ok {
+		return i
+	}
+	return -1
+}
+
+// pdu is object i's varbind (i < 0: none, not present).
+func (v *view) pdu(i int) gosnmp.SnmpPDU {
+	if i < 0 {
+		return gosnmp.SnmpPDU{}
+	}
+	return v.objs[i].p
+}
+
+// text is object i's text, trimmed, made once per poll ("" for none).
+func (v *view) text(i int) string {
+	if i < 0 {
+		return ""
+	}
+	o := &v.objs[i]
+	if !o.texted {
+		o.text, o.texted = strings.TrimSpace(text(o.p)), true
+	}
+	return o.text
+}
+
+// at is the varbind of column col at row idx.
+func (v *view) at(col, idx string) gosnmp.SnmpPDU { return v.pdu(v.find(col, idx)) }
 
 func (v *view) add(p gosnmp.SnmpPDU, walked bool) {
 	oid := trimOID(p.Name)
-	if _, dup := v.vals[oid]; !dup && walked {
+	i, dup := v.vals[oid]
+	if !dup && walked {
 		if n := len(v.sorted); n > 0 && !v.unsorted && compareOID(v.sorted[n-1], oid) >= 0 {
 			v.unsorted = true
 		}
 		v.sorted = append(v.sorted, oid)
 	}
-	v.vals[oid] = p
+	if !dup && present(p) {
+		v.used++
+	}
+	if dup {
+		v.objs[i] = object{p: p}
+		return
+	}
+	v.vals[oid] = len(v.objs)
+	v.objs = append(v.objs, object{p: p})
 }
 
 func (v *view) finish() {
@@ -107,23 +240,37 @@ func (v *view) finish() {
 	sort.Slice(v.sorted, func(i, j int) bool { return compareOID(v.sorted[i], v.sorted[j]) < 0 })
 }
 
-// rows returns the row indexes present under a column, in OID order.
-func (v *view) rows(column string) []string {
-	prefix := column + "."
-	i := sort.Search(len(v.sorted), func(i int) bool { return compareOID(v.sorted[i], prefix) >= 0 })
-	var out []string
-	for ; i < len(v.sorted) && strings.HasPrefix(v.sorted[i], prefix); i++ {
-		out = append(out, v.sorted[i][len(prefix):])
+// rows returns where the objects of a column are in v.sorted, [lo, hi),
+// and the length of "column.": v.sorted[i][skip:] is a row's index.
+func (v *view) rows(column string) (lo, hi, skip int) {
+	skip = len(column) + 1
+	lo = sort.Search(len(v.sorted), func(i int) bool { return compareOIDPrefix(v.sorted[i], column) >= 0 })
+	hi = lo
+	for hi < len(v.sorted) && len(v.sorted[hi]) > skip && v.sorted[hi][skip-1] == '.' && strings.HasPrefix(v.sorted[hi], column) {
+		hi++
 	}
-	return out
+	return lo, hi, skip
+}
+
+// compareOIDPrefix is compareOID(o, column+".") without building the
+// string: objects under column compare after it.
+func compareOIDPrefix(o, column string) int {
+	if len(o) > len(column) && o[len(column)] == '.' && strings.HasPrefix(o, column) {
+		return 1
+	}
+	return compareOID(o, column)
 }
 
 // fetch runs a plan. A walk that fails after some rows keeps those rows;
 // the first error is returned with whatever was fetched. A walk that
 // reaches the agent's max_walk_varbinds stops there, keeps what it has, and
-// is listed in view.truncated (not an error: the rows read are good).
-func fetch(ctx context.Context, c *client, pl plan) (*view, error) {
-	v := newView()
+// is listed in view.truncated (not an error: the rows read are good). The
+// columns of a table are walked together, sized by rows (the last round's
+// row counts, updated here; nil: nothing remembered).
+func fetch(ctx context.Context, c *client, pl plan, rows tableRows, v *view) (*view, error) {
+	if v == nil {
+		v = newView()
+	}
 	var firstErr error
 	if len(pl.gets) > 0 {
 		pdus, err := c.get(ctx, pl.gets)
@@ -134,11 +281,30 @@ func fetch(ctx context.Context, c *client, pl plan) (*view, error) {
 			return v, err
 		}
 	}
-	for _, root := range pl.walks {
-		err := c.walk(ctx, root, walkLimitOf(c.agent), func(p gosnmp.SnmpPDU) { v.add(p, true) })
-		if errors.Is(err, errWalkTruncated) {
-			v.truncated = append(v.truncated, root)
-			continue
+	for _, table := range pl.tables {
+		for len(v.cols) < len(table) {
+			v.cols = append(v.cols, nil)
+		}
+		cols := v.cols[:len(table)]
+		for i := range cols {
+			cols[i] = cols[i][:0]
+		}
+		last, ok := rows[table[0]]
+		if !ok {
+			last = -1
+		}
+		n, truncated, err := c.walkColumns(ctx, table, last, walkLimitOf(c.agent), func(i int, p gosnmp.SnmpPDU) {
+			cols[i] = append(cols[i], p)
+		})
+		// Column by column: the view stays in OID order.
+		for _, col := range cols {
+			for _, p := range col {
+				v.add(p, true)
+			}
+		}
+		v.truncated = append(v.truncated, truncated...)
+		if err == nil && rows != nil {
+			rows[table[0]] = n
 		}
 		if err != nil {
 			if ctx.Err() != nil || (isTimeout(err) && !c.answered) {
@@ -163,15 +329,23 @@ func evaluate(profiles []*Profile, v *view, g *guard, emit func(model.Sample)) {
 	if g == nil {
 		g = newGuard("", nil, nil)
 	}
-	per := make([][]model.Sample, len(profiles))
-	for i, p := range profiles {
-		for j := range p.Metrics {
-			p.Metrics[j].eval(v, g, func(s model.Sample) { per[i] = append(per[i], s) })
-		}
+	for len(v.per) < len(profiles) {
+		v.per = append(v.per, nil)
 	}
-	drop := map[string]map[string]bool{} // overridden profile -> metric names
+	per := v.per[:len(profiles)]
+	for i, p := range profiles {
+		out := per[i][:0]
+		for j := range p.Metrics {
+			p.Metrics[j].eval(v, g, func(s model.Sample) { out = append(out, s) })
+		}
+		per[i] = out
+	}
+	var drop map[string]map[string]bool // overridden profile -> metric names
 	for i, p := range profiles {
 		for _, o := range p.Overrides {
+			if drop == nil {
+				drop = map[string]map[string]bool{}
+			}
 			if drop[o] == nil {
 				drop[o] = map[string]bool{}
 			}
@@ -180,20 +354,55 @@ func evaluate(profiles []*Profile, v *view, g *guard, emit func(model.Sample)) {
 			}
 		}
 	}
-	seen := map[string]bool{}
 	for i, p := range profiles {
 		for _, s := range per[i] {
 			if drop[p.Name][s.Name] {
 				continue
 			}
-			k := s.Key()
-			if seen[k] {
+			if v.duplicate(s) {
 				continue
 			}
-			seen[k] = true
 			emit(s)
 		}
 	}
+}
+
+// duplicate reports whether a series like s was kept already, and keeps
+// s otherwise: a hash of its key, checked against the sample itself,
+// rather than a key string per sample.
+func (v *view) duplicate(s model.Sample) bool {
+	v.key = model.AppendKey(v.key[:0], s.Name, s.Labels)
+	h := maphash.Bytes(v.seed, v.key)
+	j, ok := v.seen[h]
+	if !ok {
+		v.seen[h] = len(v.emitted)
+		v.emitted = append(v.emitted, s)
+		return false
+	}
+	if sameSeries(v.emitted[j], s) {
+		return true
+	}
+	if v.clash == nil { // two series, one hash: compare keys
+		v.clash = map[string]bool{model.SeriesKey(v.emitted[j].Name, v.emitted[j].Labels): true}
+	}
+	k := string(v.key)
+	if v.clash[k] {
+		return true
+	}
+	v.clash[k] = true
+	return false
+}
+
+func sameSeries(a, b model.Sample) bool {
+	if a.Name != b.Name || len(a.Labels) != len(b.Labels) {
+		return false
+	}
+	for i := range a.Labels {
+		if a.Labels[i] != b.Labels[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *Metric) eval(v *view, g *guard, emit func(model.Sample)) {
@@ -201,7 +410,7 @@ func (m *Metric) eval(v *view, g *guard, emit func(model.Sample)) {
 		if !m.keep(v, "") {
 			return
 		}
-		val, ok := m.value(v, g, v.vals[m.OID], "")
+		val, ok := m.value(v, g, v.at(m.OID, ""), "")
 		if !ok {
 			return
 		}
@@ -215,12 +424,14 @@ func (m *Metric) eval(v *view, g *guard, emit func(model.Sample)) {
 	var agg []float64
 	lines := -1 // rows allowed by line_count; -1: all
 	if m.LineCount != "" {
-		if n, ok := number(v.vals[m.LineCount]); ok && n >= 0 {
+		if n, ok := number(v.at(m.LineCount, "")); ok && n >= 0 {
 			lines = int(n)
 		}
 	}
-	seen := map[string]bool{} // values of the distinct column
-	for _, idx := range v.rows(m.Walk) {
+	var seen map[string]bool // values of the distinct column
+	lo, hi, skip := v.rows(m.Walk)
+	for r := lo; r < hi; r++ {
+		idx := v.sorted[r][skip:]
 		if lines >= 0 {
 			first, _, _ := strings.Cut(idx, ".")
 			if n, err := strconv.Atoi(first); err != nil || n < 1 || n > lines {
@@ -231,15 +442,18 @@ func (m *Metric) eval(v *view, g *guard, emit func(model.Sample)) {
 			continue
 		}
 		if m.Distinct != "" {
-			d := strings.TrimSpace(text(v.vals[m.Distinct+"."+idx]))
+			d := v.text(v.find(m.Distinct, idx))
 			if d != "" && seen[d] {
 				continue // another row of the same thing (a bind mount)
 			}
 			if d != "" {
+				if seen == nil {
+					seen = map[string]bool{}
+				}
 				seen[d] = true
 			}
 		}
-		val, ok := m.value(v, g, v.vals[m.Walk+"."+idx], idx)
+		val, ok := m.value(v, g, v.at(m.Walk, idx), idx)
 		if !ok {
 			continue
 		}
@@ -292,17 +506,16 @@ func (m *Metric) keep(v *view, idx string) bool {
 		return false
 	}
 	for _, w := range m.Where {
-		key := w.OID
-		if key == "" {
-			key = w.Column
-			if w.IndexPrefix != "" {
-				key += "." + w.IndexPrefix
-			}
-			if idx != "" {
-				key += "." + idx
-			}
+		var at int
+		switch {
+		case w.OID != "":
+			at = v.find(w.OID, "")
+		case w.IndexPrefix != "":
+			at = v.find3(w.Column, w.IndexPrefix, idx)
+		default:
+			at = v.find(w.Column, idx)
 		}
-		t := strings.TrimSpace(text(v.vals[key]))
+		t := v.text(at)
 		if len(w.In) > 0 && !contains(w.In, t) {
 			return false
 		}
@@ -387,28 +600,22 @@ func (m *Metric) value(v *view, g *guard, p gosnmp.SnmpPDU, idx string) (float64
 	if !isNum {
 		return 0, false
 	}
-	col := func(c string) string {
-		if idx == "" {
-			return c
-		}
-		return c + "." + idx
-	}
 	if m.DivideBy != "" {
-		d, ok := number(v.vals[col(m.DivideBy)])
+		d, ok := number(v.at(m.DivideBy, idx))
 		if !ok || d == 0 {
 			return 0, false
 		}
 		num /= d
 	}
 	if m.EntityScaleColumn != "" {
-		s, ok := number(v.vals[col(m.EntityScaleColumn)])
+		s, ok := number(v.at(m.EntityScaleColumn, idx))
 		if !ok || s < 1 || s > 17 {
 			return 0, false
 		}
 		num *= math.Pow(1000, s-9)
 	}
 	if m.PrecisionColumn != "" {
-		pr, ok := number(v.vals[col(m.PrecisionColumn)])
+		pr, ok := number(v.at(m.PrecisionColumn, idx))
 		if ok && pr >= -8 && pr <= 9 {
 			num /= math.Pow(10, pr)
 		}
@@ -442,49 +649,41 @@ func (m *Metric) labels(v *view, idx string) (model.Labels, bool) {
 	if len(m.Labels) == 0 {
 		return nil, true
 	}
-	pairs := make([]string, 0, 2*len(m.Labels))
+	ls := v.labels[:0]
 	for name, lf := range m.Labels {
-		if val, ok := lf.resolve(v, idx); ok { // unsigned, row: labels.go
-			pairs = append(pairs, name, val)
-			continue
-		}
-		val := ""
-		switch {
-		case lf.Value != "":
-			val = lf.Value
-		case lf.Index:
-			val = idx
-		case lf.IndexPart > 0:
-			parts := strings.Split(idx, ".")
-			if lf.IndexPart <= len(parts) {
-				val = parts[lf.IndexPart-1]
-			}
-		case lf.IndexString:
-			val = indexString(idx)
-		default:
-			for _, c := range lf.Column {
-				key := c
-				if idx != "" {
-					key = c + "." + idx
-				}
-				if t := strings.TrimSpace(text(v.vals[key])); t != "" {
-					val = t
-					break
-				}
-			}
-			if val == "" && lf.Default != nil {
-				val = *lf.Default
-			} else if val == "" {
-				val = idx // keep rows apart even without a name
-			}
-		}
-		if lf.Trim != "" {
-			val = strings.Trim(val, lf.Trim)
-		}
-		if mv, ok := lf.Map[val]; ok {
-			val = mv
-		}
-		pairs = append(pairs, name, val)
+		ls = append(ls, model.Label{Name: name, Value: lf.value(v, idx)}) // labels.go
 	}
-	return model.L(pairs...), true
+	// Sorted by name, as model.L does (a handful of labels: insertion).
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && ls[j].Name < ls[j-1].Name; j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
+	v.labels = ls
+	// The metrics of a row mostly carry the same labels (if_in_bytes_total
+	// and if_oper_up of one port): one slice for all of them. Samples'
+	// labels are read, never written (the scheduler merges them into new
+	// ones), so sharing is safe.
+	if prev, ok := v.byRow[idx]; ok && slices.Equal(prev, ls) {
+		return prev, true
+	}
+	out := slices.Clone(ls)
+	out = out[:len(out):len(out)] // an append by a reader never writes into a shared array
+	v.byRow[idx] = out
+	return out, true
+}
+
+// indexPart is part n (from 1) of a dotted index, "" past its end.
+func indexPart(idx string, n int) string {
+	for ; n > 1; n-- {
+		i := strings.IndexByte(idx, '.')
+		if i < 0 {
+			return ""
+		}
+		idx = idx[i+1:]
+	}
+	if i := strings.IndexByte(idx, '.'); i >= 0 {
+		return idx[:i]
+	}
+	return idx
 }

@@ -84,7 +84,7 @@ metrics:
 			return
 		}
 		as := ls.Get("as")
-		want := strings.TrimSpace(text(v.vals[col+"."+idx]))
+		want := v.text(v.find(col, idx))
 		if as != want && want != "" {
 			n, err1 := strconv.ParseInt(want, 10, 64)
 			u, err2 := strconv.ParseUint(as, 10, 32)

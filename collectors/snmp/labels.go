@@ -52,40 +52,33 @@ func checkLabelExtras(m *Metric, lf *LabelFrom) []string {
 	return errs
 }
 
-// resolve computes the label of a LabelFrom that uses the options of this
-// file (unsigned, row); ok is false for every other label, which the
-// engine computes itself. It follows the engine's rules otherwise: text
-// trimmed, the first non-empty column, default, else the row index; then
-// trim and map.
-func (lf LabelFrom) resolve(v *view, idx string) (string, bool) {
-	if !lf.Unsigned && lf.Row == nil {
-		return "", false
-	}
+// value computes a label for row idx ("" for a scalar): a fixed value,
+// the index or a part of it, or the text of the first non-empty column
+// (read at another row with row:), else the default, else the row index
+// (rows stay apart even without a name); then unsigned, trim and map.
+func (lf LabelFrom) value(v *view, idx string) string {
 	val := ""
 	switch {
 	case lf.Row != nil:
 		if row := lf.Row.of(v, idx); row != "" {
-			val = strings.TrimSpace(text(v.vals[lf.Column[0]+"."+row]))
-			if val == "" {
+			if val = v.text(v.find(lf.Column[0], row)); val == "" {
 				val = row // the referenced row has no name: its index still tells it apart
 			}
 		}
 		if val == "" && lf.Default != nil {
 			val = *lf.Default
 		}
+	case lf.Value != "":
+		val = lf.Value
 	case lf.Index:
 		val = idx
 	case lf.IndexPart > 0:
-		if parts := strings.Split(idx, "."); lf.IndexPart <= len(parts) {
-			val = parts[lf.IndexPart-1]
-		}
+		val = indexPart(idx, lf.IndexPart)
+	case lf.IndexString:
+		val = indexString(idx)
 	default:
 		for _, c := range lf.Column {
-			key := c
-			if idx != "" {
-				key = c + "." + idx
-			}
-			if t := strings.TrimSpace(text(v.vals[key])); t != "" {
+			if t := v.text(v.find(c, idx)); t != "" {
 				val = t
 				break
 			}
@@ -105,20 +98,16 @@ func (lf LabelFrom) resolve(v *view, idx string) (string, bool) {
 	if mv, ok := lf.Map[val]; ok {
 		val = mv
 	}
-	return val, true
+	return val
 }
 
 // of returns the row at which the label's column is read, "" if none.
 func (r *RowFrom) of(v *view, idx string) string {
 	if r.IndexPart > 0 {
-		parts := strings.Split(idx, ".")
-		if r.IndexPart <= len(parts) {
-			return parts[r.IndexPart-1]
-		}
-		return ""
+		return indexPart(idx, r.IndexPart)
 	}
 	for _, c := range r.Column {
-		t := strings.TrimSpace(text(v.vals[c+"."+idx]))
+		t := v.text(v.find(c, idx))
 		if t != "" && t != "0" && oidRE.MatchString(t) {
 			return t
 		}

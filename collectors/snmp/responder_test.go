@@ -15,15 +15,26 @@ type responder struct {
 	conn *net.UDPConn
 	oids []string // sorted
 	vals map[string]gosnmp.SnmpPDU
+	// Limits of a small agent (0: none):
+	// cut ends a GETBULK answer after this many varbinds (RFC 3416 lets an
+	// agent cut anywhere); tooBig answers tooBig to a GETBULK that asks for
+	// more (non-repeaters + repeaters × max-repetitions).
+	cut, tooBig int
 }
 
 func newResponder(t testing.TB, pdus []gosnmp.SnmpPDU) *responder {
+	t.Helper()
+	return newSmallResponder(t, pdus, 0, 0)
+}
+
+// newSmallResponder is a responder with the limits cut and tooBig.
+func newSmallResponder(t testing.TB, pdus []gosnmp.SnmpPDU, cut, tooBig int) *responder {
 	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &responder{conn: c, vals: map[string]gosnmp.SnmpPDU{}}
+	r := &responder{conn: c, vals: map[string]gosnmp.SnmpPDU{}, cut: cut, tooBig: tooBig}
 	for _, p := range pdus {
 		r.oids = append(r.oids, trimOID(p.Name))
 		r.vals[trimOID(p.Name)] = p
@@ -72,14 +83,42 @@ func (r *responder) serve() {
 				out = append(out, p)
 			}
 		case gosnmp.GetBulkRequest:
-			cur := trimOID(req.Variables[0].Name)
-			for i := 0; i < int(req.MaxRepetitions); i++ {
-				p, ok := r.next(cur)
+			// RFC 3416 4.2.3: non-repeaters once, then the repeaters
+			// interleaved, row by row, until every one is at the end.
+			nonRep := min(int(req.NonRepeaters), len(req.Variables))
+			if asked := nonRep + (len(req.Variables)-nonRep)*int(req.MaxRepetitions); r.tooBig > 0 && asked > r.tooBig {
+				resp := &gosnmp.SnmpPacket{Version: gosnmp.Version2c, Community: req.Community, PDUType: gosnmp.GetResponse,
+					RequestID: req.RequestID, Error: gosnmp.TooBig, Variables: req.Variables}
+				if b, err := resp.MarshalMsg(); err == nil {
+					_, _ = r.conn.WriteToUDP(b, from)
+				}
+				continue
+			}
+			for _, v := range req.Variables[:nonRep] {
+				p, _ := r.next(trimOID(v.Name))
 				out = append(out, p)
-				if !ok {
+			}
+			curs := make([]string, 0, len(req.Variables)-nonRep)
+			for _, v := range req.Variables[nonRep:] {
+				curs = append(curs, trimOID(v.Name))
+			}
+			for i := 0; i < int(req.MaxRepetitions) && len(curs) > 0; i++ {
+				ended := 0
+				for j, cur := range curs {
+					p, ok := r.next(cur)
+					out = append(out, p)
+					if !ok {
+						ended++
+						continue
+					}
+					curs[j] = trimOID(p.Name)
+				}
+				if ended == len(curs) {
 					break
 				}
-				cur = trimOID(p.Name)
+			}
+			if r.cut > 0 && len(out) > r.cut {
+				out = out[:r.cut]
 			}
 		}
 		resp := &gosnmp.SnmpPacket{Version: gosnmp.Version2c, Community: req.Community, PDUType: gosnmp.GetResponse,

@@ -47,6 +47,9 @@ type Config struct {
 	HistoryRetention time.Duration `yaml:"history_retention"`
 	// Silences are recurring maintenance windows.
 	Silences []Silence `yaml:"silences"`
+	// MemoryLimit is the Go soft memory limit (512MiB, 2GB; memory.go),
+	// read at start; empty: 80 % of the cgroup's memory.max, if any.
+	MemoryLimit string `yaml:"memory_limit"`
 	// Cluster (three nodes in three zones on embedded etcd) is decoded and
 	// checked by package cluster, which owns it; nil runs a single node.
 	Cluster *yaml.Node `yaml:"cluster"`

@@ -141,6 +141,9 @@ func (c *Config) validate(errs *Errors) {
 	if !oneOf(c.Log.Format, "text", "json") {
 		at(top, "log.format", "want text or json, got %q", c.Log.Format)
 	}
+	if _, err := c.MemoryLimitBytes(); err != nil {
+		at(top, "memory_limit", "%v", err)
+	}
 	if c.MaxConcurrent < 1 {
 		at(top, "max_concurrent_collections", "must be at least 1")
 	}

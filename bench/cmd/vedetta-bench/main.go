@@ -37,7 +37,7 @@ type options struct {
 	trials, concurrency, memTargets    int
 	pollInterval, latencyInterval      time.Duration
 	memInterval, timeout               time.Duration
-	community                          string
+	community, memLimit                string
 	upsRec, switchRec, memRec          string
 	tools                              tools
 }
@@ -58,6 +58,7 @@ func main() {
 	flag.DurationVar(&o.pollInterval, "poll-interval", 60*time.Second, "vedetta's interval in the poll-cost runs")
 	flag.DurationVar(&o.latencyInterval, "latency-interval", 10*time.Second, "poll interval of the poll-only latency run")
 	flag.DurationVar(&o.memInterval, "mem-interval", 30*time.Second, "interval of the memory run")
+	flag.StringVar(&o.memLimit, "mem-limit", "400MiB", "memory_limit of a second memory run (\"\": none)")
 	flag.DurationVar(&o.timeout, "timeout", 45*time.Minute, "the whole run's deadline")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (configs, logs)")
 	flag.StringVar(&level, "log-level", "info", "debug, info, warn")
@@ -173,7 +174,10 @@ func run(ctx context.Context, o *options) (string, error) {
 	} else {
 		rep.rules = ruleBench(ctx, o)
 	}
-	rep.mem = memoryRun(ctx, o)
+	rep.mem = memoryRun(ctx, o, "")
+	if o.memLimit != "" {
+		rep.memLimited = memoryRun(ctx, o, o.memLimit)
+	}
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}

@@ -53,6 +53,7 @@ type calibration struct {
 	samples  map[string]int              // kind -> samples vedetta emits
 	profiles map[string]string           // kind -> profiles auto-detection picked
 	useful   map[string]int64            // kind -> objects of the recording every tool is asked for
+	first    map[string]int64            // kind -> vedetta's first poll (auto-detection, GETBULKs not yet sized)
 }
 
 // usefulVarbinds counts the objects of a recording that the polled
@@ -88,7 +89,8 @@ var profilesLine = regexp.MustCompile(`(?m)^# profiles: (.*)$`)
 
 // calibrate counts the varbinds of one poll of each kind by each tool.
 func calibrate(ctx context.Context, o *options) (*calibration, error) {
-	cal := &calibration{varbinds: map[string]map[string]int64{}, samples: map[string]int{}, profiles: map[string]string{}, useful: map[string]int64{}}
+	cal := &calibration{varbinds: map[string]map[string]int64{}, samples: map[string]int{}, profiles: map[string]string{}, useful: map[string]int64{},
+		first: map[string]int64{}}
 	var err error
 	if cal.useful["ups"], err = usefulVarbinds(filepath.Join(o.snmprec, o.upsRec), apcUPSScalars, upsWalks); err != nil {
 		return nil, err
@@ -136,7 +138,10 @@ func calibrate(ctx context.Context, o *options) (*calibration, error) {
 				cal.samples[k]++
 			}
 		}
-		record(toolVedetta, k)
+		proxies[k].reset()
+	}
+	if err := calibrateDaemon(ctx, o, cal, proxies); err != nil {
+		return nil, err
 	}
 	if o.tools.exporter != "" {
 		ex, err := startExporter(ctx, o)
@@ -178,6 +183,50 @@ func calibrate(ctx context.Context, o *options) (*calibration, error) {
 		}
 	}
 	return cal, nil
+}
+
+// calibrateDaemon counts what the daemon fetches in its steady state: its
+// second poll of each agent, whose GETBULKs are sized by the first one's
+// row counts (the probe's single poll is a first poll).
+func calibrateDaemon(ctx context.Context, o *options, cal *calibration, proxies map[string]*countingProxy) error {
+	kinds := []string{"ups", "switch"}
+	var b strings.Builder
+	b.WriteString("targets:\n")
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "  - {name: %s, kind: snmp, class: %s, interval: 2s, snmp: {address: \"%s\", community: %s}}\n",
+			k, classOf(k), proxies[k].addr(), o.community)
+	}
+	d, err := startVedetta(ctx, o, "calibration", b.String())
+	if err != nil {
+		return err
+	}
+	defer d.p.stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		done := true
+		for _, k := range kinds {
+			done = done && len(proxies[k].burstCounts()) >= 3 // the third poll ends the second
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("calibration: the daemon did not poll three times in 30 s")
+		}
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	if cal.varbinds[toolVedetta] == nil {
+		cal.varbinds[toolVedetta] = map[string]int64{}
+	}
+	for _, k := range kinds {
+		bs := proxies[k].burstCounts()
+		cal.first[k], cal.varbinds[toolVedetta][k] = bs[0], bs[1]
+		slog.Info("calibration", "tool", toolVedetta, "device", k, "polls", bs)
+		proxies[k].reset()
+	}
+	return nil
 }
 
 // varbindsOf is the objects a round of s reads (the same for every tool).

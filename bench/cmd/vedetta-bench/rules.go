@@ -81,8 +81,9 @@ type memResult struct {
 
 // memoryRun: o.memTargets SNMP targets on the simulator serving a
 // recording of ~480 series each (dnos_z9100-on), the SNMP rule file, the
-// default windows; RSS after three rounds.
-func memoryRun(ctx context.Context, o *options) memResult {
+// default windows; RSS after three rounds. limit, when set, is the
+// daemon's memory_limit (its Go soft memory limit).
+func memoryRun(ctx context.Context, o *options, limit string) memResult {
 	res := memResult{}
 	s, err := startSim(ctx, o, o.memTargets, 0, []string{"switch=" + filepath.Join(o.snmprec, o.memRec)}, "switch:1")
 	if err != nil {
@@ -92,6 +93,9 @@ func memoryRun(ctx context.Context, o *options) memResult {
 	defer s.p.stop()
 	iv := o.memInterval
 	body := snmpTargets(s, o, iv.String()) + "rule_files: [" + filepath.Join(o.repo, "configs", "rules.d", "snmp.yaml") + "]\n"
+	if limit != "" {
+		body += "memory_limit: " + limit + "\n"
+	}
 	t0 := time.Now()
 	d, err := startVedetta(ctx, o, "memory", body)
 	if err != nil {
@@ -110,5 +114,10 @@ func memoryRun(ctx context.Context, o *options) memResult {
 	}
 	res.targets, res.up, res.series, res.ok = len(s.kinds), ri.up, ri.series, true
 	res.note = fmt.Sprintf("%s, interval %v, after 3 rounds; live series counted on /metrics after the RSS reading", o.memRec, iv)
+	if limit != "" {
+		res.note = "`memory_limit: " + limit + "`; " + res.note
+	} else {
+		res.note = "no memory limit (none in the config, no cgroup memory.max); " + res.note
+	}
 	return res
 }

@@ -233,6 +233,20 @@ type countingProxy struct {
 	packets  atomic.Int64
 	mu       sync.Mutex
 	clients  map[string]*net.UDPConn
+	// bursts: varbinds per burst of answers (a poll), a burst ending after
+	// burstGap without an answer; under mu.
+	bursts []int64
+	last   time.Time
+}
+
+// burstGap separates two polls of one agent at the proxy.
+const burstGap = 400 * time.Millisecond
+
+// burstCounts returns the varbinds of each poll so far.
+func (p *countingProxy) burstCounts() []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int64(nil), p.bursts...)
 }
 
 func newCountingProxy(ctx context.Context, upstream string) (*countingProxy, error) {
@@ -252,7 +266,13 @@ func newCountingProxy(ctx context.Context, upstream string) (*countingProxy, err
 
 func (p *countingProxy) addr() string { return p.conn.LocalAddr().String() }
 
-func (p *countingProxy) reset() { p.varbinds.Store(0); p.packets.Store(0) }
+func (p *countingProxy) reset() {
+	p.varbinds.Store(0)
+	p.packets.Store(0)
+	p.mu.Lock()
+	p.bursts = nil
+	p.mu.Unlock()
+}
 
 func (p *countingProxy) close() {
 	p.conn.Close()
@@ -294,13 +314,24 @@ func (p *countingProxy) back(up *net.UDPConn, client *net.UDPAddr) {
 		if err != nil {
 			return
 		}
+		var vbs int64
 		if pkt, err := dec.SnmpDecodePacket(buf[:n]); err == nil {
 			for _, v := range pkt.Variables {
 				if v.Type != gosnmp.EndOfMibView && v.Type != gosnmp.NoSuchObject && v.Type != gosnmp.NoSuchInstance {
-					p.varbinds.Add(1)
+					vbs++
 				}
 			}
 		}
+		p.varbinds.Add(vbs)
+		p.mu.Lock()
+		if now := time.Now(); len(p.bursts) == 0 || now.Sub(p.last) > burstGap {
+			p.bursts = append(p.bursts, vbs)
+			p.last = now
+		} else {
+			p.bursts[len(p.bursts)-1] += vbs
+			p.last = now
+		}
+		p.mu.Unlock()
 		p.packets.Add(1)
 		_, _ = p.conn.WriteToUDP(buf[:n], client)
 	}
