@@ -154,6 +154,7 @@ func (d *daemon) run(parent context.Context) error {
 		Handlers:    d.inboundRoutes(),
 		OnCall:      d.onCaller,
 		TargetError: d.engine.Cause,
+		UIAlways:    d.cfg.HTTP.UIAuth == "always",
 		Version:     versionString(),
 		Reloads: func() httpapi.Reload {
 			if r := d.reloaded.Load(); r != nil {

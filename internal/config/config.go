@@ -78,6 +78,10 @@ type HTTP struct {
 	// through a proxy perhaps): Twilio's webhooks are signed over it, so SMS
 	// replies are read only when it is set.
 	ExternalURL string `yaml:"external_url"`
+	// UIAuth says which views of the status page need a login: "writes"
+	// (acks, silences; the default on loopback) or "always" (every page;
+	// the default when listening on another address).
+	UIAuth string `yaml:"ui_auth"`
 }
 
 // Log sets the daemon's own logging.

@@ -231,3 +231,29 @@ func TestProblemsArePlaced(t *testing.T) {
 		}
 	}
 }
+
+// http.ui_auth: open read-only views on loopback, a login for every page
+// elsewhere, unless the config says.
+func TestUIAuthDefault(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ http, want, err string }{
+		{"", "writes", ""},
+		{"http: {listen: \"[::1]:9750\"}\n", "writes", ""},
+		{"http: {listen: 0.0.0.0:9750}\n", "always", ""},
+		{"http: {listen: 10.0.0.5:9750, ui_auth: writes}\n", "writes", ""},
+		{"http: {ui_auth: sometimes}\n", "", "http.ui_auth: want writes"},
+	} {
+		p := write(t, dir, "v.yaml", base+tc.http)
+		c, err := Load(p)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: %v, want %s", tc.http, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tc.http, err)
+		case c.HTTP.UIAuth != tc.want:
+			t.Errorf("%q: ui_auth %q, want %q", tc.http, c.HTTP.UIAuth, tc.want)
+		}
+	}
+}

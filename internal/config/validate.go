@@ -126,6 +126,17 @@ func (c *Config) validate(errs *Errors) {
 		errs.List = append(errs.List, c.ErrAt(o, field, fmt.Sprintf(format, args...)))
 	}
 	top := Origin{File: c.File}
+	if host, _, err := net.SplitHostPort(c.HTTP.Listen); err == nil && c.HTTP.UIAuth == "" {
+		// Read-only views stay open on loopback, like the rest of the API;
+		// on any other address the page asks for the login first.
+		c.HTTP.UIAuth = "always"
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			c.HTTP.UIAuth = "writes"
+		}
+	}
+	if c.HTTP.UIAuth != "" && !oneOf(c.HTTP.UIAuth, "writes", "always") {
+		at(top, "http.ui_auth", "want writes (a login for acks and silences) or always (for every page), got %q", c.HTTP.UIAuth)
+	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		at(top, "http.listen", "want host:port, got %q", c.HTTP.Listen)
 	}

@@ -45,6 +45,9 @@ type Source struct {
 	Reloads func() Reload
 
 	Handlers map[string]http.Handler // extra routes ("POST /path") owned by other rooms
+	// UIAlways makes every page of the status page need the login, not
+	// only writes (http.ui_auth: always).
+	UIAlways bool
 	// TargetError is why a target's last collection failed ("" when it
 	// worked), for its page.
 	TargetError func(target string) string

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,14 +85,14 @@ func newUI(src Source, log *slog.Logger) (*ui, error) {
 func (u *ui) register(mux *http.ServeMux) {
 	static, _ := fs.Sub(uiFS, "ui/static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /{$}", u.overview)
-	mux.HandleFunc("GET /problems", u.problems)
-	mux.HandleFunc("GET /problems.json", u.problemsJSON)
-	mux.HandleFunc("GET /alarm/{id}", u.alarm)
-	mux.HandleFunc("GET /silences", u.silences)
-	mux.HandleFunc("GET /room", u.room)
-	mux.HandleFunc("GET /history", u.history)
-	mux.HandleFunc("GET /target/{name}", u.target)
+	mux.HandleFunc("GET /{$}", u.read(u.overview))
+	mux.HandleFunc("GET /problems", u.read(u.problems))
+	mux.HandleFunc("GET /problems.json", u.read(u.problemsJSON))
+	mux.HandleFunc("GET /alarm/{id}", u.read(u.alarm))
+	mux.HandleFunc("GET /silences", u.read(u.silences))
+	mux.HandleFunc("GET /room", u.read(u.room))
+	mux.HandleFunc("GET /history", u.read(u.history))
+	mux.HandleFunc("GET /target/{name}", u.read(u.target))
 	mux.HandleFunc("GET /login", u.loginPage)
 	mux.HandleFunc("POST /login", u.login)
 	mux.HandleFunc("POST /logout", u.write(u.logout))
@@ -99,6 +100,24 @@ func (u *ui) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /alarm/{id}/unack", u.write(u.unack))
 	mux.HandleFunc("POST /silences", u.write(u.addSilence))
 	mux.HandleFunc("POST /silences/{id}/expire", u.write(u.expireSilence))
+}
+
+// read lets a read-only view through, or, with http.ui_auth: always and
+// no session, sends the browser to the login page first.
+func (u *ui) read(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if u.src.UIAlways {
+			if _, ok := u.session(r); !ok {
+				if strings.HasSuffix(r.URL.Path, ".json") {
+					http.Error(w, "log in first (http.ui_auth: always)", http.StatusUnauthorized)
+					return
+				}
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+		}
+		h(w, r)
+	}
 }
 
 // page is what every template gets.

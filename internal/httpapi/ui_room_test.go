@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -81,5 +83,41 @@ func TestWithUnit(t *testing.T) {
 		if got := withUnit(tc.name, tc.v); got != tc.want {
 			t.Errorf("withUnit(%s, %v) = %q, want %q", tc.name, tc.v, got, tc.want)
 		}
+	}
+}
+
+// With http.ui_auth: always every view asks for the login first (a
+// listener beyond loopback); after it, the page the user asked for.
+func TestUIAuthAlways(t *testing.T) {
+	src, _ := farm(t, 3, 3)
+	src.UIAlways = true
+	ts := startUI(t, src)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	for _, p := range []string{"/", "/problems", "/room", "/history", "/silences", "/target/t1"} {
+		r, err := c.Get(ts.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.Request.URL.Path != "/login" || r.Request.URL.Query().Get("next") != p {
+			t.Errorf("GET %s ended at %s, want the login page with next=%s", p, r.Request.URL, p)
+		}
+	}
+	if code, _ := get(t, c, ts.URL+"/problems.json"); code != 401 {
+		t.Errorf("/problems.json without a session: %d, want 401", code)
+	}
+	_, body := get(t, c, ts.URL+"/login?next=/room")
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token in the login form")
+	}
+	r, err := c.PostForm(ts.URL+"/login", url.Values{"token": {"s3cret-token"}, "csrf": {m[1]}, "next": {"/room"}})
+	if err != nil || r.StatusCode != 200 || r.Request.URL.Path != "/room" {
+		t.Fatalf("login: %v %v", err, r)
+	}
+	r.Body.Close()
+	if code, _ := get(t, c, ts.URL+"/problems.json"); code != 200 {
+		t.Errorf("/problems.json with a session: %d", code)
 	}
 }
