@@ -20,7 +20,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 const (
@@ -451,97 +450,6 @@ func (e *Etcd) MoveLeaderAway(ctx context.Context) error {
 	}
 	return errors.New("cluster: move raft leader: no other member is healthy")
 }
-
-// DBSize is the size of this member's backend file (the external
-// cluster's first endpoint's), which the quota (2 GiB embedded) bounds:
-// past it etcd refuses every write until defragmented.
-func (e *Etcd) DBSize(ctx context.Context) (int64, error) {
-	size, _, err := e.DBUse(ctx)
-	return size, err
-}
-
-// DBUse is this member's database file size and the part of it in use
-// (the rest is what a defragmentation gives back).
-func (e *Etcd) DBUse(ctx context.Context) (size, inUse int64, err error) {
-	s, err := e.Client.Status(ctx, e.local)
-	if err != nil {
-		return 0, 0, fmt.Errorf("cluster: etcd status: %w", err)
-	}
-	return s.DbSize, s.DbSizeInUse, nil
-}
-
-// Quota is the embedded members' backend quota: past it etcd refuses
-// writes (NOSPACE), so the daemon watches the size against it.
-const Quota = quotaBytes
-
-// Defragment gives this member's free pages back to the file system. It
-// blocks the member's reads and writes while it runs, so only this one
-// member is done (an external cluster's members are the operator's).
-func (e *Etcd) Defragment(ctx context.Context) error {
-	if _, err := e.Client.Defragment(ctx, e.local); err != nil {
-		return fmt.Errorf("cluster: defragment: %w", err)
-	}
-	return nil
-}
-
-// slogCore hands etcd's zap logging to slog, one level down: etcd warns
-// about ordinary peer churn (a peer restarting, a slow fsync) and those
-// belong at debug in an alerting daemon's log.
-type slogCore struct {
-	log    *slog.Logger
-	fields []zapcore.Field
-}
-
-func slogLevel(l zapcore.Level) slog.Level {
-	switch {
-	case l >= zapcore.DPanicLevel:
-		return slog.LevelError
-	case l >= zapcore.ErrorLevel:
-		return slog.LevelWarn
-	case l >= zapcore.WarnLevel:
-		return slog.LevelDebug
-	default:
-		return slog.LevelDebug - 4
-	}
-}
-
-func (c slogCore) Enabled(l zapcore.Level) bool {
-	return l >= zapcore.WarnLevel && c.log.Enabled(context.Background(), slogLevel(l))
-}
-
-func (c slogCore) With(fields []zapcore.Field) zapcore.Core {
-	return slogCore{log: c.log, fields: append(slices.Clip(c.fields), fields...)}
-}
-
-func (c slogCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if c.Enabled(ent.Level) {
-		return ce.AddCore(ent, c)
-	}
-	return ce
-}
-
-func (c slogCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
-	enc := zapcore.NewMapObjectEncoder()
-	for _, f := range c.fields {
-		f.AddTo(enc)
-	}
-	for _, f := range fields {
-		f.AddTo(enc)
-	}
-	keys := make([]string, 0, len(enc.Fields))
-	for k := range enc.Fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	attrs := make([]slog.Attr, 0, len(keys))
-	for _, k := range keys {
-		attrs = append(attrs, slog.Any(k, enc.Fields[k]))
-	}
-	c.log.LogAttrs(context.Background(), slogLevel(ent.Level), ent.Message, attrs...)
-	return nil
-}
-
-func (c slogCore) Sync() error { return nil }
 
 // Dial connects a client to the etcd this member's daemon uses (its
 // embedded member's client port, or the external endpoints): for the
