@@ -1,8 +1,11 @@
 package snmp
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vedetta-dc/vedetta/model"
 )
 
 // RowFrom says at which row a label's column is read, when it is not the
@@ -126,4 +129,48 @@ func unsigned32(s string) string {
 		return s
 	}
 	return strconv.FormatUint(uint64(uint32(n)), 10)
+}
+
+// labels builds the sample's labels for row idx ("" for a scalar).
+func (m *Metric) labels(v *view, idx string) (model.Labels, bool) {
+	if len(m.Labels) == 0 {
+		return nil, true
+	}
+	ls := v.labels[:0]
+	for name, lf := range m.Labels {
+		ls = append(ls, model.Label{Name: name, Value: lf.value(v, idx)}) // labels.go
+	}
+	// Sorted by name, as model.L does (a handful of labels: insertion).
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && ls[j].Name < ls[j-1].Name; j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
+	v.labels = ls
+	// The metrics of a row mostly carry the same labels (if_in_bytes_total
+	// and if_oper_up of one port): one slice for all of them. Samples'
+	// labels are read, never written (the scheduler merges them into new
+	// ones), so sharing is safe.
+	if prev, ok := v.byRow[idx]; ok && slices.Equal(prev, ls) {
+		return prev, true
+	}
+	out := slices.Clone(ls)
+	out = out[:len(out):len(out)] // an append by a reader never writes into a shared array
+	v.byRow[idx] = out
+	return out, true
+}
+
+// indexPart is part n (from 1) of a dotted index, "" past its end.
+func indexPart(idx string, n int) string {
+	for ; n > 1; n-- {
+		i := strings.IndexByte(idx, '.')
+		if i < 0 {
+			return ""
+		}
+		idx = idx[i+1:]
+	}
+	if i := strings.IndexByte(idx, '.'); i >= 0 {
+		return idx[:i]
+	}
+	return idx
 }
