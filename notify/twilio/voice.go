@@ -166,11 +166,8 @@ func NewVoice(name string, cfg VoiceConfig, log *slog.Logger) (*Voice, error) {
 	if err != nil {
 		return nil, err
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	return &Voice{acct: acct, lang: cfg.Language, words: words, ringTimeout: cfg.RingTimeout, callTimeout: cfg.CallTimeout,
-		statusPoll: cfg.StatusPoll, log: log.With("provider", acct.name), calls: map[string]*liveCall{}}, nil
+		statusPoll: cfg.StatusPoll, log: acct.log, calls: map[string]*liveCall{}}, nil
 }
 
 // Name is the provider's configured name.
