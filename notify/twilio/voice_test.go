@@ -280,3 +280,83 @@ func TestNewVoiceChecks(t *testing.T) {
 		t.Errorf("Send without external URL: %v", err)
 	}
 }
+
+// Whatever an alarm says, the call's TwiML is XML Twilio can read: it
+// parses, its <Gather> posts to the action given, and it reads the alarm
+// and the prompt.
+func FuzzCallTwiML(f *testing.F) {
+	f.Add(`[vedetta dc1] FIRING critical: UPSOnBattery on ups-b: load 80% <on battery> & "runtime" [ab12cd]`, "ab12cd", true)
+	f.Add("]]><Say>injected</Say><![CDATA[", "a/b?c=d&e", false)
+	f.Add("\x00\xff\ufffe[[[", "", true)
+	f.Fuzz(func(t *testing.T, subject, ref string, italian bool) {
+		lang := "en-US"
+		if italian {
+			lang = "it-IT"
+		}
+		w := languages[lang[:2]]
+		action := "https://v.example" + VoicePath + "/" + url.PathEscape(ref)
+		doc := CallTwiML(lang, w, action, notify.Message{AlarmID: ref, Subject: subject})
+		var parsed struct {
+			XMLName xml.Name `xml:"Response"`
+			Gather  []struct {
+				Action string   `xml:"action,attr"`
+				Say    []string `xml:"Say"`
+			} `xml:"Gather"`
+			Say []string `xml:"Say"`
+		}
+		if err := xml.Unmarshal([]byte(doc), &parsed); err != nil {
+			t.Fatalf("not XML: %v\n%s", err, doc)
+		}
+		if len(parsed.Gather) != 1 || parsed.Gather[0].Action != action || len(parsed.Gather[0].Say) != 3 || len(parsed.Say) != 1 {
+			t.Fatalf("shape: %+v", parsed)
+		}
+		g := parsed.Gather[0]
+		if !strings.HasPrefix(g.Say[0], w.intro) || g.Say[1] != w.prompt || parsed.Say[0] != w.noKey {
+			t.Fatalf("says %q then %q", g.Say, parsed.Say)
+		}
+	})
+}
+
+// The key webhook never panics and never acknowledges for a call it is
+// not following, whatever the form, even correctly signed.
+func FuzzVoiceWebhook(f *testing.F) {
+	f.Add("/ab12cd", "CallSid=CA1&To=%2B393331234567&Digits=4&AccountSid=AC0123", true)
+	f.Add("/", "Digits=6", false)
+	f.Add("/%zz", "a=%zz&&&=", true)
+	v, err := NewVoice("v", VoiceConfig{AccountSID: "AC0123", AuthToken: "tok0123", From: "+15550001111"}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	acks := 0
+	in := &VoiceInbound{Base: "https://v.example", Providers: []*Voice{v}, Receivers: map[string]string{"+393331234567": "oncall"},
+		OnAck: func(context.Context, Key) bool { acks++; return true }}
+	f.Fuzz(func(t *testing.T, path, body string, sign bool) {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t\r\n#?") {
+			return
+		}
+		req, err := http.NewRequest(http.MethodPost, "https://v.example"+VoicePath+path, strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if sign {
+			form, err := url.ParseQuery(body)
+			if err != nil {
+				return
+			}
+			first := url.Values{}
+			for k, vs := range form {
+				first[k] = vs[:1] // the validator sees the first value of each
+			}
+			req.Header.Set("X-Twilio-Signature", testpeer.TwilioSignature("tok0123", in.Base+req.URL.EscapedPath(), first))
+		}
+		rec := httptest.NewRecorder()
+		in.ServeHTTP(rec, req)
+		if acks != 0 {
+			t.Fatalf("acknowledged a call nobody placed: %s %s", path, body)
+		}
+		if rec.Code == http.StatusOK && !strings.Contains(rec.Body.String(), "<Response>") {
+			t.Fatalf("HTTP 200 without TwiML: %q", rec.Body.String())
+		}
+	})
+}
