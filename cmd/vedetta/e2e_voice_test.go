@@ -194,6 +194,29 @@ func TestE2EVoiceNoAnswerEscalates(t *testing.T) {
 	t.Logf("%d calls placed", len(calls))
 }
 
+// 6 pressed on the call runs the next escalation step at once: the
+// backup gets its SMS seconds after the key, not at the step's after: (a
+// minute); the alarm stays unacknowledged.
+func TestE2EVoiceSixEscalatesNow(t *testing.T) {
+	t.Parallel()
+	r := newVoiceRig(t, "    channels: [voice]\n", "1m")
+	r.twilio.SetCallFlow(testpeer.CallFlow{Digits: "6"})
+	r.values(ports(1, "1"))
+	r.start()
+	r.values(ports(1, "0"))
+	testpeer.WaitFor(t, 15*time.Second, "the call", func() bool { return len(portDownCalls(r)) > 0 })
+	start := time.Now()
+	testpeer.WaitFor(t, 10*time.Second, "the escalation SMS to backup", func() bool { return anyContains(r.sms("+390000000002"), "ge-0/0/0") })
+	t.Logf("escalated %s after the call was placed", time.Since(start).Round(100*time.Millisecond))
+	c := portDownCalls(r)[0]
+	if c.Pressed != "6" || c.ActionStatus != 200 || !strings.Contains(c.Answer, "passo al prossimo") {
+		t.Errorf("key 6: HTTP %d %q (%s)", c.ActionStatus, c.Answer, c.ActionErr)
+	}
+	if a := alarmOf(t, r, portDownID(t, r)); a.Notice.Ack != nil {
+		t.Errorf("acknowledged by a 6: %+v", a.Notice.Ack)
+	}
+}
+
 // vedetta check names file, line and field for the voice channel's
 // problems: its provider's own checks, a language without phrases, no
 // http.external_url for the key to come back to.

@@ -53,5 +53,19 @@ func (d *daemon) twilioVoice(cfg *config.Config, chans map[string]notify.Notifie
 			log.Info("acknowledged by phone", "call_sid", k.CallSID, "to", k.To, "receiver", k.Receiver, "ref", k.Ref, "alarms", n)
 			return n > 0
 		},
+		OnEscalate: func(_ context.Context, k twilio.Key) {
+			disp := d.disp.Load()
+			if disp == nil {
+				// A cluster member that is not the dispatcher: the call
+				// still ends unacknowledged, the step runs at its after:.
+				log.Warn("key 6 on a call: not the dispatcher, escalation left to its schedule", "call_sid", k.CallSID, "ref", k.Ref)
+				return
+			}
+			n, err := dispatch.EscalateByCall(disp, k.To, k.Ref, k.Receiver+" ("+k.To+")")
+			if err != nil {
+				log.Warn("key 6 on a call not acted on", "call_sid", k.CallSID, "to", k.To, "ref", k.Ref, "err", err)
+			}
+			log.Info("escalated by phone", "call_sid", k.CallSID, "to", k.To, "receiver", k.Receiver, "ref", k.Ref, "alarms", n)
+		},
 	}
 }

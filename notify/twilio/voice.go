@@ -369,8 +369,9 @@ type Key struct {
 // X-Twilio-Signature like the SMS webhook. A bad signature is refused
 // (403); a call that is not being followed, or whose number or ref do not
 // match it, gets a goodbye and nothing is done. 4 calls OnAck and says its
-// result; 6 ends the call unacknowledged (the provider's attempt fails:
-// the next provider, the next round and the escalation steps follow).
+// result; 6 calls OnEscalate (the next escalation step, now) and ends the
+// call unacknowledged (the provider's attempt fails: the next provider,
+// the next round and the remaining escalation steps follow).
 type VoiceInbound struct {
 	// Base is http.external_url without the trailing "/": the signature
 	// covers the full URL.
@@ -381,7 +382,9 @@ type VoiceInbound struct {
 	// OnAck acknowledges what the call was about; it returns false when
 	// nothing was acknowledged (the caller then hears so).
 	OnAck func(ctx context.Context, k Key) (ok bool)
-	Log   *slog.Logger
+	// OnEscalate runs the next escalation step of what the call was about.
+	OnEscalate func(ctx context.Context, k Key)
+	Log        *slog.Logger
 }
 
 func (in *VoiceInbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -442,6 +445,9 @@ func (in *VoiceInbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// outcome stays open until it ends.
 		voiceAnswer(w, prov.lang, prov.words.gone, "")
 	case "6":
+		if in.OnEscalate != nil {
+			in.OnEscalate(r.Context(), k)
+		}
 		lc.press("6")
 		voiceAnswer(w, prov.lang, prov.words.escalated, "")
 	default:

@@ -101,6 +101,7 @@ type voiceHook struct {
 	url    string
 	mu     sync.Mutex
 	acks   []Key
+	escs   []Key
 	refuse bool // OnAck acknowledges nothing
 }
 
@@ -112,6 +113,11 @@ func startVoiceHook(t *testing.T, v *Voice) *voiceHook {
 			defer h.mu.Unlock()
 			h.acks = append(h.acks, k)
 			return !h.refuse
+		},
+		OnEscalate: func(_ context.Context, k Key) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.escs = append(h.escs, k)
 		}}
 	srv := httptest.NewServer(h.in)
 	t.Cleanup(srv.Close)
@@ -124,6 +130,12 @@ func (h *voiceHook) got() []Key {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]Key(nil), h.acks...)
+}
+
+func (h *voiceHook) escalated() []Key {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Key(nil), h.escs...)
 }
 
 // A call's outcome, for each way a call plays out at the Twilio server:
@@ -140,22 +152,23 @@ func TestVoiceCallOutcomes(t *testing.T) {
 		ok        bool
 		permanent bool
 		acks      int
+		escs      int
 		answer    string // in the TwiML answering the key
 	}{
-		{"4 pressed", testpeer.CallFlow{Digits: "4"}, false, true, false, 1, "Confermato"},
-		{"4 pressed, nothing to acknowledge", testpeer.CallFlow{Digits: "4"}, true, false, false, 1, "non è più seguita"},
-		{"6 pressed", testpeer.CallFlow{Digits: "6"}, false, false, false, 0, "passo al prossimo"},
-		{"other key", testpeer.CallFlow{Digits: "9"}, false, false, false, 0, "Non ho capito"},
-		{"answered, no key", testpeer.CallFlow{}, false, false, false, 0, ""},
-		{"no answer", testpeer.CallFlow{NoAnswer: true}, false, false, false, 0, ""},
-		{"busy", testpeer.CallFlow{NoAnswer: true, Status: "busy"}, false, false, false, 0, ""},
-		{"failed", testpeer.CallFlow{NoAnswer: true, Status: "failed"}, false, false, true, 0, ""},
+		{"4 pressed", testpeer.CallFlow{Digits: "4"}, false, true, false, 1, 0, "Confermato"},
+		{"4 pressed, nothing to acknowledge", testpeer.CallFlow{Digits: "4"}, true, false, false, 1, 0, "non è più seguita"},
+		{"6 pressed", testpeer.CallFlow{Digits: "6"}, false, false, false, 0, 1, "passo al prossimo"},
+		{"other key", testpeer.CallFlow{Digits: "9"}, false, false, false, 0, 0, "Non ho capito"},
+		{"answered, no key", testpeer.CallFlow{}, false, false, false, 0, 0, ""},
+		{"no answer", testpeer.CallFlow{NoAnswer: true}, false, false, false, 0, 0, ""},
+		{"busy", testpeer.CallFlow{NoAnswer: true, Status: "busy"}, false, false, false, 0, 0, ""},
+		{"failed", testpeer.CallFlow{NoAnswer: true, Status: "failed"}, false, false, true, 0, 0, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tw.Reset()
 			tw.SetCallFlow(c.flow)
 			h.mu.Lock()
-			h.acks, h.refuse = nil, c.refuse
+			h.acks, h.escs, h.refuse = nil, nil, c.refuse
 			h.mu.Unlock()
 			m := testMessage("+393331234567")
 			err := v.Send(context.Background(), m)
@@ -190,6 +203,9 @@ func TestVoiceCallOutcomes(t *testing.T) {
 			if got := h.got(); len(got) != c.acks || c.acks > 0 && (got[0].Ref != m.AlarmID || got[0].Receiver != "oncall" ||
 				got[0].To != m.Recipient || got[0].CallSID != call.SID) {
 				t.Errorf("acks %+v, want %d for %s", got, c.acks, m.AlarmID)
+			}
+			if got := h.escalated(); len(got) != c.escs || c.escs > 0 && (got[0].Ref != m.AlarmID || got[0].Digit != "6") {
+				t.Errorf("escalations %+v, want %d", got, c.escs)
 			}
 			if c.flow.Digits != "" && (call.ActionStatus != 200 || !strings.Contains(call.Answer, c.answer)) {
 				t.Errorf("key answered HTTP %d %q, want %q", call.ActionStatus, call.Answer, c.answer)
@@ -240,8 +256,8 @@ func TestVoiceWebhookRefuses(t *testing.T) {
 			if c.status == http.StatusOK && !strings.Contains(body, "Non è stato fatto nulla") {
 				t.Errorf("answer %q", body)
 			}
-			if got := h.got(); len(got) != 0 {
-				t.Errorf("acted on: %+v", got)
+			if got := h.got(); len(got) != 0 || len(h.escalated()) != 0 {
+				t.Errorf("acted on: %+v %+v", got, h.escalated())
 			}
 		})
 	}
