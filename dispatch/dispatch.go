@@ -50,6 +50,7 @@ type Dispatcher struct {
 	notices  map[string]*Notice // committed notices, by alarm id
 	silences map[string]*Silence
 	inflight map[string]bool
+	calling  map[string]bool // voice numbers with a call in progress: one at a time
 	buckets  map[string]smsBucket // the SMS throttle, per number
 	spent    map[string]bool      // SMS in flight that spent a token (refunded if not sent)
 	// unsaved holds outcomes of sends whose write failed (a full disk):
@@ -92,7 +93,7 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		parents: map[string][]string{}, smsLimits: smsLimits{Burst: 3, Every: time.Minute},
 		log: log, now: time.Now, wake: make(chan struct{}, 1), owner: instance(), ob: newOutbox(),
 		backoff: notify.Backoff,
-		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{},
+		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{}, calling: map[string]bool{},
 		buckets: map[string]smsBucket{}, spent: map[string]bool{}, unsaved: map[string]Delivery{},
 	}
 	if s := cfg.Notify.SMS; s != nil {

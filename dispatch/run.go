@@ -106,7 +106,7 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 				wasSending[x.Key] = true
 			}
 		}
-		claim := d.throttleSMS(ready, now)
+		claim := d.oneCallPerNumber(d.throttleSMS(ready, now))
 		if len(claim) > limit {
 			claim = claim[:limit]
 		}
@@ -127,12 +127,36 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 	d.spendSMS(out, wasSending, now)
 	d.mu.Lock()
 	for _, x := range out {
+		if x.Channel == "voice" {
+			d.calling[x.Recipient] = true
+		}
 		d.inflight[x.Key] = true
 		for _, k := range x.DigestOf {
 			d.inflight[k] = true
 		}
 	}
 	d.mu.Unlock()
+	return out
+}
+
+// oneCallPerNumber keeps, of the voice deliveries, the first to each
+// number that has no call in progress: a phone rings for one alarm at a
+// time (a second call would find it busy); the others wait in the outbox
+// for the next scan.
+func (d *Dispatcher) oneCallPerNumber(claim []Delivery) []Delivery {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := claim[:0:0]
+	taken := map[string]bool{}
+	for _, x := range claim {
+		if x.Channel == "voice" {
+			if d.calling[x.Recipient] || taken[x.Recipient] {
+				continue
+			}
+			taken[x.Recipient] = true
+		}
+		out = append(out, x)
+	}
 	return out
 }
 
@@ -149,6 +173,9 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	defer func() {
 		d.mu.Lock()
 		delete(d.inflight, x.Key)
+		if x.Channel == "voice" {
+			delete(d.calling, x.Recipient)
+		}
 		for _, k := range x.DigestOf {
 			delete(d.inflight, k)
 		}

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -120,5 +121,40 @@ func TestEscalateByCall(t *testing.T) {
 	}
 	if _, err := x.d.EscalateNow("nope", "x"); !errors.Is(err, ErrNoAlarm) {
 		t.Errorf("EscalateNow of an unknown alarm: %v", err)
+	}
+}
+
+// A phone rings for one alarm at a time: two alarms at once are two calls,
+// one after the other; e-mail is not held.
+func TestOneCallPerNumber(t *testing.T) {
+	x := newVoiceTest(t)
+	x.event(firing("v6", "critical", "target", "ups-f"), model.EventFiring)
+	x.event(firing("v7", "critical", "target", "ups-g"), model.EventFiring)
+	x.d.housekeeping()
+	count := func(ds []Delivery) (calls, mails int) {
+		for _, d := range ds {
+			switch d.Channel {
+			case "voice":
+				calls++
+			case "email":
+				mails++
+			}
+		}
+		return
+	}
+	first := x.d.due()
+	if calls, mails := count(first); calls != 1 || mails != 2 {
+		t.Fatalf("first scan: %d calls, %d e-mails; want 1 and 2", calls, mails)
+	}
+	// While the call is in progress the second waits.
+	if calls, _ := count(x.d.due()); calls != 0 {
+		t.Fatalf("a second call to the number while the first rings")
+	}
+	for _, d := range first {
+		x.d.send(context.Background(), d)
+	}
+	second := x.d.due()
+	if calls, _ := count(second); calls != 1 || second[0].Ref == first[0].Ref {
+		t.Fatalf("after the first call: %+v", second)
 	}
 }

@@ -38,6 +38,7 @@ const (
 	// DefaultCallTimeout bounds a whole call from its creation: ringing,
 	// reading the alarm, waiting for the key.
 	DefaultCallTimeout = 90 * time.Second
+	MaxCallTimeout     = 2 * time.Minute
 )
 
 // VoiceConfig is the twilio: block of a voice provider: the account (as for
@@ -51,7 +52,7 @@ type VoiceConfig struct {
 	// Language of the <Say> and of the fixed phrases: it-IT, en-US, en-GB...
 	Language string `yaml:"language"`
 	// RingTimeout is how long Twilio lets the phone ring (its Timeout
-	// parameter, 5-600 s). Default 30s: shorter than most voicemails.
+	// parameter; 5s to 100s here). Default 30s: shorter than most voicemails.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
 	// CallTimeout is how long the call's outcome is followed; a call still
 	// going without a 4 by then counts as not acknowledged. Default 90s.
@@ -155,8 +156,13 @@ func NewVoice(name string, cfg VoiceConfig, log *slog.Logger) (*Voice, error) {
 			*d.v = d.def
 		}
 	}
-	if cfg.RingTimeout < 5*time.Second || cfg.RingTimeout > 600*time.Second {
-		return fail("ring_timeout", "Twilio rings 5s to 600s, got %s", cfg.RingTimeout)
+	if cfg.RingTimeout < 5*time.Second || cfg.RingTimeout > 100*time.Second {
+		return fail("ring_timeout", "want 5s to 100s (Twilio rings 5-600 s; a call must end within call_timeout), got %s", cfg.RingTimeout)
+	}
+	if cfg.CallTimeout > MaxCallTimeout {
+		// The dispatcher bounds one send (every provider of the channel)
+		// by two minutes of its three-minute lease.
+		return fail("call_timeout", "at most %s (a send's bound), got %s", MaxCallTimeout, cfg.CallTimeout)
 	}
 	if cfg.CallTimeout <= cfg.RingTimeout {
 		return fail("call_timeout", "must be longer than ring_timeout (%s): the call rings, then speaks", cfg.RingTimeout)

@@ -275,6 +275,7 @@ func TestNewVoiceChecks(t *testing.T) {
 		{"language without phrases", func(c *VoiceConfig) { c.Language = "de-DE" }, "language"},
 		{"ring too short", func(c *VoiceConfig) { c.RingTimeout = time.Second }, "ring_timeout"},
 		{"call shorter than ring", func(c *VoiceConfig) { c.RingTimeout, c.CallTimeout = time.Minute, 30*time.Second }, "call_timeout"},
+		{"call longer than a send", func(c *VoiceConfig) { c.CallTimeout = 3 * time.Minute }, "call_timeout"},
 		{"bad account", func(c *VoiceConfig) { c.AccountSID = "XX1" }, "account_sid"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
