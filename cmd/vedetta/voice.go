@@ -28,6 +28,7 @@ func (d *daemon) twilioVoice(cfg *config.Config, chans map[string]notify.Notifie
 	if len(provs) == 0 || cfg.HTTP.ExternalURL == "" {
 		return nil
 	}
+
 	known := map[string]string{}
 	for _, r := range cfg.Receivers {
 		for _, n := range r.Voice {

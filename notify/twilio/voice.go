@@ -63,7 +63,7 @@ type VoiceConfig struct {
 // phrases are the fixed words of a call, per language (the part before
 // the "-").
 type phrases struct {
-	intro, prompt, noKey, acked, escalated, notUnderstood, gone string
+	intro, prompt, noKey, acked, notAcked, escalated, notUnderstood, gone string
 }
 
 var languages = map[string]phrases{
@@ -72,6 +72,7 @@ var languages = map[string]phrases{
 		prompt:        "Press 4 to acknowledge, 6 to escalate.",
 		noKey:         "No key pressed. The alarm is not acknowledged. Goodbye.",
 		acked:         "Acknowledged. Goodbye.",
+		notAcked:      "Nothing was acknowledged: the alarm is no longer firing, or vedetta cannot act now. Goodbye.",
 		escalated:     "Not acknowledged: passing it on. Goodbye.",
 		notUnderstood: "Not understood.",
 		gone:          "This call is no longer followed. Nothing was done. Goodbye.",
@@ -81,6 +82,7 @@ var languages = map[string]phrases{
 		prompt:        "Premi 4 per confermare, 6 per passare al prossimo.",
 		noKey:         "Nessun tasto premuto. L'allarme non è confermato. Arrivederci.",
 		acked:         "Confermato. Arrivederci.",
+		notAcked:      "Non ho confermato nulla: l'allarme non è più attivo, o vedetta non può agire ora. Arrivederci.",
 		escalated:     "Non confermato: passo al prossimo. Arrivederci.",
 		notUnderstood: "Non ho capito.",
 		gone:          "Questa chiamata non è più seguita. Non è stato fatto nulla. Arrivederci.",
@@ -415,11 +417,19 @@ func (in *VoiceInbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		full += "?" + r.URL.RawQuery
 	}
 	sig, account, sid := r.Header.Get("X-Twilio-Signature"), form["AccountSid"], form["CallSid"]
+	// The call is followed by the provider that placed it: several may
+	// share the account.
 	var prov *Voice
+	var lc *liveCall
 	for _, p := range in.Providers {
 		if (account == "" || p.acct.sid == account) && sig != "" && p.acct.validSignature(full, form, sig) {
-			prov = p
-			break
+			if prov == nil {
+				prov = p
+			}
+			if c := p.live(sid); c != nil {
+				prov, lc = p, c
+				break
+			}
 		}
 	}
 	if prov == nil {
@@ -430,7 +440,6 @@ func (in *VoiceInbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ref := strings.TrimPrefix(r.URL.Path, VoicePath+"/")
 	to, digit := form["To"], form["Digits"]
-	lc := prov.live(sid)
 	receiver, known := in.Receivers[to]
 	if lc == nil || lc.to != to || lc.ref != ref || !known {
 		log.Warn("key on a call vedetta is not following ignored", "call_sid", sid, "to", to, "ref", ref,
@@ -449,7 +458,7 @@ func (in *VoiceInbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// Not acknowledged (resolved meanwhile, no ledger): the call's
 		// outcome stays open until it ends.
-		voiceAnswer(w, prov.lang, prov.words.gone, "")
+		voiceAnswer(w, prov.lang, prov.words.notAcked, "")
 	case "6":
 		if in.OnEscalate != nil {
 			in.OnEscalate(r.Context(), k)
