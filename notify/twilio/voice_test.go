@@ -377,3 +377,36 @@ func FuzzVoiceWebhook(f *testing.F) {
 		}
 	})
 }
+
+// A call nobody answers fails over like an undelivered SMS: the channel's
+// next voice provider (another account) calls at once, and its 4 is the
+// delivery.
+func TestVoiceNoAnswerFailsOver(t *testing.T) {
+	tw1, tw2 := testpeer.StartTwilio(t), testpeer.StartTwilio(t)
+	v1, _ := newVoice(t, tw1, nil)
+	v2, _ := newVoice(t, tw2, func(c *VoiceConfig) { c.Language = "en-US" })
+	h := startVoiceHook(t, v1)
+	h.in.Providers = append(h.in.Providers, v2)
+	v2.SetExternalURL(h.url)
+	tw1.SetCallFlow(testpeer.CallFlow{NoAnswer: true})
+	tw2.SetCallFlow(testpeer.CallFlow{Digits: "4"})
+	f := &notify.Failover{Channel: "voice", Providers: []notify.Provider{v1, v2}, FailoverAfter: time.Second}
+	prov, err := f.Notify(context.Background(), testMessage("+393331234567"))
+	if err != nil || prov != v2.Name() {
+		t.Fatalf("Notify: %q, %v; want the second provider", prov, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tw1.WaitCalls(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw2.WaitCalls(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c1, c2 := tw1.Calls(), tw2.Calls(); len(c1) != 1 || c1[0].Status != "no-answer" || len(c2) != 1 || c2[0].Pressed != "4" {
+		t.Errorf("first account %+v, second %+v", c1, c2)
+	}
+	if got := h.got(); len(got) != 1 || got[0].CallSID != tw2.Calls()[0].SID {
+		t.Errorf("acks %+v", got)
+	}
+}
