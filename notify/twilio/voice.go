@@ -201,7 +201,8 @@ var ErrNotAcknowledged = errors.New("call not acknowledged")
 // Send places the call and follows it until it ends or call_timeout:
 //   - creating it fails as an SMS create does (429/5xx/timeouts temporary,
 //     other 4xx permanent);
-//   - 4 pressed is success, whatever happens to the call afterwards;
+//   - 4 pressed is success, whatever happens to the call afterwards (and
+//     whether or not something was left to acknowledge: it was heard);
 //   - no-answer, busy, canceled, completed without a 4, 6 pressed, or
 //     still going at call_timeout: a temporary error, so the next voice
 //     provider (failover) and later rounds (backoff) call again, and the
@@ -376,8 +377,8 @@ type Key struct {
 // following: a form-encoded POST to VoicePath/<ref>, signed in
 // X-Twilio-Signature like the SMS webhook. A bad signature is refused
 // (403); a call that is not being followed, or whose number or ref do not
-// match it, gets a goodbye and nothing is done. 4 calls OnAck and says its
-// result; 6 calls OnEscalate (the next escalation step, now) and ends the
+// match it, gets a goodbye and nothing is done. 4 calls OnAck, says its
+// result and makes the call delivered; 6 calls OnEscalate (the next escalation step, now) and ends the
 // call unacknowledged (the provider's attempt fails: the next provider,
 // the next round and the remaining escalation steps follow).
 type VoiceInbound struct {
@@ -451,13 +452,16 @@ func (in *VoiceInbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log.Info("key pressed on a call", "call_sid", sid, "to", to, "receiver", receiver, "ref", ref, "digit", digit)
 	switch digit {
 	case "4":
-		if in.OnAck != nil && in.OnAck(r.Context(), k) {
-			lc.press("4")
+		// The person heard the alarm and answered it: the call is
+		// delivered even when nothing was left to acknowledge (resolved
+		// meanwhile) or vedetta could not act (they hear so; the alarm,
+		// unacknowledged, still escalates). Calling again would not help.
+		acked := in.OnAck != nil && in.OnAck(r.Context(), k)
+		lc.press("4")
+		if acked {
 			voiceAnswer(w, prov.lang, prov.words.acked, "")
 			return
 		}
-		// Not acknowledged (resolved meanwhile, no ledger): the call's
-		// outcome stays open until it ends.
 		voiceAnswer(w, prov.lang, prov.words.notAcked, "")
 	case "6":
 		if in.OnEscalate != nil {

@@ -156,7 +156,7 @@ func TestVoiceCallOutcomes(t *testing.T) {
 		answer    string // in the TwiML answering the key
 	}{
 		{"4 pressed", testpeer.CallFlow{Digits: "4"}, false, true, false, 1, 0, "Confermato"},
-		{"4 pressed, nothing to acknowledge", testpeer.CallFlow{Digits: "4"}, true, false, false, 1, 0, "Non ho confermato nulla"},
+		{"4 pressed, nothing to acknowledge", testpeer.CallFlow{Digits: "4"}, true, true, false, 1, 0, "Non ho confermato nulla"},
 		{"6 pressed", testpeer.CallFlow{Digits: "6"}, false, false, false, 0, 1, "passo al prossimo"},
 		{"other key", testpeer.CallFlow{Digits: "9"}, false, false, false, 0, 0, "Non ho capito"},
 		{"answered, no key", testpeer.CallFlow{}, false, false, false, 0, 0, ""},
