@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/internal/store"
+	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/notify"
 )
 
@@ -139,6 +140,32 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 	return out
 }
 
+// voiceRounds is how many rounds (each voice provider once) a call is
+// tried before its delivery fails: calling the same phone every minute
+// for ever is what escalation steps are for.
+const voiceRounds = 3
+
+// callNotNeeded says why a call would be pointless now ("" if it is
+// needed): every alarm it is about is acknowledged or no longer firing.
+func (d *Dispatcher) callNotNeeded(x Delivery) string {
+	if x.Channel != "voice" || x.Event == model.EventTest {
+		return ""
+	}
+	why := ""
+	for _, id := range x.AlarmIDs {
+		n := d.Notice(id)
+		switch {
+		case n == nil || !n.Firing:
+			why = "no longer firing"
+		case n.Ack != nil:
+			why = "acknowledged by " + n.Ack.By
+		default:
+			return ""
+		}
+	}
+	return why
+}
+
 // oneCallPerNumber keeps, of the voice deliveries, the first to each
 // number that has no call in progress: a phone rings for one alarm at a
 // time (a second call would find it busy); the others wait in the outbox
@@ -196,6 +223,19 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	n := d.channels[x.Channel]
 	var provider string
 	var err error
+	if why := d.callNotNeeded(x); why != "" {
+		// A call retried after no answer must not ring for an alarm
+		// someone took meanwhile, or that ended.
+		d.log.Info("call not placed", "key", x.Key, "to", x.Recipient, "why", why)
+		x.State, x.Done, x.LastError = DeliveryFailed, d.now(), "not called: "+why
+		x.LeaseUntil, x.LeaseOwner = time.Time{}, ""
+		if err := d.settle(x); err != nil {
+			d.mu.Lock()
+			d.unsaved[x.Key] = x
+			d.mu.Unlock()
+		}
+		return
+	}
 	if n == nil {
 		err = notify.Permanent(fmt.Errorf("channel %q is not configured", x.Channel))
 	} else {
@@ -231,6 +271,11 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 		// Shutting down: back to the outbox for the next start.
 		x.State, x.NextAttempt = DeliveryPending, now
 		x.Attempts--
+	case x.Channel == "voice" && x.Attempts >= voiceRounds:
+		// Nobody answered in that many rounds of every voice provider:
+		// the alarm's repeat: and escalation steps take it from here.
+		x.State, x.Done, x.LastError = DeliveryFailed, now, fmt.Sprintf("not answered in %d rounds of calls: %v", x.Attempts, err)
+		d.log.Error("call not answered; giving up on this call", "key", x.Key, "to", x.Recipient, "rounds", x.Attempts, "err", err)
 	case notify.IsPermanent(err):
 		x.State, x.Done, x.LastError = DeliveryFailed, now, err.Error()
 		d.log.Error("notification failed permanently", "key", x.Key, "channel", x.Channel, "to", x.Recipient, "err", err)

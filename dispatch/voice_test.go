@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +157,60 @@ func TestOneCallPerNumber(t *testing.T) {
 	second := x.d.due()
 	if calls, _ := count(second); calls != 1 || second[0].Ref == first[0].Ref {
 		t.Fatalf("after the first call: %+v", second)
+	}
+}
+
+// voiceDeliveries lists the ledger's voice deliveries of an alarm.
+func voiceDeliveries(t *testing.T, x *dtest, id string) []Delivery {
+	t.Helper()
+	ds, err := x.d.Deliveries(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Delivery
+	for _, d := range ds {
+		if d.Channel == "voice" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// A call nobody answers is tried voiceRounds times, then fails (the
+// escalation steps take over); a call waiting for its next round is not
+// placed once someone acknowledged the alarm.
+func TestUnansweredCallGivesUp(t *testing.T) {
+	x := newVoiceTest(t)
+	calls := 0
+	x.sink.fail = func(m notify.Message) error {
+		if m.Recipient == "+390009" {
+			calls++
+			return notify.Temporary(errors.New("no-answer: call not acknowledged"))
+		}
+		return nil
+	}
+	x.event(firing("v8", "critical", "target", "ups-h"), model.EventFiring)
+	x.run()
+	for i := 0; i < 5; i++ {
+		x.advance(2 * time.Minute) // past any backoff
+	}
+	vd := voiceDeliveries(t, x, "v8")
+	if calls != voiceRounds || len(vd) != 1 || vd[0].State != DeliveryFailed || !strings.Contains(vd[0].LastError, "not answered in 3 rounds") {
+		t.Fatalf("%d calls, ledger %+v", calls, vd)
+	}
+
+	calls = 0
+	x.event(firing("v9", "critical", "target", "ups-i"), model.EventFiring)
+	x.run()
+	if calls != 1 {
+		t.Fatalf("%d calls, want 1", calls)
+	}
+	if _, err := x.d.Ack("v9", "mario", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	x.advance(2 * time.Minute)
+	vd = voiceDeliveries(t, x, "v9")
+	if calls != 1 || len(vd) != 1 || vd[0].State != DeliveryFailed || vd[0].LastError != "not called: acknowledged by mario" {
+		t.Fatalf("%d calls after the ack, ledger %+v", calls, vd)
 	}
 }

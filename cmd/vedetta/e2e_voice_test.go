@@ -196,7 +196,7 @@ func TestE2EVoiceNoAnswerEscalates(t *testing.T) {
 
 // 6 pressed on the call runs the next escalation step at once: the
 // backup gets its SMS seconds after the key, not at the step's after: (a
-// minute); the alarm stays unacknowledged.
+// minute); the alarm stays unacknowledged, the call is delivered (heard).
 func TestE2EVoiceSixEscalatesNow(t *testing.T) {
 	t.Parallel()
 	r := newVoiceRig(t, "    channels: [voice]\n", "1m")
@@ -212,8 +212,19 @@ func TestE2EVoiceSixEscalatesNow(t *testing.T) {
 	if c.Pressed != "6" || c.ActionStatus != 200 || !strings.Contains(c.Answer, "passo al prossimo") {
 		t.Errorf("key 6: HTTP %d %q (%s)", c.ActionStatus, c.Answer, c.ActionErr)
 	}
-	if a := alarmOf(t, r, portDownID(t, r)); a.Notice.Ack != nil {
+	a := alarmOf(t, r, portDownID(t, r))
+	if a.Notice.Ack != nil {
 		t.Errorf("acknowledged by a 6: %+v", a.Notice.Ack)
+	}
+	// Heard and passed on: the call is delivered, the phone is not called
+	// again about it.
+	delivered := false
+	for _, x := range a.Deliveries {
+		delivered = delivered || x.Channel == "voice" && x.Recipient == voicePhone && x.State == "delivered"
+	}
+	time.Sleep(2 * time.Second)
+	if n := len(portDownCalls(r)); !delivered || n != 1 {
+		t.Errorf("call delivered %v, %d calls (want 1): %+v", delivered, n, a.Deliveries)
 	}
 }
 

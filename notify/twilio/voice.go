@@ -203,8 +203,10 @@ var ErrNotAcknowledged = errors.New("call not acknowledged")
 //     other 4xx permanent);
 //   - 4 pressed is success, whatever happens to the call afterwards (and
 //     whether or not something was left to acknowledge: it was heard);
-//   - no-answer, busy, canceled, completed without a 4, 6 pressed, or
-//     still going at call_timeout: a temporary error, so the next voice
+//   - 6 pressed is success too: heard and passed on (the webhook ran the
+//     next escalation step), so no other provider calls the same phone;
+//   - no-answer, busy, canceled, completed without a key, or still
+//     going at call_timeout: a temporary error, so the next voice
 //     provider (failover) and later rounds (backoff) call again, and the
 //     alarm, unacknowledged, escalates by its route's steps;
 //   - failed (Twilio could not place it: a bad number): permanent.
@@ -300,12 +302,16 @@ func (v *Voice) follow(ctx context.Context, m notify.Message, sid, status string
 	}
 }
 
+// outcome of a key: both mean the person heard the alarm, so the call is
+// delivered and nobody calls them again about it; 6 passed it on (the
+// webhook ran the next escalation step), the alarm stays unacknowledged.
 func (v *Voice) outcome(sid string, m notify.Message, key string) error {
 	if key == "4" {
 		v.log.Info("twilio call acknowledged", "sid", sid, "to", m.Recipient, "key", m.Key)
-		return nil
+	} else {
+		v.log.Info("twilio call passed on (6): heard, not acknowledged", "sid", sid, "to", m.Recipient, "key", m.Key)
 	}
-	return notify.Temporary(fmt.Errorf("twilio call %s to %s: %s pressed (escalate): %w", sid, m.Recipient, key, ErrNotAcknowledged))
+	return nil
 }
 
 // live finds a followed call by SID.
@@ -377,10 +383,9 @@ type Key struct {
 // following: a form-encoded POST to VoicePath/<ref>, signed in
 // X-Twilio-Signature like the SMS webhook. A bad signature is refused
 // (403); a call that is not being followed, or whose number or ref do not
-// match it, gets a goodbye and nothing is done. 4 calls OnAck, says its
-// result and makes the call delivered; 6 calls OnEscalate (the next escalation step, now) and ends the
-// call unacknowledged (the provider's attempt fails: the next provider,
-// the next round and the remaining escalation steps follow).
+// match it, gets a goodbye and nothing is done. 4 calls OnAck and says
+// its result; 6 calls OnEscalate (the next escalation step, now). Either
+// key makes the call delivered: the person heard it.
 type VoiceInbound struct {
 	// Base is http.external_url without the trailing "/": the signature
 	// covers the full URL.

@@ -157,7 +157,7 @@ func TestVoiceCallOutcomes(t *testing.T) {
 	}{
 		{"4 pressed", testpeer.CallFlow{Digits: "4"}, false, true, false, 1, 0, "Confermato"},
 		{"4 pressed, nothing to acknowledge", testpeer.CallFlow{Digits: "4"}, true, true, false, 1, 0, "Non ho confermato nulla"},
-		{"6 pressed", testpeer.CallFlow{Digits: "6"}, false, false, false, 0, 1, "passo al prossimo"},
+		{"6 pressed", testpeer.CallFlow{Digits: "6"}, false, true, false, 0, 1, "passo al prossimo"},
 		{"other key", testpeer.CallFlow{Digits: "9"}, false, false, false, 0, 0, "Non ho capito"},
 		{"answered, no key", testpeer.CallFlow{}, false, false, false, 0, 0, ""},
 		{"no answer", testpeer.CallFlow{NoAnswer: true}, false, false, false, 0, 0, ""},
