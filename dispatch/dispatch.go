@@ -50,7 +50,7 @@ type Dispatcher struct {
 	notices  map[string]*Notice // committed notices, by alarm id
 	silences map[string]*Silence
 	inflight map[string]bool
-	calling  map[string]bool // voice numbers with a call in progress: one at a time
+	calling  map[string]bool      // voice numbers with a call in progress: one at a time
 	buckets  map[string]smsBucket // the SMS throttle, per number
 	spent    map[string]bool      // SMS in flight that spent a token (refunded if not sent)
 	// unsaved holds outcomes of sends whose write failed (a full disk):
