@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -258,7 +259,8 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	}
 	now := d.now()
 	if ctx.Err() == nil && d.OnChannel != nil && n != nil {
-		d.OnChannel(x.Channel, err == nil)
+		// A call that rang unanswered went through the channel.
+		d.OnChannel(x.Channel, err == nil || errors.Is(err, notify.ErrUnanswered))
 	}
 	switch {
 	case err == nil:

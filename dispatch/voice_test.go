@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,27 @@ func TestUnansweredCallGivesUp(t *testing.T) {
 	vd = voiceDeliveries(t, x, "v9")
 	if calls != 1 || len(vd) != 1 || vd[0].State != DeliveryFailed || vd[0].LastError != "not called: acknowledged by mario" {
 		t.Fatalf("%d calls after the ack, ledger %+v", calls, vd)
+	}
+}
+
+// A call that rang unanswered is not a channel failure: the channel
+// works, and a NotificationChannelDown alarm would call the same phone.
+func TestUnansweredCallKeepsChannelUp(t *testing.T) {
+	x := newVoiceTest(t)
+	x.sink.fail = func(m notify.Message) error {
+		switch m.Recipient {
+		case "+390009":
+			return notify.Temporary(fmt.Errorf("voice: no-answer: %w", notify.ErrUnanswered))
+		case "oncall@x.example":
+			return notify.Temporary(errors.New("relay refused"))
+		}
+		return nil
+	}
+	up := map[string][]bool{}
+	x.d.OnChannel = func(ch string, ok bool) { up[ch] = append(up[ch], ok) }
+	x.event(firing("v10", "critical", "target", "ups-j"), model.EventFiring)
+	x.run()
+	if len(up["voice"]) != 1 || !up["voice"][0] || len(up["email"]) != 1 || up["email"][0] {
+		t.Errorf("channel health %v: want voice up (it rang), email down", up)
 	}
 }

@@ -192,6 +192,12 @@ func TestE2EVoiceNoAnswerEscalates(t *testing.T) {
 		t.Errorf("no call in the ledger: %+v", a.Deliveries)
 	}
 	t.Logf("%d calls placed", len(calls))
+	// A phone that rang unanswered is no channel failure.
+	for _, al := range r.d.alerts() {
+		if al.Rule == "NotificationChannelDown" && al.Labels["channel"] == "voice" {
+			t.Errorf("the voice channel is said down because nobody answered: %+v", al)
+		}
+	}
 }
 
 // 6 pressed on the call runs the next escalation step at once: the

@@ -196,7 +196,7 @@ func (v *Voice) Probe(ctx context.Context) error { return v.acct.Probe(ctx) }
 
 // ErrNotAcknowledged is the cause of a call that ended (or was given up)
 // without a 4.
-var ErrNotAcknowledged = errors.New("call not acknowledged")
+var ErrNotAcknowledged = fmt.Errorf("call not acknowledged (%w)", notify.ErrUnanswered)
 
 // Send places the call and follows it until it ends or call_timeout:
 //   - creating it fails as an SMS create does (429/5xx/timeouts temporary,
