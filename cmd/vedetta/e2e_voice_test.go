@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -231,6 +233,30 @@ func TestE2EVoiceSixEscalatesNow(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if n := len(portDownCalls(r)); !delivered || n != 1 {
 		t.Errorf("call delivered %v, %d calls (want 1): %+v", delivered, n, a.Deliveries)
+	}
+}
+
+// vedetta test-notify calls the receiver's voice numbers: answered is ok,
+// no answer is FAILED (and the command fails).
+func TestE2EVoiceTestNotify(t *testing.T) {
+	t.Parallel()
+	r := newVoiceRig(t, "", "1m")
+	for _, c := range []struct {
+		flow testpeer.CallFlow
+		want string
+	}{
+		{testpeer.CallFlow{}, `(?m)^voice\s+twilio-voice\s+\` + voicePhone + `\s+ok\s`},
+		{testpeer.CallFlow{NoAnswer: true}, `(?m)^voice\s+twilio-voice\s+\` + voicePhone + `\s+FAILED: .*no-answer`},
+	} {
+		r.twilio.SetCallFlow(c.flow)
+		out, _ := exec.Command(vedettaBin(t), "test-notify", "--config", r.cfg, "--receiver", "oncall").CombinedOutput()
+		if !regexp.MustCompile(c.want).Match(out) {
+			t.Errorf("test-notify output lacks %q:\n%s", c.want, out)
+		}
+	}
+	calls := r.twilio.Calls()
+	if len(calls) != 2 || !strings.Contains(calls[0].Said[0], "TestNotification") {
+		t.Errorf("calls %+v", calls)
 	}
 }
 

@@ -209,7 +209,8 @@ var ErrNotAcknowledged = fmt.Errorf("call not acknowledged (%w)", notify.ErrUnan
 //     going at call_timeout: a temporary error, so the next voice
 //     provider (failover) and later rounds (backoff) call again, and the
 //     alarm, unacknowledged, escalates by its route's steps;
-//   - failed (Twilio could not place it: a bad number): permanent.
+//   - failed (Twilio could not place it: a bad number): permanent;
+//   - a test message (vedetta test-notify) succeeds once answered.
 //
 // A call Twilio accepted after our deadline may ring while the next
 // provider calls too: at most one extra call per provider per round.
@@ -268,6 +269,13 @@ func (v *Voice) follow(ctx context.Context, m notify.Message, sid, status string
 		switch status {
 		case "failed":
 			return notify.Permanent(fmt.Errorf("twilio call %s to %s failed (Twilio could not place it)", sid, m.Recipient))
+		case "in-progress":
+			if m.Event == "test" {
+				// vedetta test-notify: answered is what a test proves (the
+				// key goes to the daemon, which is not following this call).
+				v.log.Info("twilio test call answered", "sid", sid, "to", m.Recipient)
+				return nil
+			}
 		case "no-answer", "busy", "canceled", "completed":
 			// A key posted just before the call ended still counts.
 			select {
