@@ -108,7 +108,7 @@ func failover(cfg *config.Config, channel string, list []config.SMSProvider, aft
 		f.Providers = append(f.Providers, prov)
 	}
 	if len(list) == 0 {
-		fail("notify."+channel+".providers", fmt.Errorf("list at least one provider"))
+		fail("notify."+channel+".providers", fmt.Errorf("list at least one %s provider", strings.Replace(channel, "sms", "SMS", 1)))
 	}
 	return f
 }
