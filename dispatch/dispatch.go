@@ -54,6 +54,7 @@ type Dispatcher struct {
 	// overrides are the run-time on-call overrides (oncall.go).
 	overrides map[string]oncall.Override
 	inflight  map[string]bool
+	calling   map[string]bool      // voice numbers with a call in progress: one at a time
 	buckets   map[string]smsBucket // the SMS throttle, per number
 	spent     map[string]bool      // SMS in flight that spent a token (refunded if not sent)
 	// unsaved holds outcomes of sends whose write failed (a full disk):
@@ -97,6 +98,7 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		log: log, now: time.Now, wake: make(chan struct{}, 1), owner: instance(), ob: newOutbox(),
 		backoff: notify.Backoff,
 		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{}, overrides: map[string]oncall.Override{},
+		calling: map[string]bool{},
 		buckets: map[string]smsBucket{}, spent: map[string]bool{}, unsaved: map[string]Delivery{},
 	}
 	d.historyKeep = cfg.HistoryRetention

@@ -58,6 +58,9 @@ func (d *Dispatcher) deliver(tx store.Tx, n *Notice, ev model.EventKind, to []ro
 	byGroup := map[string][]Recipient{}
 	var groupRoute = map[string]int{}
 	for _, r := range to {
+		if r.Channel == "voice" && !CallsFor(ev) {
+			continue
+		}
 		if r.route >= 0 && r.route < len(d.routes) {
 			rt := d.routes[r.route]
 			if len(rt.GroupBy) > 0 && rt.GroupWait > 0 && ev != model.EventTest {

@@ -66,6 +66,18 @@ func routesFor(routes []config.Route, a model.Alarm) []int {
 	return out
 }
 
+// CallsFor reports whether an event is worth a phone call: what needs
+// someone now (firing, its reminders and escalations, a test). A call
+// saying "resolved" or "acknowledged" would wake people for nothing; those
+// go by the receiver's other channels.
+func CallsFor(ev model.EventKind) bool {
+	switch ev {
+	case model.EventFiring, model.EventFlapping, model.EventRepeat, model.EventEscalated, model.EventTest:
+		return true
+	}
+	return false
+}
+
 // expand turns receivers into recipients on the route's channels (all of
 // the receiver's channels when the route names none), skipping channels
 // that are not configured. A receiver with `oncall:` is whoever the
@@ -104,6 +116,11 @@ func expand(receivers map[string]config.Receiver, sched oncall.Schedules, now ti
 		if want("sms") {
 			for _, n := range rc.SMS {
 				add(Recipient{Receiver: name, Channel: "sms", Address: n, Route: route})
+			}
+		}
+		if want("voice") {
+			for _, n := range rc.Voice {
+				add(Recipient{Receiver: name, Channel: "voice", Address: n, Route: route})
 			}
 		}
 		if want("email") {

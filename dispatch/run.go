@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/internal/store"
+	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/notify"
 )
 
@@ -106,7 +108,7 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 				wasSending[x.Key] = true
 			}
 		}
-		claim := d.throttleSMS(ready, now)
+		claim := d.oneCallPerNumber(d.throttleSMS(ready, now))
 		if len(claim) > limit {
 			claim = claim[:limit]
 		}
@@ -127,12 +129,62 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 	d.spendSMS(out, wasSending, now)
 	d.mu.Lock()
 	for _, x := range out {
+		if x.Channel == "voice" {
+			d.calling[x.Recipient] = true
+		}
 		d.inflight[x.Key] = true
 		for _, k := range x.DigestOf {
 			d.inflight[k] = true
 		}
 	}
 	d.mu.Unlock()
+	return out
+}
+
+// voiceRounds is how many rounds (each voice provider once) a call is
+// tried before its delivery fails: calling the same phone every minute
+// for ever is what escalation steps are for.
+const voiceRounds = 3
+
+// callNotNeeded says why a call would be pointless now ("" if it is
+// needed): every alarm it is about is acknowledged or no longer firing.
+func (d *Dispatcher) callNotNeeded(x Delivery) string {
+	if x.Channel != "voice" || x.Event == model.EventTest {
+		return ""
+	}
+	why := ""
+	for _, id := range x.AlarmIDs {
+		n := d.Notice(id)
+		switch {
+		case n == nil || !n.Firing:
+			why = "no longer firing"
+		case n.Ack != nil:
+			why = "acknowledged by " + n.Ack.By
+		default:
+			return ""
+		}
+	}
+	return why
+}
+
+// oneCallPerNumber keeps, of the voice deliveries, the first to each
+// number that has no call in progress: a phone rings for one alarm at a
+// time (a second call would find it busy); the others wait in the outbox
+// for the next scan.
+func (d *Dispatcher) oneCallPerNumber(claim []Delivery) []Delivery {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := claim[:0:0]
+	taken := map[string]bool{}
+	for _, x := range claim {
+		if x.Channel == "voice" {
+			if d.calling[x.Recipient] || taken[x.Recipient] {
+				continue
+			}
+			taken[x.Recipient] = true
+		}
+		out = append(out, x)
+	}
 	return out
 }
 
@@ -149,6 +201,9 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	defer func() {
 		d.mu.Lock()
 		delete(d.inflight, x.Key)
+		if x.Channel == "voice" {
+			delete(d.calling, x.Recipient)
+		}
 		for _, k := range x.DigestOf {
 			delete(d.inflight, k)
 		}
@@ -169,6 +224,19 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	n := d.channels[x.Channel]
 	var provider string
 	var err error
+	if why := d.callNotNeeded(x); why != "" {
+		// A call retried after no answer must not ring for an alarm
+		// someone took meanwhile, or that ended.
+		d.log.Info("call not placed", "key", x.Key, "to", x.Recipient, "why", why)
+		x.State, x.Done, x.LastError = DeliveryFailed, d.now(), "not called: "+why
+		x.LeaseUntil, x.LeaseOwner = time.Time{}, ""
+		if err := d.settle(x); err != nil {
+			d.mu.Lock()
+			d.unsaved[x.Key] = x
+			d.mu.Unlock()
+		}
+		return
+	}
 	if n == nil {
 		err = notify.Permanent(fmt.Errorf("channel %q is not configured", x.Channel))
 	} else {
@@ -191,7 +259,8 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	}
 	now := d.now()
 	if ctx.Err() == nil && d.OnChannel != nil && n != nil {
-		d.OnChannel(x.Channel, err == nil)
+		// A call that rang unanswered went through the channel.
+		d.OnChannel(x.Channel, err == nil || errors.Is(err, notify.ErrUnanswered))
 	}
 	switch {
 	case err == nil:
@@ -204,6 +273,11 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 		// Shutting down: back to the outbox for the next start.
 		x.State, x.NextAttempt = DeliveryPending, now
 		x.Attempts--
+	case x.Channel == "voice" && x.Attempts >= voiceRounds:
+		// Nobody answered in that many rounds of every voice provider:
+		// the alarm's repeat: and escalation steps take it from here.
+		x.State, x.Done, x.LastError = DeliveryFailed, now, fmt.Sprintf("not answered in %d rounds of calls: %v", x.Attempts, err)
+		d.log.Error("call not answered; giving up on this call", "key", x.Key, "to", x.Recipient, "rounds", x.Attempts, "err", err)
 	case notify.IsPermanent(err):
 		x.State, x.Done, x.LastError = DeliveryFailed, now, err.Error()
 		d.log.Error("notification failed permanently", "key", x.Key, "channel", x.Channel, "to", x.Recipient, "err", err)

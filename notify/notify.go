@@ -51,6 +51,12 @@ func Permanent(err error) error { return &Error{Permanent: true, Err: err} }
 // Temporary marks err as worth retrying.
 func Temporary(err error) error { return &Error{Err: err} }
 
+// ErrUnanswered marks a delivery that reached the far side but was not
+// taken: a call that rang and nobody answered (or acknowledged). The
+// attempt failed, but the channel works: it is not a channel failure (a
+// NotificationChannelDown alarm would call the same unanswering phone).
+var ErrUnanswered = errors.New("reached but not answered")
+
 // IsPermanent reports whether err was marked permanent. Unmarked errors are
 // temporary: when unsure, try again rather than drop an alarm.
 func IsPermanent(err error) bool {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/notify"
@@ -44,31 +45,10 @@ func buildChannels(cfg *config.Config, smsKinds map[string]notify.Factory, log *
 		}
 	}
 	if s := cfg.Notify.SMS; s != nil {
-		f := &notify.Failover{Channel: "sms", FailoverAfter: s.FailoverAfter, Log: log.With("channel", "sms")}
-		for i, p := range s.Providers {
-			field := fmt.Sprintf("notify.sms.providers[%d]", i)
-			kind, block := p.Kind()
-			build := smsKinds[kind]
-			switch {
-			case p.Name == "":
-				fail(field+".name", fmt.Errorf("every provider needs a name"))
-				continue
-			case build == nil:
-				fail(field, fmt.Errorf("give exactly one provider block: %s", strings.Join(slices.Sorted(maps.Keys(smsKinds)), ", ")))
-				continue
-			}
-			at := field + "." + kind
-			prov, err := build(p.Name, cfg.Block(block, at), log.With("channel", "sms", "provider", p.Name))
-			if err != nil {
-				errs = append(errs, cfg.Place(config.Origin{File: cfg.File}, at, err)...)
-				continue
-			}
-			f.Providers = append(f.Providers, prov)
-		}
-		if len(s.Providers) == 0 {
-			fail("notify.sms.providers", fmt.Errorf("list at least one SMS provider"))
-		}
-		out["sms"] = f
+		out["sms"] = failover(cfg, "sms", s.Providers, s.FailoverAfter, smsKinds, log, &errs)
+	}
+	if v := cfg.Notify.Voice; v != nil {
+		out["voice"] = failover(cfg, "voice", v.Providers, v.FailoverAfter, newVoiceKinds(), log, &errs)
 	}
 	if len(cfg.Notify.Webhooks) > 0 {
 		hooks := byName{}
@@ -88,6 +68,49 @@ func buildChannels(cfg *config.Config, smsKinds map[string]notify.Factory, log *
 		out["webhook"] = hooks
 	}
 	return out, errs
+}
+
+// newVoiceKinds lists the voice provider kinds, one line each, as
+// newSMSKinds does.
+func newVoiceKinds() map[string]notify.Factory {
+	return map[string]notify.Factory{
+		"twilio": notify.Kind(twilio.NewVoice),
+	}
+}
+
+// failover builds a channel of providers tried in order from its
+// notify.<channel>.providers list; each provider's package decodes and
+// checks its own block.
+func failover(cfg *config.Config, channel string, list []config.SMSProvider, after time.Duration, kinds map[string]notify.Factory,
+	log *slog.Logger, errs *[]error) *notify.Failover {
+	fail := func(field string, err error) {
+		*errs = append(*errs, config.FieldError{File: cfg.File, Line: cfg.Line(cfg.File, field), Field: field, Msg: err.Error()})
+	}
+	f := &notify.Failover{Channel: channel, FailoverAfter: after, Log: log.With("channel", channel)}
+	for i, p := range list {
+		field := fmt.Sprintf("notify.%s.providers[%d]", channel, i)
+		kind, block := p.Kind()
+		build := kinds[kind]
+		switch {
+		case p.Name == "":
+			fail(field+".name", fmt.Errorf("every provider needs a name"))
+			continue
+		case build == nil:
+			fail(field, fmt.Errorf("give exactly one provider block: %s", strings.Join(slices.Sorted(maps.Keys(kinds)), ", ")))
+			continue
+		}
+		at := field + "." + kind
+		prov, err := build(p.Name, cfg.Block(block, at), log.With("channel", channel, "provider", p.Name))
+		if err != nil {
+			*errs = append(*errs, cfg.Place(config.Origin{File: cfg.File}, at, err)...)
+			continue
+		}
+		f.Providers = append(f.Providers, prov)
+	}
+	if len(list) == 0 {
+		fail("notify."+channel+".providers", fmt.Errorf("list at least one %s provider", strings.Replace(channel, "sms", "SMS", 1)))
+	}
+	return f
 }
 
 // byName is the webhook channel: the recipient is the webhook's name.

@@ -64,8 +64,9 @@ type daemon struct {
 	sched   atomic.Pointer[collectors.Scheduler]
 	cl      *clustered // nil on a single node
 	m       *metrics
-	lastRun atomic.Int64                   // unix ns of the last engine tick: the watchdog's proof of life
-	inbound atomic.Pointer[twilio.Inbound] // SMS replies (inbound.go); nil: not read
+	lastRun atomic.Int64                        // unix ns of the last engine tick: the watchdog's proof of life
+	inbound atomic.Pointer[twilio.Inbound]      // SMS replies (inbound.go); nil: not read
+	voice   atomic.Pointer[twilio.VoiceInbound] // keys pressed on calls (voice.go); nil: no voice channel
 	// onCallSetup of the running generation (oncall_cmd.go).
 	onCallSetup atomic.Pointer[onCallSetup]
 
@@ -246,6 +247,7 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 		d.handoff.Unlock()
 	}
 	d.inbound.Store(d.twilioInbound(d.cfg, p.channels))
+	d.voice.Store(d.twilioVoice(d.cfg, p.channels))
 	d.onCallSetup.Store(newOnCallSetup(d.cfg, p))
 	gctx, cancel := context.WithCancel(parent)
 	for _, n := range p.channels {

@@ -26,6 +26,12 @@ func (d *daemon) inboundRoutes() map[string]http.Handler {
 			return
 		}
 		http.Error(w, "SMS replies are not read: set http.external_url and a Twilio SMS provider", http.StatusNotFound)
+	}), "POST " + twilio.VoicePath + "/{ref}": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if in := d.voice.Load(); in != nil {
+			in.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "no voice channel: configure notify.voice", http.StatusNotFound)
 	})}
 }
 

@@ -37,7 +37,7 @@ func newMetrics() *metrics {
 		Name: "vedetta_notifications_total", Help: "Notification attempts by channel and result (sent, failed_temporary, failed_permanent).",
 	}, []string{"channel", "result"})
 	m.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "vedetta_notification_attempts_total", Help: "Attempts on each provider (SMTP relay, SMS provider, webhook) by result.",
+		Name: "vedetta_notification_attempts_total", Help: "Attempts on each provider (SMTP relay, SMS provider, voice provider, webhook) by result (sent, failed_temporary, failed_permanent, unanswered: a call that rang).",
 	}, []string{"channel", "provider", "result"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vedetta_config_reloads_total", Help: "Config reloads by result.",
@@ -78,6 +78,8 @@ func (m *metrics) providerAttempt(channel, provider string, err error) {
 	res := "sent"
 	switch {
 	case err == nil:
+	case errors.Is(err, notify.ErrUnanswered):
+		res = "unanswered" // a call that rang: the provider works
 	case notify.IsPermanent(err):
 		res = "failed_permanent"
 	default:

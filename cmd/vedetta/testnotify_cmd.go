@@ -14,6 +14,7 @@ import (
 	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/notify"
+	"github.com/vedetta-dc/vedetta/notify/twilio"
 )
 
 // testNotifyCmd sends a test message to one receiver through every
@@ -35,10 +36,10 @@ func testNotifyCmd(v *viper.Viper) *cobra.Command {
 			if len(errs) > 0 {
 				return errs[0]
 			}
-			var rc *struct{ email, sms, hooks []string }
+			var rc *struct{ email, sms, voice, hooks []string }
 			for _, r := range cfg.Receivers {
 				if r.Name == receiver {
-					rc = &struct{ email, sms, hooks []string }{r.Email, r.SMS, r.Webhooks}
+					rc = &struct{ email, sms, voice, hooks []string }{r.Email, r.SMS, r.Voice, r.Webhooks}
 				}
 			}
 			if rc == nil {
@@ -66,7 +67,14 @@ func testNotifyCmd(v *viper.Viper) *cobra.Command {
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\n", ch, p.Name(), to, res, time.Since(start).Round(time.Millisecond))
 			}
-			for ch, list := range map[string][]string{"email": rc.email, "sms": rc.sms} {
+			// Voice: the call succeeds once answered (the key goes to the
+			// daemon's webhook, if one runs, and does nothing there).
+			for _, v := range provs["voice"] {
+				if tv, ok := v.(*twilio.Voice); ok {
+					tv.SetExternalURL(cfg.HTTP.ExternalURL)
+				}
+			}
+			for ch, list := range map[string][]string{"email": rc.email, "sms": rc.sms, "voice": rc.voice} {
 				for _, to := range list {
 					if len(provs[ch]) == 0 {
 						failed++

@@ -136,6 +136,7 @@ type Rule struct {
 type Notify struct {
 	Email    *Email    `yaml:"email"`
 	SMS      *SMS      `yaml:"sms"`
+	Voice    *Voice    `yaml:"voice"`
 	Webhooks []Webhook `yaml:"webhooks"`
 	// Heartbeat proves to an outside watcher that vedetta itself is alive.
 	Heartbeat *Heartbeat `yaml:"heartbeat"`
@@ -172,6 +173,7 @@ type Receiver struct {
 	Name     string   `yaml:"name"`
 	Email    []string `yaml:"email"`
 	SMS      []string `yaml:"sms"`      // E.164 numbers
+	Voice    []string `yaml:"voice"`    // E.164 numbers called on the voice channel
 	Webhooks []string `yaml:"webhooks"` // names from notify.webhooks
 	// OnCall makes this receiver whoever is on call on that schedule
 	// (`schedules:`) when the alarm is notified; Next reaches the person
@@ -219,4 +221,4 @@ type Silence struct {
 var Severities = []string{"info", "warning", "critical"}
 
 // Channels known to routes. (Every event also goes to the log, always.)
-var Channels = []string{"email", "sms", "webhook"}
+var Channels = []string{"email", "sms", "voice", "webhook"}

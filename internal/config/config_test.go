@@ -83,6 +83,10 @@ func TestLoadErrors(t *testing.T) {
 		{"retry_for refused", "      - {host: smtp1.example, port: 587, tls: starttls}\n", "      - {host: smtp1.example, port: 587, tls: starttls}\n  sms:\n    retry_for: 2m\n    providers: [{name: x, twilio: {}}]\n", `:15: notify.sms.retry_for: retry_for was removed`},
 		{"bad burst", "      - {host: smtp1.example, port: 587, tls: starttls}\n", "      - {host: smtp1.example, port: 587, tls: starttls}\n  sms:\n    burst: -1\n    providers: [{name: x, twilio: {}}]\n", `:15: notify.sms.burst: want 1-100 SMS per number at once`},
 		{"bad external_url", "site: dc1\n", "site: dc1\nhttp:\n  external_url: vedetta.example/x?y=1\n", `:3: http.external_url: want the URL others reach this listener at`},
+		{"voice without external_url", "      - {host: smtp1.example, port: 587, tls: starttls}\n", "      - {host: smtp1.example, port: 587, tls: starttls}\n  voice:\n    providers: [{name: x, twilio: {}}]\n", `:14: notify.voice: a call takes its key (4 acknowledges) through http.external_url`},
+		{"voice number without notify.voice", "email: [noc@dc1.example]", "email: [noc@dc1.example]\n    voice: [\"+393331234567\"]", `:17: receivers[0].voice: receiver "noc" has voice numbers but notify.voice is not configured`},
+		{"bad voice number", "email: [noc@dc1.example]", "email: [noc@dc1.example]\n    voice: [\"3331234567\"]", `:17: receivers[0].voice[0]: "3331234567" is not an international number`},
+		{"unknown channel", "  - receivers: [noc]", "  - receivers: [noc]\n    channels: [phone]", `:19: routes[0].channels[0]: unknown channel "phone" (known: email, sms, voice, webhook)`},
 		{"password and file", "tls: starttls}", "tls: starttls, username: u, password: p, password_file: x}", `notify.email.relays[0].password_file: give either password or password_file, not both`},
 	}
 	for _, c := range cases {

@@ -43,6 +43,17 @@ func (p SMSProvider) Kind() (string, *yaml.Node) {
 	return p.Options.Content[0].Value, p.Options.Content[1]
 }
 
+// Voice is the voice channel: phone calls that read the alarm and take a
+// key (4 acknowledges), through providers tried in order (twilio:, decoded
+// by notify/twilio). It needs http.external_url: the call's key comes back
+// there.
+type Voice struct {
+	Providers []SMSProvider `yaml:"providers"`
+	// FailoverAfter: as for SMS, how long a provider other than the last
+	// may go without accepting the call. Default 5s.
+	FailoverAfter time.Duration `yaml:"failover_after"`
+}
+
 // Webhook is one webhook: its name (receivers list it) and every other key
 // (url, secret, headers, timeout), decoded and checked by notify/webhook.
 type Webhook struct {

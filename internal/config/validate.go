@@ -72,6 +72,9 @@ func (c *Config) applyDefaults() {
 	if s := c.Notify.SMS; s != nil && s.FailoverAfter == 0 {
 		s.FailoverAfter = 5 * time.Second
 	}
+	if v := c.Notify.Voice; v != nil && v.FailoverAfter == 0 {
+		v.FailoverAfter = 5 * time.Second
+	}
 	if e := c.Notify.Email; e != nil {
 		if e.Timeout == 0 {
 			// A relay that accepts and never answers must not hold an
@@ -249,6 +252,9 @@ func (c *Config) validate(errs *Errors) {
 			at(top, "notify.sms.burst", "want 1-100 SMS per number at once (default 3), got %d", s.Burst)
 		}
 	}
+	if c.Notify.Voice != nil && c.HTTP.ExternalURL == "" {
+		at(top, "notify.voice", "a call takes its key (4 acknowledges) through http.external_url: set it to the URL Twilio reaches this listener at")
+	}
 	recv := map[string]bool{}
 	for i, r := range c.Receivers {
 		f := fmt.Sprintf("receivers[%d]", i)
@@ -267,7 +273,7 @@ func (c *Config) validate(errs *Errors) {
 		if len(r.Email) > 0 && c.Notify.Email == nil {
 			at(top, f+".email", "receiver %q has e-mail addresses but notify.email is not configured", r.Name)
 		}
-		if r.OnCall != "" && len(r.Email)+len(r.SMS)+len(r.Webhooks) > 0 {
+		if r.OnCall != "" && len(r.Email)+len(r.SMS)+len(r.Voice)+len(r.Webhooks) > 0 {
 			at(top, f+".oncall", "receiver %q is whoever is on call on %q: its contact points are theirs, give it none of its own", r.Name, r.OnCall)
 		}
 		if r.OnCall == "" && r.Next != 0 {
@@ -324,6 +330,14 @@ func (cfg *Config) checkReceivers(errs *Errors) {
 		for j, n := range r.SMS {
 			if !e164.MatchString(n) {
 				at(fmt.Sprintf("receivers[%d].sms[%d]", i, j), fmt.Sprintf("%q is not an international number like +393331234567", n))
+			}
+		}
+		if len(r.Voice) > 0 && cfg.Notify.Voice == nil {
+			at(fmt.Sprintf("receivers[%d].voice", i), fmt.Sprintf("receiver %q has voice numbers but notify.voice is not configured", r.Name))
+		}
+		for j, n := range r.Voice {
+			if !e164.MatchString(n) {
+				at(fmt.Sprintf("receivers[%d].voice[%d]", i, j), fmt.Sprintf("%q is not an international number like +393331234567", n))
 			}
 		}
 		for j, h := range r.Webhooks {

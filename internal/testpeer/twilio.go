@@ -31,6 +31,12 @@ import (
 //	POST /2010-04-01/Accounts/{sid}/Messages.json         create (To, From, MessagingServiceSid, Body)
 //	GET  /2010-04-01/Accounts/{sid}/Messages/{msid}.json  fetch a message (its status)
 //	GET  /2010-04-01/Accounts/{sid}.json                  fetch the account (health probe)
+//	POST /2010-04-01/Accounts/{sid}/Calls.json            place a call (To, From, Twiml or Url, Timeout)
+//	GET  /2010-04-01/Accounts/{sid}/Calls/{csid}.json     fetch a call (its status)
+//
+// A placed call then plays out as CallFlow says (twilio_calls.go): it
+// rings, is answered or not, and an answered one reads its TwiML and
+// posts the <Gather> action with the key pressed, signed as Twilio does.
 //
 // Point a provider at it with api_url: URL(), account_sid: AccountSID and
 // auth_token: AuthToken. A created message is "queued"; each fetch moves it
@@ -53,6 +59,11 @@ type Twilio struct {
 	finalCode  int
 	delay      time.Duration
 	release    chan struct{} // closed by Reset and at the end: ends every Delay
+
+	calls    []*TwilioCall
+	flow     CallFlow
+	stop     chan struct{} // closed at the end: ends every call flow
+	flowDone sync.WaitGroup
 }
 
 // TwilioMessage is one message the server accepted.
@@ -81,9 +92,12 @@ func StartTwilio(t testing.TB) *Twilio {
 		AuthToken:  randHex(16),
 		final:      "delivered",
 		release:    make(chan struct{}),
+		stop:       make(chan struct{}),
 	}
 	tw.srv = httptest.NewServer(http.HandlerFunc(tw.serve)) // 127.0.0.1, free port
 	t.Cleanup(func() {
+		close(tw.stop)
+		tw.flowDone.Wait()
 		tw.mu.Lock()
 		close(tw.release)
 		tw.release = make(chan struct{})
@@ -151,7 +165,7 @@ func (tw *Twilio) Delay(d time.Duration) {
 func (tw *Twilio) Reset() {
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
-	tw.msgs, tw.attempts = nil, 0
+	tw.msgs, tw.attempts, tw.calls, tw.flow = nil, 0, nil, CallFlow{}
 	tw.failStatus, tw.failCode = 0, 0
 	tw.final, tw.finalCode, tw.delay = "delivered", 0, 0
 	close(tw.release)
@@ -207,6 +221,19 @@ func (tw *Twilio) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		tw.fetch(w, sm[2])
+	case r.Method == http.MethodPost && twCallsPath.MatchString(path):
+		if twCallsPath.FindStringSubmatch(path)[1] != tw.AccountSID {
+			twError(w, http.StatusNotFound, 20404, "The requested resource "+path+" was not found")
+			return
+		}
+		tw.createCall(w, r)
+	case r.Method == http.MethodGet && twCallPath.MatchString(path):
+		sm := twCallPath.FindStringSubmatch(path)
+		if sm[1] != tw.AccountSID {
+			twError(w, http.StatusNotFound, 20404, "The requested resource "+path+" was not found")
+			return
+		}
+		tw.fetchCall(w, sm[2])
 	case r.Method == http.MethodGet && twAccountPath.MatchString(path):
 		if twAccountPath.FindStringSubmatch(path)[1] != tw.AccountSID {
 			twError(w, http.StatusNotFound, 20404, "The requested resource "+path+" was not found")
