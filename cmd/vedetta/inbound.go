@@ -76,12 +76,8 @@ func smsNumbers(cfg *config.Config) map[string]string {
 // ackByReply acknowledges what code names among the SMS sent to from, and
 // returns the confirmation to send back.
 func (d *daemon) ackByReply(log *slog.Logger, from, code, receiver string) string {
-	var l dispatch.ReplyLedger
-	if disp := d.disp.Load(); disp != nil {
-		l = disp
-	} else if d.cl != nil {
-		l = &dispatch.Relay{Store: d.st, Node: d.cl.self.Node}
-	} else {
+	l := d.replyLedger()
+	if l == nil {
 		return "Not acknowledged: vedetta is not dispatching now; try again."
 	}
 	msg, err := dispatch.AckByReply(l, from, code, receiver+" ("+from+")")
@@ -140,4 +136,17 @@ func closePorts(chans map[string]notify.Notifier) {
 			}
 		}
 	}
+}
+
+// replyLedger is what acks by SMS reply or by a key on a call go through:
+// the dispatcher, or on a cluster member that is not, the inbox; nil
+// while there is neither.
+func (d *daemon) replyLedger() dispatch.ReplyLedger {
+	if disp := d.disp.Load(); disp != nil {
+		return disp
+	}
+	if d.cl != nil {
+		return &dispatch.Relay{Store: d.st, Node: d.cl.self.Node}
+	}
+	return nil
 }

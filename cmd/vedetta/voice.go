@@ -39,12 +39,8 @@ func (d *daemon) twilioVoice(cfg *config.Config, chans map[string]notify.Notifie
 	return &twilio.VoiceInbound{
 		Base: strings.TrimRight(cfg.HTTP.ExternalURL, "/"), Providers: provs, Receivers: known, Log: log,
 		OnAck: func(_ context.Context, k twilio.Key) bool {
-			var l dispatch.ReplyLedger
-			if disp := d.disp.Load(); disp != nil {
-				l = disp
-			} else if d.cl != nil {
-				l = &dispatch.Relay{Store: d.st, Node: d.cl.self.Node}
-			} else {
+			l := d.replyLedger()
+			if l == nil {
 				return false
 			}
 			n, err := dispatch.AckByCall(l, k.To, k.Ref, k.Receiver+" ("+k.To+")")

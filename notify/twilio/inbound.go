@@ -60,22 +60,32 @@ func (p *Provider) validSignature(url string, form map[string]string, sig string
 	return v.Validate(url, form, sig)
 }
 
-func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	log := in.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+// readForm reads a webhook's form (at most 64 KiB), first values only, as
+// the signature covers them; a form that does not parse is answered 400.
+func readForm(w http.ResponseWriter, r *http.Request, log *slog.Logger, what string) (map[string]string, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		log.Warn("twilio webhook: unreadable form", "remote", r.RemoteAddr, "err", err)
+		log.Warn(what+": unreadable form", "remote", r.RemoteAddr, "err", err)
 		http.Error(w, "bad form", http.StatusBadRequest)
-		return
+		return nil, false
 	}
 	form := map[string]string{}
 	for k, v := range r.PostForm {
 		if len(v) > 0 {
 			form[k] = v[0]
 		}
+	}
+	return form, true
+}
+
+func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := in.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	form, ok := readForm(w, r, log, "twilio webhook")
+	if !ok {
+		return
 	}
 	url := in.URL
 	if r.URL.RawQuery != "" {

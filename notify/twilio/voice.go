@@ -414,17 +414,9 @@ func (in *VoiceInbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		log.Warn("twilio voice webhook: unreadable form", "remote", r.RemoteAddr, "err", err)
-		http.Error(w, "bad form", http.StatusBadRequest)
+	form, ok := readForm(w, r, log, "twilio voice webhook")
+	if !ok {
 		return
-	}
-	form := map[string]string{}
-	for k, v := range r.PostForm {
-		if len(v) > 0 {
-			form[k] = v[0]
-		}
 	}
 	full := in.Base + r.URL.EscapedPath()
 	if r.URL.RawQuery != "" {
