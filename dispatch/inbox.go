@@ -35,6 +35,10 @@ type Entry struct {
 	// Unack withdraws the ack of that alarm (UnackBy says who).
 	Unack   string `json:"unack,omitempty"`
 	UnackBy string `json:"unack_by,omitempty"`
+	// Escalate runs that alarm's next escalation step now (EscalateBy
+	// asked, by an SMS reply).
+	Escalate   string `json:"escalate,omitempty"`
+	EscalateBy string `json:"escalate_by,omitempty"`
 	// Silence is created with its ID; Expire ends the silence of that ID.
 	Silence *Silence `json:"silence,omitempty"`
 	Expire  string   `json:"expire,omitempty"`
@@ -173,6 +177,13 @@ func (d *Dispatcher) apply(e Entry) error {
 	case e.Ack != nil:
 		_, err := d.Ack(e.Ack.AlarmID, e.Ack.By, e.Ack.Comment, e.Ack.TTL)
 		return err
+	case e.Escalate != "":
+		if _, err := d.EscalateNow(e.Escalate, e.EscalateBy); err != nil && !errors.Is(err, ErrNoAlarm) && !errors.Is(err, ErrNoStep) {
+			return err
+		}
+		// Not idempotent like acks: a dispatcher that dies between the
+		// step and the entry's deletion runs one step more, once.
+		return nil
 	case e.Unack != "":
 		_, err := d.Unack(e.Unack, e.UnackBy)
 		if errors.Is(err, ErrNoAlarm) {
@@ -251,6 +262,19 @@ func (r *Relay) Ack(id, by, comment string, ttl time.Duration) (*Notice, error) 
 		return got != nil && got.Ack != nil && got.Ack.By == by && got.Ack.Comment == comment
 	})
 	return got, err
+}
+
+// EscalateNow hands "run the next escalation step now" to the dispatcher;
+// it answers at once (0: the step's number is the dispatcher's to know).
+func (r *Relay) EscalateNow(id, by string) (int, error) {
+	n := r.Notice(id)
+	switch {
+	case n == nil || !n.Firing:
+		return 0, ErrNoAlarm
+	case n.Ack != nil:
+		return 0, fmt.Errorf("%s is acknowledged by %s: %w", id, n.Ack.By, ErrNoStep)
+	}
+	return 0, SendCommand(r.Store, r.Node, Entry{Escalate: id, EscalateBy: by})
 }
 
 // Unack hands the withdrawal of an ack to the dispatcher and waits until

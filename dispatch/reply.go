@@ -10,27 +10,60 @@ import (
 	"github.com/vedetta-dc/vedetta/notify"
 )
 
-// Acknowledging by an SMS reply: the reply quotes a short code (or the
-// whole id) of an SMS sent to the replying number; the code is matched
-// against that number's SMS in the ledger, so a number can acknowledge
-// only what it was told about.
+// Answering by an SMS reply: the reply quotes a short code (or the whole
+// id) of an SMS sent to the replying number, or nothing (the latest one
+// sent there); the code is matched against that number's SMS in the
+// ledger, so a number can act only on what it was told about. ACK
+// acknowledges (for DefaultAckTTL), RES acknowledges until the alarm
+// resolves, ESC calls the next escalation step now.
 
-// ReplyLedger is what AckByReply needs: the Dispatcher, or a Relay on a
-// cluster member that is not the dispatcher.
+// ReplyLedger is what an answer by SMS or by phone needs: the Dispatcher,
+// or a Relay on a cluster member that is not the dispatcher.
 type ReplyLedger interface {
 	Deliveries(alarmID string) ([]Delivery, error)
 	Notice(alarmID string) *Notice
 	Ack(alarmID, by, comment string, ttl time.Duration) (*Notice, error)
+	EscalateNow(alarmID, by string) (int, error)
 }
 
-// AckByReply acknowledges the alarms behind code (an SMS's reply code or
-// its id) sent by SMS to number, on behalf of by, and returns the
-// confirmation to send back.
+// UntilResolved is how long a RES reply's ack holds: until the episode
+// ends (which ends every ack), a month at most.
+const UntilResolved = 30 * 24 * time.Hour
+
+// AckByReply is AnswerReply with ACK.
 func AckByReply(l ReplyLedger, number, code, by string) (string, error) {
+	return AnswerReply(l, number, code, notify.VerbAck, by)
+}
+
+// AnswerReply acts on the alarms behind code (an SMS's reply code or its
+// id; "" for the latest SMS sent to number whose alarm still fires) sent
+// by SMS to number, on behalf of by, and returns the answer to send back.
+func AnswerReply(l ReplyLedger, number, code, verb, by string) (string, error) {
 	code = strings.ToLower(code)
 	ds, err := l.Deliveries("")
 	if err != nil {
-		return "Not acknowledged: vedetta cannot read its ledger now; try again.", err
+		return "Nothing done: vedetta cannot read its ledger now; try again.", err
+	}
+	firing := func(ids []string) bool {
+		for _, id := range ids {
+			if n := l.Notice(id); n != nil && n.Firing {
+				return true
+			}
+		}
+		return false
+	}
+	if code == "" {
+		var latest *Delivery
+		for i := range ds {
+			x := &ds[i]
+			if x.Channel == "sms" && x.Recipient == number && firing(x.AlarmIDs) && (latest == nil || x.Created.After(latest.Created)) {
+				latest = x
+			}
+		}
+		if latest == nil {
+			return "No firing alarm was sent to this number: nothing done.", nil
+		}
+		code = latest.Ref
 	}
 	refs := map[string][]string{} // ref → its alarms
 	for _, x := range ds {
@@ -43,53 +76,74 @@ func AckByReply(l ReplyLedger, number, code, by string) (string, error) {
 	}
 	// Several messages with that short code: only those still firing
 	// count; if that leaves more than one, ask for the whole id rather
-	// than acknowledge the wrong alarm.
+	// than act on the wrong alarm.
 	var matched []string
 	for ref, ids := range refs {
-		for _, id := range ids {
-			if n := l.Notice(id); n != nil && n.Firing {
-				matched = append(matched, ref)
-				break
-			}
+		if firing(ids) {
+			matched = append(matched, ref)
 		}
 	}
 	sort.Strings(matched)
+	short := notify.ReplyCode(code)
 	switch {
 	case len(refs) == 0:
-		return fmt.Sprintf("No alarm %s was sent to this number. Reply with the code of an SMS, e.g. %s ACK", code, code), nil
+		return fmt.Sprintf("No alarm %s was sent to this number. Reply with the code of an SMS, e.g. %s %s", code, code, verb), nil
 	case len(matched) == 0:
-		return fmt.Sprintf("%s is no longer firing: nothing to acknowledge.", code), nil
+		return fmt.Sprintf("%s is no longer firing: nothing done.", short), nil
 	case len(matched) > 1:
-		return fmt.Sprintf("Not acknowledged: %s matches %d firing alarms. Reply with the whole id, e.g. %s ACK", code, len(matched), matched[0]), nil
+		return fmt.Sprintf("Nothing done: %s matches %d firing alarms. Reply with the whole id, e.g. %s %s", code, len(matched), matched[0], verb), nil
 	}
-	type acked struct{ id, what string }
-	var done []acked
+	var done []string // "UPSOnBattery on ups-b", per alarm acted on
+	var why string    // why an escalation did not happen
 	seen := map[string]bool{}
 	for _, id := range refs[matched[0]] {
 		if seen[id] {
 			continue
 		}
 		seen[id] = true
-		n, err := l.Ack(id, by, "by SMS reply from "+number, 0)
+		n := l.Notice(id)
+		var err error
+		switch verb {
+		case notify.VerbEsc:
+			_, err = l.EscalateNow(id, by)
+			if errors.Is(err, ErrNoStep) {
+				why = strings.TrimSuffix(err.Error(), ": "+ErrNoStep.Error())
+				continue
+			}
+		case notify.VerbRes:
+			n, err = l.Ack(id, by, "by SMS reply from "+number+", until it resolves", UntilResolved)
+		default:
+			n, err = l.Ack(id, by, "by SMS reply from "+number, 0)
+		}
 		switch {
 		case errors.Is(err, ErrNoAlarm):
 			continue // resolved meanwhile
 		case err != nil:
-			return "Not acknowledged: " + err.Error(), err
+			return "Nothing done: " + err.Error(), err
 		}
-		what := n.Alarm.Rule
-		if t := n.Alarm.Labels["target"]; t != "" {
-			what += " on " + t
+		what := id
+		if n != nil {
+			what = n.Alarm.Rule
+			if t := n.Alarm.Labels["target"]; t != "" {
+				what += " on " + t
+			}
 		}
-		done = append(done, acked{id, what})
+		done = append(done, what)
 	}
 	if len(done) == 0 {
-		return fmt.Sprintf("%s is no longer firing: nothing to acknowledge.", code), nil
+		if why != "" {
+			return "Not escalated: " + why + ".", nil
+		}
+		return fmt.Sprintf("%s is no longer firing: nothing done.", short), nil
 	}
-	sort.Slice(done, func(i, j int) bool { return done[i].id < done[j].id })
-	msg := fmt.Sprintf("Acknowledged %s %s", code, done[0].what)
+	sort.Strings(done)
+	word := map[string]string{notify.VerbAck: "Acknowledged", notify.VerbRes: "Acknowledged until resolved", notify.VerbEsc: "Escalated"}[verb]
+	msg := fmt.Sprintf("%s %s %s", word, short, done[0])
 	if len(done) > 1 {
 		msg += fmt.Sprintf(" and %d more", len(done)-1)
+	}
+	if verb == notify.VerbEsc {
+		return msg + ": the next people are called", nil
 	}
 	return msg + " by " + by, nil
 }

@@ -2,24 +2,48 @@ package notify
 
 import "strings"
 
-// ParseReply understands an SMS reply that acknowledges: "4a7b ACK", "ACK
-// 4a7b" and "[4a7b1c2d3e] ack" (the code or the whole id quoted from the
-// SMS, any case). It returns the code in lower case. Replies come from
-// Twilio's webhook and from a GSM modem's inbox alike.
-func ParseReply(body string) (code string, ok bool) {
+// Reply verbs: ACK acknowledges (4 h, as `vedetta ack`), RES acknowledges
+// until the alarm resolves, ESC calls the next escalation step now.
+const (
+	VerbAck = "ACK"
+	VerbRes = "RES"
+	VerbEsc = "ESC"
+)
+
+// ReplyHint answers a reply that is not understood.
+const ReplyHint = "Not understood. Reply with the code and ACK, ESC or RES, e.g. 4a7b ACK (ACK alone: the latest alarm)"
+
+// ReplySuffix ends an SMS with how to answer it: " Reply 4a7b ACK/ESC/RES".
+func ReplySuffix(id string) string { return " Reply " + ReplyCode(id) + " ACK/ESC/RES" }
+
+// ParseReply understands an SMS reply: "4a7b ACK", "ACK 4a7b", "[4a7b1c2d3e]
+// esc", any case, with ACK, ESC or RES; or the verb alone ("ACK"), which
+// means the latest alarm sent to that number (code ""). It returns the code
+// in lower case and the verb in upper case. Replies come from Twilio's
+// webhook and from a GSM modem's inbox alike.
+func ParseReply(body string) (code, verb string, ok bool) {
 	f := strings.Fields(strings.NewReplacer("[", " ", "]", " ").Replace(body))
-	if len(f) != 2 {
-		return "", false
+	switch len(f) {
+	case 1:
+		if v := strings.ToUpper(f[0]); isVerb(v) {
+			return "", v, true
+		}
+		return "", "", false
+	case 2:
+	default:
+		return "", "", false
 	}
-	code, verb := f[0], f[1]
-	if strings.EqualFold(code, "ack") {
-		code, verb = verb, code
+	code, verb = f[0], strings.ToUpper(f[1])
+	if isVerb(strings.ToUpper(code)) && !isVerb(verb) {
+		code, verb = f[1], strings.ToUpper(f[0])
 	}
-	if !strings.EqualFold(verb, "ack") || !isCode(code) {
-		return "", false
+	if !isVerb(verb) || !isCode(code) {
+		return "", "", false
 	}
-	return strings.ToLower(code), true
+	return strings.ToLower(code), verb, true
 }
+
+func isVerb(v string) bool { return v == VerbAck || v == VerbRes || v == VerbEsc }
 
 // isCode: an id or its prefix, 3 to 64 letters and digits.
 func isCode(s string) bool {

@@ -34,7 +34,7 @@ func TestE2ESMSReplyAck(t *testing.T) {
 			text = b
 		}
 	}
-	m := regexp.MustCompile(`Reply ([0-9a-f]{4}) ACK$`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`Reply ([0-9a-f]{4}) ACK/ESC/RES$`).FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("the SMS does not offer a reply code: %q", text)
 	}
@@ -95,7 +95,7 @@ func TestE2EModemReplyAck(t *testing.T) {
 	const phone = "+390000000001"
 	testpeer.WaitFor(t, 15*time.Second, "the PortDown SMS through the modem", func() bool { return len(mdm.Sent()) > 0 })
 	text := mdm.Sent()[0].Text
-	m := regexp.MustCompile(`Reply ([0-9a-f]{4}) ACK$`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`Reply ([0-9a-f]{4}) ACK/ESC/RES$`).FindStringSubmatch(text)
 	if m == nil || mdm.Sent()[0].Number != phone {
 		t.Fatalf("the modem's SMS does not offer a reply code: %+v", mdm.Sent()[0])
 	}

@@ -56,7 +56,7 @@ func (d *daemon) twilioInbound(cfg *config.Config, chans map[string]notify.Notif
 	return &twilio.Inbound{
 		URL: strings.TrimRight(cfg.HTTP.ExternalURL, "/") + twilio.InboundPath, Accounts: accounts, Receivers: smsNumbers(cfg), Log: log,
 		OnReply: func(_ context.Context, r twilio.Reply) string {
-			return d.ackByReply(log, r.From, r.Code, r.Receiver)
+			return d.answerReply(log, r.From, r.Code, r.Verb, r.Receiver)
 		},
 	}
 }
@@ -73,14 +73,14 @@ func smsNumbers(cfg *config.Config) map[string]string {
 	return known
 }
 
-// ackByReply acknowledges what code names among the SMS sent to from, and
-// returns the confirmation to send back.
-func (d *daemon) ackByReply(log *slog.Logger, from, code, receiver string) string {
+// answerReply acts on what code names among the SMS sent to from (ACK,
+// RES or ESC), and returns the answer to send back.
+func (d *daemon) answerReply(log *slog.Logger, from, code, verb, receiver string) string {
 	l := d.replyLedger()
 	if l == nil {
-		return "Not acknowledged: vedetta is not dispatching now; try again."
+		return "Nothing done: vedetta is not dispatching now; try again."
 	}
-	msg, err := dispatch.AckByReply(l, from, code, receiver+" ("+from+")")
+	msg, err := dispatch.AnswerReply(l, from, code, verb, receiver+" ("+from+")")
 	if err != nil {
 		log.Warn("SMS reply not acted on", "from", from, "code", code, "err", err)
 	}
@@ -113,13 +113,13 @@ func (d *daemon) modemReplies(ctx context.Context, cfg *config.Config, chans map
 					log.Warn("SMS reply from an unknown number ignored", "from", m.From, "provider", mp.Name())
 					return ""
 				}
-				code, ok := notify.ParseReply(m.Text)
+				code, verb, ok := notify.ParseReply(m.Text)
 				if !ok {
 					log.Info("SMS reply not understood", "from", from, "receiver", receiver, "body", m.Text)
-					return "Not understood. Reply with the code and ACK, e.g. 4a7b ACK"
+					return notify.ReplyHint
 				}
-				log.Info("SMS reply", "from", from, "receiver", receiver, "code", code, "provider", mp.Name())
-				return d.ackByReply(log, from, code, receiver)
+				log.Info("SMS reply", "from", from, "receiver", receiver, "code", code, "verb", verb, "provider", mp.Name())
+				return d.answerReply(log, from, code, verb, receiver)
 			})
 		})
 	}

@@ -49,11 +49,11 @@ func (t smsText) gsmFallback() string {
 
 // trailingID is the "[id]" a message ends with, and how to acknowledge it
 // by a reply when replies are read: truncation keeps both.
-var trailingID = regexp.MustCompile(`\s*(\[[^\[\]]+\](?: Reply [0-9a-z]+ ACK)?)$`)
+var trailingID = regexp.MustCompile(`\s*(\[[^\[\]]+\](?: Reply [0-9a-z]+ ACK/ESC/RES)?)$`)
 
 // buildText makes the one-SMS text of m from its subject (or, without one,
 // the first line of its body); with reply, it ends with how to acknowledge
-// it: "... [4a7b1c2d3e] Reply 4a7b ACK".
+// it: "... [4a7b1c2d3e] Reply 4a7b ACK/ESC/RES".
 func buildText(m notify.Message, reply bool) (smsText, error) {
 	src := clean(m.Subject)
 	if src == "" {
@@ -69,8 +69,8 @@ func buildText(m notify.Message, reply bool) (smsText, error) {
 	if !trailingID.MatchString(src) && m.AlarmID != "" && !strings.Contains(src, m.AlarmID) {
 		src += " [" + clean(m.AlarmID) + "]"
 	}
-	if id := clean(m.AlarmID); reply && id != "" && trailingID.MatchString(src) && !strings.HasSuffix(src, " ACK") {
-		src += " Reply " + notify.ReplyCode(id) + " ACK"
+	if id := clean(m.AlarmID); reply && id != "" && trailingID.MatchString(src) && !strings.HasSuffix(src, " ACK/ESC/RES") {
+		src += notify.ReplySuffix(id)
 	}
 	if isGSM(src) {
 		return smsText{Text: fit(src, gsmLimit, gsmCost, "..."), src: src}, nil

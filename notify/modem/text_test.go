@@ -45,9 +45,9 @@ func TestBuildText(t *testing.T) {
 		{name: "body first line without subject", msg: notify.Message{Body: "\n  first line\nsecond"},
 			want: "first line"},
 		{name: "how to acknowledge by a reply", msg: notify.Message{Subject: "UPS-2 on battery", AlarmID: "a1b2c3d4e5"}, reply: true,
-			want: "UPS-2 on battery [a1b2c3d4e5] Reply a1b2 ACK"},
+			want: "UPS-2 on battery [a1b2c3d4e5] Reply a1b2 ACK/ESC/RES"},
 		{name: "truncation keeps the id and the reply", msg: notify.Message{Subject: long, AlarmID: "a1b2c3d4e5"}, reply: true,
-			maxLen: 160, suffix: "... [a1b2c3d4e5] Reply a1b2 ACK"},
+			maxLen: 160, suffix: "... [a1b2c3d4e5] Reply a1b2 ACK/ESC/RES"},
 		{name: "no reply without an id", msg: notify.Message{Subject: "Acknowledged 4a7b"}, reply: true, want: "Acknowledged 4a7b"},
 		{name: "backtick forces ucs2", msg: notify.Message{Subject: "run `reboot`"}, want: "run `reboot`", ucs2: true},
 	}

@@ -21,8 +21,8 @@ const InboundPath = "/api/v1/twilio/sms"
 type Reply struct {
 	From     string // the replying number (E.164)
 	Receiver string // whose number it is
-	Code     string // the alarm's short code or id, lower case
-	Verb     string // "ACK"
+	Code     string // the alarm's short code or id, lower case; "" for the latest
+	Verb     string // ACK, ESC or RES (notify.Verb...)
 }
 
 // Inbound answers Twilio's incoming-message webhook: a form-encoded POST
@@ -113,11 +113,11 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := form["Body"]
-	code, ok := notify.ParseReply(body)
-	reply := Reply{Code: code, Verb: "ACK"}
+	code, verb, ok := notify.ParseReply(body)
+	reply := Reply{Code: code, Verb: verb}
 	if !ok {
 		log.Info("SMS reply not understood", "from", from, "receiver", receiver, "body", body)
-		twiml(w, "Not understood. Reply with the code and ACK, e.g. 4a7b ACK")
+		twiml(w, notify.ReplyHint)
 		return
 	}
 	reply.From, reply.Receiver = from, receiver

@@ -91,7 +91,7 @@ func TestSMSTextOffersReply(t *testing.T) {
 	m := testMessage("+393331234567")
 	m.Subject = strings.Repeat("UPS on battery ", 20)
 	got := SMSTextReply(m)
-	if !strings.HasSuffix(got, " [ab12cd] Reply ab12 ACK") {
+	if !strings.HasSuffix(got, " [ab12cd] Reply ab12 ACK/ESC/RES") {
 		t.Errorf("text %q does not end with the reply code", got)
 	}
 	if n, limit := SMSUnits(got); n > limit {

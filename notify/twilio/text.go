@@ -81,7 +81,7 @@ func runeUnits(r rune, gsm bool) int {
 func SMSText(m notify.Message) string { return smsText(m, false) }
 
 // SMSTextReply is SMSText ending with how to acknowledge by a reply, after
-// the id: "... [4a7b1c2d3e] Reply 4a7b ACK" (what the inbound webhook
+// the id: "... [4a7b1c2d3e] Reply 4a7b ACK/ESC/RES" (what the inbound webhook
 // understands).
 func SMSTextReply(m notify.Message) string { return smsText(m, true) }
 
@@ -100,7 +100,7 @@ func smsText(m notify.Message, reply bool) string {
 		src = strings.Replace(src, "["+id+"]", " ", 1)
 		suffix = " [" + id + "]"
 		if reply {
-			suffix += " Reply " + notify.ReplyCode(id) + " ACK"
+			suffix += notify.ReplySuffix(id)
 		}
 	}
 	text := strings.Join(strings.Fields(smartGSM.Replace(src)), " ")
