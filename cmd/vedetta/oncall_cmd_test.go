@@ -32,7 +32,9 @@ routes:
 // vedetta oncall says who is on call at a moment, overrides included.
 func TestOncallCommand(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "v.yaml")
-	if err := os.WriteFile(p, []byte(oncallBase), 0o600); err != nil {
+	// No daemon on its listener: the command answers from the config.
+	cfg := strings.Replace(oncallBase, "site: t\n", fmt.Sprintf("site: t\nhttp: {listen: 127.0.0.1:%d}\n", closedPort(t)), 1)
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ at, now, next string }{
