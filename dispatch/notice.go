@@ -335,7 +335,10 @@ func (d *Dispatcher) Ack(id, by, comment string, ttl time.Duration) (*Notice, er
 			ack.Earlier = n.Unacked
 		}
 		n.Ack, n.Unacked = ack, nil
-		if err := d.tellAck(tx, n, now); err != nil {
+		d.mu.Lock() // tellAck reads the silences (muted) and the receivers
+		err := d.tellAck(tx, n, now)
+		d.mu.Unlock()
+		if err != nil {
 			return err
 		}
 		out = *n
@@ -378,7 +381,7 @@ func (d *Dispatcher) Unack(id, by string) (*Notice, error) {
 // tellAck lets everyone told of the episode know that someone took it
 // (the one who acknowledged excepted, when their address is in `by`: the
 // SMS reply's confirmation already told them). Not while the alarm is
-// muted: nothing about it goes out then.
+// muted: nothing about it goes out then. Caller holds d.mu.
 func (d *Dispatcher) tellAck(tx store.Tx, n *Notice, now time.Time) error {
 	if len(n.Told) == 0 || d.muted(n, now) != "" {
 		return nil
