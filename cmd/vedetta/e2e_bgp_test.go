@@ -127,7 +127,7 @@ func startBGPSim(t *testing.T, name string) (addr, copyPath string) {
 	if os.Geteuid() == 0 {
 		args = append(args, "--process-user=nobody", "--process-group=nogroup")
 	}
-	testpeer.Start(t, nil, bin, args...)
+	testpeer.WaitSnmpsimd(t, testpeer.Start(t, nil, bin, args...), addr)
 	get := testpeer.Need(t, "snmpget")
 	testpeer.WaitFor(t, 30*time.Second, "snmpsimd ready", func() bool {
 		return runQuiet(get, "-v2c", "-c", name, "-t", "0.3", "-r", "0", "-On", addr, ".1.3.6.1.2.1.15.2.0") == nil

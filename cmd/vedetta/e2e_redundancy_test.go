@@ -199,7 +199,7 @@ func startSnmpsimCopies(t testing.TB, recording string, names ...string) (addr, 
 	if os.Geteuid() == 0 {
 		args = append(args, "--process-user=nobody", "--process-group=nogroup")
 	}
-	testpeer.Start(t, nil, bin, args...)
+	testpeer.WaitSnmpsimd(t, testpeer.Start(t, nil, bin, args...), addr)
 	return addr, data
 }
 

@@ -46,7 +46,7 @@ func startSimd(t *testing.T, name string, extra ...string) string {
 	if os.Geteuid() == 0 {
 		args = append(args, "--process-user=nobody", "--process-group=nogroup")
 	}
-	testpeer.Start(t, nil, bin, args...)
+	testpeer.WaitSnmpsimd(t, testpeer.Start(t, nil, bin, args...), addr)
 	host, port, _ := net.SplitHostPort(addr)
 	var p uint16
 	for _, c := range port {

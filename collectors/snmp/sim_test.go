@@ -56,7 +56,7 @@ func startSimd(t testing.TB, dataDir string, names ...string) (addr string, comm
 	if os.Geteuid() == 0 {
 		args = append(args, "--process-user=nobody", "--process-group=nogroup")
 	}
-	testpeer.Start(t, nil, bin, args...)
+	testpeer.WaitSnmpsimd(t, testpeer.Start(t, nil, bin, args...), addr)
 	// Ready when it answers the first community.
 	probe := Agent{Address: addr, Community: secret(names[0]), Timeout: 200 * time.Millisecond}
 	if err := probe.Validate(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -83,4 +84,19 @@ func Start(t testing.TB, env []string, name string, args ...string) *Proc {
 		}
 	})
 	return p
+}
+
+// WaitSnmpsimd waits until snmpsimd p says it listens at addr. A query
+// answered on that port is not proof: snmpsimd binds with address reuse,
+// so another test's snmpsimd, about to stop, may hold the same port while
+// this one is still starting (seen under load: ready, then "port
+// unreachable").
+func WaitSnmpsimd(t testing.TB, p *Proc, addr string) {
+	t.Helper()
+	WaitFor(t, 90*time.Second, "snmpsimd listening at "+addr, func() bool {
+		if p.Exited() {
+			t.Fatalf("snmpsimd exited before listening at %s:\n%s", addr, p.Output())
+		}
+		return strings.Contains(p.Output(), "Listening at UDP/IPv4 endpoint "+addr)
+	})
 }
