@@ -551,6 +551,20 @@ func (w *world) faults() {
 			}
 		}
 	}
+	if r.Float64() < 0.015 {
+		// Withdrawn acks: repeats and escalation resume, nothing is told
+		// twice (I4) and nothing is lost (I1).
+		as := w.eng.Alarms()
+		if len(as) > 0 {
+			a := as[r.IntN(len(as))]
+			if _, err := w.disp.Unack(a.ID, "test"); err == nil {
+				w.logf("unack %s", a.ID)
+			}
+			if w.fs.dead {
+				w.crash("while withdrawing an ack")
+			}
+		}
+	}
 }
 
 // calm ends every fault: the drain.
