@@ -18,7 +18,7 @@ import (
 // eBGP peers), served by snmpsimd from a temporary copy: the test rewrites
 // the copy's bgpPeerState of one peer from established(6) to active(3) and
 // back (snmpsimd re-reads a changed .snmprec: its index is rebuilt when the
-// file's mtime moves). The shipped rule BGPSessionDown
+// file's mtime moves to another second: testpeer.RewriteSnmprec). The shipped rule BGPSessionDown
 // (configs/rules.d/network.yaml) must e-mail the peer, its AS and the state,
 // and resolve when the session is back.
 func TestE2EBGPSessionDownAndBack(t *testing.T) {
@@ -156,18 +156,7 @@ func setRecord(t *testing.T, path, from, to string) {
 	if n != 1 {
 		t.Fatalf("%s: %d lines %q, want 1", path, n, from)
 	}
-	before, _ := os.Stat(path)
-	time.Sleep(10 * time.Millisecond) // a new mtime even on coarse clocks
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, bytes.Join(lines, []byte("\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-	if after, _ := os.Stat(path); before != nil && after != nil && !after.ModTime().After(before.ModTime()) {
-		t.Fatalf("%s: mtime did not move (%v): snmpsimd would serve the old values", path, after.ModTime())
-	}
+	testpeer.RewriteSnmprec(t, path, bytes.Join(lines, []byte("\n")))
 }
 
 func runQuiet(name string, args ...string) error {

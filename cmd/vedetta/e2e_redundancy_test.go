@@ -251,7 +251,7 @@ targets:
 	if !strings.Contains(string(b), load+"27\n") {
 		t.Fatalf("the recording has no rPDU2DeviceStatusPower of 27 (x10 W): %s", path)
 	}
-	writeFile(t, path, strings.Replace(string(b), load+"27\n", load+"0\n", 1))
+	testpeer.RewriteSnmprec(t, path, []byte(strings.Replace(string(b), load+"27\n", load+"0\n", 1)))
 	testpeer.WaitFor(t, 20*time.Second, "the rack's redundancy-lost e-mail", func() bool {
 		return len(mp.Matching(t, "FIRING", "RedundancyLost")) > 0
 	})

@@ -100,3 +100,26 @@ func WaitSnmpsimd(t testing.TB, p *Proc, addr string) {
 		return strings.Contains(p.Output(), "Listening at UDP/IPv4 endpoint "+addr)
 	})
 }
+
+// RewriteSnmprec replaces a recording snmpsimd serves, so that it re-reads
+// it: snmpsimd compares modification times in whole seconds (os.stat's
+// st_mtime), against the file's previous time and its index's, so a
+// rewrite within the same second is never seen. The new time is set two
+// whole seconds ahead of now, and past the file's previous time.
+func RewriteSnmprec(t testing.TB, path string, content []byte) {
+	t.Helper()
+	next := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	if st, err := os.Stat(path); err == nil && !next.After(st.ModTime()) {
+		next = st.ModTime().Truncate(time.Second).Add(time.Second) // a second rewrite soon after the first
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, next, next); err != nil {
+		t.Fatal(err)
+	}
+}
