@@ -74,7 +74,6 @@ func Start(ctx context.Context, c *Config, log *slog.Logger) (*Etcd, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("component", "etcd")
 	if c.Etcd != nil {
 		return startExternal(ctx, c, log)
 	}
@@ -118,7 +117,7 @@ func clientConfig(endpoints []string, log *slog.Logger) clientv3.Config {
 		Endpoints:          endpoints,
 		DialTimeout:        dialTimeout,
 		MaxCallSendMsgSize: embeddedMaxRequestBytes + grpcOverhead,
-		Logger:             zap.New(slogCore{log: log.With("component", "etcd-client")}),
+		Logger:             zap.New(slogCore{log: log.With("layer", "etcd-client")}),
 		// Keepalives notice a dead connection to an external member
 		// within seconds rather than at the kernel's TCP timeout.
 		DialKeepAliveTime:    5 * time.Second,
@@ -175,7 +174,7 @@ func startEmbedded(ctx context.Context, c *Config, log *slog.Logger) (*Etcd, err
 	cfg.TickMs = 100
 	cfg.ElectionMs = 1000
 	cfg.EnableGRPCGateway = false
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(slogCore{log: log}))
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(slogCore{log: log.With("layer", "etcd")}))
 
 	var peerTLS *tls.Config
 	if c.TLS != nil {

@@ -33,7 +33,9 @@ type Spec struct {
 	Labels   map[string]string
 	// BaseDir is the config file's folder, for relative paths in options.
 	BaseDir string
-	Logger  *slog.Logger
+	// Logger names the target and its kind already: a collector adds
+	// neither again (each key once per line).
+	Logger *slog.Logger
 }
 
 // Decode decodes the kind-specific options of a target into out, strictly:

@@ -62,7 +62,9 @@ type Failover struct {
 	// the status of a message it took). The last provider has no one to
 	// hand over to: only its own timeouts bound it.
 	FailoverAfter time.Duration
-	Log           *slog.Logger
+	// Log carries the channel already (log.With("channel", ...)): lines
+	// here add only the provider.
+	Log *slog.Logger
 	// OnAttempt is told about every provider attempt (metrics, health).
 	OnAttempt func(channel, provider string, err error)
 }
@@ -97,14 +99,14 @@ func (f *Failover) Notify(ctx context.Context, m Message) (string, error) {
 		}
 		if err == nil {
 			if i > 0 && f.Log != nil {
-				f.Log.Info("delivered by a later provider", "channel", f.Channel, "provider", p.Name(), "key", m.Key,
+				f.Log.Info("delivered by a later provider", "provider", p.Name(), "key", m.Key,
 					"providers_failed", i)
 			}
 			return p.Name(), nil
 		}
 		perm := IsPermanent(err)
 		if f.Log != nil {
-			f.Log.Warn("provider failed; next provider", "channel", f.Channel, "provider", p.Name(),
+			f.Log.Warn("provider failed; next provider", "provider", p.Name(),
 				"permanent", perm, "took", time.Since(start).Round(time.Millisecond), "err", err, "key", m.Key)
 		}
 		allPermanent = allPermanent && perm
@@ -157,7 +159,7 @@ func (f *Failover) attempt(ctx context.Context, p Provider, m Message, bounded b
 			// The request may have reached the far side: the next provider
 			// can duplicate it (the duplicate bound in the README).
 			f.Log.Warn("provider did not answer within failover_after; it may still have taken the message",
-				"channel", f.Channel, "provider", p.Name(), "failover_after", f.FailoverAfter, "key", m.Key)
+				"provider", p.Name(), "failover_after", f.FailoverAfter, "key", m.Key)
 		}
 		if err == nil {
 			return nil // it answered just as it was cut

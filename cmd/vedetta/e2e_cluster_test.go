@@ -121,6 +121,7 @@ func (r *clusterRig) setRack(i int, hot bool) {
 // start runs member i in its namespace and waits for its /healthz.
 func (r *clusterRig) start(i int) {
 	p := r.net.Start(i, nil, vedettaBin(r.t), "run", "--config", r.cfgs[i], "--log-level", "debug")
+	r.t.Cleanup(func() { checkLogKeys(r.t, fmt.Sprintf("member n%d", i), p.Output) })
 	d := &daemonProc{t: r.t, proc: p, http: fmt.Sprintf("http://%s:%d", r.net.Addr(i), clusterHTTPPort)}
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -59,7 +59,15 @@ type daemonProc struct {
 // answers. httpPort must match the config's http.listen.
 func startDaemon(t testing.TB, cfg string, httpPort int, env ...string) *daemonProc {
 	t.Helper()
-	p := testpeer.Start(t, env, vedettaBin(t), "run", "--config", cfg, "--log-level", "debug")
+	var p *testpeer.Proc
+	// Registered before Start's own clean-up, so it runs after the daemon
+	// stopped and sees its shutdown lines too.
+	t.Cleanup(func() {
+		if p != nil {
+			checkLogKeys(t, "vedetta", p.Output)
+		}
+	})
+	p = testpeer.Start(t, env, vedettaBin(t), "run", "--config", cfg, "--log-level", "debug")
 	d := &daemonProc{t: t, proc: p, http: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
 	testpeer.WaitFor(t, 15*time.Second, "vedetta /healthz", func() bool {
 		if p.Exited() {

@@ -88,7 +88,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	if log == nil {
 		log = slog.Default()
 	}
-	c.log = log.With("collector", "authlog", "target", spec.Name)
+	c.log = log
 	return c, nil
 }
 

@@ -124,7 +124,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	}
 	return &Collector{
 		opts: opts, host: host, port: port,
-		log:     log.With("collector", "ipmi", "target", spec.Name),
+		log:     log,
 		sem:     make(chan struct{}, 1),
 		selSeen: -1,
 	}, nil

@@ -82,7 +82,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	if log == nil {
 		log = slog.Default()
 	}
-	c.log = log.With("collector", "mailqueue", "target", spec.Name)
+	c.log = log
 	return c, nil
 }
 

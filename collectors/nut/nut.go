@@ -78,7 +78,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Collector{opts: opts, tls: tc, log: log.With("collector", "nut", "target", spec.Name)}, nil
+	return &Collector{opts: opts, tls: tc, log: log}, nil
 }
 
 // Collect opens one session, reads the UPSes and logs out.

@@ -99,7 +99,7 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Collector{opts: o, log: log.With("collector", "smart", "target", spec.Name)}, nil
+	return &Collector{opts: o, log: log}, nil
 }
 
 // Exit-status bits of smartctl (man smartctl, EXIT STATUS).

@@ -158,7 +158,7 @@ func NewCollector(name string, o Options, profiles *ProfileSet, log *slog.Logger
 			return nil, config.Problem("profiles", "unknown profile %q (known: %s)", n, strings.Join(profiles.Names(), ", "))
 		}
 	}
-	log = log.With("collector", "snmp", "target", name)
+	// log names the target and kind already (collectors.Spec.Logger).
 	return &Collector{name: name, agent: o.SNMP, names: o.Profiles, set: profiles,
 		log: log, truncated: map[string]float64{}, guard: newGuard(name, log, nil), rows: tableRows{}, views: newViewPool()}, nil
 }

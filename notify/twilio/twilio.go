@@ -137,7 +137,7 @@ func New(name string, cfg Config, log *slog.Logger) (*Provider, error) {
 	return &Provider{
 		name: name, sid: cfg.AccountSID, token: tok, from: cfg.From, service: cfg.MessagingServiceSID,
 		target: u, timeout: cfg.Timeout, statusTimeout: cfg.StatusTimeout, statusPoll: cfg.StatusPoll,
-		transport: tr, log: log.With("provider", name),
+		transport: tr, log: log, // the caller names the channel and provider
 	}, nil
 }
 

@@ -121,7 +121,7 @@ func New(name string, cfg Config, log *slog.Logger) (*Provider, error) {
 			// configured URL is wrong.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		log: log.With("provider", name), now: time.Now,
+		log: log, now: time.Now, // the caller names the channel and provider
 	}, nil
 }
 
