@@ -52,6 +52,9 @@ type Options struct {
 	Format  string            `yaml:"format"`
 	Timeout time.Duration     `yaml:"timeout"`
 	Env     map[string]string `yaml:"env"`
+	// Metrics names what a prometheus-format program prints that rules
+	// read (names.go): `vedetta check` then knows them.
+	Metrics []string `yaml:"metrics"`
 }
 
 type collector struct {
@@ -84,6 +87,9 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	case "nagios", "prometheus":
 	default:
 		return nil, config.Problem("exec.format", "want nagios or prometheus, got %q", o.Format)
+	}
+	if err := checkMetrics(o); err != nil {
+		return nil, err
 	}
 	t := o.Timeout
 	if t == 0 || t > spec.Timeout {
