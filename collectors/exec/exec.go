@@ -26,6 +26,8 @@
 // perfdata that is not a finite number ("U", NaN, Inf, or too big once in
 // base units) is no sample either.
 // A non-zero exit in prometheus format is an error (the output is still used).
+// Its names are the program's own: `metrics: [name, ...]` lists the ones
+// rules read, so that `vedetta check` knows them (names.go).
 package exec
 
 import (
