@@ -61,6 +61,16 @@ func TestCheckUnknownMetric(t *testing.T) {
 	checkEdits(t, namesBase, cases)
 }
 
+// A redundancy group's healthy: condition is checked like a rule's.
+func TestCheckUnknownMetricInRedundancy(t *testing.T) {
+	base := namesBase + "redundancy:\n  - name: ups-main\n    members: {class: exec}\n    healthy: ups_on_battery == 0 && ups_alarms_active == 0\n    need: 1\n"
+	line := strings.Count(namesBase, "\n") + 4
+	checkEdits(t, base, []checkEdit{
+		{"healthy", "&& ups_alarms_active == 0", "&& ups_alarm_active == 0",
+			fmt.Sprintf(`:%d: redundancy[0].healthy: unknown metric "ups_alarm_active" (did you mean ups_alarms_active?)`, line)},
+	})
+}
+
 // Every problem is printed at once, names among them.
 func TestCheckUnknownMetricsAllAtOnce(t *testing.T) {
 	bad := strings.Replace(namesBase, "ups_on_battery == 1", "ups_on_batery == 1", 1)

@@ -19,6 +19,7 @@ import (
 	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/model"
+	"github.com/vedetta-dc/vedetta/redundancy"
 	"github.com/vedetta-dc/vedetta/rules"
 )
 
@@ -89,7 +90,7 @@ func checkMetricNames(cfg *config.Config, targets []collectors.Target, cat *coll
 		}
 	}
 	var res metricCheck
-	for _, cr := range cfg.Rules {
+	for _, cr := range append(slices.Clone(cfg.Rules), redundancyRules(cfg)...) {
 		uses := rules.MetricsRead(cr)
 		emitted, unknown := false, false
 		for _, u := range uses {
@@ -106,14 +107,42 @@ func checkMetricNames(cfg *config.Config, targets []collectors.Target, cat *coll
 			if len(open) > 0 {
 				msg += fmt.Sprintf(": no collector emits it, unless exec target %s prints it (list its names under exec.metrics: to make them known)",
 					strings.Join(open, ", "))
-				res.warnings = append(res.warnings, cfg.ErrAt(cr.Origin, u.Field, msg))
+				res.warnings = append(res.warnings, cfg.ErrAt(cr.Origin, field(cr, u.Field), msg))
 				continue
 			}
-			res.errs = append(res.errs, cfg.ErrAt(cr.Origin, u.Field, msg))
+			res.errs = append(res.errs, cfg.ErrAt(cr.Origin, field(cr, u.Field), msg))
 		}
 		if len(uses) > 0 && !emitted && !unknown {
 			res.idle++
 		}
 	}
 	return res
+}
+
+// redundancyRules are the healthy: conditions of the redundancy groups,
+// as rules placed at the group (package redundancy compiles them into its
+// own rules, which name no field of the config).
+func redundancyRules(cfg *config.Config) []config.Rule {
+	if cfg.Redundancy == nil {
+		return nil
+	}
+	var groups []redundancy.Group
+	if err := cfg.Block(cfg.Redundancy, "redundancy")(&groups); err != nil {
+		return nil // redundancy.Compile says what is wrong
+	}
+	var out []config.Rule
+	for i, g := range groups {
+		out = append(out, config.Rule{Name: g.Name, Expr: g.Healthy,
+			Origin: config.Origin{File: cfg.File, Path: fmt.Sprintf("redundancy[%d]", i)}})
+	}
+	return out
+}
+
+// field names where a name is read: a redundancy group's condition is its
+// healthy:, a rule's its own field.
+func field(cr config.Rule, f string) string {
+	if strings.HasPrefix(cr.Origin.Path, "redundancy[") && f == "expr" {
+		return "healthy"
+	}
+	return f
 }
