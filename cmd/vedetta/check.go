@@ -22,5 +22,9 @@ func printNotes(w io.Writer, p *parts) {
 	if p == nil || p.names.idle == 0 {
 		return
 	}
-	fmt.Fprintf(w, "note: %d rules read only metrics that no configured target emits (rules for kinds this config has no target of): they stay quiet until one is added\n", p.names.idle)
+	what := fmt.Sprintf("%d rules read", p.names.idle)
+	if p.names.idle == 1 {
+		what = "1 rule reads"
+	}
+	fmt.Fprintf(w, "note: %s only metrics that no configured target emits (rules for kinds this config has no target of): they stay quiet until one is added\n", what)
 }
