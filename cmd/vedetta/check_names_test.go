@@ -210,3 +210,31 @@ func TestBuiltinConfigNamesKnown(t *testing.T) {
 		t.Errorf("every built-in rule reads names no built-in target emits")
 	}
 }
+
+// A profile of the config's own profile_dirs brings its names: a rule may
+// read them, and a misspelling of one gets it as the suggestion.
+func TestCheckNamesFromProfileDirs(t *testing.T) {
+	dir := t.TempDir()
+	writeIn(t, dir, "chiller.yaml", `name: acme-chiller
+mib: ACME-CHILLER-MIB (a test profile)
+class: environment
+match:
+  subtrees: [1.3.6.1.4.1.99999.1]
+metrics:
+  - name: chiller_supply_water_celsius
+    oid: 1.3.6.1.4.1.99999.1.1.0
+    scale: 0.1
+`)
+	base := strings.Replace(namesBase, "rules:\n", fmt.Sprintf("profile_dirs: [%s]\nrules:\n", dir), 1)
+	base = strings.Replace(base, "expr: check_status >= 2", "expr: chiller_supply_water_celsius > 12", 1)
+	checkEdits(t, base, []checkEdit{
+		{"a misspelled profile metric", "chiller_supply_water_celsius > 12", "chiller_suply_water_celsius > 12",
+			`:12: rules[0].expr: unknown metric "chiller_suply_water_celsius" (did you mean chiller_supply_water_celsius?)`},
+	})
+	// Without the profile the name is unknown: the test proves where the
+	// name comes from.
+	p := writeIn(t, t.TempDir(), "v.yaml", strings.Replace(namesBase, "expr: check_status >= 2", "expr: chiller_supply_water_celsius > 12", 1))
+	if code, _, errs := runCLI(t, "check", "--config", p); code != 1 || !strings.Contains(errs, `unknown metric "chiller_supply_water_celsius"`) {
+		t.Fatalf("without profile_dirs: exit %d %s", code, errs)
+	}
+}
