@@ -238,3 +238,21 @@ metrics:
 		t.Fatalf("without profile_dirs: exit %d %s", code, errs)
 	}
 }
+
+// The built-in rules read vedetta's own samples: the catalogue has them
+// (the name check skips the built-ins, which no config can misspell).
+func TestBuiltinRulesReadCataloguedNames(t *testing.T) {
+	_, sk := newKindsWithSNMP(snmp.EmbeddedProfiles())
+	cat := newCatalogue(sk)
+	for _, r := range rules.BuiltinRules {
+		uses := rules.MetricsRead(r)
+		if len(uses) == 0 {
+			t.Errorf("%s reads no metric", r.Name)
+		}
+		for _, u := range uses {
+			if !slices.Contains(cat.Emitters(u.Name), selfKind) {
+				t.Errorf("%s reads %s, which is not among vedetta's own names", r.Name, u.Name)
+			}
+		}
+	}
+}
