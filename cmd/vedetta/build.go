@@ -33,6 +33,9 @@ type parts struct {
 	snmp *snmp.Kind
 	// schedules are the on-call rotations (`vedetta oncall`, /api/v1/oncall).
 	schedules oncall.Schedules
+	// names is what the rules read against what collectors emit
+	// (metricnames.go): its errors are in build's, its warnings are not.
+	names metricCheck
 }
 
 // build turns a loaded config into collectors, compiled rules and
@@ -87,6 +90,11 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 	rules, rerrs := rules.CompileRules(cfg)
 	p.rules = rules
 	errs = append(errs, rerrs...)
+	p.names = checkMetricNames(cfg, p.targets, newCatalogue(sk))
+	errs = append(errs, p.names.errs...)
+	for _, w := range p.names.warnings {
+		log.Warn("a rule reads a metric no collector is known to emit", "problem", w.Error())
+	}
 	groups, gerrs := redundancy.Compile(cfg) // redundancy groups are rules too
 	p.rules = append(p.rules, groups...)
 	errs = append(errs, gerrs...)

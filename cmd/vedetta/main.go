@@ -168,10 +168,13 @@ func checkCmd(v *viper.Viper) *cobra.Command {
 			if err != nil {
 				problems = append(problems, err)
 			}
+			var p *parts
 			if cfg != nil {
-				_, errs := build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+				var errs []error
+				p, errs = build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 				problems = append(problems, errs...)
 			}
+			printWarnings(cmd.ErrOrStderr(), p)
 			out := cmd.ErrOrStderr()
 			if len(problems) > 0 {
 				for _, p := range problems {
@@ -180,6 +183,7 @@ func checkCmd(v *viper.Viper) *cobra.Command {
 				return exitCode(1)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (%d targets, %d rules, %d receivers)\n", cfg.File, len(cfg.Targets), len(cfg.Rules), len(cfg.Receivers))
+			printNotes(cmd.OutOrStdout(), p)
 			return nil
 		},
 	}

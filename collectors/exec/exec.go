@@ -26,6 +26,8 @@
 // perfdata that is not a finite number ("U", NaN, Inf, or too big once in
 // base units) is no sample either.
 // A non-zero exit in prometheus format is an error (the output is still used).
+// Its names are the program's own: `metrics: [name, ...]` lists the ones
+// rules read, so that `vedetta check` knows them (names.go).
 package exec
 
 import (
@@ -52,6 +54,9 @@ type Options struct {
 	Format  string            `yaml:"format"`
 	Timeout time.Duration     `yaml:"timeout"`
 	Env     map[string]string `yaml:"env"`
+	// Metrics names what a prometheus-format program prints that rules
+	// read (names.go): `vedetta check` then knows them.
+	Metrics []string `yaml:"metrics"`
 }
 
 type collector struct {
@@ -84,6 +89,9 @@ func New(spec collectors.Spec, decode collectors.Decode) (collectors.Collector, 
 	case "nagios", "prometheus":
 	default:
 		return nil, config.Problem("exec.format", "want nagios or prometheus, got %q", o.Format)
+	}
+	if err := checkMetrics(o); err != nil {
+		return nil, err
 	}
 	t := o.Timeout
 	if t == 0 || t > spec.Timeout {

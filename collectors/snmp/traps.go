@@ -483,5 +483,5 @@ func (r *TrapReceiver) sample(p *gosnmp.SnmpPacket, ip string) (target string, k
 	if !known {
 		ls = ls.With("source", src)
 	}
-	return target, known, model.Sample{Name: "snmp_trap_received_total", Labels: ls, Value: n, Time: time.Now()}
+	return target, known, model.Sample{Name: trapMetric, Labels: ls, Value: n, Time: time.Now()}
 }
