@@ -135,8 +135,16 @@ func TestQuirksOfRealRecordings(t *testing.T) {
 	// The MGE Galaxy with a voltage that is mains at no scale.
 	derive(t, dir, "derived-galaxy-implausible", "apc-mgeups_galaxy7000",
 		map[string]string{"1.3.6.1.2.1.33.1.3.3.1.3.1.0": "1.3.6.1.2.1.33.1.3.3.1.3.1.0|66|99999"}, nil)
+	// The Sensatronics EM1 recording lacks unitMode, the unit of its
+	// readings: copies that say Fahrenheit and Celsius.
+	for unit, name := range map[string]string{"F": "derived-em1-fahrenheit", "C": "derived-em1-celsius"} {
+		derive(t, dir, name, "sensatronics-em1", nil, map[string][]string{
+			"1.3.6.1.4.1.16174.1.1.3.1.1.0": {"1.3.6.1.4.1.16174.1.1.3.2.3.1.0|4|" + unit},
+		})
+	}
 	addr, _ := startSimd(t, dir, "apc-mgeups_galaxy7000", "netvision-rfc", "dnos_bgp", "dell-os10", "apc_emu",
-		"gaia_15600", "hpe-ilo_4", "poweralert_2", "derived-gauge32max", "derived-phantom", "derived-galaxy-implausible")
+		"gaia_15600", "hpe-ilo_4", "poweralert_2", "derived-gauge32max", "derived-phantom", "derived-galaxy-implausible",
+		"socomec-ups", "eatonpdu_dbq", "sentry3_3phase", "nxos_n3k-3064pq", "derived-em1-fahrenheit", "derived-em1-celsius")
 
 	reg := prometheus.NewRegistry()
 	kind := NewKind(nil, 4)
@@ -360,6 +368,109 @@ func TestQuirksOfRealRecordings(t *testing.T) {
 		}
 		allPlausible(t, gaia)
 		allPlausible(t, ilo)
+	})
+
+	t.Run("Gauge32 max in the wild: ifSpeed 4294967295 without ifHighSpeed", func(t *testing.T) {
+		// The iLO's three Hyper-V switch adapters report ifSpeed = Gauge32
+		// max and the agent has no ifXTable: no 4.29 Gbit/s is exported.
+		raw := rawValues(t, "hpe-ilo_4")
+		maxed := 0
+		for oid, v := range raw {
+			if strings.HasPrefix(oid, "1.3.6.1.2.1.2.2.1.5.") && v == "4294967295" {
+				maxed++
+			}
+			if strings.HasPrefix(oid, "1.3.6.1.2.1.31.1.1.1.15.") {
+				t.Fatalf("the recording has ifHighSpeed (%s): the quirk is not what this test says", oid)
+			}
+		}
+		if maxed != 3 {
+			t.Fatalf("the recording has %d ifSpeed = 4294967295, want 3", maxed)
+		}
+		p := newPolled(t, "hpe-ilo_4")
+		for k, v := range p.samples {
+			if strings.HasPrefix(k, "if_speed_bits_per_second") && v >= 4294967295 {
+				t.Errorf("%s = %v exported from Gauge32 max", k, v)
+			}
+		}
+		if n := p.c.Implausible("if_speed_bits_per_second", ReasonSentinel); n != 3 {
+			t.Errorf("ifSpeed sentinels counted %v, want 3", n)
+		}
+	})
+	t.Run("Socomec vendor MIB: 65535 minutes off battery, tenths", func(t *testing.T) {
+		p := newPolled(t, "socomec-ups")
+		if v, ok := p.samples["ups_battery_runtime_seconds"]; ok {
+			t.Errorf("ups_battery_runtime_seconds = %v exported from upsEstimatedMinutesRemaining 65535", v)
+		}
+		if n := p.c.Implausible("ups_battery_runtime_seconds", ReasonSentinel); n != 1 {
+			t.Errorf("sentinel counted %v, want 1", n)
+		}
+		for k, want := range map[string]float64{`ups_input_voltage_volts{line="1"}`: 240, "ups_input_frequency_hertz": 50, `sensor_temperature_celsius{sensor="ambient"}`: 21, "ups_on_battery": 0} {
+			if v, ok := p.samples[k]; !ok || v != want {
+				t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
+			}
+		}
+		if v, ok := p.samples["ups_battery_temperature_celsius"]; ok {
+			t.Errorf("battery temperature %v exported from 0 (no probe)", v)
+		}
+		allPlausible(t, p)
+	})
+	t.Run("phantom 0 V and -1 readings on PDUs", func(t *testing.T) {
+		// The Eaton ePDU's outlets 16-19 are on and read 0 V (no voltage
+		// metering), the Sentry3's neutral infeed -1 V: a "< 200 V" rule
+		// must not see them.
+		eaton := newPolled(t, "eatonpdu_dbq")
+		for _, o := range []string{"16", "17", "18", "19"} {
+			if v, ok := eaton.samples[`pdu_voltage_volts{outlet="`+o+`"}`]; ok {
+				t.Errorf("outlet %s voltage %v exported from 0", o, v)
+			}
+			if v := eaton.samples[`pdu_outlet_on{outlet="`+o+`"}`]; v != 1 {
+				t.Errorf("outlet %s on = %v, want 1", o, v)
+			}
+		}
+		if v := eaton.samples[`pdu_voltage_volts{outlet="0"}`]; v != 244 {
+			t.Errorf("outlet 0 voltage %v, want 244 V (the MIB says millivolts, the agent sends volts)", v)
+		}
+		if n := strings.Count(eaton.logs.String(), "snmp autoscale chosen"); n != 1 || !strings.Contains(eaton.logs.String(), "autoscale_factor=1") {
+			t.Errorf("autoscale logged %d times, want once with factor 1:\n%s", n, eaton.logs.String())
+		}
+		sentry := newPolled(t, "sentry3_3phase")
+		for k := range sentry.samples {
+			if strings.Contains(k, "TowerA_Neutral") && !strings.HasPrefix(k, "pdu_current_amperes") {
+				t.Errorf("%s exported from the neutral's -1", k)
+			}
+		}
+		if v := sentry.samples[`pdu_current_amperes{phase="TowerA_Neutral"}`]; v != 2.12 {
+			t.Errorf("neutral current %v, want 2.12 A", v)
+		}
+		allPlausible(t, eaton)
+		allPlausible(t, sentry)
+	})
+	t.Run("NX-OS optics: 0 dBm is no light", func(t *testing.T) {
+		p := newPolled(t, "nxos_n3k-3064pq")
+		if v := p.samples[`sensor_power_dbm{sensor="Ethernet1/1 Lane 1 Transceiver Receive Power Sensor"}`]; v != -13.187 {
+			t.Errorf("Ethernet1/1 RX = %v, want -13.187 dBm", v)
+		}
+		if v, ok := p.samples[`sensor_power_dbm{sensor="Ethernet1/2 Lane 1 Transceiver Receive Power Sensor"}`]; ok {
+			t.Errorf("Ethernet1/2 RX = %v exported from 0 (a down port without light)", v)
+		}
+		if n := p.c.Implausible("sensor_power_dbm", ReasonSentinel); n != 6 {
+			t.Errorf("0 dBm readings counted %v, want 6", n)
+		}
+	})
+	t.Run("Sensatronics EM1: temperatures only with a unit", func(t *testing.T) {
+		if p := newPolled(t, "derived-em1-fahrenheit"); p.samples[`sensor_temperature_celsius{sensor="Group 1"}`] != 12.4 ||
+			p.samples[`sensor_temperature_celsius{sensor="Group 3"}`] != 22.3 {
+			t.Errorf("Fahrenheit copy: %v, want 54.3 F = 12.4 C and 72.2 F = 22.3 C", p.samples)
+		}
+		if p := newPolled(t, "derived-em1-celsius"); p.samples[`sensor_temperature_celsius{sensor="Group 1"}`] != 54.3 {
+			t.Errorf("Celsius copy: %v, want 54.3", p.samples)
+		}
+		p := newPolled(t, "derived-em1-fahrenheit")
+		for k := range p.samples {
+			if strings.HasPrefix(k, "sensor_humidity_percent") {
+				t.Errorf("%s exported from -999.9 (no probe)", k)
+			}
+		}
 	})
 
 	// A reload: the next generation's kind registers on the same registry
