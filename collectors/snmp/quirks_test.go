@@ -511,3 +511,62 @@ func TestRegisterAfterNew(t *testing.T) {
 	}
 	t.Fatalf("the value dropped by a collector built before Register was not counted: %v", mfs)
 }
+
+// TestCountersExactInEveryGolden: every recording that has 64-bit octet
+// counters above 2^32 (15 of them; dnos_bgp up to 8.15e15) must show them
+// in its golden digit for digit, as the agent sent them (no float round
+// trip: 1802190559312.9998 is what issue 12 saw elsewhere). The goldens
+// are what a poll through snmpsimd yields (TestGoldenRecordings).
+func TestCountersExactInEveryGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testpeer.SharedTestdata(t, "snmprec"), "*.snmprec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordings := 0
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".snmprec")
+		raw := rawValues(t, name)
+		hc := map[string]bool{} // raw Counter64 texts above 2^32
+		for oid, v := range raw {
+			if !strings.HasPrefix(oid, "1.3.6.1.2.1.31.1.1.1.6.") && !strings.HasPrefix(oid, "1.3.6.1.2.1.31.1.1.1.10.") {
+				continue
+			}
+			if n, ok := new(big.Int).SetString(v, 10); ok && n.Cmp(big.NewInt(1<<32)) > 0 {
+				hc[v] = true
+			}
+		}
+		if len(hc) == 0 {
+			continue
+		}
+		recordings++
+		golden, err := os.ReadFile(filepath.Join("testdata", "golden", name+".prom"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		exported := 0
+		for _, line := range strings.Split(string(golden), "\n") {
+			if !strings.HasPrefix(line, "if_in_bytes_total{") && !strings.HasPrefix(line, "if_out_bytes_total{") {
+				continue
+			}
+			v := line[strings.LastIndexByte(line, ' ')+1:]
+			n, ok := new(big.Int).SetString(v, 10)
+			if !ok {
+				t.Errorf("%s: %q is not a whole number", name, line)
+				continue
+			}
+			if n.Cmp(big.NewInt(1<<32)) <= 0 {
+				continue
+			}
+			exported++
+			if !hc[v] {
+				t.Errorf("%s: %q matches no ifHCIn/OutOctets of the recording digit for digit", name, line)
+			}
+		}
+		if exported == 0 {
+			t.Errorf("%s: the recording has %d 64-bit counters above 2^32, the golden none", name, len(hc))
+		}
+	}
+	if recordings < 15 {
+		t.Errorf("%d recordings with 64-bit counters above 2^32, want the 15 counted when this test was written", recordings)
+	}
+}
