@@ -43,7 +43,7 @@ type coverageVerdict struct {
 }
 
 const sensatronicsWhy = "the EM1's readings have no unit in the recording (unitMode, " +
-	"1.3.6.1.4.1.16174.1.1.3.2.3.1, is absent; the EM1 ships in Fahrenheit) and its two copies of each " +
+	"1.3.6.1.4.1.16174.1.1.3.2.3.1, is absent, and 49.7-72.2 fit both scales) and its two copies of each " +
 	"temperature disagree (string \"54.3\", integer 66): no number can be trusted, so none is exported"
 
 // sensatronicsNoUnit: the unit scalar is missing and the copies disagree.
