@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosnmp/gosnmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
@@ -568,5 +569,57 @@ func TestCountersExactInEveryGolden(t *testing.T) {
 	}
 	if recordings < 15 {
 		t.Errorf("%d recordings with 64-bit counters above 2^32, want the 15 counted when this test was written", recordings)
+	}
+}
+
+// TestSiblingRowLabel: the label option row.sibling (Rittal CMC III)
+// names a variable by the DescName row of its group, in the same device
+// only, and is checked when a profile is loaded.
+func TestSiblingRowLabel(t *testing.T) {
+	p, err := ParseProfile([]byte(`name: s
+mib: S
+match: {subtrees: [1]}
+metrics:
+  - name: sensor_temperature_celsius
+    walk: 1.11
+    labels: {sensor: {column: 1.10, row: {sibling: {column: 1.3, last: DescName}}, default: none}}
+`), "s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.Metrics[0]
+	v := newView()
+	str := func(oid, s string) {
+		v.add(gosnmp.SnmpPDU{Name: oid, Type: gosnmp.OctetString, Value: []byte(s)}, true)
+	}
+	for _, r := range [][3]string{
+		{"1.1", "Temperature.DescName", "Schranktemperatur"},
+		{"1.2", "Temperature.Value", "20.90 degree C"},
+		{"1.3", "System.Temperature.DescName", "Sys Temp"},
+		{"1.4", "System.Temperature.Value", "43.20 degree C"},
+		{"2.1", "Temperature.DescName", "other device"},
+		{"3.2", "Temperature.Value", "18.80 degree C"}, // device 3 has no DescName
+		{"4.1", "Value", "no dot"},
+	} {
+		str("1.3."+r[0], r[1])
+		str("1.10."+r[0], r[2])
+	}
+	v.finish()
+	for idx, want := range map[string]string{"1.2": "Schranktemperatur", "1.4": "Sys Temp", "3.2": "none", "4.1": "none", "9.9": "none"} {
+		ls, _ := m.labels(v, idx)
+		if got := ls.Get("sensor"); got != want {
+			t.Errorf("row %s: sensor = %q, want %q", idx, got, want)
+		}
+	}
+	for _, c := range []struct{ label, want string }{
+		{`{column: 1.10, row: {sibling: {column: 1.x, last: DescName}}}`, `row.sibling.column: "1.x" is not a numeric OID`},
+		{`{column: 1.10, row: {sibling: {column: 1.3, last: A.B}}}`, "row.sibling.last"},
+		{`{column: 1.10, row: {sibling: {column: 1.3}}}`, "row.sibling.last"},
+		{`{column: 1.10, row: {index_part: 1, sibling: {column: 1.3, last: D}}}`, "give exactly one of index_part and column"},
+	} {
+		_, err := ParseProfile([]byte("name: p\nmib: M\nmatch: {subtrees: [1]}\nmetrics:\n  - {name: m, walk: 1.2, labels: {x: "+c.label+"}}\n"), "p.yaml")
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "p.yaml: profile p: metrics[0] (m)") {
+			t.Errorf("%s: error %v, want one naming p.yaml, the metric and %q", c.label, err, c.want)
+		}
 	}
 }
