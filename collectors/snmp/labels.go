@@ -15,9 +15,24 @@ import (
 // sample's row, the first of the list that is neither empty nor 0
 // (IEEE8023-LAG-MIB dot3adAggPortSelectedAggID holds the ifIndex of the
 // aggregator a port belongs to; 0 means none).
+//
+// Sibling takes the row, among those whose index differs from the
+// sample's only in its last part, whose Sibling.Column reads like the
+// sample row's with its last dot-separated word replaced by Sibling.Last:
+// Rittal's cmcIIIVarTable lists a sensor's variables as rows of one table
+// ("Temperature.Value" at 1.2, "Temperature.DescName", the name the user
+// gave it, at 1.1).
 type RowFrom struct {
-	IndexPart int     `yaml:"index_part"`
-	Column    oidList `yaml:"column"`
+	IndexPart int         `yaml:"index_part"`
+	Column    oidList     `yaml:"column"`
+	Sibling   *SiblingRow `yaml:"sibling"`
+}
+
+// SiblingRow is RowFrom.Sibling: the column holding the rows' names and
+// the last word of the wanted row's name.
+type SiblingRow struct {
+	Column string `yaml:"column"`
+	Last   string `yaml:"last"`
 }
 
 // checkLabelExtras checks the label options of labels.go (unsigned, row)
@@ -38,10 +53,19 @@ func checkLabelExtras(m *Metric, lf *LabelFrom) []string {
 		errs = append(errs, "row needs exactly one column (the column read at that row)")
 	case m.Walk == "":
 		errs = append(errs, "row needs walk: a scalar has no row")
-	case (r.IndexPart > 0) == (len(r.Column) > 0):
-		errs = append(errs, "row: give exactly one of index_part and column")
+	case b2i(r.IndexPart > 0)+b2i(len(r.Column) > 0)+b2i(r.Sibling != nil) != 1:
+		errs = append(errs, "row: give exactly one of index_part and column (or sibling)")
 	case r.IndexPart < 0:
 		errs = append(errs, "row.index_part counts from 1")
+	}
+	if s := r.Sibling; s != nil {
+		s.Column = trimOID(s.Column)
+		switch {
+		case !oidRE.MatchString(s.Column):
+			errs = append(errs, "row.sibling.column: "+strconv.Quote(s.Column)+" is not a numeric OID")
+		case s.Last == "" || strings.Contains(s.Last, "."):
+			errs = append(errs, "row.sibling.last: the last word of the sibling's name (no dot), e.g. DescName")
+		}
 	}
 	for k, c := range r.Column {
 		r.Column[k] = trimOID(c)
@@ -51,8 +75,18 @@ func checkLabelExtras(m *Metric, lf *LabelFrom) []string {
 	}
 	if len(errs) == 0 {
 		lf.Column = append(lf.Column, r.Column...)
+		if r.Sibling != nil {
+			lf.Column = append(lf.Column, r.Sibling.Column)
+		}
 	}
 	return errs
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // value computes a label for row idx ("" for a scalar): a fixed value,
@@ -109,10 +143,36 @@ func (r *RowFrom) of(v *view, idx string) string {
 	if r.IndexPart > 0 {
 		return indexPart(idx, r.IndexPart)
 	}
+	if s := r.Sibling; s != nil {
+		return s.of(v, idx)
+	}
 	for _, c := range r.Column {
 		t := v.text(v.find(c, idx))
 		if t != "" && t != "0" && oidRE.MatchString(t) {
 			return t
+		}
+	}
+	return ""
+}
+
+// of finds the sibling row of idx ("" if none): same index but the last
+// part, named like idx's row with its last word replaced by s.Last.
+func (s *SiblingRow) of(v *view, idx string) string {
+	name := v.text(v.find(s.Column, idx))
+	dot := strings.LastIndexByte(name, '.')
+	if dot < 0 {
+		return ""
+	}
+	want := name[:dot+1] + s.Last
+	prefix := ""
+	if i := strings.LastIndexByte(idx, '.'); i >= 0 {
+		prefix = idx[:i+1]
+	}
+	lo, hi, skip := v.rows(s.Column)
+	for i := lo; i < hi; i++ {
+		row := v.sorted[i][skip:]
+		if strings.HasPrefix(row, prefix) && !strings.Contains(row[len(prefix):], ".") && v.text(v.index(v.sorted[i])) == want {
+			return row
 		}
 	}
 	return ""

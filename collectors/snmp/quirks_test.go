@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosnmp/gosnmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
@@ -135,8 +136,16 @@ func TestQuirksOfRealRecordings(t *testing.T) {
 	// The MGE Galaxy with a voltage that is mains at no scale.
 	derive(t, dir, "derived-galaxy-implausible", "apc-mgeups_galaxy7000",
 		map[string]string{"1.3.6.1.2.1.33.1.3.3.1.3.1.0": "1.3.6.1.2.1.33.1.3.3.1.3.1.0|66|99999"}, nil)
+	// The Sensatronics EM1 recording lacks unitMode, the unit of its
+	// readings: copies that say Fahrenheit and Celsius.
+	for unit, name := range map[string]string{"F": "derived-em1-fahrenheit", "C": "derived-em1-celsius"} {
+		derive(t, dir, name, "sensatronics-em1", nil, map[string][]string{
+			"1.3.6.1.4.1.16174.1.1.3.1.1.0": {"1.3.6.1.4.1.16174.1.1.3.2.3.1.0|4|" + unit},
+		})
+	}
 	addr, _ := startSimd(t, dir, "apc-mgeups_galaxy7000", "netvision-rfc", "dnos_bgp", "dell-os10", "apc_emu",
-		"gaia_15600", "hpe-ilo_4", "poweralert_2", "derived-gauge32max", "derived-phantom", "derived-galaxy-implausible")
+		"gaia_15600", "hpe-ilo_4", "poweralert_2", "derived-gauge32max", "derived-phantom", "derived-galaxy-implausible",
+		"socomec-ups", "eatonpdu_dbq", "sentry3_3phase", "nxos_n3k-3064pq", "derived-em1-fahrenheit", "derived-em1-celsius")
 
 	reg := prometheus.NewRegistry()
 	kind := NewKind(nil, 4)
@@ -362,6 +371,109 @@ func TestQuirksOfRealRecordings(t *testing.T) {
 		allPlausible(t, ilo)
 	})
 
+	t.Run("Gauge32 max in the wild: ifSpeed 4294967295 without ifHighSpeed", func(t *testing.T) {
+		// The iLO's three Hyper-V switch adapters report ifSpeed = Gauge32
+		// max and the agent has no ifXTable: no 4.29 Gbit/s is exported.
+		raw := rawValues(t, "hpe-ilo_4")
+		maxed := 0
+		for oid, v := range raw {
+			if strings.HasPrefix(oid, "1.3.6.1.2.1.2.2.1.5.") && v == "4294967295" {
+				maxed++
+			}
+			if strings.HasPrefix(oid, "1.3.6.1.2.1.31.1.1.1.15.") {
+				t.Fatalf("the recording has ifHighSpeed (%s): the quirk is not what this test says", oid)
+			}
+		}
+		if maxed != 3 {
+			t.Fatalf("the recording has %d ifSpeed = 4294967295, want 3", maxed)
+		}
+		p := newPolled(t, "hpe-ilo_4")
+		for k, v := range p.samples {
+			if strings.HasPrefix(k, "if_speed_bits_per_second") && v >= 4294967295 {
+				t.Errorf("%s = %v exported from Gauge32 max", k, v)
+			}
+		}
+		if n := p.c.Implausible("if_speed_bits_per_second", ReasonSentinel); n != 3 {
+			t.Errorf("ifSpeed sentinels counted %v, want 3", n)
+		}
+	})
+	t.Run("Socomec vendor MIB: 65535 minutes off battery, tenths", func(t *testing.T) {
+		p := newPolled(t, "socomec-ups")
+		if v, ok := p.samples["ups_battery_runtime_seconds"]; ok {
+			t.Errorf("ups_battery_runtime_seconds = %v exported from upsEstimatedMinutesRemaining 65535", v)
+		}
+		if n := p.c.Implausible("ups_battery_runtime_seconds", ReasonSentinel); n != 1 {
+			t.Errorf("sentinel counted %v, want 1", n)
+		}
+		for k, want := range map[string]float64{`ups_input_voltage_volts{line="1"}`: 240, "ups_input_frequency_hertz": 50, `sensor_temperature_celsius{sensor="ambient"}`: 21, "ups_on_battery": 0} {
+			if v, ok := p.samples[k]; !ok || v != want {
+				t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
+			}
+		}
+		if v, ok := p.samples["ups_battery_temperature_celsius"]; ok {
+			t.Errorf("battery temperature %v exported from 0 (no probe)", v)
+		}
+		allPlausible(t, p)
+	})
+	t.Run("phantom 0 V and -1 readings on PDUs", func(t *testing.T) {
+		// The Eaton ePDU's outlets 16-19 are on and read 0 V (no voltage
+		// metering), the Sentry3's neutral infeed -1 V: a "< 200 V" rule
+		// must not see them.
+		eaton := newPolled(t, "eatonpdu_dbq")
+		for _, o := range []string{"16", "17", "18", "19"} {
+			if v, ok := eaton.samples[`pdu_voltage_volts{outlet="`+o+`"}`]; ok {
+				t.Errorf("outlet %s voltage %v exported from 0", o, v)
+			}
+			if v := eaton.samples[`pdu_outlet_on{outlet="`+o+`"}`]; v != 1 {
+				t.Errorf("outlet %s on = %v, want 1", o, v)
+			}
+		}
+		if v := eaton.samples[`pdu_voltage_volts{outlet="0"}`]; v != 244 {
+			t.Errorf("outlet 0 voltage %v, want 244 V (the MIB says millivolts, the agent sends volts)", v)
+		}
+		if n := strings.Count(eaton.logs.String(), "snmp autoscale chosen"); n != 1 || !strings.Contains(eaton.logs.String(), "autoscale_factor=1") {
+			t.Errorf("autoscale logged %d times, want once with factor 1:\n%s", n, eaton.logs.String())
+		}
+		sentry := newPolled(t, "sentry3_3phase")
+		for k := range sentry.samples {
+			if strings.Contains(k, "TowerA_Neutral") && !strings.HasPrefix(k, "pdu_current_amperes") {
+				t.Errorf("%s exported from the neutral's -1", k)
+			}
+		}
+		if v := sentry.samples[`pdu_current_amperes{phase="TowerA_Neutral"}`]; v != 2.12 {
+			t.Errorf("neutral current %v, want 2.12 A", v)
+		}
+		allPlausible(t, eaton)
+		allPlausible(t, sentry)
+	})
+	t.Run("NX-OS optics: 0 dBm is no light", func(t *testing.T) {
+		p := newPolled(t, "nxos_n3k-3064pq")
+		if v := p.samples[`sensor_power_dbm{sensor="Ethernet1/1 Lane 1 Transceiver Receive Power Sensor"}`]; v != -13.187 {
+			t.Errorf("Ethernet1/1 RX = %v, want -13.187 dBm", v)
+		}
+		if v, ok := p.samples[`sensor_power_dbm{sensor="Ethernet1/2 Lane 1 Transceiver Receive Power Sensor"}`]; ok {
+			t.Errorf("Ethernet1/2 RX = %v exported from 0 (a down port without light)", v)
+		}
+		if n := p.c.Implausible("sensor_power_dbm", ReasonSentinel); n != 6 {
+			t.Errorf("0 dBm readings counted %v, want 6", n)
+		}
+	})
+	t.Run("Sensatronics EM1: temperatures only with a unit", func(t *testing.T) {
+		if p := newPolled(t, "derived-em1-fahrenheit"); p.samples[`sensor_temperature_celsius{sensor="Group 1"}`] != 12.4 ||
+			p.samples[`sensor_temperature_celsius{sensor="Group 3"}`] != 22.3 {
+			t.Errorf("Fahrenheit copy: %v, want 54.3 F = 12.4 C and 72.2 F = 22.3 C", p.samples)
+		}
+		if p := newPolled(t, "derived-em1-celsius"); p.samples[`sensor_temperature_celsius{sensor="Group 1"}`] != 54.3 {
+			t.Errorf("Celsius copy: %v, want 54.3", p.samples)
+		}
+		p := newPolled(t, "derived-em1-fahrenheit")
+		for k := range p.samples {
+			if strings.HasPrefix(k, "sensor_humidity_percent") {
+				t.Errorf("%s exported from -999.9 (no probe)", k)
+			}
+		}
+	})
+
 	// A reload: the next generation's kind registers on the same registry
 	// and counts on.
 	kind2 := NewKind(nil, 4)
@@ -399,4 +511,115 @@ func TestRegisterAfterNew(t *testing.T) {
 		}
 	}
 	t.Fatalf("the value dropped by a collector built before Register was not counted: %v", mfs)
+}
+
+// TestCountersExactInEveryGolden: every recording that has 64-bit octet
+// counters above 2^32 (15 of them; dnos_bgp up to 8.15e15) must show them
+// in its golden digit for digit, as the agent sent them (no float round
+// trip: 1802190559312.9998 is what issue 12 saw elsewhere). The goldens
+// are what a poll through snmpsimd yields (TestGoldenRecordings).
+func TestCountersExactInEveryGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testpeer.SharedTestdata(t, "snmprec"), "*.snmprec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordings := 0
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".snmprec")
+		raw := rawValues(t, name)
+		hc := map[string]bool{} // raw Counter64 texts above 2^32
+		for oid, v := range raw {
+			if !strings.HasPrefix(oid, "1.3.6.1.2.1.31.1.1.1.6.") && !strings.HasPrefix(oid, "1.3.6.1.2.1.31.1.1.1.10.") {
+				continue
+			}
+			if n, ok := new(big.Int).SetString(v, 10); ok && n.Cmp(big.NewInt(1<<32)) > 0 {
+				hc[v] = true
+			}
+		}
+		if len(hc) == 0 {
+			continue
+		}
+		recordings++
+		golden, err := os.ReadFile(filepath.Join("testdata", "golden", name+".prom"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		exported := 0
+		for _, line := range strings.Split(string(golden), "\n") {
+			if !strings.HasPrefix(line, "if_in_bytes_total{") && !strings.HasPrefix(line, "if_out_bytes_total{") {
+				continue
+			}
+			v := line[strings.LastIndexByte(line, ' ')+1:]
+			n, ok := new(big.Int).SetString(v, 10)
+			if !ok {
+				t.Errorf("%s: %q is not a whole number", name, line)
+				continue
+			}
+			if n.Cmp(big.NewInt(1<<32)) <= 0 {
+				continue
+			}
+			exported++
+			if !hc[v] {
+				t.Errorf("%s: %q matches no ifHCIn/OutOctets of the recording digit for digit", name, line)
+			}
+		}
+		if exported == 0 {
+			t.Errorf("%s: the recording has %d 64-bit counters above 2^32, the golden none", name, len(hc))
+		}
+	}
+	if recordings < 15 {
+		t.Errorf("%d recordings with 64-bit counters above 2^32, want the 15 counted when this test was written", recordings)
+	}
+}
+
+// TestSiblingRowLabel: the label option row.sibling (Rittal CMC III)
+// names a variable by the DescName row of its group, in the same device
+// only, and is checked when a profile is loaded.
+func TestSiblingRowLabel(t *testing.T) {
+	p, err := ParseProfile([]byte(`name: s
+mib: S
+match: {subtrees: [1]}
+metrics:
+  - name: sensor_temperature_celsius
+    walk: 1.11
+    labels: {sensor: {column: 1.10, row: {sibling: {column: 1.3, last: DescName}}, default: none}}
+`), "s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.Metrics[0]
+	v := newView()
+	str := func(oid, s string) {
+		v.add(gosnmp.SnmpPDU{Name: oid, Type: gosnmp.OctetString, Value: []byte(s)}, true)
+	}
+	for _, r := range [][3]string{
+		{"1.1", "Temperature.DescName", "Schranktemperatur"},
+		{"1.2", "Temperature.Value", "20.90 degree C"},
+		{"1.3", "System.Temperature.DescName", "Sys Temp"},
+		{"1.4", "System.Temperature.Value", "43.20 degree C"},
+		{"2.1", "Temperature.DescName", "other device"},
+		{"3.2", "Temperature.Value", "18.80 degree C"}, // device 3 has no DescName
+		{"4.1", "Value", "no dot"},
+	} {
+		str("1.3."+r[0], r[1])
+		str("1.10."+r[0], r[2])
+	}
+	v.finish()
+	for idx, want := range map[string]string{"1.2": "Schranktemperatur", "1.4": "Sys Temp", "3.2": "none", "4.1": "none", "9.9": "none"} {
+		ls, _ := m.labels(v, idx)
+		if got := ls.Get("sensor"); got != want {
+			t.Errorf("row %s: sensor = %q, want %q", idx, got, want)
+		}
+	}
+	for _, c := range []struct{ label, want string }{
+		{`{column: 1.10, row: {sibling: {column: 1.x, last: DescName}}}`, `row.sibling.column: "1.x" is not a numeric OID`},
+		{`{column: 1.10, row: {sibling: {column: 1.3, last: A.B}}}`, "row.sibling.last"},
+		{`{column: 1.10, row: {sibling: {column: 1.3}}}`, "row.sibling.last"},
+		{`{column: 1.10, row: {index_part: 1, sibling: {column: 1.3, last: D}}}`, "give exactly one of index_part and column"},
+	} {
+		_, err := ParseProfile([]byte("name: p\nmib: M\nmatch: {subtrees: [1]}\nmetrics:\n  - {name: m, walk: 1.2, labels: {x: "+c.label+"}}\n"), "p.yaml")
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "p.yaml: profile p: metrics[0] (m)") {
+			t.Errorf("%s: error %v, want one naming p.yaml, the metric and %q", c.label, err, c.want)
+		}
+	}
 }
