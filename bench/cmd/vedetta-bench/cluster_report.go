@@ -214,7 +214,7 @@ func spliceCluster(old, section string) string {
 		}
 	}
 	if i := strings.Index(old, "\n## 6."); i >= 0 {
-		return old[:i+1] + section + "\n" + old[i+1:]
+		return old[:i+1] + section + "\n\n" + old[i+1:]
 	}
 	if !strings.HasSuffix(old, "\n") {
 		old += "\n"
