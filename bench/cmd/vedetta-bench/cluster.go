@@ -83,21 +83,21 @@ func clusterMain(args []string) int {
 
 // clusterResult is what one run measured.
 type clusterResult struct {
-	date         time.Time
-	took         time.Duration
-	leaseTTL     time.Duration
-	rto          []time.Duration // kill -9 → first mail of the next dispatcher
-	rtoLost      int             // runs whose mail never came
-	dupMails     int             // copies of one Message-ID beyond the first, over the whole run
-	trapEmail    []time.Duration
-	trapSMS      []time.Duration
-	traps        int
-	trapsLost    int
-	txn          histogram // vedetta_cluster_txn_seconds summed over the members
-	rss, hwm     [3]float64
-	targets      int // shared targets (racks + UPS)
-	size         binSizes
-	failoverNote string
+	date      time.Time
+	took      time.Duration
+	leaseTTL  time.Duration
+	rto       []time.Duration // kill -9 → first mail of the next dispatcher
+	rtoLost   int             // runs whose mail never came
+	dupMails  int             // copies of one Message-ID beyond the first, over the whole run
+	trapEmail []time.Duration
+	trapSMS   []time.Duration
+	traps     int
+	trapsLost int
+	txn       histogram // vedetta_cluster_txn_seconds summed over the members
+	rss, hwm  [3]float64
+	targets   int // shared targets (racks + UPS)
+	size      binSizes
+	load      loadRange // the machine's 1-minute load average during the run
 }
 
 // runCluster does the whole cluster scenario. Everything it starts (the
@@ -119,6 +119,10 @@ func runCluster(ctx context.Context, o *clusterOptions) (string, error) {
 	o.work = work
 	res := &clusterResult{date: time.Now(), leaseTTL: o.leaseTTL}
 	started := time.Now()
+	lctx, lstop := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	go func() { defer close(loadDone); res.load.sample(lctx, 5*time.Second) }()
+	defer func() { lstop(); <-loadDone }()
 
 	res.size = binarySizes(ctx, o)
 	if res.size.nowErr != "" {
@@ -150,6 +154,8 @@ func runCluster(ctx context.Context, o *clusterOptions) (string, error) {
 		return "", ctx.Err()
 	}
 	res.took = time.Since(started)
+	lstop()
+	<-loadDone
 	text := res.markdown(o)
 	if o.out != "" {
 		old, err := os.ReadFile(o.out)
@@ -567,6 +573,31 @@ func (r *benchRig) txnHistogram() histogram {
 		}
 	}
 	return h
+}
+
+// loadRange is the lowest and highest 1-minute load average seen: the
+// other work on the machine, which the latencies carry.
+type loadRange struct {
+	min, max float64
+	n        int
+}
+
+func (l *loadRange) sample(ctx context.Context, every time.Duration) {
+	for {
+		if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+			var v float64
+			if _, err := fmt.Sscan(string(b), &v); err == nil {
+				if l.n == 0 || v < l.min {
+					l.min = v
+				}
+				l.max = max(l.max, v)
+				l.n++
+			}
+		}
+		if sleepCtx(ctx, every) != nil {
+			return
+		}
+	}
 }
 
 func without(xs []int, x int) []int {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -232,8 +233,12 @@ func (r *clusterResult) markdown(o *clusterOptions) string {
 	b.WriteString(clusterBegin + "\n")
 	fmt.Fprintf(&b, "## Cluster: `vedetta-bench cluster`\n\nWritten by `%s` (%s) — do not edit by hand.\n\n", cmd, mode)
 	fmt.Fprintf(&b, "- date: %s; the run took %s\n- machine: %s\n", r.date.UTC().Format("2006-01-02 15:04 MST"), r.took.Round(time.Second), machine())
+	if r.load.n > 0 {
+		fmt.Fprintf(&b, "- load average (1 min) during the run: %.1f–%.1f on %d cores: other work on the machine shows in every latency below\n",
+			r.load.min, r.load.max, runtime.NumCPU())
+	}
 	fmt.Fprintf(&b, "- three `vedetta run` (this tree, stripped build), each in its own network namespace on one bridge (`internal/testpeer` Net), "+
-		"one zone each, embedded etcd, `lease_ttl: %s`; Mailpit and the Twilio-speaking test server on the bridge address; "+
+		"one zone each, embedded etcd, `lease_ttl: %s`; Mailpit on the bridge address, the Twilio-speaking test server through a relay there; "+
 		"%d shared targets (%d racks: `kind: exec` every 1 s; %d UPS: `kind: snmp` every 1 m, an agent inside the bench serving `%s` on "+
 		"its own bridge address); everything shares the machine's cores\n",
 		r.leaseTTL, r.targets, benchRacks, r.targets-benchRacks, o.upsRec)

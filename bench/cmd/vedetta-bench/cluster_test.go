@@ -113,7 +113,7 @@ func TestClusterSmoke(t *testing.T) {
 	}
 	o := &clusterOptions{smoke: true, failovers: 1, traps: 3, leaseTTL: 3 * time.Second, toolsDir: t.TempDir()}
 	o.snmprec = testpeer.SharedTestdata(t, "snmprec")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	report, err := runCluster(ctx, o)
 	t.Log("\n" + report)
