@@ -93,9 +93,9 @@ type clusterResult struct {
 	trapSMS   []time.Duration
 	traps     int
 	trapsLost int
-	txn       histogram // vedetta_cluster_txn_seconds summed over the members
-	rss, hwm  [3]float64
-	targets   int // shared targets (racks + UPS)
+	txn       histogram  // vedetta_cluster_txn_seconds summed over the members
+	rss, hwm  [3]float64 // MiB (memMB reads kB / 1024)
+	targets   int        // shared targets (racks + UPS)
 	size      binSizes
 	load      loadRange // the machine's 1-minute load average during the run
 }

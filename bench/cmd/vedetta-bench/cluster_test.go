@@ -95,6 +95,46 @@ func TestDuplicates(t *testing.T) {
 	}
 }
 
+// The report says what was measured and whether each goal is met, from
+// the numbers alone.
+func TestClusterMarkdown(t *testing.T) {
+	ds := func(msec ...int) []time.Duration {
+		var out []time.Duration
+		for _, m := range msec {
+			out = append(out, time.Duration(m)*time.Millisecond)
+		}
+		return out
+	}
+	r := &clusterResult{
+		date: time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC), took: 3 * time.Minute, leaseTTL: 3 * time.Second,
+		rto:       ds(2600, 3700, 4400, 5200), // p99 over 5 s: not met
+		trapEmail: ds(50, 60, 70), trapSMS: ds(40, 50, 300), traps: 3,
+		txn: parseHistogram(txnPage, "vedetta_cluster_txn_seconds"),
+		rss: [3]float64{60, 61, 62}, hwm: [3]float64{63, 64, 65}, targets: 15,
+		size: binSizes{now: 35_200_000, with: 33_500_000, before: 22_300_000, withC: "d3be86e", beforeC: "d3be86e^"},
+		load: loadRange{min: 1.5, max: 3, n: 4}, dupMails: 1,
+	}
+	md := r.markdown(&clusterOptions{upsRec: "apc.snmprec"})
+	for _, want := range []string{
+		clusterBegin + "\n## Cluster: `vedetta-bench cluster`",
+		"load average (1 min) during the run: 1.5–3.0",
+		"| 4 runs (0 lost): min 2.60 s, median 3.70 s, p99 5.20 s | ≤ 5 s p99 | **no** |",
+		"| trap → e-mail, cluster mode | 3 traps (0 lost): p50 60 ms, p99 70 ms, max 70 ms | p99 < 250 ms | yes |",
+		"| trap → SMS, cluster mode | 3 traps (0 lost): p50 50 ms, p99 300 ms, max 300 ms | p99 < 250 ms | **no** |",
+		"| 100 txns: p50 1.80 ms (bucket 1.00 ms–2.00 ms), p99 10.00 ms (bucket 5.00 ms–10.00 ms) |",
+		"n0 60 MiB (peak 63)",
+		"(d3be86e) 33.5 MB, its parent 22.3 MB: **+11.2 MB**",
+		"| 1 over 4 changes of dispatcher | ≤ 8 per change (README), target ≤ 1 | yes |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if !strings.HasSuffix(md, clusterEnd) {
+		t.Error("the section does not end with its marker")
+	}
+}
+
 // TestClusterSmoke runs `vedetta-bench cluster --smoke` in-process: three
 // members in network namespaces (root), 3 traps, 1 failover; the report
 // must have each row with numbers, and the namespaces and bridge must be
@@ -125,7 +165,7 @@ func TestClusterSmoke(t *testing.T) {
 		`\| failover RTO: .* \| 1 runs \(0 lost\): min ` + num + ` s, median ` + num + ` s, p99 ` + num + ` s \|`,
 		`\| trap → e-mail, cluster mode \| 3 traps \(0 lost\): p50 ` + num + ` m?s, p99 ` + num + ` m?s`,
 		`\| trap → SMS, cluster mode \| 3 traps \(0 lost\): p50 ` + num + ` m?s, p99 ` + num + ` m?s`,
-		`\| commit latency .* \| [1-9][0-9]* txns: p50 (>)?` + num + ` ms, p99 (>)?` + num + ` ms \|`,
+		`\| commit latency .* \| [1-9][0-9]* txns: p50 (> )?` + num + ` ms( \(bucket [^)]*\))?, p99 (> )?` + num + ` ms( \(bucket [^)]*\))? \|`,
 		`\| RSS per member.* \| n0 [1-9][0-9]* MiB .*, n1 [1-9][0-9]* MiB .*, n2 [1-9][0-9]* MiB `,
 		`\| binary size, stripped .* \| now [1-9][0-9.]* MB;`,
 		`\| duplicate mails .* \| [0-9]+ over 1 changes of dispatcher \|`,
