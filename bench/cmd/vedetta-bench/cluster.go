@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -91,13 +92,18 @@ type clusterResult struct {
 	dupMails  int             // copies of one Message-ID beyond the first, over the whole run
 	trapEmail []time.Duration
 	trapSMS   []time.Duration
-	traps     int
-	trapsLost int
-	txn       histogram  // vedetta_cluster_txn_seconds summed over the members
-	rss, hwm  [3]float64 // MiB (memMB reads kB / 1024)
-	targets   int        // shared targets (racks + UPS)
-	size      binSizes
-	load      loadRange // the machine's 1-minute load average during the run
+	// The trap's path in two legs, from the members' logs: trap sent →
+	// alarm recorded by the member polling the UPS (trap, poll, rule, the
+	// fenced etcd transaction), and recorded → e-mail stored (the
+	// dispatcher's watch, its drain transaction, SMTP).
+	trapRecorded, recordedMail []time.Duration
+	traps                      int
+	trapsLost                  int
+	txn                        histogram  // vedetta_cluster_txn_seconds summed over the members
+	rss, hwm                   [3]float64 // MiB (memMB reads kB / 1024)
+	targets                    int        // shared targets (racks + UPS)
+	size                       binSizes
+	load                       loadRange // the machine's 1-minute load average during the run
 }
 
 // runCluster does the whole cluster scenario. Everything it starts (the
@@ -427,7 +433,8 @@ func (r *benchRig) dispatcher(ctx context.Context, within time.Duration, live ..
 // dispatcher (often another member) mails and texts it. Time: the trap
 // sent → Mailpit's Created / the Twilio server's POST.
 func (r *benchRig) trapRun(ctx context.Context, res *clusterResult) error {
-	_ = sleepCtx(ctx, 5*time.Second) // first polls (and profile detection) done
+	_ = sleepCtx(ctx, 5*time.Second)  // first polls (and profile detection) done
+	sent := map[string][2]time.Time{} // target → trap sent, e-mail stored
 	for i, a := range r.ups {
 		if sleepCtx(ctx, time.Duration(200+rand.IntN(800))*time.Millisecond) != nil {
 			return ctx.Err()
@@ -448,9 +455,45 @@ func (r *benchRig) trapRun(ctx context.Context, res *clusterResult) error {
 			continue
 		}
 		res.trapEmail, res.trapSMS = append(res.trapEmail, em.Sub(t0)), append(res.trapSMS, sm.Sub(t0))
+		sent[fmt.Sprintf("ups-%d", i)] = [2]time.Time{t0, em}
+	}
+	var logs []string
+	for _, n := range r.nodes {
+		logs = append(logs, n.Output())
+	}
+	recorded := firedAt(logs)
+	for target, tm := range sent {
+		if at, ok := recorded[target]; ok {
+			res.trapRecorded = append(res.trapRecorded, at.Sub(tm[0]))
+			res.recordedMail = append(res.recordedMail, tm[1].Sub(at))
+		}
 	}
 	slog.Info("traps done", "trials", res.traps, "lost", res.trapsLost)
 	return nil
+}
+
+var alarmFired = regexp.MustCompile(`^time=(\S+) .*msg="ALARM FIRING" .* target=(\S+)`)
+
+// firedAt is, per target, the first "ALARM FIRING" a member logged: the
+// daemon logs it once the change and its inbox entry are committed.
+func firedAt(logs []string) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, l := range logs {
+		for _, line := range strings.Split(l, "\n") {
+			m := alarmFired.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			at, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil {
+				continue
+			}
+			if old, ok := out[m[2]]; !ok || at.Before(old) {
+				out[m[2]] = at
+			}
+		}
+	}
+	return out
 }
 
 // failoverRuns kills the dispatcher o.failovers times, each time at the

@@ -284,6 +284,12 @@ func (r *clusterResult) markdown(o *clusterOptions) string {
 	} else {
 		fmt.Fprintf(&b, "| trap → e-mail/SMS, cluster mode | n/a: %d traps, none delivered | p99 < 250 ms | **no** |\n", r.traps)
 	}
+	if len(r.trapRecorded) > 0 {
+		fmt.Fprintf(&b, "| of which: trap sent → alarm recorded by the UPS's poller (trap, poll, rule, etcd txn; its log) | %d: p50 %s, p99 %s | | |\n",
+			len(r.trapRecorded), ms(pct(r.trapRecorded, 0.5)), ms(pct(r.trapRecorded, 0.99)))
+		fmt.Fprintf(&b, "| of which: alarm recorded → e-mail stored (the dispatcher's watch, drain txn, SMTP) | %d: p50 %s, p99 %s | | |\n",
+			len(r.recordedMail), ms(pct(r.recordedMail, 0.5)), ms(pct(r.recordedMail, 0.99)))
+	}
 	q := func(x float64) string {
 		v, ok := r.txn.quantile(x)
 		if !ok {

@@ -88,6 +88,20 @@ func TestSpliceCluster(t *testing.T) {
 	}
 }
 
+func TestFiredAt(t *testing.T) {
+	logs := []string{
+		"time=2026-12-01T18:00:01.500Z level=ERROR msg=\"ALARM FIRING\" id=a1 rule=UPSOnBattery severity=critical target=ups-1 value=1 summary=\"ups-1 is on battery\"\n" +
+			"time=2026-12-01T18:00:01.400Z level=INFO msg=\"ALARM RESOLVED\" id=a2 rule=UPSOnBattery severity=critical target=ups-2 value=0 summary=x\n",
+		"time=2026-12-01T18:00:01.200Z level=ERROR msg=\"ALARM FIRING\" id=a1 rule=UPSOnBattery severity=critical target=ups-1 value=1 summary=\"ups-1 is on battery\"\n" +
+			"garbage msg=\"ALARM FIRING\" target=ups-3\n",
+	}
+	got := firedAt(logs)
+	want := time.Date(2026, 12, 1, 18, 0, 1, 200_000_000, time.UTC)
+	if len(got) != 1 || !got["ups-1"].Equal(want) {
+		t.Fatalf("firedAt = %v, want only ups-1 at %v (the earliest; RESOLVED and unparsable lines ignored)", got, want)
+	}
+}
+
 func TestDuplicates(t *testing.T) {
 	ms := []benchMail{{MessageID: "a"}, {MessageID: "b"}, {MessageID: "a"}, {MessageID: "a"}, {MessageID: ""}, {MessageID: ""}}
 	if n := duplicates(ms); n != 2 {
@@ -109,6 +123,7 @@ func TestClusterMarkdown(t *testing.T) {
 		date: time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC), took: 3 * time.Minute, leaseTTL: 3 * time.Second,
 		rto:       ds(2600, 3700, 4400, 5200), // p99 over 5 s: not met
 		trapEmail: ds(50, 60, 70), trapSMS: ds(40, 50, 300), traps: 3,
+		trapRecorded: ds(20, 30), recordedMail: ds(40, 40),
 		txn: parseHistogram(txnPage, "vedetta_cluster_txn_seconds"),
 		rss: [3]float64{60, 61, 62}, hwm: [3]float64{63, 64, 65}, targets: 15,
 		size: binSizes{now: 35_200_000, with: 33_500_000, before: 22_300_000, withC: "d3be86e", beforeC: "d3be86e^"},
@@ -121,6 +136,8 @@ func TestClusterMarkdown(t *testing.T) {
 		"| 4 runs (0 lost): min 2.60 s, median 3.70 s, p99 5.20 s | ≤ 5 s p99 | **no** |",
 		"| trap → e-mail, cluster mode | 3 traps (0 lost): p50 60 ms, p99 70 ms, max 70 ms | p99 < 250 ms | yes |",
 		"| trap → SMS, cluster mode | 3 traps (0 lost): p50 50 ms, p99 300 ms, max 300 ms | p99 < 250 ms | **no** |",
+		"| of which: trap sent → alarm recorded by the UPS's poller (trap, poll, rule, etcd txn; its log) | 2: p50 20 ms, p99 30 ms |",
+		"| of which: alarm recorded → e-mail stored (the dispatcher's watch, drain txn, SMTP) | 2: p50 40 ms, p99 40 ms |",
 		"| 100 txns: p50 1.80 ms (bucket 1.00 ms–2.00 ms), p99 10.00 ms (bucket 5.00 ms–10.00 ms) |",
 		"n0 60 MiB (peak 63)",
 		"(d3be86e) 33.5 MB, its parent 22.3 MB: **+11.2 MB**",
@@ -165,6 +182,8 @@ func TestClusterSmoke(t *testing.T) {
 		`\| failover RTO: .* \| 1 runs \(0 lost\): min ` + num + ` s, median ` + num + ` s, p99 ` + num + ` s \|`,
 		`\| trap → e-mail, cluster mode \| 3 traps \(0 lost\): p50 ` + num + ` m?s, p99 ` + num + ` m?s`,
 		`\| trap → SMS, cluster mode \| 3 traps \(0 lost\): p50 ` + num + ` m?s, p99 ` + num + ` m?s`,
+		`\| of which: trap sent → alarm recorded .* \| 3: p50 ` + num + ` m?s, p99 ` + num + ` m?s \|`,
+		`\| of which: alarm recorded → e-mail stored .* \| 3: p50 ` + num + ` m?s, p99 ` + num + ` m?s \|`,
 		`\| commit latency .* \| [1-9][0-9]* txns: p50 (> )?` + num + ` ms( \(bucket [^)]*\))?, p99 (> )?` + num + ` ms( \(bucket [^)]*\))? \|`,
 		`\| RSS per member.* \| n0 [1-9][0-9]* MiB .*, n1 [1-9][0-9]* MiB .*, n2 [1-9][0-9]* MiB `,
 		`\| binary size, stripped .* \| now [1-9][0-9.]* MB;`,
