@@ -105,7 +105,11 @@ func (h histogram) quantile(q float64) (v float64, ok bool) {
 	if in <= 0 {
 		return h.bounds[i], true
 	}
-	return lo + (h.bounds[i]-lo)*(rank-below)/in, true
+	if lo > h.bounds[i] { // a first bound below 0: nothing to interpolate from
+		return h.bounds[i], true
+	}
+	// Rounding may put lo + (hi-lo)*f an ulp past hi.
+	return min(lo+(h.bounds[i]-lo)*(rank-below)/in, h.bounds[i]), true
 }
 
 // bucket is the bucket v falls in: (lo, hi].

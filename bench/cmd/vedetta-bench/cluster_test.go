@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +225,41 @@ func netState(t *testing.T) string {
 		}
 	}
 	return strings.Join(mine, " ")
+}
+
+// The bench reads the members' /metrics pages: whatever they hold, the
+// histogram it keeps is ordered, its counts are numbers, and a quantile
+// of it lies within its bounds.
+func FuzzParseHistogram(f *testing.F) {
+	f.Add(txnPage)
+	f.Add(`vedetta_cluster_txn_seconds_bucket{le="+Inf"} 3` + "\n")
+	f.Add(`vedetta_cluster_txn_seconds_bucket{le="0.1"} 2` + "\n" + `vedetta_cluster_txn_seconds_bucket{le="0.05"} 1` + "\n")
+	f.Fuzz(func(t *testing.T, page string) {
+		h := parseHistogram(page, "vedetta_cluster_txn_seconds")
+		if len(h.bounds) != len(h.counts) || !slices.IsSorted(h.bounds) || !slices.IsSorted(h.counts) {
+			t.Fatalf("unordered histogram %+v", h)
+		}
+		for _, c := range h.counts {
+			if math.IsNaN(c) || c < 0 {
+				t.Fatalf("count %v kept", c)
+			}
+		}
+		for _, q := range []float64{0, 0.5, 0.99, 1} {
+			if v, ok := h.quantile(q); ok && (math.IsNaN(v) || v < min(0, h.bounds[0]) || v > h.bounds[len(h.bounds)-1]) {
+				t.Fatalf("q%v = %v outside the bounds %v", q, v, h.bounds)
+			}
+		}
+	})
+}
+
+// The bench reads the members' logs: any text gives times it parsed.
+func FuzzFiredAt(f *testing.F) {
+	f.Add(`time=2026-12-01T18:00:01.500Z level=ERROR msg="ALARM FIRING" id=a1 rule=R severity=critical target=ups-1 value=1 summary=x`)
+	f.Fuzz(func(t *testing.T, log string) {
+		for target, at := range firedAt([]string{log}) {
+			if target == "" || at.IsZero() {
+				t.Fatalf("%q at %v", target, at)
+			}
+		}
+	})
 }
