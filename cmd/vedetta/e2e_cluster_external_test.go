@@ -113,6 +113,16 @@ routes:
 	lead := dispatcher(0, 1)
 	other := 1 - lead
 	t.Logf("dispatcher n%d, on the external etcd", lead)
+	// The status the operator reads (vedetta cluster status) works on an
+	// older server too: quorum seen through its Status and reads.
+	testpeer.WaitFor(t, 10*time.Second, "quorum reported on both members", func() bool {
+		for i := range nodes {
+			if v, ok := view(i); !ok || !v.Quorum {
+				return false
+			}
+		}
+		return true
+	})
 
 	// An alarm goes through.
 	set(0, true)
