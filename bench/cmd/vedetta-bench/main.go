@@ -9,6 +9,7 @@
 //
 //	go run ./bench/cmd/vedetta-bench --out BENCHMARKS.md   # the full run (~20 min on 2 cores)
 //	go run ./bench/cmd/vedetta-bench --smoke               # a tiny run, no peers (CI)
+//	go run ./bench/cmd/vedetta-bench cluster --out BENCHMARKS.md   # three members in namespaces (root)
 package main
 
 import (
@@ -43,6 +44,9 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "cluster" {
+		os.Exit(clusterMain(os.Args[2:])) // the cluster scenario (cluster.go)
+	}
 	o := &options{}
 	var devices, level string
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file (BENCHMARKS.md)")
