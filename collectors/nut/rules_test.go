@@ -88,7 +88,7 @@ func TestShippedRules(t *testing.T) {
 		for _, a := range e.Alarms() {
 			if a.Rule == "UPSRuntimeShort" {
 				found = true
-				if a.Value != 420 || !strings.Contains(a.Summary, "with 7 min left") {
+				if a.Value != 420 || !strings.Contains(a.Summary, "has 7 min of battery runtime left") {
 					t.Errorf("UPSRuntimeShort value %v, summary %q: want 420 and 7 min", a.Value, a.Summary)
 				}
 			}

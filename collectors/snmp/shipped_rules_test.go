@@ -152,7 +152,7 @@ var snmpCases = []struct {
 		Fire: rulestest.Set("ups_battery_low", 1), Want: "dev: battery low, shutdown imminent"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSRuntimeShort", Class: "ups",
 		Fire: rulestest.All(rulestest.Set("ups_on_battery", 1), rulestest.Set("ups_battery_runtime_seconds", 480)),
-		Want: "dev is on battery with 8 min left"}},
+		Want: "dev has 8 min of battery runtime left", WantResolved: "dev has 2 h 55 min of battery runtime left"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSReplaceBattery", Class: "ups",
 		Fire: rulestest.Set("ups_battery_replace_needed", 1), Want: "dev asks for a battery replacement"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSOnBypass", Class: "ups",
@@ -164,7 +164,7 @@ var snmpCases = []struct {
 
 	// network.yaml
 	{"network.yaml", "dnos_bgp", rulestest.Case{Rule: "BGPSessionDown", Class: "router",
-		Fire: rulestest.Set("bgp_peer_state", 3, "peer", "10.255.0.49"), Want: "BGP session to 10.255.0.49 (AS 7714) on dev is down (state active)"}},
+		Fire: rulestest.Set("bgp_peer_state", 3, "peer", "10.255.0.49"), Want: "BGP session to 10.255.0.49 (AS 7714) on dev is down (state active)", WantResolved: "on dev is established"}},
 	{"network.yaml", "dnos_bgp", rulestest.Case{Rule: "BGPSessionFlapping", Class: "router",
 		Fire: rulestest.Ramp("bgp_peer_fsm_established_transitions_total", 1, "peer", "99.99.132.50"), Rounds: 5, HoldToResolve: true,
 		Want: "BGP session to 99.99.132.50 (AS 65506) on dev came up 4 times in an hour"}},
@@ -190,13 +190,15 @@ var snmpCases = []struct {
 		Fire: rulestest.Set("firewall_ha_peer_ok", 0), Want: "the HA peer of firewall dev is not healthy"}},
 	{"network.yaml", "fortigate_1500d-sensors", rulestest.Case{Rule: "FirewallHAMemberLost", Class: "firewall",
 		// As recorded: an FGCP cluster whose unit sees only itself.
-		Resolve: rulestest.Set("firewall_ha_members", 2), Want: "firewall cluster of dev sees 1 member(s)"}},
+		Resolve: rulestest.Set("firewall_ha_members", 2), Want: "firewall cluster of dev sees 1 member(s): no failover possible",
+		WantResolved: "firewall cluster of dev sees 2 member(s)"}},
 	{"network.yaml", "fortigate_1500d-sensors", rulestest.Case{Rule: "FirewallHAOutOfSync", Class: "firewall",
 		Fire: rulestest.Set("firewall_ha_sync_ok", 0, "member", "sto-fw-01"), Want: "HA member sto-fw-01 of firewall dev is out of sync"}},
 	{"network.yaml", "routeros_wifi", rulestest.Case{Rule: "RadioLinkDown", Class: "radio",
 		Fire: rulestest.Set("radio_link_up", 0), Want: "radio link dev is down"}},
 	{"network.yaml", "ptp670", rulestest.Case{Rule: "RadioSignalWeak", Class: "radio",
-		Fire: rulestest.Set("radio_signal_dbm", -74.5), Want: "radio link dev receives -74.5 dBm"}},
+		Fire: rulestest.Set("radio_signal_dbm", -74.5), Want: "radio link dev receives -74.5 dBm: little fade margin left",
+		WantResolved: "radio link dev receives -52.8 dBm"}},
 
 	// servers.yaml, read from a BMC over SNMP
 	{"servers.yaml", "hpe-ilo_4", rulestest.Case{Rule: "ServerPSUFailed", Class: "server",
@@ -261,7 +263,7 @@ func TestUPSRuntimeShortOnTheRecording(t *testing.T) {
 	}
 	e := rulestest.Replay(rulestest.Shipped(t, "nut.yaml"), "ups-b", "ups", ss, 3, 30*time.Second)
 	got := strings.Join(rulestest.Summaries(e), "\n")
-	if !strings.Contains(got, "UPSRuntimeShort: ups-b is on battery with 8 min left") {
-		t.Errorf("summaries:\n%s\nwant UPSRuntimeShort with 8 min left", got)
+	if !strings.Contains(got, "UPSRuntimeShort: ups-b has 8 min of battery runtime left") {
+		t.Errorf("summaries:\n%s\nwant UPSRuntimeShort with 8 min of battery runtime left", got)
 	}
 }
