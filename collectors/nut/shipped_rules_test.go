@@ -25,22 +25,22 @@ var nutCases = []struct {
 	rulestest.Case
 }{
 	{upsAPC1000, rulestest.Case{Rule: "UPSOnBattery", Fire: rulestest.Set("ups_on_battery", 1),
-		Want: upsAPC1000 + " on ups runs on battery: mains power lost"}},
+		Want: upsAPC1000 + " on ups runs on battery: mains power lost", WantResolved: "on ups is back on mains power"}},
 	{upsAPC1000, rulestest.Case{Rule: "UPSBatteryLow", Fire: rulestest.Set("ups_battery_low", 1),
-		Want: upsAPC1000 + " on ups: battery low, shutdown imminent"}},
+		Want: upsAPC1000 + " on ups: battery low, shutdown imminent", WantResolved: "on ups: battery no longer low"}},
 	{upsAPC1000, rulestest.Case{Rule: "UPSRuntimeShort",
 		Fire: rulestest.All(rulestest.Set("ups_on_battery", 1), rulestest.Set("ups_battery_runtime_seconds", 420)),
 		Want: upsAPC1000 + " on ups has 7 min of battery runtime left", WantResolved: "has 43 min of battery runtime left"}},
 	{upsAPC1000, rulestest.Case{Rule: "UPSReplaceBattery", Fire: rulestest.Set("ups_battery_replace_needed", 1),
-		Want: upsAPC1000 + " on ups asks for a battery replacement"}},
+		Want: upsAPC1000 + " on ups asks for a battery replacement", WantResolved: "on ups no longer asks for a battery replacement"}},
 	{upsAPC1000, rulestest.Case{Rule: "UPSOnBypass", Fire: rulestest.Set("ups_on_bypass", 1),
-		Want: upsAPC1000 + " on ups is on bypass: the load is not protected"}},
+		Want: upsAPC1000 + " on ups is on bypass: the load is not protected", WantResolved: "on ups is off bypass: the load is protected again"}},
 	{upsAPC1000, rulestest.Case{Rule: "UPSAlarm", Fire: rulestest.Set("ups_alarms_active", 3),
 		Want: upsAPC1000 + " on ups has 3 active alarm(s)"}},
 	{atsEaton, rulestest.Case{Rule: "ATSRedundancyLost", Fire: rulestest.Set("ats_source_ok", 0, "source", "B"),
-		Want: atsEaton + " on ups: source B is down, no redundancy"}},
+		Want: atsEaton + " on ups: source B is down, no redundancy", WantResolved: "on ups: source B is back, redundancy restored"}},
 	{upsAPC1000, rulestest.Case{Rule: "NUTNoData", Fire: rulestest.Set("nut_ups_up", 0),
-		Want: "upsd on ups has no data for UPS " + upsAPC1000}},
+		Want: "upsd on ups has no data for UPS " + upsAPC1000, WantResolved: "upsd on ups has data again for UPS " + upsAPC1000}},
 }
 
 // nutRig serves the two dumps the table reads through upsd + dummy-ups.

@@ -105,15 +105,15 @@ var snmpCases = []struct {
 }{
 	// snmp.yaml
 	{"snmp.yaml", "apc_ats", rulestest.Case{Rule: "ATSOnSourceB", Class: "ats",
-		Fire: rulestest.Set("ats_selected_source", 2), Want: "dev feeds the load from source B"}},
+		Fire: rulestest.Set("ats_selected_source", 2), Want: "dev feeds the load from source B", WantResolved: "dev feeds the load from source A again"}},
 	{"snmp.yaml", "himoinsa-gensets", rulestest.Case{Rule: "GeneratorAlarm", Class: "generator",
-		Fire: rulestest.Set("generator_alarm", 1), Want: "generator dev reports an alarm"}},
+		Fire: rulestest.Set("generator_alarm", 1), Want: "generator dev reports an alarm", WantResolved: "generator dev no longer reports an alarm"}},
 	{"snmp.yaml", "himoinsa-gensets", rulestest.Case{Rule: "GeneratorRunning", Class: "generator",
-		Fire: rulestest.Set("generator_running", 1), Want: "generator dev is running"}},
+		Fire: rulestest.Set("generator_running", 1), Want: "generator dev is running", WantResolved: "generator dev has stopped"}},
 	{"snmp.yaml", "himoinsa-gensets", rulestest.Case{Rule: "GeneratorOnLoad", Class: "generator",
 		// No recording emits generator_on_load (HIMOINSA's has no such OID): the sample is added.
 		Fire: rulestest.Add("generator_on_load", 1, 0), Resolve: rulestest.Add("generator_on_load", 0, 0),
-		Want: "generator dev carries the load"}},
+		Want: "generator dev carries the load", WantResolved: "generator dev no longer carries the load: mains power is back"}},
 	{"snmp.yaml", "himoinsa-gensets", rulestest.Case{Rule: "GeneratorFuelLow", Class: "generator",
 		Fire: rulestest.Set("generator_fuel_percent", 18), Want: "has 18 % fuel left"}},
 	{"snmp.yaml", "himoinsa-gensets", rulestest.Case{Rule: "GeneratorStarterBatteryLow", Class: "generator",
@@ -126,19 +126,19 @@ var snmpCases = []struct {
 	{"snmp.yaml", "apc-netbotz_netbotz750", rulestest.Case{Rule: "HumidityOutOfRange", Class: "environment",
 		Fire: rulestest.Set("sensor_humidity_percent", 85, "sensor", "AP9520TH"), Want: "AP9520TH on dev reads 85 % relative humidity"}},
 	{"snmp.yaml", "apc-netbotz_netbotz750", rulestest.Case{Rule: "SensorFault", Class: "environment",
-		Fire: rulestest.Set("sensor_ok", 0, "sensor", "AP9520TH"), Want: "AP9520TH on dev reports a fault"}},
+		Fire: rulestest.Set("sensor_ok", 0, "sensor", "AP9520TH"), Want: "AP9520TH on dev reports a fault", WantResolved: "AP9520TH on dev reports OK again"}},
 	{"snmp.yaml", "apc_ap8959eu3", rulestest.Case{Rule: "PDUPhaseHighCurrent", Class: "pdu",
 		Fire: rulestest.Set("pdu_current_amperes", 13.6, "phase", "1"), Want: "dev phase 1 draws 13.6 A"}},
 	{"snmp.yaml", "ios_2960x", rulestest.Case{Rule: "SwitchPortDown", Class: "switch",
-		Fire: rulestest.Set("if_oper_up", 0, "ifname", "Gi3/0/13"), Want: "Gi3/0/13 (* Printer *) on dev is down"}},
+		Fire: rulestest.Set("if_oper_up", 0, "ifname", "Gi3/0/13"), Want: "Gi3/0/13 (* Printer *) on dev is down", WantResolved: "Gi3/0/13 (* Printer *) on dev is up again"}},
 	{"snmp.yaml", "ios_2960x", rulestest.Case{Rule: "SwitchPortErrors", Class: "switch",
 		// 75 errors a round of 30 s: 2.5 errors/s
 		Fire: rulestest.Ramp("if_in_errors_total", 75, "ifname", "Gi3/0/13"), Rounds: 32, HoldToResolve: true,
 		Want: "Gi3/0/13 on dev receives 2.5 errors/s"}},
 	{"snmp.yaml", "ios_2960x", rulestest.Case{Rule: "PSUFailed", Class: "switch",
-		Fire: rulestest.Set("psu_ok", 0, "name", "Sw2, PS1 Normal, RPS NotExist"), Want: "power supply Sw2, PS1 Normal, RPS NotExist of dev has failed"}},
+		Fire: rulestest.Set("psu_ok", 0, "name", "Sw2, PS1 Normal, RPS NotExist"), Want: "power supply Sw2, PS1 Normal, RPS NotExist of dev has failed", WantResolved: "power supply Sw2, PS1 Normal, RPS NotExist of dev works again"}},
 	{"snmp.yaml", "ios_2960x", rulestest.Case{Rule: "FanFailed", Class: "switch",
-		Fire: rulestest.Set("fan_ok", 0, "name", "Switch#3, Fan#1"), Want: "fan Switch#3, Fan#1 of dev has failed"}},
+		Fire: rulestest.Set("fan_ok", 0, "name", "Switch#3, Fan#1"), Want: "fan Switch#3, Fan#1 of dev has failed", WantResolved: "fan Switch#3, Fan#1 of dev works again"}},
 	{"snmp.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSOnBatteryTrap", Class: "ups",
 		// The trap counter is the trap receiver's (traps.go), not a poll's: added.
 		Fire:    rulestest.Add("snmp_trap_received_total", 1, 1, "trap", "upsTrapOnBattery"),
@@ -147,20 +147,20 @@ var snmpCases = []struct {
 
 	// nut.yaml: the SNMP UPSes emit the same ups_* / ats_* metrics
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSOnBattery", Class: "ups",
-		Fire: rulestest.Set("ups_on_battery", 1), Want: "dev runs on battery: mains power lost"}},
+		Fire: rulestest.Set("ups_on_battery", 1), Want: "dev runs on battery: mains power lost", WantResolved: "dev is back on mains power"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSBatteryLow", Class: "ups",
-		Fire: rulestest.Set("ups_battery_low", 1), Want: "dev: battery low, shutdown imminent"}},
+		Fire: rulestest.Set("ups_battery_low", 1), Want: "dev: battery low, shutdown imminent", WantResolved: "dev: battery no longer low"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSRuntimeShort", Class: "ups",
 		Fire: rulestest.All(rulestest.Set("ups_on_battery", 1), rulestest.Set("ups_battery_runtime_seconds", 480)),
 		Want: "dev has 8 min of battery runtime left", WantResolved: "dev has 2 h 55 min of battery runtime left"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSReplaceBattery", Class: "ups",
-		Fire: rulestest.Set("ups_battery_replace_needed", 1), Want: "dev asks for a battery replacement"}},
+		Fire: rulestest.Set("ups_battery_replace_needed", 1), Want: "dev asks for a battery replacement", WantResolved: "dev no longer asks for a battery replacement"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSOnBypass", Class: "ups",
-		Fire: rulestest.Set("ups_on_bypass", 1), Want: "dev is on bypass"}},
+		Fire: rulestest.Set("ups_on_bypass", 1), Want: "dev is on bypass", WantResolved: "dev is off bypass: the load is protected again"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSAlarm", Class: "ups",
 		Fire: rulestest.Set("ups_alarms_active", 2), Want: "dev has 2 active alarm(s)"}},
 	{"nut.yaml", "apc_ats", rulestest.Case{Rule: "ATSRedundancyLost", Class: "ats",
-		Fire: rulestest.Set("ats_source_ok", 0, "source", "B"), Want: "dev: source B is down, no redundancy"}},
+		Fire: rulestest.Set("ats_source_ok", 0, "source", "B"), Want: "dev: source B is down, no redundancy", WantResolved: "dev: source B is back, redundancy restored"}},
 
 	// network.yaml
 	{"network.yaml", "dnos_bgp", rulestest.Case{Rule: "BGPSessionDown", Class: "router",
@@ -172,7 +172,7 @@ var snmpCases = []struct {
 		// No recording has an IEEE8023-LAG-MIB table: the sample is added.
 		Fire:    rulestest.Add("lag_member_attached", 0, 0, "ifname", "Gi1/0/49", "lag", "Po1"),
 		Resolve: rulestest.Add("lag_member_attached", 1, 0, "ifname", "Gi1/0/49", "lag", "Po1"),
-		Want:    "Gi1/0/49 on dev is not attached to its LAG Po1"}},
+		Want:    "Gi1/0/49 on dev is not attached to its LAG Po1", WantResolved: "Gi1/0/49 on dev is attached to its LAG Po1 again"}},
 	{"network.yaml", "ios_2960x", rulestest.Case{Rule: "VRRPMasterChanged", Class: "router",
 		// No recording has a VRRP-MIB table: the sample is added, backup then master.
 		Fire: func(t testing.TB, r int, ss []model.Sample) []model.Sample {
@@ -187,26 +187,26 @@ var snmpCases = []struct {
 	{"network.yaml", "panos_5220", rulestest.Case{Rule: "FirewallHANoActiveUnit", Class: "firewall",
 		Fire: rulestest.Set("firewall_ha_active", 0), Want: "firewall pair of dev has no active unit"}},
 	{"network.yaml", "panos_5220", rulestest.Case{Rule: "FirewallHAPeerLost", Class: "firewall",
-		Fire: rulestest.Set("firewall_ha_peer_ok", 0), Want: "the HA peer of firewall dev is not healthy"}},
+		Fire: rulestest.Set("firewall_ha_peer_ok", 0), Want: "the HA peer of firewall dev is not healthy", WantResolved: "the HA peer of firewall dev is healthy again"}},
 	{"network.yaml", "fortigate_1500d-sensors", rulestest.Case{Rule: "FirewallHAMemberLost", Class: "firewall",
 		// As recorded: an FGCP cluster whose unit sees only itself.
 		Resolve: rulestest.Set("firewall_ha_members", 2), Want: "firewall cluster of dev sees 1 member(s): no failover possible",
 		WantResolved: "firewall cluster of dev sees 2 member(s)"}},
 	{"network.yaml", "fortigate_1500d-sensors", rulestest.Case{Rule: "FirewallHAOutOfSync", Class: "firewall",
-		Fire: rulestest.Set("firewall_ha_sync_ok", 0, "member", "sto-fw-01"), Want: "HA member sto-fw-01 of firewall dev is out of sync"}},
+		Fire: rulestest.Set("firewall_ha_sync_ok", 0, "member", "sto-fw-01"), Want: "HA member sto-fw-01 of firewall dev is out of sync", WantResolved: "HA member sto-fw-01 of firewall dev is in sync again"}},
 	{"network.yaml", "routeros_wifi", rulestest.Case{Rule: "RadioLinkDown", Class: "radio",
-		Fire: rulestest.Set("radio_link_up", 0), Want: "radio link dev is down"}},
+		Fire: rulestest.Set("radio_link_up", 0), Want: "radio link dev is down", WantResolved: "radio link dev is up again"}},
 	{"network.yaml", "ptp670", rulestest.Case{Rule: "RadioSignalWeak", Class: "radio",
 		Fire: rulestest.Set("radio_signal_dbm", -74.5), Want: "radio link dev receives -74.5 dBm: little fade margin left",
 		WantResolved: "radio link dev receives -52.8 dBm"}},
 
 	// servers.yaml, read from a BMC over SNMP
 	{"servers.yaml", "hpe-ilo_4", rulestest.Case{Rule: "ServerPSUFailed", Class: "server",
-		Fire: rulestest.Set("server_psu_ok", 0, "psu", "2"), Want: "power supply 2 on dev has failed"}},
+		Fire: rulestest.Set("server_psu_ok", 0, "psu", "2"), Want: "power supply 2 on dev has failed", WantResolved: "power supply 2 on dev works again"}},
 	{"servers.yaml", "hpe-ilo_4", rulestest.Case{Rule: "ServerPSURedundancyLost", Class: "server",
-		Fire: rulestest.Set("server_psu_redundancy_ok", 0), Want: "dev: power supply redundancy lost"}},
+		Fire: rulestest.Set("server_psu_redundancy_ok", 0), Want: "dev: power supply redundancy lost", WantResolved: "dev: power supply redundancy restored"}},
 	{"servers.yaml", "hpe-ilo_4", rulestest.Case{Rule: "ServerFanFailed", Class: "server",
-		Fire: rulestest.Set("server_fan_ok", 0, "fan", "3"), Want: "fan 3 on dev is below its threshold or stopped"}},
+		Fire: rulestest.Set("server_fan_ok", 0, "fan", "3"), Want: "fan 3 on dev is below its threshold or stopped", WantResolved: "fan 3 on dev works again"}},
 }
 
 // TestShippedRuleSummaries: every row of snmpCases against its recording
