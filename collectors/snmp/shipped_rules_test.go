@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 	"github.com/vedetta-dc/vedetta/model"
 	"github.com/vedetta-dc/vedetta/rules"
@@ -265,5 +266,80 @@ func TestUPSRuntimeShortOnTheRecording(t *testing.T) {
 	got := strings.Join(rulestest.Summaries(e), "\n")
 	if !strings.Contains(got, "UPSRuntimeShort: ups-b has 8 min of battery runtime left") {
 		t.Errorf("summaries:\n%s\nwant UPSRuntimeShort with 8 min of battery runtime left", got)
+	}
+}
+
+// TestShippedPairRuleSummaries: the hand-written aggregation rules of
+// configs/redundancy.yaml over the two firewalls of its fw-edge pair, a
+// PAN-OS unit (active) as fw-1 and a Check Point unit (standby) as fw-2,
+// both from their recordings through snmpsimd.
+func TestShippedPairRuleSummaries(t *testing.T) {
+	samples := pollRecordings(t, "", "panos_5220", "gaia_15600")
+	cfg, err := config.Load(filepath.Join(testpeer.RepoRoot(t), "configs", "redundancy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, errs := rules.CompileRules(cfg)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	members := map[string]string{"fw-1": "panos_5220", "fw-2": "gaia_15600"}
+	for _, tc := range []struct {
+		Rule               string
+		fire               map[string]float64 // target -> its firewall_ha_active
+		want, wantResolved string
+	}{
+		{Rule: "FirewallPairNoActive", fire: map[string]float64{"fw-1": 0},
+			want: "firewall pair fw-edge: no member is active (fw-1, fw-2)", wantResolved: "firewall pair fw-edge: a member is active again (fw-1, fw-2)"},
+		{Rule: "FirewallPairSplitBrain", fire: map[string]float64{"fw-2": 1},
+			want: "firewall pair fw-edge: 2 member(s) claim to be active (split brain)", wantResolved: "firewall pair fw-edge: 1 member(s) claim to be active"},
+	} {
+		t.Run(tc.Rule, func(t *testing.T) {
+			now := rulestest.Start
+			e := rules.New(rules.Options{Rules: rs, Now: func() time.Time { return now },
+				Intervals: map[string]time.Duration{"fw-1": 15 * time.Second, "fw-2": 15 * time.Second}})
+			round := func(fire map[string]float64) {
+				for target, rec := range members {
+					b := model.Batch{Target: target}
+					for _, s := range samples[rec] {
+						s.Labels = s.Labels.With("target", target).With("class", "firewall").With("pair", "fw-edge")
+						if v, ok := fire[target]; ok && s.Name == "firewall_ha_active" {
+							s.Value = v
+						}
+						s.Time = now
+						b.Samples = append(b.Samples, s)
+					}
+					e.Ingest(b)
+				}
+				e.Tick()
+				now = now.Add(15 * time.Second)
+			}
+			summary := func(st model.State) string {
+				for _, a := range e.Alarms() {
+					if a.Rule == tc.Rule && a.State == st {
+						return a.Summary
+					}
+				}
+				return ""
+			}
+			for range 3 {
+				round(nil)
+			}
+			if s := summary(model.StateFiring); s != "" {
+				t.Fatalf("%s fires on the recordings as they are: %q", tc.Rule, s)
+			}
+			for range 3 {
+				round(tc.fire)
+			}
+			if s := summary(model.StateFiring); !strings.Contains(s, tc.want) {
+				t.Fatalf("%s firing: %q, want %q", tc.Rule, s, tc.want)
+			}
+			for range 3 {
+				round(nil)
+			}
+			if s := summary(model.StateResolved); !strings.Contains(s, tc.wantResolved) {
+				t.Fatalf("%s resolved: %q, want %q", tc.Rule, s, tc.wantResolved)
+			}
+		})
 	}
 }
