@@ -22,7 +22,7 @@ var raidCases = []struct {
 	// it stalls after an hour; moving on resolves it.
 	{"rebuilding", rulestest.Case{Rule: "RaidSyncStalled", Step: 5 * time.Minute,
 		Resolve: rulestest.Ramp("raid_sync_progress_ratio", 0.01, "array", "md0"),
-		Want:    "the recovery of md0 on md has not moved for an hour"}},
+		Want:    "the recovery of md0 on md has not moved for an hour", WantResolved: "the recovery of md0 on md moves again ("}},
 }
 
 // TestShippedRuleSummaries: every row of raidCases.

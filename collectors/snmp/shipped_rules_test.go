@@ -186,7 +186,7 @@ var snmpCases = []struct {
 	{"network.yaml", "panos_5220", rulestest.Case{Rule: "FirewallHAFailover", Class: "firewall",
 		Fire: rulestest.Set("firewall_ha_active", 0), Want: "firewall dev failed over: it is now standby"}},
 	{"network.yaml", "panos_5220", rulestest.Case{Rule: "FirewallHANoActiveUnit", Class: "firewall",
-		Fire: rulestest.Set("firewall_ha_active", 0), Want: "firewall pair of dev has no active unit"}},
+		Fire: rulestest.Set("firewall_ha_active", 0), Want: "firewall pair of dev has no active unit", WantResolved: "firewall pair of dev has an active unit again"}},
 	{"network.yaml", "panos_5220", rulestest.Case{Rule: "FirewallHAPeerLost", Class: "firewall",
 		Fire: rulestest.Set("firewall_ha_peer_ok", 0), Want: "the HA peer of firewall dev is not healthy", WantResolved: "the HA peer of firewall dev is healthy again"}},
 	{"network.yaml", "fortigate_1500d-sensors", rulestest.Case{Rule: "FirewallHAMemberLost", Class: "firewall",
