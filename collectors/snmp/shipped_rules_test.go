@@ -2,6 +2,7 @@ package snmp
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -112,9 +113,9 @@ var snmpCases = []struct {
 	{"snmp.yaml", "himoinsa-gensets", rulestest.Case{Rule: "GeneratorRunning", Class: "generator",
 		Fire: rulestest.Set("generator_running", 1), Want: "generator dev is running", WantResolved: "generator dev has stopped"}},
 	{"snmp.yaml", "himoinsa-gensets", rulestest.Case{Rule: "GeneratorOnLoad", Class: "generator",
-		// No recording emits generator_on_load (HIMOINSA's has no such OID): the sample is added.
-		Fire: rulestest.Add("generator_on_load", 1, 0), Resolve: rulestest.Add("generator_on_load", 0, 0),
-		Want: "generator dev carries the load", WantResolved: "generator dev no longer carries the load: mains power is back"}},
+		// The recording's status word has neither breaker bit (no
+		// generator_on_load): the test serves it with "mains closed" set.
+		Fire: rulestest.Set("generator_on_load", 1), Want: "generator dev carries the load", WantResolved: "generator dev no longer carries the load: mains power is back"}},
 	{"snmp.yaml", "himoinsa-gensets", rulestest.Case{Rule: "GeneratorFuelLow", Class: "generator",
 		Fire: rulestest.Set("generator_fuel_percent", 18), Want: "has 18 % fuel left"}},
 	{"snmp.yaml", "himoinsa-gensets", rulestest.Case{Rule: "GeneratorStarterBatteryLow", Class: "generator",
@@ -140,11 +141,7 @@ var snmpCases = []struct {
 		Fire: rulestest.Set("psu_ok", 0, "name", "Sw2, PS1 Normal, RPS NotExist"), Want: "power supply Sw2, PS1 Normal, RPS NotExist of dev has failed", WantResolved: "power supply Sw2, PS1 Normal, RPS NotExist of dev works again"}},
 	{"snmp.yaml", "ios_2960x", rulestest.Case{Rule: "FanFailed", Class: "switch",
 		Fire: rulestest.Set("fan_ok", 0, "name", "Switch#3, Fan#1"), Want: "fan Switch#3, Fan#1 of dev has failed", WantResolved: "fan Switch#3, Fan#1 of dev works again"}},
-	{"snmp.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSOnBatteryTrap", Class: "ups",
-		// The trap counter is the trap receiver's (traps.go), not a poll's: added.
-		Fire:    rulestest.Add("snmp_trap_received_total", 1, 1, "trap", "upsTrapOnBattery"),
-		Resolve: rulestest.Add("snmp_trap_received_total", 3, 0, "trap", "upsTrapOnBattery"),
-		Want:    "dev sent 2 on-battery trap(s) in 5 minutes"}},
+	// UPSOnBatteryTrap: TestUPSOnBatteryTrapSummary (real traps).
 
 	// nut.yaml: the SNMP UPSes emit the same ups_* / ats_* metrics
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSOnBattery", Class: "ups",
@@ -169,18 +166,11 @@ var snmpCases = []struct {
 	{"network.yaml", "dnos_bgp", rulestest.Case{Rule: "BGPSessionFlapping", Class: "router",
 		Fire: rulestest.Ramp("bgp_peer_fsm_established_transitions_total", 1, "peer", "99.99.132.50"), Rounds: 5, HoldToResolve: true,
 		Want: "BGP session to 99.99.132.50 (AS 65506) on dev came up 4 times in an hour"}},
-	{"network.yaml", "ios_2960x", rulestest.Case{Rule: "LAGMemberDetached", Class: "switch",
-		// No recording has an IEEE8023-LAG-MIB table: the sample is added.
-		Fire:    rulestest.Add("lag_member_attached", 0, 0, "ifname", "Gi1/0/49", "lag", "Po1"),
-		Resolve: rulestest.Add("lag_member_attached", 1, 0, "ifname", "Gi1/0/49", "lag", "Po1"),
-		Want:    "Gi1/0/49 on dev is not attached to its LAG Po1", WantResolved: "Gi1/0/49 on dev is attached to its LAG Po1 again"}},
-	{"network.yaml", "ios_2960x", rulestest.Case{Rule: "VRRPMasterChanged", Class: "router",
-		// No recording has a VRRP-MIB table: the sample is added, backup then master.
-		Fire: func(t testing.TB, r int, ss []model.Sample) []model.Sample {
-			return rulestest.Add("vrrp_master", float64(min(r, 1)), 0, "vrid", "10", "ifname", "Vl10")(t, r, ss)
-		},
-		Resolve: rulestest.Add("vrrp_master", 1, 0, "vrid", "10", "ifname", "Vl10"),
-		Want:    "VRRP group 10 on Vl10 of dev changed master (now master)"}},
+	{"network.yaml", passSnmpd, rulestest.Case{Rule: "LAGMemberDetached", Class: "switch",
+		Fire: rulestest.Set("lag_member_attached", 0, "ifname", "swp8"),
+		Want: "swp8 on dev is not attached to its LAG bond0", WantResolved: "swp8 on dev is attached to its LAG bond0 again"}},
+	{"network.yaml", passSnmpd, rulestest.Case{Rule: "VRRPMasterChanged", Class: "router",
+		Fire: rulestest.Set("vrrp_master", 0, "vrid", "10"), Want: "VRRP group 10 on swp7 of dev changed master (now backup)"}},
 	{"network.yaml", "ios_c3560", rulestest.Case{Rule: "HSRPActiveChanged", Class: "switch",
 		Fire: rulestest.Set("hsrp_active", 1, "group", "1"), Want: "HSRP group 1 on dev changed active router (now active)"}},
 	{"network.yaml", "panos_5220", rulestest.Case{Rule: "FirewallHAFailover", Class: "firewall",
@@ -210,16 +200,72 @@ var snmpCases = []struct {
 		Fire: rulestest.Set("server_fan_ok", 0, "fan", "3"), Want: "fan 3 on dev is below its threshold or stopped", WantResolved: "fan 3 on dev works again"}},
 }
 
+// mainsClosed writes a variant of the HIMOINSA recording whose status
+// word (.1.46.0, 6 as recorded) also has bit 8 (256: the mains breaker
+// closed), so that the profile emits generator_on_load 0; the directory
+// is startSimd's dataDir.
+func mainsClosed(t *testing.T) string {
+	t.Helper()
+	const rec, oid = "himoinsa-gensets", "1.3.6.1.4.1.41809.1.46.0|66|"
+	b, err := os.ReadFile(filepath.Join(testpeer.SharedTestdata(t, "snmprec"), rec+".snmprec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\n"+oid+"6\n") {
+		t.Fatalf("%s: no %s6 line", rec, oid)
+	}
+	dir := t.TempDir()
+	variant := strings.Replace(string(b), "\n"+oid+"6\n", "\n"+oid+"262\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, rec+".snmprec"), []byte(variant), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// passSnmpd names the rows fed by a real net-snmp snmpd serving VRRP-MIB
+// and IEEE8023-LAG-MIB rows (startPassSnmpd): no recording has those tables.
+const passSnmpd = "snmpd pass: VRRP-MIB + IEEE8023-LAG-MIB"
+
+// pollPassSnmpd polls that snmpd with swp7 the VRRP master of group 10,
+// swp8 backup of group 20, and both attached to bond0.
+func pollPassSnmpd(t *testing.T) []model.Sample {
+	t.Helper()
+	addr, data := startPassSnmpd(t)
+	const (
+		vrrpState = "1.3.6.1.2.1.68.1.3.1.3."
+		lagPort   = "1.2.840.10006.300.43.1.2.1.1."
+		ifName    = "1.3.6.1.2.1.31.1.1.1.1."
+	)
+	writeRows(t, data, map[string]string{
+		ifName + "7": "string|swp7", ifName + "8": "string|swp8", ifName + "100": "string|bond0",
+		vrrpState + "7.10": "integer|3", vrrpState + "8.20": "integer|2",
+		lagPort + "1.7": "integer|7", lagPort + "1.8": "integer|8",
+		lagPort + "4.7": "integer|1", lagPort + "4.8": "integer|1",
+		lagPort + "12.7": "integer|100", lagPort + "12.8": "integer|100",
+		lagPort + "13.7": "integer|100", lagPort + "13.8": "integer|100",
+	})
+	k, err := NewCollector("dev", Options{SNMP: Agent{Address: addr, Community: secret("public"), Timeout: 3 * time.Second}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []model.Sample
+	if _, err := k.Poll(t.Context(), func(s model.Sample) { out = append(out, s) }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // TestShippedRuleSummaries: every row of snmpCases against its recording
 // served by snmpsimd.
 func TestShippedRuleSummaries(t *testing.T) {
 	var recs []string
 	for _, c := range snmpCases {
-		if !slices.Contains(recs, c.rec) {
+		if c.rec != passSnmpd && !slices.Contains(recs, c.rec) {
 			recs = append(recs, c.rec)
 		}
 	}
-	samples := pollRecordings(t, "", recs...)
+	samples := pollRecordings(t, mainsClosed(t), recs...)
+	samples[passSnmpd] = pollPassSnmpd(t)
 	rs := map[string][]*rules.Rule{}
 	for _, c := range snmpCases {
 		if rs[c.file] == nil {
@@ -342,4 +388,49 @@ func TestShippedPairRuleSummaries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUPSOnBatteryTrapSummary: UPSOnBatteryTrap on on-battery traps
+// (UPS-MIB upsTrapOnBattery) sent by net-snmp's snmptrap to the trap
+// receiver: the page counts them, and its RESOLVED, five quiet minutes
+// later, says none came.
+func TestUPSOnBatteryTrapSummary(t *testing.T) {
+	snmptrap := testpeer.Need(t, "snmptrap")
+	r, sink := startReceiver(t)
+	c := rulestest.Case{Rule: "UPSOnBatteryTrap", Source: "snmptrap upsTrapOnBattery",
+		Want: "ups-a sent 2 on-battery trap(s) in 5 minutes", WantResolved: "ups-a sent 0 on-battery trap(s) in 5 minutes"}
+	f := rulestest.NewFeed(rulestest.Shipped(t, "snmp.yaml"), "ups-a", "ups", 30*time.Second)
+	var last []model.Sample
+	for n := 1; n <= 3; n++ {
+		env := append(os.Environ(), "SNMP_PERSISTENT_DIR="+t.TempDir())
+		cmd := exec.Command(snmptrap, "-v2c", "-c", "public", "-On", r.Addr(), "", "1.3.6.1.2.1.33.2.0.1")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("snmptrap: %v\n%s", err, out)
+		}
+		testpeer.WaitFor(t, 5*time.Second, "the trap", func() bool { return sink.count() == n })
+		sink.mu.Lock()
+		last = slices.Clone(sink.batches[n-1].Samples)
+		sink.mu.Unlock()
+		f.Round(last)
+	}
+	got := summaryOf(f.Engine, c.Rule, model.StateFiring)
+	if !strings.Contains(got, c.Want) {
+		t.Fatalf("%s firing: %q, want %q", c.Rule, got, c.Want)
+	}
+	for range 11 { // 5 min 30 s without a trap
+		f.Round(last)
+	}
+	if got := summaryOf(f.Engine, c.Rule, model.StateResolved); !strings.Contains(got, c.WantResolved) {
+		t.Fatalf("%s resolved: %q, want %q", c.Rule, got, c.WantResolved)
+	}
+}
+
+func summaryOf(e *rules.Engine, rule string, st model.State) string {
+	for _, a := range e.Alarms() {
+		if a.Rule == rule && a.State == st {
+			return a.Summary
+		}
+	}
+	return ""
 }
