@@ -112,15 +112,6 @@ func Ramp(metric string, perRound float64, pairs ...string) Change {
 	}
 }
 
-// Add appends a sample the source does not have (label pairs name,
-// value...), with value start + perRound×r. Only for metrics no recording
-// emits; the table says so in Source.
-func Add(metric string, start, perRound float64, pairs ...string) Change {
-	return func(_ testing.TB, r int, ss []model.Sample) []model.Sample {
-		return append(ss, model.Sample{Name: metric, Labels: model.L(pairs...), Value: start + perRound*float64(r)})
-	}
-}
-
 // All applies changes in order.
 func All(cs ...Change) Change {
 	return func(t testing.TB, r int, ss []model.Sample) []model.Sample {
