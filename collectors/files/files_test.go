@@ -124,7 +124,7 @@ func TestShippedRules(t *testing.T) {
 	backups(t, dir, 7, 30*time.Hour)
 	round()
 	got := round()
-	if len(got) != 1 || !strings.HasPrefix(got[0], "BackupStale: newest backup of backups is 30h") {
+	if len(got) != 1 || !strings.HasPrefix(got[0], "BackupStale: newest backup of backups is 1 d 6 h old") {
 		t.Fatalf("stale directory: firing %q, want BackupStale only", got)
 	}
 	// Tonight's backup arrives: the alarm clears.

@@ -21,10 +21,10 @@ func TestShippedRules(t *testing.T) {
 	want := map[string][]string{
 		"healthy": nil,
 		"failing": {
-			"ServerFanFailed: Fan2 on srv1 is below its threshold or stopped",
-			"ServerPSUFailed: PSU1 Status on srv1 has failed, lost its input or is absent: the server runs without a spare supply",
+			"ServerFanFailed: fan Fan2 on srv1 is below its threshold or stopped",
+			"ServerPSUFailed: power supply PSU1 Status on srv1 has failed, lost its input or is absent: the server runs without a spare supply",
 			"ServerPSURedundancyLost: srv1: power supply redundancy lost: one more supply failure and the server is down",
-			"ServerTooHot: Inlet Temp on srv1 is at 44 °C, past the BMC's critical threshold",
+			"ServerTooHot: Inlet Temp on srv1 is at 44 °C",
 		},
 	}
 	for name, w := range want {
@@ -51,7 +51,7 @@ func TestShippedRules(t *testing.T) {
 			rounds int
 			want   string
 		}{
-			{0.96, 12, "[ServerSELFull: srv1: the BMC's event log is full: new hardware events are no longer recorded]"},
+			{0.96, 12, "[ServerSELFull: srv1: the BMC's event log is 96% full: new hardware events are no longer recorded]"},
 			{0.96, 5, "[]"}, // not yet for 10m
 			{0.5, 12, "[]"},
 		} {

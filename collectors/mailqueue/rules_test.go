@@ -42,7 +42,7 @@ func TestShippedRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = firing(Samples(msgs, now, 5))
-	if fmt.Sprint(got) != "[MailQueueStuck: oldest queued mail on mail is 48h0m0s old]" {
+	if fmt.Sprint(got) != "[MailQueueStuck: oldest queued mail on mail is 2 d old]" {
 		t.Errorf("recorded queue: firing %q", got)
 	}
 }

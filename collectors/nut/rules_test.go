@@ -77,7 +77,7 @@ func TestShippedRules(t *testing.T) {
 			t.Errorf("firing %v", got)
 		}
 	})
-	t.Run("on battery with 7 minutes left: the message says 7m0s", func(t *testing.T) {
+	t.Run("on battery with 7 minutes left: the message says 7 min", func(t *testing.T) {
 		// The value of "ups_on_battery == 1 && runtime < 600" was the flag:
 		// "on battery with 1s left" for 420 s (issue 15).
 		vars := readDump(t, files[0])
@@ -88,8 +88,8 @@ func TestShippedRules(t *testing.T) {
 		for _, a := range e.Alarms() {
 			if a.Rule == "UPSRuntimeShort" {
 				found = true
-				if a.Value != 420 || !strings.Contains(a.Summary, "with 7m0s left") {
-					t.Errorf("UPSRuntimeShort value %v, summary %q: want 420 and 7m0s", a.Value, a.Summary)
+				if a.Value != 420 || !strings.Contains(a.Summary, "has 7 min of battery runtime left") {
+					t.Errorf("UPSRuntimeShort value %v, summary %q: want 420 and 7 min", a.Value, a.Summary)
 				}
 			}
 		}

@@ -244,7 +244,7 @@ func TestShippedNetworkRules(t *testing.T) {
 		{"ptp670: -52.8 dBm is fine", [][]model.Sample{samples["ptp670"]}, nil},
 		{"hpe-ilo: healthy", [][]model.Sample{samples["hpe-ilo_4"]}, nil},
 		{"hpe-ilo: PSU 2 fails", [][]model.Sample{set(samples["hpe-ilo_4"], "server_psu_ok", "psu", "2", 0)},
-			[]string{"ServerPSUFailed: 2 on edge-r1 has failed, lost its input or is absent: the server runs without a spare supply"}},
+			[]string{"ServerPSUFailed: power supply 2 on edge-r1 has failed, lost its input or is absent: the server runs without a spare supply"}},
 		{"supermicro: healthy", [][]model.Sample{samples["supermicro-bmc_x11"]}, nil},
 	}
 	for _, c := range cases {
