@@ -172,8 +172,11 @@ func newIngestBench(tb testing.TB) *ingestBench {
 	ib := &ingestBench{now: time.Unix(1_800_000_000, 0)}
 	ib.e = New(Options{Rules: rules, Intervals: map[string]time.Duration{"sw1": 10 * time.Second},
 		Now: func() time.Time { return ib.now }, Logger: discard(),
-		OnChange: func(ch []model.Change) error { tb.Fatalf("%d changes in the steady state: %+v", len(ch), ch[0]); return nil }})
-	for ; ib.round < 40; ib.round++ { // windows full, series and boxes made
+		OnChange: func(ch []model.Change) error {
+			tb.Fatalf("%d changes in the steady state: %+v", len(ch), ch[0])
+			return nil
+		}})
+	for ib.round < 80 { // 13 minutes: windows full, series and boxes made
 		ib.step()
 	}
 	ib.batches = [2]model.Batch{switchBatch("sw1", 0, ib.now), switchBatch("sw1", 0, ib.now)}
