@@ -20,13 +20,14 @@ func (e *Engine) linkLater(a *alarm) {
 			ls[k] = v
 		}
 	}
-	key := model.SeriesKey(rl.cond.metrics[0], model.FromMap(ls))
+	sls := model.FromMap(ls)
 	if ts := e.targets[a.Labels["target"]]; ts != nil {
-		if s := ts.byKey[key]; s != nil {
+		if s := ts.lookup(rl.cond.metrics[0], sls); s != nil {
 			link(s, rl, a)
 			return
 		}
 	}
+	key := model.SeriesKey(rl.cond.metrics[0], sls)
 	e.pending[key] = append(e.pending[key], a)
 }
 
