@@ -106,7 +106,8 @@ func (s *series) labelMap() map[string]string {
 	return s.set.labelMap()
 }
 
-// add records a point and forgets what is older than keep; keep 0 (no rule
+// add records a point and forgets what is older than keep (when its
+// history is full); keep 0 (no rule
 // reads a window of this metric) keeps only the newest point, in the
 // series itself.
 func (s *series) add(t int64, v float64, keep int64) {
@@ -134,19 +135,28 @@ func (s *series) add(t int64, v float64, keep int64) {
 	if s.ts == nil && had { // a window reads it since a reload: its newest point is the base
 		s.ts, h.vs = append(s.ts, prevT), append(h.vs, prevV)
 	}
+	if n := len(s.ts); n == cap(s.ts) || n == cap(h.vs) {
+		// Full: drop what no window can read any more (a point is kept
+		// while the next one is inside the longest window: it is the base
+		// of a delta), in place; grow by a quarter only when every point
+		// is still needed. The history stays within a quarter of what the
+		// windows read, and a steady series allocates nothing.
+		cut := 0
+		for cut < n-1 && s.ts[cut+1] < t-keep {
+			cut++
+		}
+		if cut > 0 {
+			m := copy(s.ts, s.ts[cut:])
+			copy(h.vs, h.vs[cut:])
+			s.ts, h.vs = s.ts[:m], h.vs[:m]
+		} else {
+			grown := n + n/4 + 1
+			s.ts = append(make([]int64, 0, grown), s.ts...)
+			h.vs = append(make([]float64, 0, grown), h.vs...)
+		}
+	}
 	s.ts = append(s.ts, t)
 	h.vs = append(h.vs, v)
-	// Trim what no window can read any more; the amortised copy keeps the
-	// slices from growing without bound.
-	cut := 0
-	for cut < len(s.ts)-1 && s.ts[cut+1] < t-keep {
-		cut++
-	}
-	if cut > 0 && cut*2 >= len(s.ts) {
-		n := copy(s.ts, s.ts[cut:])
-		copy(h.vs, h.vs[cut:])
-		s.ts, h.vs = s.ts[:n], h.vs[:n]
-	}
 }
 
 func (s *series) last() (int64, float64, bool) {
