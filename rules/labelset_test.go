@@ -11,7 +11,7 @@ import (
 // single-metric rules (states, thresholds, windows, a label test),
 // allocates nothing: issue 13's steady state.
 func TestIngestSteadyStateAllocatesNothing(t *testing.T) {
-	ib := newIngestBench(t)
+	ib := newIngestBench(t, switchRules)
 	if got := testing.AllocsPerRun(50, ib.step); got != 0 {
 		t.Fatalf("Ingest of a 445-sample poll: %v allocations, want 0", got)
 	}
@@ -21,7 +21,7 @@ func TestIngestSteadyStateAllocatesNothing(t *testing.T) {
 // slice), however many slices the polls brought; a series dropped by the
 // TTL releases its set, and the last one removes it.
 func TestLabelSetsAreInterned(t *testing.T) {
-	ib := newIngestBench(t)
+	ib := newIngestBench(t, switchRules)
 	ts := ib.e.targets["sw1"]
 	if len(ts.byKey) != 445 {
 		t.Fatalf("%d series, want 445", len(ts.byKey))
