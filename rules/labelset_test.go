@@ -4,16 +4,50 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/model"
 )
 
-// Ingesting a poll of series that exist, with new values, evaluated by
-// single-metric rules (states, thresholds, windows, a label test),
-// allocates nothing: issue 13's steady state.
+// Ingesting a poll of series that exist, with new values, allocates
+// nothing (issue 13's steady state), evaluated by single-metric rules
+// (states, thresholds, windows, a label test) or by the shipped rules for
+// SNMP devices, whose port rule joins two metrics.
 func TestIngestSteadyStateAllocatesNothing(t *testing.T) {
-	ib := newIngestBench(t, switchRules)
-	if got := testing.AllocsPerRun(50, ib.step); got != 0 {
-		t.Fatalf("Ingest of a 445-sample poll: %v allocations, want 0", got)
+	for _, c := range []struct {
+		name  string
+		rules []config.Rule
+	}{
+		{"single-metric rules", switchRules},
+		{"configs/rules.d/snmp.yaml", shippedRules(t, "snmp.yaml")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ib := newIngestBench(t, c.rules)
+			if got := testing.AllocsPerRun(50, ib.step); got != 0 {
+				t.Fatalf("Ingest of a 445-sample poll: %v allocations, want 0", got)
+			}
+		})
+	}
+}
+
+// The shipped port rule, a join, still fires on the steady state's
+// engine: a described port administratively up and operationally down.
+func TestJoinFiresAfterSteadyState(t *testing.T) {
+	ib := newIngestBench(t, shippedRules(t, "snmp.yaml"))
+	var got []model.Change
+	ib.e.opts.OnChange = func(ch []model.Change) error { got = append(got, ch...); return nil }
+	for i := range ib.batches {
+		for j, s := range ib.batches[i].Samples {
+			if s.Name == "if_oper_up" && s.Labels.Get("ifname") == "Ethernet1/2" {
+				ib.batches[i].Samples[j].Value = 0
+			}
+		}
+	}
+	for range 8 { // for: 1m
+		ib.step()
+	}
+	if len(got) != 2 || got[1].Event != model.EventFiring || got[1].Alarm.Rule != "SwitchPortDown" ||
+		got[1].Alarm.Labels["ifname"] != "Ethernet1/2" || got[1].Alarm.Labels["ifalias"] != "uplink" {
+		t.Fatalf("changes %+v, want SwitchPortDown pending then firing on Ethernet1/2", got)
 	}
 }
 
