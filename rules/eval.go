@@ -66,8 +66,14 @@ func (e *Engine) evalSingle(rl *Rule, target string, ts *targetState, now time.T
 			continue
 		}
 		if a == nil {
-			labels := maps.Clone(s.labelMap())
-			maps.Copy(labels, rl.Labels)
+			// The alarm shares the interned set's map (the rules never
+			// write an alarm's labels; what leaves the engine is a
+			// snapshot's copy), unless the rule adds labels of its own.
+			labels := s.labelMap()
+			if len(rl.Labels) > 0 {
+				labels = maps.Clone(labels)
+				maps.Copy(labels, rl.Labels)
+			}
 			a = e.alarmFor(rl, model.AlarmID(rl.Name, labels), labels)
 			link(s, rl, a)
 		}

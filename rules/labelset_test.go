@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -149,5 +150,34 @@ func TestFloatBox(t *testing.T) {
 	w := s.box("rate5m", 0)
 	if s.box("rate5m", 3) != w || w.(float64) != 3 || s.box("delta5m", 1).(float64) != 1 || w.(float64) != 3 {
 		t.Fatal("window boxes are not one per slot")
+	}
+}
+
+// A single-metric rule's alarm holds its series' interned label map, not
+// a copy; what leaves the engine is a copy still.
+func TestAlarmSharesInternedLabels(t *testing.T) {
+	ib := newIngestBench(t, switchRules)
+	var got []model.Change
+	ib.e.opts.OnChange = func(ch []model.Change) error { got = append(got, ch...); return nil }
+	for i := range ib.batches {
+		for j, s := range ib.batches[i].Samples {
+			if s.Name == "if_oper_up" && s.Labels.Get("ifname") == "Ethernet1/1" {
+				ib.batches[i].Samples[j].Value = 0
+			}
+		}
+	}
+	ib.step()
+	if len(got) != 1 || got[0].Alarm.Rule != "UplinkDown" || got[0].Event != model.EventFiring {
+		t.Fatalf("changes %+v, want UplinkDown firing", got)
+	}
+	a := ib.e.alarms[got[0].Alarm.ID]
+	s := ib.e.targets["sw1"].lookup("if_oper_up", a.src.labels)
+	if s == nil || s != a.src || fmt.Sprintf("%p", a.Labels) != fmt.Sprintf("%p", s.set.lmap) {
+		t.Fatalf("the alarm's labels %p are not its series' interned map", a.Labels)
+	}
+	got[0].Alarm.Labels["ifname"] = "changed"
+	ib.e.Alarms()[0].Labels["ifname"] = "changed too"
+	if a.Labels["ifname"] != "Ethernet1/1" {
+		t.Fatalf("a copy handed out changed the engine's labels: %v", a.Labels)
 	}
 }
