@@ -292,6 +292,22 @@ func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Tim
 		}
 		e.judge(rl, a, env, bind, newest, cond, now, changes)
 	}
+	js.forget()
+}
+
+// forget drops the buffers' pointers to series (keeping their room), so
+// that a series the TTL or a Release dropped is not kept alive by a rule.
+func (js *joinScratch) forget() {
+	clear(js.cur[:cap(js.cur)])
+	clear(js.next[:cap(js.next)])
+	for i := range js.joiners {
+		j := &js.joiners[i]
+		clear(j.cands[:cap(j.cands)])
+		clear(j.out[:cap(j.out)])
+	}
+	clear(js.row)
+	clear(js.vrow)
+	js.bind = binding{}
 }
 
 func contains(list []string, s string) bool {
