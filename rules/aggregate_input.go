@@ -32,15 +32,13 @@ func (e *Engine) SetAggregateInput(samples []model.Sample) {
 		t := s.Labels.Get("target")
 		ts := in[t]
 		if ts == nil {
-			ts = &targetState{byName: map[string][]*series{}, byKey: map[string]*series{}}
+			ts = newTargetState()
 			in[t] = ts
 		}
-		key := model.SeriesKey(s.Name, s.Labels)
-		sr := ts.byKey[key]
+		h := ts.sets.hash(s.Labels)
+		sr := ts.lookupHashed(s.Name, s.Labels, h)
 		if sr == nil {
-			sr = &series{name: s.Name, key: key, labels: s.Labels}
-			ts.byKey[key] = sr
-			ts.byName[s.Name] = append(ts.byName[s.Name], sr)
+			sr = ts.insert(s.Name, s.Labels, h)
 		}
 		sr.add(s.Time.UnixNano(), s.Value, 0)
 	}

@@ -39,19 +39,22 @@ type Options struct {
 // Engine keeps series and alarms. Safe for concurrent use: target
 // goroutines call Ingest, a ticker calls Tick.
 type Engine struct {
-	mu        sync.Mutex
-	opts      Options
-	rules     []*Rule // evaluated per target
-	ruleByN   map[string]*Rule
-	aggRules  []*Rule // aggregation rules (aggregate.go)
-	aggByKey  map[string]*Rule
-	aggInput  map[string]*targetState // SetAggregateInput
-	keepFor   map[string]int64        // history kept per metric name, ns (absent: newest point only)
-	targets   map[string]*targetState
-	alarms    map[string]*alarm
-	byTarget  map[string]map[string]*alarm
-	queued    []model.Change // changes not yet accepted by OnChange
-	startedAt time.Time
+	mu       sync.Mutex
+	opts     Options
+	rules    []*Rule // evaluated per target
+	ruleByN  map[string]*Rule
+	aggRules []*Rule // aggregation rules (aggregate.go)
+	aggByKey map[string]*Rule
+	aggInput map[string]*targetState // SetAggregateInput
+	keepFor  map[string]int64        // history kept per metric name, ns (absent: newest point only)
+	targets  map[string]*targetState
+	alarms   map[string]*alarm
+	byTarget map[string]map[string]*alarm
+	// ruleAlarms counts the alarms of each rule name in alarms: a join
+	// whose rule has none needs no alarm id when its condition is false.
+	ruleAlarms map[string]int
+	queued     []model.Change // changes not yet accepted by OnChange
+	startedAt  time.Time
 	// adopted: when this engine took over a target from another cluster
 	// member; its first polls get the same grace as after a start.
 	adopted map[string]time.Time
@@ -78,11 +81,12 @@ func New(opts Options) *Engine {
 		opts.Logger = slog.Default()
 	}
 	e := &Engine{
-		opts:     opts,
-		targets:  map[string]*targetState{},
-		alarms:   map[string]*alarm{},
-		byTarget: map[string]map[string]*alarm{},
-		pending:  map[string][]*alarm{},
+		opts:       opts,
+		targets:    map[string]*targetState{},
+		alarms:     map[string]*alarm{},
+		byTarget:   map[string]map[string]*alarm{},
+		pending:    map[string][]*alarm{},
+		ruleAlarms: map[string]int{},
 	}
 	e.startedAt = opts.Now()
 	e.setRules(opts.Rules, opts.Intervals, nil)

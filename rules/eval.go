@@ -66,8 +66,14 @@ func (e *Engine) evalSingle(rl *Rule, target string, ts *targetState, now time.T
 			continue
 		}
 		if a == nil {
-			labels := maps.Clone(s.labelMap())
-			maps.Copy(labels, rl.Labels)
+			// The alarm shares the interned set's map (the rules never
+			// write an alarm's labels; what leaves the engine is a
+			// snapshot's copy), unless the rule adds labels of its own.
+			labels := s.labelMap()
+			if len(rl.Labels) > 0 {
+				labels = maps.Clone(labels)
+				maps.Copy(labels, rl.Labels)
+			}
 			a = e.alarmFor(rl, model.AlarmID(rl.Name, labels), labels)
 			link(s, rl, a)
 		}
@@ -100,6 +106,65 @@ func (e *Engine) judge(rl *Rule, a *alarm, env map[string]any, bind *binding, ne
 	e.transition(a, rl, true, cond, clear, now, changes)
 }
 
+// joinScratch is what evaluating a multi-metric rule reuses from one
+// evaluation to the next (the rule is evaluated under e.mu, one target
+// after the other), so that the steady state allocates nothing.
+type joinScratch struct {
+	// metrics: the condition's, then the clear expression's it lacks;
+	// extra: those only the value expression reads.
+	metrics, extra []string
+	// cur, next: the bindings, len(metrics) series each, one after the
+	// other (a binding's series in the order of metrics).
+	cur, next []*series
+	joiners   []joiner // per metric after the first, then per extra metric
+	row, vrow map[string]*series
+	labels    map[string]string
+	env       map[string]any
+	bind      binding
+	// ruleBoxes: the rule's own labels as interfaces, for labels.x.
+	ruleBoxes map[string]any
+}
+
+func newJoinScratch(rl *Rule) *joinScratch {
+	js := &joinScratch{row: map[string]*series{}, vrow: map[string]*series{}, labels: map[string]string{},
+		env: map[string]any{}, ruleBoxes: map[string]any{}}
+	js.metrics = append(js.metrics, rl.cond.metrics...)
+	if rl.clear != nil {
+		for _, m := range rl.clear.metrics {
+			if !contains(js.metrics, m) {
+				js.metrics = append(js.metrics, m)
+			}
+		}
+	}
+	if rl.value != nil {
+		for _, m := range rl.value.metrics {
+			if !contains(js.metrics, m) && !contains(js.extra, m) {
+				js.extra = append(js.extra, m)
+			}
+		}
+	}
+	js.joiners = make([]joiner, len(js.metrics)-1+len(js.extra))
+	for k, v := range rl.Labels {
+		js.ruleBoxes[k] = v
+	}
+	return js
+}
+
+// labelBoxed is labels.name for a join's binding row, as env["labels"]
+// has it: the rule's own label, else the value of the first series of the
+// row that has it (they agree), as an interface made once.
+func (js *joinScratch) labelBoxed(name string, row []*series) any {
+	if b, ok := js.ruleBoxes[name]; ok {
+		return b
+	}
+	for _, s := range row {
+		if _, ok := s.labels.Lookup(name); ok {
+			return s.labelBoxed(name)
+		}
+	}
+	return emptyLabel
+}
+
 // evalRule evaluates one rule over every label set of one target.
 func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Time, seen map[string]bool, changes *[]model.Change) {
 	if rl.single {
@@ -107,6 +172,7 @@ func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Tim
 		return
 	}
 	p := rl.cond
+	js := rl.join
 	nowNs := now.UnixNano()
 	fresh := nowNs - int64(e.staleAfter(target))
 	usable := func(m string, s *series) bool {
@@ -117,115 +183,131 @@ func (e *Engine) evalRule(rl *Rule, target string, ts *targetState, now time.Tim
 	}
 	// Bind the first metric's series, then join each other metric on the
 	// labels they share (same target, same mountpoint...).
-	var binds []map[string]*series
-	for _, s := range ts.byName[p.metrics[0]] {
-		if usable(p.metrics[0], s) {
-			binds = append(binds, map[string]*series{p.metrics[0]: s})
-		}
-	}
-	metrics := p.metrics[1:]
-	if rl.clear != nil {
-		for _, m := range rl.clear.metrics {
-			if !contains(p.metrics, m) {
-				metrics = append(metrics, m)
+	k := len(js.metrics)
+	cur := js.cur[:0]
+	for _, s := range ts.byName[js.metrics[0]] {
+		if usable(js.metrics[0], s) {
+			cur = append(cur, s)
+			for range k - 1 {
+				cur = append(cur, nil)
 			}
 		}
 	}
-	for _, m := range metrics {
-		var cands []*series
+	for mi, m := range js.metrics[1:] {
+		j := &js.joiners[mi]
+		j.reset()
 		for _, s := range ts.byName[m] {
 			if usable(m, s) {
-				cands = append(cands, s)
+				j.cands = append(j.cands, s)
 			}
 		}
-		var next []map[string]*series
-		j := joiner{cands: cands}
-		for _, b := range binds {
-			for _, s := range j.matches(b) {
-				nb := make(map[string]*series, len(b)+1)
-				for k, v := range b {
-					nb[k] = v
-				}
-				nb[m] = s
-				next = append(next, nb)
+		next := js.next[:0]
+		for b := 0; b < len(cur); b += k {
+			row := cur[b : b+mi+1]
+			for _, s := range j.matchRow(row) {
+				next = append(next, cur[b:b+k]...)
+				next[len(next)-k+mi+1] = s
 			}
 		}
-		binds = next
+		cur, js.next = next, cur
 	}
+	js.cur = cur
 	// Metrics only the value: expression reads are looked up for each
 	// binding on the labels they share, but optionally: a missing one
 	// leaves the value at 1 instead of silencing the rule, and they take
 	// no part in the alarm's labels.
-	var extra []string
-	extraJoin := map[string]*joiner{}
-	if rl.value != nil {
-		for _, m := range rl.value.metrics {
-			if contains(p.metrics, m) || rl.clear != nil && contains(rl.clear.metrics, m) || extraJoin[m] != nil {
-				continue
+	extra := js.joiners[k-1:]
+	for xi, m := range js.extra {
+		j := &extra[xi]
+		j.reset()
+		for _, s := range ts.byName[m] {
+			if s.lastTime() >= fresh {
+				j.cands = append(j.cands, s)
 			}
-			var cands []*series
-			for _, s := range ts.byName[m] {
-				if s.lastTime() >= fresh {
-					cands = append(cands, s)
-				}
-			}
-			extra = append(extra, m)
-			extraJoin[m] = &joiner{cands: cands}
 		}
 	}
-	for _, b := range binds {
-		labels := map[string]string{}
-		for _, s := range b {
+	env, bind := js.env, &js.bind
+	for b := 0; b < len(cur); b += k {
+		row := cur[b : b+k]
+		clear(js.labels)
+		for _, s := range row {
 			for _, l := range s.labels {
-				labels[l.Name] = l.Value
+				js.labels[l.Name] = l.Value
 			}
 		}
-		for k, v := range rl.Labels {
-			labels[k] = v
+		for name, v := range rl.Labels {
+			js.labels[name] = v
 		}
-		env := map[string]any{"labels": labels}
-		for m, s := range b {
-			if _, v, ok := s.last(); ok {
-				env[m] = v
+		env["labels"] = js.labels
+		for i, s := range row {
+			m := js.metrics[i]
+			js.row[m] = s
+			if s.has {
+				env[m] = s.value()
+			} else {
+				delete(env, m)
 			}
 		}
-		bind := &binding{series: b, now: nowNs}
-		if len(b) == 1 {
-			for _, s := range b {
-				bind.labels = s
-			}
+		*bind = binding{series: js.row, now: nowNs, row: row, join: js}
+		if k == 1 {
+			bind.labels, bind.row, bind.join = row[0], nil, nil
 		}
-		if len(extra) > 0 {
-			vb := maps.Clone(b)
-			for _, m := range extra {
-				if ms := extraJoin[m].matches(b); len(ms) > 0 {
-					vb[m] = ms[0]
-					if _, v, ok := ms[0].last(); ok {
-						env[m] = v
+		if len(js.extra) > 0 {
+			clear(js.vrow)
+			for m, s := range js.row {
+				js.vrow[m] = s
+			}
+			for xi, m := range js.extra {
+				if ms := extra[xi].matchRow(row); len(ms) > 0 && ms[0].has {
+					js.vrow[m] = ms[0]
+					env[m] = ms[0].value()
+				} else {
+					if len(ms) > 0 {
+						js.vrow[m] = ms[0]
 					}
+					delete(env, m)
 				}
 			}
-			bind = &binding{series: vb, now: nowNs, labels: bind.labels}
+			bind.series = js.vrow
 		}
 		cond, ok := e.holds(rl, p, env, bind, target)
 		if !ok {
 			continue
 		}
-		id := model.AlarmID(rl.Name, labels)
+		if !cond && e.ruleAlarms[rl.Name] == 0 {
+			continue // no alarm of this rule anywhere: nothing to do, no id to compute
+		}
+		id := model.AlarmID(rl.Name, js.labels)
 		a := e.alarms[id]
 		if !cond && a == nil {
 			continue // nothing to do
 		}
 		seen[id] = true
 		if a == nil {
-			a = e.alarmFor(rl, id, labels)
+			a = e.alarmFor(rl, id, maps.Clone(js.labels))
 		}
 		var newest int64
-		for _, s := range b {
+		for _, s := range row {
 			newest = max(newest, s.lastTime())
 		}
 		e.judge(rl, a, env, bind, newest, cond, now, changes)
 	}
+	js.forget()
+}
+
+// forget drops the buffers' pointers to series (keeping their room), so
+// that a series the TTL or a Release dropped is not kept alive by a rule.
+func (js *joinScratch) forget() {
+	clear(js.cur[:cap(js.cur)])
+	clear(js.next[:cap(js.next)])
+	for i := range js.joiners {
+		j := &js.joiners[i]
+		clear(j.cands[:cap(j.cands)])
+		clear(j.out[:cap(j.out)])
+	}
+	clear(js.row)
+	clear(js.vrow)
+	js.bind = binding{}
 }
 
 func contains(list []string, s string) bool {

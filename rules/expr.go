@@ -138,6 +138,10 @@ type binding struct {
 	labels *series
 	series map[string]*series
 	now    int64 // unix nanoseconds
+	// row and join: a join's series, whose labels.x the rule's scratch
+	// finds without the labels map (nil: read env["labels"]).
+	row  []*series
+	join *joinScratch
 }
 
 // analysis walks the parsed tree: metric identifiers, window calls.
@@ -333,6 +337,8 @@ func (p *program) run(env map[string]any, b *binding) (any, error) {
 		for _, v := range p.lvars {
 			if b.labels != nil {
 				env[v.ident] = b.labels.labelBoxed(v.name)
+			} else if b.join != nil {
+				env[v.ident] = b.join.labelBoxed(v.name, b.row)
 			} else {
 				env[v.ident] = ls[v.name]
 			}

@@ -20,13 +20,14 @@ func (e *Engine) linkLater(a *alarm) {
 			ls[k] = v
 		}
 	}
-	key := model.SeriesKey(rl.cond.metrics[0], model.FromMap(ls))
+	sls := model.FromMap(ls)
 	if ts := e.targets[a.Labels["target"]]; ts != nil {
-		if s := ts.byKey[key]; s != nil {
+		if s := ts.lookup(rl.cond.metrics[0], sls); s != nil {
 			link(s, rl, a)
 			return
 		}
 	}
+	key := model.SeriesKey(rl.cond.metrics[0], sls)
 	e.pending[key] = append(e.pending[key], a)
 }
 
@@ -50,6 +51,10 @@ func (e *Engine) alarmFor(rl *Rule, id string, labels map[string]string) *alarm 
 }
 
 func (e *Engine) index(a *alarm) {
+	if old := e.alarms[a.ID]; old != nil {
+		e.countRule(old.Rule, -1)
+	}
+	e.countRule(a.Rule, 1)
 	e.alarms[a.ID] = a
 	t := a.Labels["target"]
 	if e.byTarget[t] == nil {
@@ -59,11 +64,24 @@ func (e *Engine) index(a *alarm) {
 }
 
 func (e *Engine) unindex(a *alarm) {
+	if old := e.alarms[a.ID]; old != nil {
+		e.countRule(old.Rule, -1)
+	}
 	delete(e.alarms, a.ID)
 	delete(e.byTarget[a.Labels["target"]], a.ID)
 	if a.src != nil {
 		delete(a.src.alarms, a.rule)
 		a.src, a.rule = nil, nil
+	}
+}
+
+// countRule keeps ruleAlarms equal to the number of alarms of each rule
+// in e.alarms.
+func (e *Engine) countRule(rule string, d int) {
+	if n := e.ruleAlarms[rule] + d; n > 0 {
+		e.ruleAlarms[rule] = n
+	} else {
+		delete(e.ruleAlarms, rule)
 	}
 }
 

@@ -26,6 +26,7 @@ type Rule struct {
 	single bool
 	env    map[string]any
 	bind1  binding
+	join   *joinScratch // the other rules' evaluation buffers (eval.go)
 	// agg: an aggregation rule (aggregate.go), evaluated over every
 	// target at once; expected are the targets it expects as members.
 	agg      *aggregation
@@ -157,6 +158,9 @@ func compileRule(cr config.Rule) (*Rule, []fieldErr) {
 		(r.value == nil || len(r.value.metrics) == 1 && r.value.metrics[0] == m)
 	r.env = map[string]any{}
 	r.bind1.series = map[string]*series{}
+	if !r.single {
+		r.join = newJoinScratch(r)
+	}
 	return r, nil
 }
 

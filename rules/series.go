@@ -2,44 +2,53 @@ package rules
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/vedetta-dc/vedetta/model"
 )
 
-// series is the recent history of one metric with one label set. Points are
-// kept as long as the longest window any rule reads (plus one point before
-// it, so a window's first delta has a base).
+// series is one metric with one label set: its newest point and, only
+// for a metric some rule's window reads, the recent history. Points are
+// kept as long as the longest window reading the metric (plus one point
+// before it, so a window's first delta has a base). A series of a store
+// is 128 bytes; its labels are the interned set's (labelset.go).
 type series struct {
 	name   string
-	key    string
-	labels model.Labels
-	ts     []int64 // unix nanoseconds, ascending
-	vs     []float64
-	// boxed is the newest value as an interface, made when the value
-	// changes, so that evaluating 200 rules on it allocates nothing.
-	boxed  any
-	boxedV float64
-	lmap   map[string]string // labels as a map, built when a rule reads labels
+	labels model.Labels // set.labels, or a test's own
+	set    *labelSet    // nil outside a store (a test's series)
+	t      int64        // the newest point, unix nanoseconds (has: there is one)
+	v      float64
+	has    bool
+	ts     []int64  // history, ascending; nil unless a window reads the metric
+	hist   *history // the history's values and window results, with ts
+	// vbox is the newest value boxed once and rewritten in place (see
+	// floatBox), so that evaluating rules on it allocates nothing.
+	vbox any
 	// alarms of single-metric rules on this series, so that the common case
 	// (condition false, no alarm) needs no alarm id.
 	alarms map[*Rule]*alarm
-	boxes  []boxed // window results
-	lboxed []any   // label values as interfaces, parallel to labels
 }
 
-// box returns v as an interface, reusing the one made last time for the
-// same slot when the value has not changed (steady state: no allocation).
+// history is what a series read by windows keeps besides ts.
+type history struct {
+	vs    []float64 // parallel to ts
+	boxes []boxed   // window results
+}
+
+// box returns v as an interface, the same one as last time for the same
+// slot, rewritten when the value changed (steady state: no allocation).
 func (s *series) box(slot string, v float64) any {
-	for i := range s.boxes {
-		if c := &s.boxes[i]; c.slot == slot {
-			if c.v != v && !(math.IsNaN(v) && math.IsNaN(c.v)) {
-				c.v, c.b = v, any(v)
-			}
+	if s.hist == nil {
+		s.hist = &history{}
+	}
+	for i := range s.hist.boxes {
+		if c := &s.hist.boxes[i]; c.slot == slot {
+			setFloatBox(c.b, v)
 			return c.b
 		}
 	}
-	b := any(v)
-	s.boxes = append(s.boxes, boxed{slot, v, b})
+	b := newFloatBox(v)
+	s.hist.boxes = append(s.hist.boxes, boxed{slot, b})
 	return b
 }
 
@@ -47,84 +56,111 @@ func (s *series) box(slot string, v float64) any {
 // call that reads it (a handful), so a slice beats a map.
 type boxed struct {
 	slot string
-	v    float64
 	b    any
 }
 
-// value returns the newest value as an interface (see boxed).
+// value returns the newest value as an interface (see vbox).
 func (s *series) value() any {
-	v := s.vs[len(s.vs)-1]
-	if s.boxed == nil || s.boxedV != v && !(math.IsNaN(v) && math.IsNaN(s.boxedV)) {
-		s.boxed, s.boxedV = v, v
+	if s.vbox == nil {
+		s.vbox = newFloatBox(s.v)
+	} else {
+		setFloatBox(s.vbox, s.v)
 	}
-	return s.boxed
+	return s.vbox
 }
 
-// labelBoxed returns a label value as an interface, made once per series
-// (lboxed is parallel to labels).
+// floatBox: an interface holding a float64 points at an 8-byte cell; made
+// by newFloatBox, that cell is the series' own (never the compiler's
+// read-only constant), and setFloatBox rewrites it. Boxing each new value
+// instead costs an allocation per series per poll, most of the engine's
+// garbage in the steady state. It is safe because a box is read only under
+// e.mu, by a program run that ends before the next rewrite, and nothing
+// keeps it after the run (judge copies its result out at once).
+type eface struct{ typ, data unsafe.Pointer }
+
+func newFloatBox(v float64) any {
+	cell := new(float64)
+	*cell = v
+	b := any(float64(0)) // for the type word
+	(*eface)(unsafe.Pointer(&b)).data = unsafe.Pointer(cell)
+	return b
+}
+
+func setFloatBox(b any, v float64) {
+	*(*float64)((*eface)(unsafe.Pointer(&b)).data) = v
+}
+
+// labelBoxed returns a label value as an interface, made once per label
+// set (once per series outside a store).
 func (s *series) labelBoxed(name string) any {
-	for i, l := range s.labels {
-		if l.Name != name {
-			continue
-		}
-		if s.lboxed == nil {
-			s.lboxed = make([]any, len(s.labels))
-		}
-		if s.lboxed[i] == nil {
-			s.lboxed[i] = l.Value
-		}
-		return s.lboxed[i]
+	if s.set == nil {
+		s.set = &labelSet{labels: s.labels}
 	}
-	return emptyLabel
+	return s.set.labelBoxed(name)
 }
-
-var emptyLabel any = ""
 
 func (s *series) labelMap() map[string]string {
-	if s.lmap == nil {
-		s.lmap = s.labels.Map()
+	if s.set == nil {
+		s.set = &labelSet{labels: s.labels}
 	}
-	return s.lmap
+	return s.set.labelMap()
 }
 
-// add appends a point and forgets what is older than keep; keep 0 (no rule
-// reads a window of this metric) keeps only the newest point, in place.
+// add records a point and forgets what is older than keep (when its
+// history is full); keep 0 (no rule
+// reads a window of this metric) keeps only the newest point, in the
+// series itself.
 func (s *series) add(t int64, v float64, keep int64) {
-	if n := len(s.ts); n > 0 && t <= s.ts[n-1] {
-		if t == s.ts[n-1] {
-			s.vs[n-1] = v // same instant re-sent (a trap-triggered poll): last wins
+	if s.has && t <= s.t {
+		if t == s.t { // same instant re-sent (a trap-triggered poll): last wins
+			s.v = v
+			if n := len(s.ts); n > 0 {
+				s.hist.vs[n-1] = v
+			}
 		}
 		return // out of order: keep history monotonic
 	}
+	prevT, prevV, had := s.t, s.v, s.has
+	s.t, s.v, s.has = t, v, true
 	if keep == 0 {
-		if len(s.ts) == 1 {
-			s.ts[0], s.vs[0] = t, v
-		} else {
-			s.ts, s.vs = []int64{t}, []float64{v}
+		if s.ts != nil { // no window reads it any more (a reload)
+			s.ts, s.hist = nil, nil
 		}
 		return
 	}
+	if s.hist == nil {
+		s.hist = &history{}
+	}
+	h := s.hist
+	if s.ts == nil && had { // a window reads it since a reload: its newest point is the base
+		s.ts, h.vs = append(s.ts, prevT), append(h.vs, prevV)
+	}
+	if n := len(s.ts); n == cap(s.ts) || n == cap(h.vs) {
+		// Full: drop what no window can read any more (a point is kept
+		// while the next one is inside the longest window: it is the base
+		// of a delta), in place; grow by a quarter only when every point
+		// is still needed. The history stays within a quarter of what the
+		// windows read, and a steady series allocates nothing.
+		cut := 0
+		for cut < n-1 && s.ts[cut+1] < t-keep {
+			cut++
+		}
+		if cut > 0 {
+			m := copy(s.ts, s.ts[cut:])
+			copy(h.vs, h.vs[cut:])
+			s.ts, h.vs = s.ts[:m], h.vs[:m]
+		} else {
+			grown := n + n/4 + 1
+			s.ts = append(make([]int64, 0, grown), s.ts...)
+			h.vs = append(make([]float64, 0, grown), h.vs...)
+		}
+	}
 	s.ts = append(s.ts, t)
-	s.vs = append(s.vs, v)
-	// Trim what no window can read any more; the amortised copy keeps the
-	// slices from growing without bound.
-	cut := 0
-	for cut < len(s.ts)-1 && s.ts[cut+1] < t-keep {
-		cut++
-	}
-	if cut > 0 && cut*2 >= len(s.ts) {
-		n := copy(s.ts, s.ts[cut:])
-		copy(s.vs, s.vs[cut:])
-		s.ts, s.vs = s.ts[:n], s.vs[:n]
-	}
+	h.vs = append(h.vs, v)
 }
 
 func (s *series) last() (int64, float64, bool) {
-	if len(s.ts) == 0 {
-		return 0, 0, false
-	}
-	n := len(s.ts) - 1
-	return s.ts[n], s.vs[n], true
+	return s.t, s.v, s.has
 }
 
 func (s *series) lastTime() int64 {
@@ -135,6 +171,10 @@ func (s *series) lastTime() int64 {
 // window computes a window function over the points since from (unix ns).
 // Not enough points gives NaN, which compares false: no alarm on a guess.
 func (s *series) window(fn string, from int64) float64 {
+	var vs []float64
+	if s.hist != nil {
+		vs = s.hist.vs
+	}
 	i := len(s.ts)
 	for i > 0 && s.ts[i-1] >= from {
 		i--
@@ -148,7 +188,7 @@ func (s *series) window(fn string, from int64) float64 {
 			return math.NaN()
 		}
 		sum, mx, mn := 0.0, math.Inf(-1), math.Inf(1)
-		for _, v := range s.vs[i:] {
+		for _, v := range vs[i:] {
 			sum += v
 			mx = math.Max(mx, v)
 			mn = math.Min(mn, v)
@@ -170,7 +210,7 @@ func (s *series) window(fn string, from int64) float64 {
 		if len(s.ts)-i < 2 {
 			return math.NaN()
 		}
-		return s.vs[len(s.vs)-1] - s.vs[i]
+		return vs[len(vs)-1] - vs[i]
 	case "increase", "rate":
 		if pts < 2 && i > 0 {
 			i--
@@ -179,10 +219,10 @@ func (s *series) window(fn string, from int64) float64 {
 			return math.NaN()
 		}
 		inc := 0.0
-		for j := i + 1; j < len(s.vs); j++ {
-			d := s.vs[j] - s.vs[j-1]
+		for j := i + 1; j < len(vs); j++ {
+			d := vs[j] - vs[j-1]
 			if d < 0 {
-				d = s.vs[j] // counter reset: it restarted from zero
+				d = vs[j] // counter reset: it restarted from zero
 			}
 			inc += d
 		}

@@ -12,11 +12,58 @@ import (
 // history the rules' windows need.
 
 type targetState struct {
-	byName  map[string][]*series
-	byKey   map[string]*series
+	byName map[string][]*series
+	// byKey finds a series from its metric's number and its label set.
+	byKey   map[seriesKey]*series
+	metrics map[string]uint32 // metric name -> number, for seriesKey
+	sets    interner
 	lastGC  time.Time
 	batches int
 	cause   string // the last batch's error, short (templateData.Cause)
+}
+
+// seriesKey is a series' key: its metric's number and its interned label
+// set (whose address is its id while any series uses it).
+type seriesKey struct {
+	set    *labelSet
+	metric uint32
+}
+
+func newTargetState() *targetState {
+	return &targetState{byName: map[string][]*series{}, byKey: map[seriesKey]*series{},
+		metrics: map[string]uint32{}, sets: newInterner()}
+}
+
+// lookup finds the series of name and ls, or nil; no allocation.
+func (ts *targetState) lookup(name string, ls model.Labels) *series {
+	return ts.lookupHashed(name, ls, ts.sets.hash(ls))
+}
+
+func (ts *targetState) lookupHashed(name string, ls model.Labels, h uint64) *series {
+	m, ok := ts.metrics[name]
+	if !ok {
+		return nil
+	}
+	set := ts.sets.find(h, ls)
+	if set == nil {
+		return nil
+	}
+	return ts.byKey[seriesKey{set, m}]
+}
+
+// insert adds the series of name and ls (which it keeps: the caller hands
+// it over), known not to exist; h is ls's hash.
+func (ts *targetState) insert(name string, ls model.Labels, h uint64) *series {
+	m, ok := ts.metrics[name]
+	if !ok {
+		m = uint32(len(ts.metrics))
+		ts.metrics[name] = m
+	}
+	set := ts.sets.intern(h, ls)
+	sr := &series{name: name, labels: set.labels, set: set}
+	ts.byKey[seriesKey{set, m}] = sr
+	ts.byName[name] = append(ts.byName[name], sr)
+	return sr
 }
 
 // seriesTTL drops series not updated for a day (a renamed port, a removed
@@ -36,22 +83,22 @@ func (e *Engine) store(b model.Batch) *targetState {
 		if math.IsNaN(s.Value) {
 			continue
 		}
-		e.keyBuf = model.AppendKey(e.keyBuf[:0], s.Name, s.Labels)
-		sr := ts.byKey[string(e.keyBuf)] // no allocation for a known series
+		h := ts.sets.hash(s.Labels)
+		sr := ts.lookupHashed(s.Name, s.Labels, h) // no allocation for a known series
 		if sr == nil {
-			key := string(e.keyBuf)
-			sr = &series{name: s.Name, key: key, labels: s.Labels}
-			ts.byKey[key] = sr
-			ts.byName[s.Name] = append(ts.byName[s.Name], sr)
-			if as, ok := e.pending[key]; ok {
-				for _, a := range as {
-					if a.rule == nil && e.alarms[a.ID] == a {
-						if rl := e.ruleByN[a.Rule]; rl != nil {
-							link(sr, rl, a)
+			sr = ts.insert(s.Name, s.Labels, h)
+			if len(e.pending) > 0 {
+				e.keyBuf = model.AppendKey(e.keyBuf[:0], s.Name, s.Labels)
+				if as, ok := e.pending[string(e.keyBuf)]; ok {
+					for _, a := range as {
+						if a.rule == nil && e.alarms[a.ID] == a {
+							if rl := e.ruleByN[a.Rule]; rl != nil {
+								link(sr, rl, a)
+							}
 						}
 					}
+					delete(e.pending, string(e.keyBuf))
 				}
-				delete(e.pending, key)
 			}
 		}
 		sr.add(s.Time.UnixNano(), s.Value, e.keepFor[s.Name])
@@ -62,7 +109,7 @@ func (e *Engine) store(b model.Batch) *targetState {
 func (e *Engine) target(name string) *targetState {
 	ts := e.targets[name]
 	if ts == nil {
-		ts = &targetState{byName: map[string][]*series{}, byKey: map[string]*series{}}
+		ts = newTargetState()
 		e.targets[name] = ts
 	}
 	return ts
@@ -76,6 +123,7 @@ func (ts *targetState) gc(now time.Time) {
 			continue
 		}
 		delete(ts.byKey, k)
+		ts.sets.release(s.set)
 		list := ts.byName[s.name]
 		for i, x := range list {
 			if x == s {

@@ -1,0 +1,129 @@
+package rules
+
+import (
+	"hash/maphash"
+
+	"github.com/vedetta-dc/vedetta/model"
+)
+
+// Interned label sets: one copy of each distinct label set of a target,
+// shared by every series that carries it (the nine metrics of a switch
+// port, the four of a disk), with what rules derive from it made once for
+// all of them. A collector hands over a fresh label slice per sample and
+// per poll; the store keeps none of them beyond the first.
+
+// labelSet is one interned label set.
+type labelSet struct {
+	labels model.Labels
+	hash   uint64
+	next   *labelSet // the next set with the same hash (a collision)
+	refs   int       // series that use it; at 0 it leaves the interner
+	lmap   map[string]string
+	lboxed []any // label values as interfaces, parallel to labels
+}
+
+// interner holds the label sets of one target by hash.
+type interner struct {
+	seed maphash.Seed
+	sets map[uint64]*labelSet
+}
+
+func newInterner() interner {
+	return interner{seed: maphash.MakeSeed(), sets: map[uint64]*labelSet{}}
+}
+
+// hash of a label set; the separators keep {a="bc"} apart from {ab="c"}.
+func (in *interner) hash(ls model.Labels) uint64 {
+	var h maphash.Hash
+	h.SetSeed(in.seed)
+	for _, l := range ls {
+		h.WriteString(l.Name)
+		h.WriteByte(0xfe)
+		h.WriteString(l.Value)
+		h.WriteByte(0xff)
+	}
+	return h.Sum64()
+}
+
+// find returns the interned set equal to ls, or nil; h is ls's hash.
+func (in *interner) find(h uint64, ls model.Labels) *labelSet {
+	for set := in.sets[h]; set != nil; set = set.next {
+		if equalLabels(set.labels, ls) {
+			return set
+		}
+	}
+	return nil
+}
+
+// intern returns the interned set equal to ls, adding ls (not a copy: the
+// caller hands it over) when there is none, and counts one more user.
+func (in *interner) intern(h uint64, ls model.Labels) *labelSet {
+	set := in.find(h, ls)
+	if set == nil {
+		set = &labelSet{labels: ls[:len(ls):len(ls)], hash: h, next: in.sets[h]}
+		in.sets[h] = set
+	}
+	set.refs++
+	return set
+}
+
+// release counts one user less and forgets the set when it was the last.
+func (in *interner) release(set *labelSet) {
+	if set.refs--; set.refs > 0 {
+		return
+	}
+	p := in.sets[set.hash]
+	if p == set {
+		if set.next == nil {
+			delete(in.sets, set.hash)
+		} else {
+			in.sets[set.hash] = set.next
+		}
+		return
+	}
+	for ; p != nil; p = p.next {
+		if p.next == set {
+			p.next = set.next
+			return
+		}
+	}
+}
+
+func equalLabels(a, b model.Labels) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// labelMap is the set as a map, built when a rule first reads labels.
+func (set *labelSet) labelMap() map[string]string {
+	if set.lmap == nil {
+		set.lmap = set.labels.Map()
+	}
+	return set.lmap
+}
+
+// labelBoxed returns a label value as an interface, made once per set.
+func (set *labelSet) labelBoxed(name string) any {
+	for i, l := range set.labels {
+		if l.Name != name {
+			continue
+		}
+		if set.lboxed == nil {
+			set.lboxed = make([]any, len(set.labels))
+		}
+		if set.lboxed[i] == nil {
+			set.lboxed[i] = l.Value
+		}
+		return set.lboxed[i]
+	}
+	return emptyLabel
+}
+
+var emptyLabel any = ""

@@ -1,0 +1,183 @@
+package rules
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/model"
+)
+
+// Ingesting a poll of series that exist, with new values, allocates
+// nothing (issue 13's steady state), evaluated by single-metric rules
+// (states, thresholds, windows, a label test) or by the shipped rules for
+// SNMP devices, whose port rule joins two metrics.
+func TestIngestSteadyStateAllocatesNothing(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		rules []config.Rule
+	}{
+		{"single-metric rules", switchRules},
+		{"configs/rules.d/snmp.yaml", shippedRules(t, "snmp.yaml")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ib := newIngestBench(t, c.rules)
+			if got := testing.AllocsPerRun(50, ib.step); got != 0 {
+				t.Fatalf("Ingest of a 445-sample poll: %v allocations, want 0", got)
+			}
+		})
+	}
+}
+
+// The shipped port rule, a join, still fires on the steady state's
+// engine: a described port administratively up and operationally down.
+func TestJoinFiresAfterSteadyState(t *testing.T) {
+	ib := newIngestBench(t, shippedRules(t, "snmp.yaml"))
+	var got []model.Change
+	ib.e.opts.OnChange = func(ch []model.Change) error { got = append(got, ch...); return nil }
+	for i := range ib.batches {
+		for j, s := range ib.batches[i].Samples {
+			if s.Name == "if_oper_up" && s.Labels.Get("ifname") == "Ethernet1/2" {
+				ib.batches[i].Samples[j].Value = 0
+			}
+		}
+	}
+	for range 8 { // for: 1m
+		ib.step()
+	}
+	if len(got) != 2 || got[1].Event != model.EventFiring || got[1].Alarm.Rule != "SwitchPortDown" ||
+		got[1].Alarm.Labels["ifname"] != "Ethernet1/2" || got[1].Alarm.Labels["ifalias"] != "uplink" {
+		t.Fatalf("changes %+v, want SwitchPortDown pending then firing on Ethernet1/2", got)
+	}
+}
+
+// The nine metrics of a port share one interned label set (one label
+// slice), however many slices the polls brought; a series dropped by the
+// TTL releases its set, and the last one removes it.
+func TestLabelSetsAreInterned(t *testing.T) {
+	ib := newIngestBench(t, switchRules)
+	ts := ib.e.targets["sw1"]
+	if len(ts.byKey) != 445 {
+		t.Fatalf("%d series, want 445", len(ts.byKey))
+	}
+	sets := map[*labelSet]int{}
+	for _, s := range ts.byKey {
+		if s.set == nil || &s.labels[0] != &s.set.labels[0] {
+			t.Fatalf("series %s%v does not share its set's labels", s.name, s.labels)
+		}
+		sets[s.set]++
+	}
+	// 48 ports, 4 PSUs, 6 fans, 3 sensors.
+	if len(sets) != 48+4+6+3 {
+		t.Fatalf("%d label sets, want %d", len(sets), 48+4+6+3)
+	}
+	n := 0
+	for _, set := range ts.sets.sets {
+		for ; set != nil; set = set.next {
+			n++
+			if set.refs != sets[set] {
+				t.Errorf("set %v counts %d users, has %d", set.labels, set.refs, sets[set])
+			}
+		}
+	}
+	if n != len(sets) {
+		t.Fatalf("the interner holds %d sets, the series use %d", n, len(sets))
+	}
+	port1 := ts.lookup("if_oper_up", model.Merge(model.L("target", "sw1", "class", "switch"),
+		model.L("ifindex", "1", "ifname", "Ethernet1/1", "ifalias", "uplink")))
+	if port1 == nil || sets[port1.set] != len(switchPortMetrics) {
+		t.Fatalf("port 1's if_oper_up: %+v", port1)
+	}
+	if ts.lookup("if_oper_up", model.L("target", "sw1", "class", "switch", "ifindex", "1")) != nil {
+		t.Fatal("a subset of the labels finds a series")
+	}
+
+	// A day later only the temperatures come back: everything else goes.
+	ib.now = ib.now.Add(seriesTTL + time.Minute)
+	var temps []model.Sample
+	for _, s := range ib.batches[0].Samples {
+		if s.Name == "sensor_temperature_celsius" {
+			s.Time = ib.now
+			temps = append(temps, s)
+		}
+	}
+	ib.e.Ingest(model.Batch{Target: "sw1", Samples: temps})
+	if len(ts.byKey) != 3 || len(ts.sets.sets) != 3 {
+		t.Fatalf("after the TTL: %d series, %d label sets, want 3 and 3", len(ts.byKey), len(ts.sets.sets))
+	}
+}
+
+// Two label sets with the same hash stay apart, and releasing one keeps
+// the other.
+func TestInternerCollision(t *testing.T) {
+	in := newInterner()
+	a, b := model.L("ifname", "a"), model.L("ifname", "b")
+	sa, sb := in.intern(7, a), in.intern(7, b)
+	if sa == sb || in.find(7, a) != sa || in.find(7, b) != sb {
+		t.Fatal("colliding sets mixed up")
+	}
+	if in.intern(7, model.L("ifname", "a")) != sa || sa.refs != 2 {
+		t.Fatal("an equal set from another slice was not shared")
+	}
+	in.release(sa)
+	in.release(sa)
+	if in.find(7, a) != nil || in.find(7, b) != sb {
+		t.Fatal("releasing one colliding set lost the other or kept itself")
+	}
+	in.release(sb)
+	if len(in.sets) != 0 {
+		t.Fatalf("%d hashes left after the last release", len(in.sets))
+	}
+	if in.hash(model.L("a", "bc")) == in.hash(model.L("ab", "c")) {
+		t.Fatal(`{a="bc"} and {ab="c"} hash alike`)
+	}
+}
+
+// A boxed value follows the series, and rewriting it touches only the
+// series' own cell, never a constant the compiler shares.
+func TestFloatBox(t *testing.T) {
+	s := &series{}
+	s.add(1, 0, 0)
+	b := s.value()
+	s.add(2, 42.5, 0)
+	if got := s.value(); got != b || got.(float64) != 42.5 {
+		t.Fatalf("value after a new point: %v (same box: %v)", got, got == b)
+	}
+	if zero := any(float64(0)); zero.(float64) != 0 {
+		t.Fatalf("the constant 0 became %v", zero)
+	}
+	w := s.box("rate5m", 0)
+	if s.box("rate5m", 3) != w || w.(float64) != 3 || s.box("delta5m", 1).(float64) != 1 || w.(float64) != 3 {
+		t.Fatal("window boxes are not one per slot")
+	}
+}
+
+// A single-metric rule's alarm holds its series' interned label map, not
+// a copy; what leaves the engine is a copy still.
+func TestAlarmSharesInternedLabels(t *testing.T) {
+	ib := newIngestBench(t, switchRules)
+	var got []model.Change
+	ib.e.opts.OnChange = func(ch []model.Change) error { got = append(got, ch...); return nil }
+	for i := range ib.batches {
+		for j, s := range ib.batches[i].Samples {
+			if s.Name == "if_oper_up" && s.Labels.Get("ifname") == "Ethernet1/1" {
+				ib.batches[i].Samples[j].Value = 0
+			}
+		}
+	}
+	ib.step()
+	if len(got) != 1 || got[0].Alarm.Rule != "UplinkDown" || got[0].Event != model.EventFiring {
+		t.Fatalf("changes %+v, want UplinkDown firing", got)
+	}
+	a := ib.e.alarms[got[0].Alarm.ID]
+	s := ib.e.targets["sw1"].lookup("if_oper_up", a.src.labels)
+	if s == nil || s != a.src || fmt.Sprintf("%p", a.Labels) != fmt.Sprintf("%p", s.set.lmap) {
+		t.Fatalf("the alarm's labels %p are not its series' interned map", a.Labels)
+	}
+	got[0].Alarm.Labels["ifname"] = "changed"
+	ib.e.Alarms()[0].Labels["ifname"] = "changed too"
+	if a.Labels["ifname"] != "Ethernet1/1" {
+		t.Fatalf("a copy handed out changed the engine's labels: %v", a.Labels)
+	}
+}
