@@ -182,7 +182,13 @@ func newIngestBench(tb testing.TB, rs []config.Rule) *ingestBench {
 			tb.Fatalf("%d changes in the steady state: %+v", len(ch), ch[0])
 			return nil
 		}})
-	for ib.round < 80 { // 13 minutes: windows full, series and boxes made
+	// Until the longest window is full (13 minutes at least): histories
+	// at their size, series and boxes made.
+	warm := 80
+	for _, keep := range ib.e.keepFor {
+		warm = max(warm, int(time.Duration(keep)/(10*time.Second))+10)
+	}
+	for ib.round < warm {
 		ib.step()
 	}
 	ib.batches = [2]model.Batch{switchBatch("sw1", 0, ib.now), switchBatch("sw1", 0, ib.now)}

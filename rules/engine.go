@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"text/template"
 	"time"
 
 	"github.com/vedetta-dc/vedetta/model"
@@ -58,6 +59,10 @@ type Engine struct {
 	// adopted: when this engine took over a target from another cluster
 	// member; its first polls get the same grace as after a start.
 	adopted map[string]time.Time
+	// bound holds each rule template cloned with metric/hasMetric bound to
+	// this engine (related.go); cur is the alarm being rendered.
+	bound map[*template.Template]*template.Template
+	cur   rendering
 	// pending links restored alarms of single-metric rules to their series
 	// once it exists again (series key -> alarms).
 	pending map[string][]*alarm
@@ -176,6 +181,7 @@ func (e *Engine) SetRules(rules []*Rule, intervals map[string]time.Duration) {
 
 func (e *Engine) setRules(rules []*Rule, intervals map[string]time.Duration, changes *[]model.Change) {
 	e.rules, e.aggRules = nil, nil
+	e.bound = nil // the old rules' templates
 	e.opts.Intervals = intervals
 	e.ruleByN = map[string]*Rule{}
 	e.aggByKey = map[string]*Rule{}

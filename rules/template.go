@@ -25,6 +25,12 @@ type templateData struct {
 	// Members of an aggregation alarm's group: failing, healthy, unknown
 	// and all (aggregate.go); empty for other alarms.
 	Members map[string]MemberList
+	// Resolved: the message is the RESOLVED one ("back on mains").
+	Resolved bool
+	// Duration is how long the alarm has been firing, in seconds; at
+	// RESOLVED how long it lasted ("after {{ duration .Duration }}").
+	// 0 before it fired.
+	Duration float64
 }
 
 var templateFuncs = template.FuncMap{

@@ -28,12 +28,22 @@ func (e *Engine) transition(a *alarm, rl *Rule, present, cond, clear bool, now t
 		a.ResolvedAt = now
 	}
 	if rl != nil && (ev != "" || a.Summary == "" || a.State == model.StateFiring) {
-		d := templateData{Labels: a.Labels, Value: a.Value, Rule: a.Rule, Severity: a.Severity, Site: a.Site, Members: a.members}
+		d := templateData{Labels: a.Labels, Value: a.Value, Rule: a.Rule, Severity: a.Severity, Site: a.Site, Members: a.members,
+			Resolved: a.State == model.StateResolved}
+		if !a.FiringAt.IsZero() {
+			end := now
+			if d.Resolved && !a.ResolvedAt.IsZero() {
+				end = a.ResolvedAt
+			}
+			d.Duration = end.Sub(a.FiringAt).Seconds()
+		}
 		if ts := e.targets[a.Labels["target"]]; ts != nil {
 			d.Cause = ts.cause
 		}
-		a.Summary = render(rl.summary, d, a.Rule+" "+labelsText(a.Labels))
-		a.Description = render(rl.descr, d, "")
+		e.cur = rendering{target: a.Labels["target"], labels: a.Labels, now: now, on: true}
+		a.Summary = render(e.boundTemplate(rl.summary), d, a.Rule+" "+labelsText(a.Labels))
+		a.Description = render(e.boundTemplate(rl.descr), d, "")
+		e.cur = rendering{}
 	}
 	if ev != "" {
 		a.Seq++

@@ -25,7 +25,8 @@ var nutCases = []struct {
 	rulestest.Case
 }{
 	{upsAPC1000, rulestest.Case{Rule: "UPSOnBattery", Fire: rulestest.Set("ups_on_battery", 1),
-		Want: upsAPC1000 + " on ups runs on battery: mains power lost", WantResolved: "on ups is back on mains power"}},
+		// 2580 s, 100 and 3.60 in the dump
+		Want: upsAPC1000 + " on ups runs on battery: mains power lost, 43 min left, charge 100 %, load 4 %", WantResolved: "on ups is back on mains power"}},
 	{upsAPC1000, rulestest.Case{Rule: "UPSBatteryLow", Fire: rulestest.Set("ups_battery_low", 1),
 		Want: upsAPC1000 + " on ups: battery low, shutdown imminent", WantResolved: "on ups: battery no longer low"}},
 	{upsAPC1000, rulestest.Case{Rule: "UPSRuntimeShort",
