@@ -36,14 +36,14 @@ type client struct {
 	requests int    // PDUs sent (for tests and benchmarks)
 	received int    // varbinds received in answers (for tests and benchmarks)
 
-	rx    []byte           // exchange: the receive buffer (one datagram at most)
+	rx    []byte           // exchange: the receive buffer (one datagram at most), the view's during a fetch
 	msg   snmpwire.Message // exchange: the last answer, decoded
 	reqID uint32           // exchange: the last request ID sent
 	ids   []uint32         // exchange: the request IDs of this exchange's tries
 	vars  []gosnmp.SnmpPDU // exchange: the request's varbinds
 	oids  []string         // walkColumns: the request's OIDs
 
-	interns interns // the texts and label sets of this target's polls (view.go)
+	interns *interns // the texts and label sets of this target's polls (view.go; nil: the view's own)
 }
 
 // dial prepares a session; with UDP nothing is sent yet.
@@ -78,7 +78,7 @@ func (c *client) exchange(ctx context.Context, t gosnmp.PDUType, oids []string, 
 		return nil, fmt.Errorf("oid count (%d) is greater than MaxOids (%d)", len(oids), c.g.MaxOids)
 	}
 	if c.rx == nil {
-		c.rx = make([]byte, 65536)
+		c.rx = make([]byte, 65536) // fetch lends the view's
 	}
 	c.vars = c.vars[:0]
 	for _, o := range oids {

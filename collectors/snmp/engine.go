@@ -109,7 +109,11 @@ func fetch(ctx context.Context, c *client, pl plan, rows tableRows, v *view) (*v
 	if v == nil {
 		v = newView()
 	}
-	v.useInterns(&c.interns) // the target's texts and label sets, from its last poll
+	if c.interns != nil {
+		v.useInterns(c.interns) // the target's texts and label sets, from its last poll
+	}
+	c.rx = v.receiveBuffer() // a session lasts one poll (v1/v2c): the buffer stays with the pooled view
+	defer func() { c.rx = nil }()
 	var firstErr error
 	if len(pl.gets) > 0 {
 		err := c.getInto(ctx, pl.gets, func(p *snmpwire.Varbind) { v.addVB(v.own(p), false) })

@@ -47,6 +47,7 @@ type view struct {
 	labels  model.Labels         // labels: the set being built
 	arena   []byte               // this poll's names and values, copied out of the datagrams
 	tbuf    []byte               // textOf: the text being made
+	rx      []byte               // fetch: the client's receive buffer (receiveBuffer)
 
 	// Interned, kept across polls (each table bounded by maxInterned):
 	// the OIDs by the view (the views of a kind serve its targets in turn,
@@ -296,4 +297,14 @@ func (v *view) labelSet(ls model.Labels) model.Labels {
 	out = out[:len(out):len(out)] // an append by a reader never writes into a shared array
 	sets[string(v.tbuf)] = out
 	return out
+}
+
+// receiveBuffer is the buffer a poll's answers are read into: one
+// datagram at most. It stays with the view (the sessions of v1/v2c
+// targets last one poll).
+func (v *view) receiveBuffer() []byte {
+	if v.rx == nil {
+		v.rx = make([]byte, 65536)
+	}
+	return v.rx
 }
