@@ -59,7 +59,71 @@ func syntheticPackets(t testing.TB) [][]byte {
 		t.Fatal(err)
 	}
 	out = append(out, b, out[0][:len(out[0])-3])
-	return out
+	return append(out, quirkPackets()...)
+}
+
+// tlv is one BER element with a definite length.
+func tlv(tag byte, parts ...[]byte) []byte {
+	body := bytes.Join(parts, nil)
+	return append(appendTL([]byte{tag}, len(body)), body...)
+}
+
+// quirkPackets are answers written by hand where gosnmp reads something
+// odd, each as one varbind in an otherwise good v2c answer (and a few odd
+// envelopes): what a decoder of its own most easily reads otherwise.
+func quirkPackets() [][]byte {
+	oid := tlv(0x06, []byte{0x2b, 6, 1, 2, 1, 1, 3, 0})
+	msg := func(pduType byte, name []byte, value ...byte) []byte {
+		vb := tlv(0x30, name, value)
+		return tlv(0x30, tlv(0x02, []byte{1}), tlv(0x04, []byte("public")),
+			tlv(pduType, tlv(0x02, []byte{0x12, 0x34}), tlv(0x02, []byte{0}), tlv(0x02, []byte{0}), tlv(0x30, vb)))
+	}
+	answer := func(value ...byte) []byte { return msg(0xa2, oid, value...) }
+	return [][]byte{
+		answer(0x43, 5, 0x01, 0xff, 0xff, 0xff, 0xff),                      // TimeTicks wider than 32 bits: truncated
+		answer(0x41, 9, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), // Counter32 of 9 bytes, a leading zero
+		answer(0x42, 10, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8),                     // Gauge32 too wide: an untyped varbind
+		answer(0x46, 9, 1, 0, 0, 0, 0, 0, 0, 0, 0),                         // Counter64 too wide
+		answer(0x47, 1, 0xff),                                              // Uinteger32 read as a signed INTEGER
+		answer(0x02, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1),                         // INTEGER too wide: rejected
+		answer(0x02, 0), // empty INTEGER: rejected
+		answer(0x40, 0), // empty IpAddress: no value
+		answer(0x40, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1), // IPv4-mapped IPv6
+		answer(0x40, 16, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1),
+		answer(0x40, 5, 1, 2, 3, 4, 5),                                                  // IpAddress of 5 bytes: rejected
+		answer(0x44, 7, 0x9f, 0x78, 4, 0x3f, 0x80, 0, 0),                                // Opaque float
+		answer(0x44, 11, 0x9f, 0x79, 8, 0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18), // Opaque double
+		answer(0x44, 6, 0x9f, 0x78, 3, 0x3f, 0x80, 0),                                   // Opaque float of 3 bytes: rejected
+		answer(0x44, 3, 1, 2, 3),                                                        // plain Opaque
+		answer(0x05, 2, 0xde, 0xad),                                                     // Null with content
+		answer(0x03, 2, 0, 1),                                                           // BIT STRING: unknown to gosnmp
+		answer(0x06, 0),                                                                 // empty OID value: .0.0
+		answer(0x06, 2, 0x88, 0x37),                                                     // OID 2.999
+		answer(0x06, 1, 0x88),                                                           // OID cut inside an arc: rejected
+		answer(0x06, 5, 0x8f, 0xff, 0xff, 0xff, 0x7f),                                   // arc above 2^32: rejected
+		answer(0x04, 4, 'a', 'b', 'c'),                                                  // OCTET STRING one byte over its varbind (MikroTik)
+		answer(0x04, 0x81, 3, 'a', 'b', 'c'),                                            // long form length
+		answer(0x04, 0x80, 'a'),                                                         // indefinite length: rejected
+		msg(0xa2, tlv(0x04, []byte("ifIndex.1")), 0x02, 1, 1),                           // a name sent as OCTET STRING
+		msg(0xa2, tlv(0x40, []byte{10, 0, 0, 1}), 0x02, 1, 1),                           // a name sent as IpAddress
+		msg(0xa2, tlv(0x02, []byte{1}), 0x02, 1, 1),                                     // a name sent as INTEGER: rejected
+		msg(0xa2, []byte{0x40, 0}, 0x02, 1, 1),                                          // a name sent as an empty IpAddress: rejected
+		msg(0xa2, tlv(0x43, []byte{1}), 0x02, 1, 1),                                     // a name sent as TimeTicks: rejected
+		msg(0xa5, oid, 0x05, 0),                                                         // a GetBulkRequest PDU: non-repeaters, max-repetitions
+		msg(0xa8, oid, 0x41, 1, 1),                                                      // a Report
+		msg(0xa4, oid, 0x05, 0),                                                         // a v1 trap: not a response
+		msg(0xa9, oid, 0x05, 0),                                                         // an unknown PDU
+		tlv(0x30, tlv(0x04, []byte("v2")), tlv(0x04, []byte("public")), // version as OCTET STRING: v1 to gosnmp
+			tlv(0xa2, tlv(0x02, []byte{1}), tlv(0x02, []byte{0}), tlv(0x02, []byte{0}), tlv(0x30, tlv(0x30, oid, []byte{0x05, 0})))),
+		tlv(0x30, tlv(0x02, []byte{2}), tlv(0x04, []byte("public")), // version 2 (no such version): read as a community message
+			tlv(0xa2, tlv(0x02, []byte{1}), tlv(0x02, []byte{0}), tlv(0x02, []byte{0}), tlv(0x30, tlv(0x30, oid, []byte{0x05, 0})))),
+		tlv(0x30, tlv(0x02, []byte{1}), tlv(0x43, []byte{5}), // community as TimeTicks: none
+			tlv(0xa2, tlv(0x02, []byte{1}), tlv(0x02, []byte{0}), tlv(0x02, []byte{0}), tlv(0x30, tlv(0x30, oid, []byte{0x05, 0})))),
+		tlv(0x30, tlv(0x02, []byte{1, 1}), tlv(0x04, []byte("public")), // version 257: 1 to gosnmp (uint8)
+			tlv(0xa2, tlv(0x02, []byte{1}), tlv(0x02, []byte{0}), tlv(0x02, []byte{0}), tlv(0x30, tlv(0x30, oid, []byte{0x05, 0})))),
+		tlv(0x30, tlv(0x02, []byte{1}), tlv(0x04, []byte("public")), // empty varbind list
+			tlv(0xa2, tlv(0x02, []byte{1}), tlv(0x02, []byte{0}), tlv(0x02, []byte{0}), tlv(0x30))),
+	}
 }
 
 // gosnmpDecode is gosnmp's reading of pkt (a panic counts as a rejection,
@@ -88,9 +152,16 @@ func diff(vb Varbind, p gosnmp.SnmpPDU) string {
 	case gosnmp.Integer:
 		ours = int(vb.Int)
 	case gosnmp.Uinteger32, gosnmp.TimeTicks:
-		ours = uint32(vb.Uint) //nolint:gosec
+		// Uint is what vedetta reads: all of it must be gosnmp's uint32.
+		if v, ok := p.Value.(uint32); !ok || vb.Uint != uint64(v) {
+			return fmt.Sprintf("%s: value %d, gosnmp %#v", p.Name, vb.Uint, p.Value)
+		}
+		return ""
 	case gosnmp.Counter32, gosnmp.Gauge32:
-		ours = uint(vb.Uint)
+		if v, ok := p.Value.(uint); !ok || vb.Uint != uint64(v) {
+			return fmt.Sprintf("%s: value %d, gosnmp %#v", p.Name, vb.Uint, p.Value)
+		}
+		return ""
 	case gosnmp.Counter64:
 		ours = vb.Uint
 	case gosnmp.OctetString, gosnmp.Opaque:
