@@ -11,10 +11,14 @@ import (
 	"github.com/gosnmp/gosnmp"
 )
 
-// The seed corpora in testdata/fuzz/ are real answers: snmpsimd serving
-// recordings of ../shared/testdata/snmprec to GET, GETNEXT and GETBULK
-// requests (captured by TestCaptureSeeds, seeds_test.go), plus the
-// packets of syntheticPackets.
+// The seed corpora in testdata/fuzz/ are real answers (snmpsimd-*):
+// snmpsimd serving the recordings of ../shared/testdata/snmprec to GETBULK
+// (v2c) and GETNEXT (v1) requests, written by
+//
+//	CI=true go test -run TestRealAnswersMatchGosnmp ./internal/snmpwire -capture
+//
+// (seeds_test.go), and inputs the fuzzers found (quirk-*); the packets of
+// syntheticPackets are added in code.
 
 // syntheticPackets are answers gosnmp encodes with a value of every type
 // vedetta reads, and a few an agent gets wrong.
