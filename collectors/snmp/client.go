@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,14 +28,15 @@ import (
 // time window), and its answers are converted. Detection (get, getNext)
 // uses gosnmp as well: once per detection, not per poll.
 type client struct {
-	g        *gosnmp.GoSNMP
-	agent    *Agent
-	maxRep   uint32 // current GETBULK max-repetitions, lowered on tooBig/timeouts
-	colStep  int    // columns per GETBULK (max_oids), lowered on tooBig/timeouts at one repetition
-	getStep  int    // OIDs per GET (max_oids), halved for the session on tooBig
-	answered bool   // the agent has answered at least once on this session
-	requests int    // PDUs sent (for tests and benchmarks)
-	received int    // varbinds received in answers (for tests and benchmarks)
+	g         *gosnmp.GoSNMP
+	agent     *Agent
+	maxRep    uint32 // current GETBULK max-repetitions, lowered on tooBig/timeouts
+	colStep   int    // columns per GETBULK (max_oids), lowered on tooBig/timeouts at one repetition
+	getStep   int    // OIDs per GET (max_oids), halved for the session on tooBig
+	answered  bool   // the agent has answered at least once on this session
+	connected bool   // gosnmp's Connect was called (gosnmpReady)
+	requests  int    // PDUs sent (for tests and benchmarks)
+	received  int    // varbinds received in answers (for tests and benchmarks)
 
 	rx    []byte           // exchange: the receive buffer (one datagram at most), the view's during a fetch
 	msg   snmpwire.Message // exchange: the last answer, decoded
@@ -46,17 +48,49 @@ type client struct {
 	interns *interns // the texts and label sets of this target's polls (view.go; nil: the view's own)
 }
 
-// dial prepares a session; with UDP nothing is sent yet.
+// dial prepares a session; with UDP nothing is sent yet. A v1/v2c
+// session opens only its socket: gosnmp's Connect (its 64 KiB receive
+// buffer, made anew for each session, and a session lasts one poll) waits
+// until a detection asks gosnmp itself (gosnmpReady).
 func dial(a *Agent) (*client, error) {
 	g, err := a.gosnmp()
 	if err != nil {
 		return nil, err
 	}
-	if err := g.Connect(); err != nil {
-		return nil, fmt.Errorf("snmp %s: %w", a.Address, err)
+	c := &client{g: g, agent: a, maxRep: a.MaxRepetitions, reqID: rand.Uint32N(1 << 30)}
+	if g.Version == gosnmp.Version3 {
+		if err := c.gosnmpReady(); err != nil {
+			return nil, err
+		}
+	} else {
+		if g.MaxOids <= 0 {
+			g.MaxOids = gosnmp.MaxOids // what Connect would set
+		}
+		d := net.Dialer{Timeout: g.Timeout}
+		if g.Conn, err = d.Dial(g.Transport, net.JoinHostPort(g.Target, strconv.Itoa(int(g.Port)))); err != nil {
+			return nil, fmt.Errorf("snmp %s: error establishing connection to host: %w", a.Address, err)
+		}
 	}
-	return &client{g: g, agent: a, maxRep: a.MaxRepetitions, colStep: g.MaxOids, getStep: g.MaxOids,
-		reqID: rand.Uint32N(1 << 30)}, nil
+	c.colStep, c.getStep = g.MaxOids, g.MaxOids
+	return c, nil
+}
+
+// gosnmpReady connects gosnmp itself (once per session), for the requests
+// it still sends and receives: all of SNMPv3's, and detection's. For
+// v1/v2c the socket dial opened is replaced by gosnmp's.
+func (c *client) gosnmpReady() error {
+	if c.connected {
+		return nil
+	}
+	if c.g.Conn != nil {
+		_ = c.g.Conn.Close()
+		c.g.Conn = nil
+	}
+	if err := c.g.Connect(); err != nil {
+		return fmt.Errorf("snmp %s: %w", c.agent.Address, err)
+	}
+	c.connected = true
+	return nil
 }
 
 // errEmptyAnswer: an answer without an error nor a varbind (gosnmp
@@ -246,6 +280,9 @@ func trimOID(s string) string { return strings.TrimPrefix(s, ".") }
 // session once the agent said tooBig). Missing objects come back as
 // NoSuchObject/NoSuchInstance varbinds (v2c/v3) or are left out (v1).
 func (c *client) get(ctx context.Context, oids []string) ([]gosnmp.SnmpPDU, error) {
+	if err := c.gosnmpReady(); err != nil {
+		return nil, err
+	}
 	c.g.Context = ctx
 	out := make([]gosnmp.SnmpPDU, 0, len(oids))
 	for i := 0; i < len(oids); {
@@ -345,6 +382,9 @@ func (c *client) getBatchInto(ctx context.Context, batch []string, fn func(*snmp
 
 // getNext returns, for each oid, the next object (v1: one by one).
 func (c *client) getNext(ctx context.Context, oids []string) ([]gosnmp.SnmpPDU, error) {
+	if err := c.gosnmpReady(); err != nil {
+		return nil, err
+	}
 	c.g.Context = ctx
 	var out []gosnmp.SnmpPDU
 	step := max(c.g.MaxOids, 1)
