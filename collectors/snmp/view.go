@@ -2,9 +2,9 @@ package snmp
 
 // The view of one poll: every fetched varbind by OID, in OID order for
 // the walks, with its text made once; pooled per kind and cleared
-// between polls. What a poll makes that outlives it (OID strings, texts,
-// label sets) is interned in the view, so that the next poll of the same
-// device (or of one like it) finds it and allocates nothing.
+// between polls. What a poll makes that outlives it is interned, so that
+// the next poll finds it and allocates nothing: the OID strings in the
+// view, the texts and label sets in the target's Collector (interns).
 
 import (
 	"bytes"
@@ -20,9 +20,9 @@ import (
 	"github.com/vedetta-dc/vedetta/model"
 )
 
-// maxInterned bounds each intern table of a view: past it the table is
-// emptied and refilled (a view serves many devices of a kind in turn;
-// their OIDs are mostly the same, their label values are not).
+// maxInterned bounds each intern table: past it the table is emptied and
+// refilled (a device with more objects than that polls correctly, with an
+// allocation per object, as before the tables).
 const maxInterned = 1 << 14
 
 // view holds what a poll fetched, by OID (without the leading dot), and
@@ -52,8 +52,8 @@ type view struct {
 	// Interned, kept across polls (each table bounded by maxInterned):
 	// the OIDs by the view (the views of a kind serve its targets in turn,
 	// and the OIDs of a kind's devices are mostly the same), the texts and
-	// label sets by the target's client (a device's own; interns, set by
-	// fetch; without one, the view's own).
+	// label sets by the target (its Collector's interns, which fetch takes
+	// from the client; without them, the view's own).
 	oids map[string]string // OID (no leading dot)
 	in   *interns
 	mine interns
