@@ -4,35 +4,228 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/vedetta-dc/vedetta/internal/snmpwire"
 )
 
 // client is one gosnmp session. It is owned by one goroutine at a time
 // (gosnmp is not safe for concurrent use of one instance): the collector
 // holds it under its own mutex.
+//
+// The poll's requests (getInto, walk, walkColumns) go through exchange:
+// for v1 and v2c, gosnmp encodes the request, and the answer is read here,
+// on gosnmp's socket, and decoded by snmpwire into the client's reused
+// Message, with no allocation per varbind; the retries, timeouts, context
+// deadline and request-ID matching are gosnmp's, redone here (exchange).
+// SNMPv3 stays with gosnmp from end to end (engine discovery, auth, priv,
+// time window), and its answers are converted. Detection (get, getNext)
+// uses gosnmp as well: once per detection, not per poll.
 type client struct {
-	g        *gosnmp.GoSNMP
-	agent    *Agent
-	maxRep   uint32 // current GETBULK max-repetitions, lowered on tooBig/timeouts
-	colStep  int    // columns per GETBULK (max_oids), lowered on tooBig/timeouts at one repetition
-	getStep  int    // OIDs per GET (max_oids), halved for the session on tooBig
-	answered bool   // the agent has answered at least once on this session
-	requests int    // PDUs sent (for tests and benchmarks)
-	received int    // varbinds received in answers (for tests and benchmarks)
+	g         *gosnmp.GoSNMP
+	agent     *Agent
+	maxRep    uint32 // current GETBULK max-repetitions, lowered on tooBig/timeouts
+	colStep   int    // columns per GETBULK (max_oids), lowered on tooBig/timeouts at one repetition
+	getStep   int    // OIDs per GET (max_oids), halved for the session on tooBig
+	answered  bool   // the agent has answered at least once on this session
+	connected bool   // gosnmp's Connect was called (gosnmpReady)
+	requests  int    // PDUs sent (for tests and benchmarks)
+	received  int    // varbinds received in answers (for tests and benchmarks)
+
+	rx    []byte           // exchange: the receive buffer (one datagram at most), the view's during a fetch
+	msg   snmpwire.Message // exchange: the last answer, decoded
+	reqID uint32           // exchange: the last request ID sent
+	ids   []uint32         // exchange: the request IDs of this exchange's tries
+	vars  []gosnmp.SnmpPDU // exchange: the request's varbinds
+	oids  []string         // walkColumns: the request's OIDs
+
+	interns *interns // the texts and label sets of this target's polls (view.go; nil: the view's own)
 }
 
-// dial prepares a session; with UDP nothing is sent yet.
+// dial prepares a session; with UDP nothing is sent yet. A v1/v2c
+// session opens only its socket: gosnmp's Connect (its 64 KiB receive
+// buffer, made anew for each session, and a session lasts one poll) waits
+// until a detection asks gosnmp itself (gosnmpReady).
 func dial(a *Agent) (*client, error) {
 	g, err := a.gosnmp()
 	if err != nil {
 		return nil, err
 	}
-	if err := g.Connect(); err != nil {
-		return nil, fmt.Errorf("snmp %s: %w", a.Address, err)
+	c := &client{g: g, agent: a, maxRep: a.MaxRepetitions, reqID: rand.Uint32N(1 << 30)}
+	if g.Version == gosnmp.Version3 {
+		if err := c.gosnmpReady(); err != nil {
+			return nil, err
+		}
+	} else {
+		if g.MaxOids <= 0 {
+			g.MaxOids = gosnmp.MaxOids // what Connect would set
+		}
+		d := net.Dialer{Timeout: g.Timeout}
+		if g.Conn, err = d.Dial(g.Transport, net.JoinHostPort(g.Target, strconv.Itoa(int(g.Port)))); err != nil {
+			return nil, fmt.Errorf("snmp %s: error establishing connection to host: %w", a.Address, err)
+		}
 	}
-	return &client{g: g, agent: a, maxRep: a.MaxRepetitions, colStep: g.MaxOids, getStep: g.MaxOids}, nil
+	c.colStep, c.getStep = g.MaxOids, g.MaxOids
+	return c, nil
+}
+
+// gosnmpReady connects gosnmp itself (once per session), for the requests
+// it still sends and receives: all of SNMPv3's, and detection's. For
+// v1/v2c the socket dial opened is replaced by gosnmp's.
+func (c *client) gosnmpReady() error {
+	if c.connected {
+		return nil
+	}
+	if c.g.Conn != nil {
+		_ = c.g.Conn.Close()
+		c.g.Conn = nil
+	}
+	if err := c.g.Connect(); err != nil {
+		return fmt.Errorf("snmp %s: %w", c.agent.Address, err)
+	}
+	c.connected = true
+	return nil
+}
+
+// errEmptyAnswer: an answer without an error nor a varbind (gosnmp
+// rejects it and sends again).
+var errEmptyAnswer = errors.New("empty answer")
+
+// exchange sends one request (GET, GETNEXT, or GETBULK with reps
+// repetitions and no non-repeaters) and returns the agent's answer, valid
+// until the next exchange. Like gosnmp: each try gets a new request ID
+// and the request timeout (cut at the context's deadline, which then ends
+// the exchange); an answer to any of this exchange's tries (or with ID 0)
+// is taken; an earlier request's late answer, and a datagram that does
+// not decode, are skipped.
+func (c *client) exchange(ctx context.Context, t gosnmp.PDUType, oids []string, reps uint32) (*snmpwire.Message, error) {
+	if c.g.Version == gosnmp.Version3 {
+		return c.exchangeV3(ctx, t, oids, reps)
+	}
+	if len(oids) > c.g.MaxOids {
+		return nil, fmt.Errorf("oid count (%d) is greater than MaxOids (%d)", len(oids), c.g.MaxOids)
+	}
+	if c.rx == nil {
+		c.rx = make([]byte, 65536) // fetch lends the view's
+	}
+	c.vars = c.vars[:0]
+	for _, o := range oids {
+		c.vars = append(c.vars, gosnmp.SnmpPDU{Name: o, Type: gosnmp.Null})
+	}
+	req := gosnmp.SnmpPacket{Version: c.g.Version, Community: c.g.Community, PDUType: t, Variables: c.vars}
+	if t == gosnmp.GetBulkRequest {
+		req.MaxRepetitions = reps & 0x7FFFFFFF
+	}
+	timeout := c.g.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	c.ids = c.ids[:0]
+	var err error
+	for try := 0; try <= max(c.g.Retries, 0); try++ {
+		if e := ctx.Err(); e != nil {
+			return nil, e
+		}
+		deadline, byCtx := time.Now().Add(timeout), false
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline, byCtx = d, true
+		}
+		if err := c.g.Conn.SetDeadline(deadline); err != nil {
+			return nil, err
+		}
+		c.reqID = (c.reqID + 1) & 0x7FFFFFFF
+		c.ids = append(c.ids, c.reqID)
+		req.RequestID = c.reqID
+		out, merr := req.MarshalMsg()
+		if merr != nil {
+			return nil, fmt.Errorf("marshal: %w", merr)
+		}
+		if _, err = c.g.Conn.Write(out); err != nil {
+			continue
+		}
+		var m *snmpwire.Message
+		if m, err = c.receive(); err == nil {
+			return m, nil
+		}
+		if byCtx && isNetTimeout(err) {
+			return nil, context.DeadlineExceeded
+		}
+	}
+	if isNetTimeout(err) {
+		return nil, fmt.Errorf("request timeout (after %d retries): %w", max(c.g.Retries, 0), gosnmp.ErrMaxRetriesExceeded)
+	}
+	return nil, err
+}
+
+// receive reads datagrams until one answers this exchange, or the
+// socket's deadline passes.
+func (c *client) receive() (*snmpwire.Message, error) {
+	for {
+		n, err := c.g.Conn.Read(c.rx)
+		if err != nil {
+			return nil, fmt.Errorf("error reading from socket: %w", err)
+		}
+		if n == len(c.rx) {
+			continue // cannot be a whole SNMP datagram
+		}
+		if c.msg.Decode(c.rx[:n]) != nil {
+			continue // not an answer (gosnmp would resend at once; the deadline stands)
+		}
+		if !c.answers(c.msg.RequestID) {
+			continue // a late answer to an earlier request
+		}
+		if c.msg.Error == gosnmp.NoError && len(c.msg.Varbinds) == 0 {
+			return nil, errEmptyAnswer
+		}
+		return &c.msg, nil
+	}
+}
+
+func (c *client) answers(id uint32) bool {
+	if id == 0 {
+		return true // gosnmp takes it: agents that cannot echo the ID
+	}
+	for _, x := range c.ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func isNetTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// exchangeV3 is exchange by gosnmp (SNMPv3), its answer converted.
+func (c *client) exchangeV3(ctx context.Context, t gosnmp.PDUType, oids []string, reps uint32) (*snmpwire.Message, error) {
+	c.g.Context = ctx
+	var pkt *gosnmp.SnmpPacket
+	var err error
+	switch t {
+	case gosnmp.GetRequest:
+		pkt, err = c.g.Get(oids)
+	case gosnmp.GetNextRequest:
+		pkt, err = c.g.GetNext(oids)
+	default:
+		pkt, err = c.g.GetBulk(oids, 0, reps)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.msg = snmpwire.Message{Version: pkt.Version, PDUType: pkt.PDUType, RequestID: pkt.RequestID,
+		Error: pkt.Error, ErrorIndex: pkt.ErrorIndex, Varbinds: c.msg.Varbinds[:0]}
+	for _, p := range pkt.Variables {
+		c.msg.Varbinds = append(c.msg.Varbinds, snmpwire.FromPDU(p))
+	}
+	return &c.msg, nil
 }
 
 func (c *client) close() {
@@ -87,6 +280,9 @@ func trimOID(s string) string { return strings.TrimPrefix(s, ".") }
 // session once the agent said tooBig). Missing objects come back as
 // NoSuchObject/NoSuchInstance varbinds (v2c/v3) or are left out (v1).
 func (c *client) get(ctx context.Context, oids []string) ([]gosnmp.SnmpPDU, error) {
+	if err := c.gosnmpReady(); err != nil {
+		return nil, err
+	}
 	c.g.Context = ctx
 	out := make([]gosnmp.SnmpPDU, 0, len(oids))
 	for i := 0; i < len(oids); {
@@ -135,8 +331,60 @@ func (c *client) getBatch(ctx context.Context, batch []string) ([]gosnmp.SnmpPDU
 	return nil, nil
 }
 
+// getInto is get for a poll: fn gets each varbind (valid until it
+// returns) instead of a slice, batch after batch, in order.
+func (c *client) getInto(ctx context.Context, oids []string, fn func(*snmpwire.Varbind)) error {
+	c.g.Context = ctx
+	for i := 0; i < len(oids); {
+		step := max(c.getStep, 1)
+		batch := oids[i:min(i+step, len(oids))]
+		if err := c.getBatchInto(ctx, batch, fn); err != nil {
+			return err
+		}
+		i += len(batch)
+	}
+	return nil
+}
+
+func (c *client) getBatchInto(ctx context.Context, batch []string, fn func(*snmpwire.Varbind)) error {
+	for len(batch) > 0 {
+		c.requests++
+		pkt, err := c.exchange(ctx, gosnmp.GetRequest, batch, 0)
+		if err != nil {
+			return c.explain(ctx, err)
+		}
+		c.answered = true
+		c.received += len(pkt.Varbinds)
+		if pkt.Error == gosnmp.NoError {
+			for k := range pkt.Varbinds {
+				fn(&pkt.Varbinds[k])
+			}
+			return nil
+		}
+		// SNMPv1 fails the whole PDU for one missing object: drop it, retry.
+		if pkt.Error == gosnmp.NoSuchName && pkt.ErrorIndex >= 1 && int(pkt.ErrorIndex) <= len(batch) {
+			i := int(pkt.ErrorIndex) - 1
+			batch = append(append([]string(nil), batch[:i]...), batch[i+1:]...)
+			continue
+		}
+		if pkt.Error == gosnmp.TooBig && len(batch) > 1 {
+			half := len(batch) / 2
+			c.getStep = min(c.getStep, half) // the next batches too
+			if err := c.getBatchInto(ctx, batch[:half], fn); err != nil {
+				return err
+			}
+			return c.getBatchInto(ctx, batch[half:], fn)
+		}
+		return fmt.Errorf("snmp %s: GET: agent answered %v", c.agent.Address, pkt.Error)
+	}
+	return nil
+}
+
 // getNext returns, for each oid, the next object (v1: one by one).
 func (c *client) getNext(ctx context.Context, oids []string) ([]gosnmp.SnmpPDU, error) {
+	if err := c.gosnmpReady(); err != nil {
+		return nil, err
+	}
 	c.g.Context = ctx
 	var out []gosnmp.SnmpPDU
 	step := max(c.g.MaxOids, 1)
@@ -183,24 +431,26 @@ func walkLimitOf(a *Agent) walkLimit {
 // answering big requests. A buggy agent cannot make it run for ever or
 // grow without bound: it fails at the first OID that does not increase,
 // and returns errWalkTruncated rather than go past lim (zero fields: no
-// limit; the byte budget also bounds absurdly long OIDs).
-func (c *client) walk(ctx context.Context, root string, lim walkLimit, fn func(gosnmp.SnmpPDU)) error {
+// limit; the byte budget also bounds absurdly long OIDs). fn's varbind is
+// valid until fn returns.
+func (c *client) walk(ctx context.Context, root string, lim walkLimit, fn func(*snmpwire.Varbind)) error {
 	c.g.Context = ctx
 	root = trimOID(root)
 	prefix := "." + root + "."
-	cur := "." + root
+	cur := []byte("." + root)
 	seen, size := 0, 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return c.explain(ctx, err)
 		}
-		var pkt *gosnmp.SnmpPacket
+		var pkt *snmpwire.Message
 		var err error
 		c.requests++
+		c.oids = append(c.oids[:0], string(cur))
 		if c.agent.Version == "1" {
-			pkt, err = c.g.GetNext([]string{cur})
+			pkt, err = c.exchange(ctx, gosnmp.GetNextRequest, c.oids, 0)
 		} else {
-			pkt, err = c.g.GetBulk([]string{cur}, 0, c.maxRep)
+			pkt, err = c.exchange(ctx, gosnmp.GetBulkRequest, c.oids, c.maxRep)
 		}
 		if err != nil {
 			// A live agent that times out on a big answer (dropped UDP
@@ -213,7 +463,7 @@ func (c *client) walk(ctx context.Context, root string, lim walkLimit, fn func(g
 			return c.explain(ctx, err)
 		}
 		c.answered = true
-		c.received += len(pkt.Variables)
+		c.received += len(pkt.Varbinds)
 		switch pkt.Error {
 		case gosnmp.NoError:
 		case gosnmp.TooBig:
@@ -227,29 +477,35 @@ func (c *client) walk(ctx context.Context, root string, lim walkLimit, fn func(g
 		default:
 			return fmt.Errorf("snmp %s: walk %s: agent answered %v", c.agent.Address, root, pkt.Error)
 		}
-		if len(pkt.Variables) == 0 {
+		if len(pkt.Varbinds) == 0 {
 			return nil
 		}
-		for _, v := range pkt.Variables {
+		for k := range pkt.Varbinds {
+			v := &pkt.Varbinds[k]
 			switch v.Type {
 			case gosnmp.EndOfMibView, gosnmp.NoSuchObject, gosnmp.NoSuchInstance:
 				return nil
 			}
-			if !strings.HasPrefix(v.Name, prefix) {
+			if !hasPrefix(v.Name, prefix) {
 				return nil
 			}
 			if compareOID(v.Name, cur) <= 0 {
 				return fmt.Errorf("snmp %s: walk %s: OID not increasing (%s after %s)", c.agent.Address, root, v.Name, cur)
 			}
-			n := pduSize(v)
+			n := vbSize(v)
 			if (lim.varbinds > 0 && seen >= lim.varbinds) || (lim.bytes > 0 && size+n > lim.bytes) {
 				return errWalkTruncated
 			}
 			seen, size = seen+1, size+n
 			fn(v)
-			cur = v.Name
+			cur = append(cur[:0], v.Name...)
 		}
 	}
+}
+
+// hasPrefix is strings.HasPrefix of a name, without making a string.
+func hasPrefix(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix
 }
 
 // pduSize is about what a varbind holds in memory.
@@ -264,9 +520,30 @@ func pduSize(p gosnmp.SnmpPDU) int {
 	return n
 }
 
+// vbSize is pduSize of a wire varbind (the same number for the same
+// varbind: gosnmp's values are []byte, or strings for OIDs and addresses).
+func vbSize(p *snmpwire.Varbind) int {
+	n := len(p.Name) + 48
+	switch p.Type {
+	case gosnmp.OctetString, gosnmp.Opaque, gosnmp.ObjectIdentifier:
+		n += len(p.Bytes)
+	case gosnmp.IPAddress:
+		if p.Bytes != nil {
+			var b [64]byte
+			n += len(snmpwire.AppendIP(b[:0], p.Bytes))
+		}
+	}
+	return n
+}
+
 // compareOID orders dotted OIDs numerically, without allocating.
-func compareOID(a, b string) int {
-	a, b = trimOID(a), trimOID(b)
+func compareOID[S ~string | ~[]byte](a, b S) int {
+	if len(a) > 0 && a[0] == '.' {
+		a = a[1:]
+	}
+	if len(b) > 0 && b[0] == '.' {
+		b = b[1:]
+	}
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		ie, je := i, j
@@ -282,8 +559,13 @@ func compareOID(a, b string) int {
 			}
 			return 1
 		}
-		if c := strings.Compare(a[i:ie], b[j:je]); c != 0 {
-			return c
+		for k := 0; k < ie-i; k++ { // runs of equal length: bytewise is numeric (as strings.Compare was)
+			if a[i+k] != b[j+k] {
+				if a[i+k] < b[j+k] {
+					return -1
+				}
+				return 1
+			}
 		}
 		i, j = ie+1, je+1
 	}
@@ -298,9 +580,10 @@ func compareOID(a, b string) int {
 
 // column is the state of one column of a multi-column walk.
 type column struct {
-	root, prefix, cur string
-	seen, size        int
-	done              bool
+	root, prefix string
+	cur          []byte // the last name read
+	seen, size   int
+	done         bool
 }
 
 // walkColumns visits every object under each of roots (the columns of one
@@ -309,19 +592,19 @@ type column struct {
 // the previous round (-1: unknown, max_repetitions), and a request asks for
 // one repetition more than the rows still expected, so that it sees every
 // column's end without a further round trip. fn gets each object with the
-// index of its root. It returns the table's row count (the longest
-// column), the roots that stopped at lim (errWalkTruncated for each, as
-// walk does), and the first error; a failed request ends the walk of
-// every column still open, keeping what was read. SNMPv1 (no GETBULK)
-// walks column by column with walk.
-func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim walkLimit, fn func(i int, p gosnmp.SnmpPDU)) (int, []string, error) {
+// index of its root (valid until fn returns). It returns the table's row
+// count (the longest column), the roots that stopped at lim
+// (errWalkTruncated for each, as walk does), and the first error; a failed
+// request ends the walk of every column still open, keeping what was
+// read. SNMPv1 (no GETBULK) walks column by column with walk.
+func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim walkLimit, fn func(i int, p *snmpwire.Varbind)) (int, []string, error) {
 	if c.agent.Version == "1" {
 		var truncated []string
 		var firstErr error
 		longest := 0
 		for i, r := range roots {
 			n := 0
-			err := c.walk(ctx, r, lim, func(p gosnmp.SnmpPDU) { n++; fn(i, p) })
+			err := c.walk(ctx, r, lim, func(p *snmpwire.Varbind) { n++; fn(i, p) })
 			longest = max(longest, n)
 			switch {
 			case errors.Is(err, errWalkTruncated):
@@ -338,7 +621,7 @@ func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim 
 	cols := make([]column, len(roots))
 	for i, r := range roots {
 		r = trimOID(r)
-		cols[i] = column{root: r, prefix: "." + r + ".", cur: "." + r}
+		cols[i] = column{root: r, prefix: "." + r + ".", cur: []byte("." + r)}
 	}
 	expect := c.agent.MaxRepetitions // repetitions wanted per column, from the last round
 	if rows >= 0 {
@@ -347,7 +630,6 @@ func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim 
 	var truncated []string
 	var firstErr error
 	open := make([]int, 0, len(cols))
-	oids := make([]string, 0, len(cols))
 	for {
 		if err := ctx.Err(); err != nil {
 			return longestColumn(cols), truncated, c.explain(ctx, err)
@@ -375,12 +657,12 @@ func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim 
 			reps = max(reps, want)
 		}
 		reps = min(reps, max(c.maxRep, 1))
-		oids = oids[:0]
+		c.oids = c.oids[:0]
 		for _, i := range open {
-			oids = append(oids, cols[i].cur)
+			c.oids = append(c.oids, string(cols[i].cur)) // one string per column per request
 		}
 		c.requests++
-		pkt, err := c.g.GetBulk(oids, 0, reps)
+		pkt, err := c.exchange(ctx, gosnmp.GetBulkRequest, c.oids, reps)
 		if err != nil {
 			// As in walk: a live agent that times out on a big answer gets
 			// smaller requests; a dead one no more chances than its timeout.
@@ -391,7 +673,7 @@ func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim 
 			return longestColumn(cols), truncated, c.explain(ctx, err)
 		}
 		c.answered = true
-		c.received += len(pkt.Variables)
+		c.received += len(pkt.Varbinds)
 		switch pkt.Error {
 		case gosnmp.NoError:
 		case gosnmp.TooBig:
@@ -403,7 +685,7 @@ func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim 
 		default:
 			return longestColumn(cols), truncated, fmt.Errorf("snmp %s: walk %s: agent answered %v", c.agent.Address, cols[open[0]].root, pkt.Error)
 		}
-		if len(pkt.Variables) == 0 {
+		if len(pkt.Varbinds) == 0 {
 			for _, i := range open {
 				cols[i].done = true
 			}
@@ -411,7 +693,8 @@ func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim 
 		}
 		// Varbind k answers column open[k % len(open)] (RFC 3416 4.2.3,
 		// no non-repeaters); the agent may cut the list anywhere.
-		for k, v := range pkt.Variables {
+		for k := range pkt.Varbinds {
+			v := &pkt.Varbinds[k]
 			i := open[k%len(open)]
 			col := &cols[i]
 			if col.done {
@@ -422,7 +705,7 @@ func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim 
 				col.done = true
 				continue
 			}
-			if !strings.HasPrefix(v.Name, col.prefix) {
+			if !hasPrefix(v.Name, col.prefix) {
 				col.done = true
 				continue
 			}
@@ -433,14 +716,14 @@ func (c *client) walkColumns(ctx context.Context, roots []string, rows int, lim 
 				}
 				continue
 			}
-			n := pduSize(v)
+			n := vbSize(v)
 			if (lim.varbinds > 0 && col.seen >= lim.varbinds) || (lim.bytes > 0 && col.size+n > lim.bytes) {
 				col.done = true
 				truncated = append(truncated, col.root)
 				continue
 			}
 			col.seen, col.size = col.seen+1, col.size+n
-			col.cur = v.Name
+			col.cur = append(col.cur[:0], v.Name...)
 			fn(i, v)
 		}
 	}

@@ -114,6 +114,7 @@ type Collector struct {
 	truncated  map[string]float64 // walk root -> polls whose walk stopped at max_walk_varbinds
 	guard      *guard             // plausibility: autoscale factors chosen for this device, drops counted
 	rows       tableRows          // rows per table in the last round: sizes the next GETBULKs
+	interns    interns            // texts and label sets of its polls, kept across sessions (view.go)
 	wire       WireCount          // the last poll's requests and varbinds
 }
 
@@ -187,6 +188,7 @@ func (k *Collector) Poll(ctx context.Context, emit func(model.Sample)) ([]*Profi
 			return nil, err
 		}
 		k.c = c
+		c.interns = &k.interns
 	}
 	if k.agent.Version != "3" {
 		// v1/v2c sessions cost nothing to reopen, while each open one keeps

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/vedetta-dc/vedetta/internal/snmpwire"
 )
 
 // present reports whether a varbind carries a value at all.
@@ -183,4 +185,67 @@ func indexString(idx string) string {
 		return idx
 	}
 	return string(nums)
+}
+
+// The same three readings of a varbind decoded by snmpwire (the poll's
+// answers): vbPresent, appendText and vbNumber say what present, text and
+// number say of the varbind gosnmp decodes from the same bytes
+// (FuzzDecodeResponse compares them), without allocating.
+
+// vbPresent is present of a wire varbind.
+func vbPresent(p *snmpwire.Varbind) bool {
+	switch p.Type {
+	case gosnmp.NoSuchObject, gosnmp.NoSuchInstance, gosnmp.EndOfMibView, gosnmp.Null, gosnmp.UnknownType:
+		return false
+	case gosnmp.IPAddress:
+		return p.Bytes != nil // gosnmp: a nil value for an empty address
+	}
+	return true
+}
+
+// appendText appends text of a wire varbind to dst.
+func appendText(dst []byte, p *snmpwire.Varbind) []byte {
+	if !vbPresent(p) {
+		return dst
+	}
+	switch p.Type {
+	case gosnmp.OctetString, gosnmp.Opaque:
+		if printable(p.Bytes) {
+			return append(dst, bytes.TrimRight(p.Bytes, "\x00")...)
+		}
+		dst = append(dst, "0x"...)
+		return hex.AppendEncode(dst, p.Bytes)
+	case gosnmp.ObjectIdentifier:
+		return append(dst, bytes.TrimPrefix(p.Bytes, []byte{'.'})...)
+	case gosnmp.IPAddress:
+		return snmpwire.AppendIP(dst, p.Bytes)
+	case gosnmp.Integer:
+		return strconv.AppendInt(dst, p.Int, 10)
+	case gosnmp.OpaqueFloat:
+		return strconv.AppendFloat(dst, p.Float, 'g', -1, 32)
+	case gosnmp.OpaqueDouble:
+		return strconv.AppendFloat(dst, p.Float, 'g', -1, 64)
+	}
+	return strconv.AppendUint(dst, p.Uint, 10) // the counters, gauges, TimeTicks, Uinteger32
+}
+
+// vbNumber is number of a wire varbind.
+func vbNumber(p *snmpwire.Varbind) (float64, bool) {
+	if !vbPresent(p) {
+		return 0, false
+	}
+	switch p.Type {
+	case gosnmp.OpaqueFloat, gosnmp.OpaqueDouble:
+		return p.Float, !math.IsNaN(p.Float)
+	case gosnmp.OctetString, gosnmp.Opaque:
+		if !printable(p.Bytes) {
+			return 0, false
+		}
+		return parseNumber(string(p.Bytes))
+	case gosnmp.ObjectIdentifier, gosnmp.IPAddress, gosnmp.BitString:
+		return 0, false
+	case gosnmp.Integer:
+		return float64(p.Int), true
+	}
+	return float64(p.Uint), true
 }

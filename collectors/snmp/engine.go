@@ -10,6 +10,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/vedetta-dc/vedetta/internal/snmpwire"
 	"github.com/vedetta-dc/vedetta/model"
 )
 
@@ -108,12 +109,14 @@ func fetch(ctx context.Context, c *client, pl plan, rows tableRows, v *view) (*v
 	if v == nil {
 		v = newView()
 	}
+	if c.interns != nil {
+		v.useInterns(c.interns) // the target's texts and label sets, from its last poll
+	}
+	c.rx = v.receiveBuffer() // a session lasts one poll (v1/v2c): the buffer stays with the pooled view
+	defer func() { c.rx = nil }()
 	var firstErr error
 	if len(pl.gets) > 0 {
-		pdus, err := c.get(ctx, pl.gets)
-		for _, p := range pdus {
-			v.add(p, false)
-		}
+		err := c.getInto(ctx, pl.gets, func(p *snmpwire.Varbind) { v.addVB(v.own(p), false) })
 		if err != nil {
 			return v, err
 		}
@@ -130,13 +133,13 @@ func fetch(ctx context.Context, c *client, pl plan, rows tableRows, v *view) (*v
 		if !ok {
 			last = -1
 		}
-		n, truncated, err := c.walkColumns(ctx, table, last, walkLimitOf(c.agent), func(i int, p gosnmp.SnmpPDU) {
-			cols[i] = append(cols[i], p)
+		n, truncated, err := c.walkColumns(ctx, table, last, walkLimitOf(c.agent), func(i int, p *snmpwire.Varbind) {
+			cols[i] = append(cols[i], v.own(p))
 		})
 		// Column by column: the view stays in OID order.
 		for _, col := range cols {
 			for _, p := range col {
-				v.add(p, true)
+				v.addVB(p, true)
 			}
 		}
 		v.truncated = append(v.truncated, truncated...)
@@ -261,7 +264,7 @@ func (m *Metric) eval(v *view, g *guard, emit func(model.Sample)) {
 	var agg []float64
 	lines := -1 // rows allowed by line_count; -1: all
 	if m.LineCount != "" {
-		if n, ok := number(v.at(m.LineCount, "")); ok && n >= 0 {
+		if n, ok := v.number(m.LineCount, ""); ok && n >= 0 {
 			lines = int(n)
 		}
 	}
@@ -380,13 +383,13 @@ func contains(l []string, s string) bool {
 
 // value runs the value pipeline, then the plausibility decision (g); ok
 // is false when there is no sample.
-func (m *Metric) value(v *view, g *guard, p gosnmp.SnmpPDU, idx string) (float64, bool) {
-	if !present(p) {
+func (m *Metric) value(v *view, g *guard, p snmpwire.Varbind, idx string) (float64, bool) {
+	if !vbPresent(&p) {
 		return 0, false
 	}
-	num, isNum := number(p)
-	if !isNum && m.Map == nil && g.table.unknownText(text(p)) {
-		g.sentinel(m, idx, math.NaN(), text(p)) // "N/A": the device says it does not know
+	num, isNum := vbNumber(&p)
+	if !isNum && m.Map == nil && g.table.unknownText(v.textOf(&p, false)) {
+		g.sentinel(m, idx, math.NaN(), v.textOf(&p, false)) // "N/A": the device says it does not know
 		return 0, false
 	}
 	raw := num
@@ -415,7 +418,7 @@ func (m *Metric) value(v *view, g *guard, p gosnmp.SnmpPDU, idx string) (float64
 	}
 	if m.Map != nil {
 		if key == "" {
-			key = strings.TrimSpace(text(p))
+			key = v.textOf(&p, true)
 		}
 		mv, ok := m.Map[key]
 		if !ok {
@@ -438,21 +441,21 @@ func (m *Metric) value(v *view, g *guard, p gosnmp.SnmpPDU, idx string) (float64
 		return 0, false
 	}
 	if m.DivideBy != "" {
-		d, ok := number(v.at(m.DivideBy, idx))
+		d, ok := v.number(m.DivideBy, idx)
 		if !ok || d == 0 {
 			return 0, false
 		}
 		num /= d
 	}
 	if m.EntityScaleColumn != "" {
-		s, ok := number(v.at(m.EntityScaleColumn, idx))
+		s, ok := v.number(m.EntityScaleColumn, idx)
 		if !ok || s < 1 || s > 17 {
 			return 0, false
 		}
 		num *= math.Pow(1000, s-9)
 	}
 	if m.PrecisionColumn != "" {
-		pr, ok := number(v.at(m.PrecisionColumn, idx))
+		pr, ok := v.number(m.PrecisionColumn, idx)
 		if ok && pr >= -8 && pr <= 9 {
 			num /= math.Pow(10, pr)
 		}

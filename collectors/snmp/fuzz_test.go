@@ -1,6 +1,7 @@
 package snmp
 
 import (
+	"errors"
 	"math"
 	"math/big"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/vedetta-dc/vedetta/internal/config"
+	"github.com/vedetta-dc/vedetta/internal/snmpwire"
 	"github.com/vedetta-dc/vedetta/model"
 )
 
@@ -71,7 +73,10 @@ func FuzzDecodeTrap(f *testing.F) {
 // (v1, v2c, and v3 with rigv3's keys), then through vedetta's conversion:
 // present/text/number of every varbind, the view, and every embedded
 // profile's value pipeline. Nothing may panic, and no sample may be NaN or
-// infinite.
+// infinite. The readings of the poll path (vbPresent, appendText,
+// vbNumber, vbSize) must be those of gosnmp's varbinds, for the varbinds
+// snmpwire decodes from the same bytes (v1/v2c) and for gosnmp's own
+// converted (SNMPv3).
 func FuzzDecodeResponse(f *testing.F) {
 	for _, vbs := range [][]gosnmp.SnmpPDU{
 		{
@@ -111,6 +116,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		f.Fatal(err)
 	}
 	profiles := EmbeddedProfiles().All()
+	var wire snmpwire.Message
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		dec := v2
 		if isV3(msg) {
@@ -120,6 +126,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		sameReading(t, pkt, &wire, msg)
 		v := newView()
 		for _, vb := range pkt.Variables {
 			_ = present(vb)
@@ -144,4 +151,45 @@ func FuzzDecodeResponse(f *testing.F) {
 			}
 		})
 	})
+}
+
+// sameReading fails t when the poll path reads a varbind otherwise than
+// present, text, number and pduSize read gosnmp's.
+func sameReading(t *testing.T, pkt *gosnmp.SnmpPacket, wire *snmpwire.Message, msg []byte) {
+	t.Helper()
+	var ours []snmpwire.Varbind
+	if err := wire.Decode(msg); err == nil && pkt.Version != gosnmp.Version3 {
+		ours = wire.Varbinds
+	} else if pkt.Version != gosnmp.Version3 && !errors.Is(err, snmpwire.ErrTrap) {
+		t.Fatalf("gosnmp reads it, snmpwire rejects it: %v", err)
+	}
+	for i, vb := range pkt.Variables {
+		conv := snmpwire.FromPDU(vb)
+		for _, w := range []*snmpwire.Varbind{&conv, at(ours, i)} {
+			if w == nil {
+				continue
+			}
+			if present(vb) != vbPresent(w) {
+				t.Fatalf("%v: present %v, vbPresent %v", vb, present(vb), vbPresent(w))
+			}
+			if a, b := text(vb), string(appendText(nil, w)); a != b {
+				t.Fatalf("%v: text %q, appendText %q", vb, a, b)
+			}
+			n1, ok1 := number(vb)
+			n2, ok2 := vbNumber(w)
+			if ok1 != ok2 || (ok1 && n1 != n2 && !(math.IsNaN(n1) && math.IsNaN(n2))) {
+				t.Fatalf("%v: number %v %v, vbNumber %v %v", vb, n1, ok1, n2, ok2)
+			}
+			if pduSize(vb) != vbSize(w) {
+				t.Fatalf("%v: pduSize %d, vbSize %d", vb, pduSize(vb), vbSize(w))
+			}
+		}
+	}
+}
+
+func at(vbs []snmpwire.Varbind, i int) *snmpwire.Varbind {
+	if i < len(vbs) {
+		return &vbs[i]
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package snmp
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 
@@ -207,17 +206,7 @@ func (m *Metric) labels(v *view, idx string) (model.Labels, bool) {
 		}
 	}
 	v.labels = ls
-	// The metrics of a row mostly carry the same labels (if_in_bytes_total
-	// and if_oper_up of one port): one slice for all of them. Samples'
-	// labels are read, never written (the scheduler merges them into new
-	// ones), so sharing is safe.
-	if prev, ok := v.byRow[idx]; ok && slices.Equal(prev, ls) {
-		return prev, true
-	}
-	out := slices.Clone(ls)
-	out = out[:len(out):len(out)] // an append by a reader never writes into a shared array
-	v.byRow[idx] = out
-	return out, true
+	return v.labelSet(ls), true // view.go: one slice per distinct set, kept across polls
 }
 
 // indexPart is part n (from 1) of a dotted index, "" past its end.
