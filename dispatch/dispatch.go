@@ -80,6 +80,11 @@ type Dispatcher struct {
 	// OnChannel is told whether a channel delivered (any provider) or
 	// failed on every provider: the NotificationChannelDown alarm.
 	OnChannel func(channel string, up bool)
+	// DigestUntil, when in the future, is the end of the start digest
+	// (digest.go): until then every notification is held and goes out as
+	// one message per receiver and channel. Set before the dispatcher is
+	// used; StartDigestEnd computes it.
+	DigestUntil time.Time
 }
 
 // instance names this process in the leases it takes.
