@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/model"
+
+	"github.com/vedetta-dc/vedetta/internal/store"
 )
 
 // The start digest. A first start on a room with standing problems finds
@@ -14,8 +16,11 @@ import (
 // a page per problem (166 e-mails in a minute for four devices). For a
 // short window after the process starts (notify.start_digest, 45s by
 // default, at most a minute) every notification is held in one group,
-// the digest, and goes out at the window's end as one message per
-// receiver and channel listing everything.
+// the digest, and goes out as one message per receiver and channel
+// listing everything. It goes at the window's end, or later while an
+// alarm whose condition was already true in the window is still pending
+// (its rule's for: runs): a standing problem, which joins the digest when
+// it fires; at the latest DigestGrace after the window.
 //
 // Nothing about an alarm changes but the timing of its first message: it
 // is recorded as told (its notice) when it joins the digest, exactly as
@@ -24,8 +29,10 @@ import (
 // the window loses nothing: the next process sends it at its end).
 //
 // Within the window everything waits, power events and critical alarms
-// too: the window is short and a person gets the whole picture at once
-// instead of the first page of many. A restart does not re-send what was
+// too: the wait is bounded and a person gets the whole picture at once
+// instead of the first page of many. After the window, a problem that is
+// new (its condition became true after the window) goes at once, even
+// while the digest still waits for standing ones. A restart does not re-send what was
 // told before it (restored alarms are not new), a reload does not open a
 // window (the end is counted from the process's start), and in a cluster
 // neither does a takeover: the window is the dispatcher's own process
@@ -39,6 +46,32 @@ const digestKey = "start-digest"
 // MaxStartDigest bounds the window: it holds critical pages too.
 const MaxStartDigest = time.Minute
 
+// DigestGrace is how much longer than its window the digest may wait for
+// the problems standing at the start: an alarm whose condition was
+// already true in the window (pending: its rule's for: is running) is a
+// standing problem too, and most shipped rules wait 30s to 2m. The digest
+// goes when none is pending any more (each fired, joining the digest, or
+// cleared), at the latest DigestGrace after the window.
+const DigestGrace = 2 * time.Minute
+
+// noteStanding keeps the set of alarms pending since before the window's
+// end; memory follows the transaction.
+func (d *Dispatcher) noteStanding(tx store.Tx, a model.Alarm) {
+	if d.DigestUntil.IsZero() || !d.now().Before(d.DigestUntil.Add(DigestGrace)) {
+		return
+	}
+	standing := a.State == model.StatePending && a.ActiveAt.Before(d.DigestUntil)
+	tx.OnCommit(func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if standing {
+			d.standing[a.ID] = true
+		} else {
+			delete(d.standing, a.ID)
+		}
+	})
+}
+
 // StartDigestEnd is when the start digest of a process started at start
 // with window w ends (zero: no digest).
 func StartDigestEnd(start time.Time, w time.Duration) time.Time {
@@ -48,10 +81,36 @@ func StartDigestEnd(start time.Time, w time.Duration) time.Time {
 	return start.Add(min(w, MaxStartDigest))
 }
 
-// inDigest says whether an event at now goes into the start digest. A
-// test message goes at once: its point is to show the channel works.
-func (d *Dispatcher) inDigest(ev model.EventKind, now time.Time) bool {
-	return ev != model.EventTest && now.Before(d.DigestUntil)
+// dropStanding forgets an alarm the engine dropped (a pending alarm
+// whose condition cleared: inactive alarms are not kept).
+func (d *Dispatcher) dropStanding(tx store.Tx, id string) {
+	if d.DigestUntil.IsZero() {
+		return
+	}
+	tx.OnCommit(func() {
+		d.mu.Lock()
+		delete(d.standing, id)
+		d.mu.Unlock()
+	})
+}
+
+// inDigest says whether an event of a at now goes into the start digest
+// (caller holds d.mu):
+// in the window, everything; after it, while the digest still waits for
+// the standing problems, the events of alarms whose condition was true
+// in the window. A test message goes at once: its point is to show the
+// channel works.
+func (d *Dispatcher) inDigest(tx store.Tx, a model.Alarm, ev model.EventKind, now time.Time) bool {
+	switch {
+	case ev == model.EventTest || d.DigestUntil.IsZero():
+		return false
+	case now.Before(d.DigestUntil):
+		return true
+	}
+	// Open while it holds something or waits for a standing problem (the
+	// one firing now is still in the set: memory follows the commit).
+	open := tx.Get(store.Groups, digestKey) != nil || len(d.standing) > 0
+	return open && !a.ActiveAt.IsZero() && a.ActiveAt.Before(d.DigestUntil) && now.Before(d.DigestUntil.Add(DigestGrace))
 }
 
 // DigestSubject is the digest's one line: what the people reading it

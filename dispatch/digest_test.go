@@ -19,8 +19,13 @@ type digestStep struct {
 	at    time.Duration // since the start
 	alarm model.Alarm
 	ev    model.EventKind
-	ack   string // acknowledge this alarm
-	crash bool
+	// active is when the alarm's condition became true (ActiveAt), since
+	// the start; the step's own time when zero.
+	active time.Duration
+	ack    string // acknowledge this alarm
+	// dropped: the engine drops the alarm (a pending one that cleared).
+	dropped bool
+	crash   bool
 	// want is everything sent by then (channel:event>recipient), when set.
 	want []string
 }
@@ -32,6 +37,7 @@ func TestStartDigest(t *testing.T) {
 	// An environment warning: the environment route (continue) and the
 	// catch-all both name fac.
 	hot := firing("hot", "warning", "class", "environment", "target", "probe1")
+	pending := func(a model.Alarm) model.Alarm { a.State = model.StatePending; return a }
 	cases := []struct {
 		name   string
 		window time.Duration
@@ -97,6 +103,64 @@ func TestStartDigest(t *testing.T) {
 			digest: map[string][]string{"+390001": {"ups"}},
 		},
 		{
+			// A rule's for: runs past the window: its alarm was standing
+			// at the start all the same, and the digest waits for it.
+			name: "the digest waits for a problem pending since the window", window: 45 * time.Second,
+			steps: []digestStep{
+				{at: time.Second, alarm: pending(port)},
+				{at: 2 * time.Second, alarm: ups, ev: model.EventFiring},
+				{at: 61 * time.Second, want: []string{}},
+				{at: 62 * time.Second, alarm: port, ev: model.EventFiring, active: time.Second},
+				{at: 62 * time.Second, want: []string{"sms:firing>+390001", "email:firing>oncall@x.example", "email:firing>fac@x.example"}},
+			},
+			digest: map[string][]string{"+390001": {"ups"}, "fac@x.example": {"port"}},
+		},
+		{
+			name: "standing problems only, firing after the window one by one: one message", window: 45 * time.Second,
+			steps: []digestStep{
+				{at: time.Second, alarm: pending(port)},
+				{at: time.Second, alarm: pending(hot)},
+				{at: 61 * time.Second, alarm: port, ev: model.EventFiring, active: time.Second},
+				{at: 70 * time.Second, want: []string{}},
+				{at: 71 * time.Second, alarm: hot, ev: model.EventFiring, active: time.Second},
+				{at: 72 * time.Second, want: []string{"email:firing>fac@x.example"}},
+			},
+			digest: map[string][]string{"fac@x.example": {"port", "hot"}},
+		},
+		{
+			name: "a standing problem that clears lets the digest go", window: 45 * time.Second,
+			steps: []digestStep{
+				{at: time.Second, alarm: pending(port)},
+				{at: 2 * time.Second, alarm: ups, ev: model.EventFiring},
+				{at: 50 * time.Second, want: []string{}},
+				{at: 51 * time.Second, alarm: pending(port), active: time.Second, dropped: true},
+				{at: 51 * time.Second, want: []string{"sms:firing>+390001", "email:firing>oncall@x.example"}},
+			},
+		},
+		{
+			name: "the wait for standing problems is bounded", window: 45 * time.Second,
+			steps: []digestStep{
+				{at: time.Second, alarm: pending(port)},
+				{at: 2 * time.Second, alarm: ups, ev: model.EventFiring},
+				{at: 45*time.Second + DigestGrace - time.Second, want: []string{}},
+				{at: 45*time.Second + DigestGrace, want: []string{"sms:firing>+390001", "email:firing>oncall@x.example"}},
+			},
+		},
+		{
+			// New after the window: not a standing problem, even while
+			// the digest waits for one.
+			name: "a problem new after the window goes at once", window: 45 * time.Second,
+			steps: []digestStep{
+				{at: time.Second, alarm: pending(port)},
+				{at: 2 * time.Second, alarm: hot, ev: model.EventFiring},
+				{at: 50 * time.Second, alarm: ups, ev: model.EventFiring},
+				{at: 50 * time.Second, want: []string{"sms:firing>+390001", "email:firing>oncall@x.example"}},
+				{at: 62 * time.Second, alarm: port, ev: model.EventFiring, active: time.Second},
+				{at: 62 * time.Second, want: []string{"sms:firing>+390001", "email:firing>oncall@x.example", "email:firing>fac@x.example"}},
+			},
+			digest: map[string][]string{"+390001": {"ups"}, "fac@x.example": {"hot", "port"}},
+		},
+		{
 			name: "after the window an alarm goes alone, at once", window: 45 * time.Second,
 			steps: []digestStep{
 				{at: 45 * time.Second, alarm: ups, ev: model.EventFiring},
@@ -157,8 +221,19 @@ func TestStartDigest(t *testing.T) {
 					if _, err := x.d.Ack(s.ack, "anna", "on it", time.Hour); err != nil {
 						t.Fatal(err)
 					}
-				case s.ev != "":
-					x.event(s.alarm, s.ev)
+				case s.alarm.ID != "":
+					a := s.alarm
+					a.ActiveAt = x.clock.Now()
+					if s.active > 0 {
+						a.ActiveAt = start.Add(s.active)
+					}
+					if s.dropped {
+						if err := Persist(x.st, x.d, []model.Change{{Alarm: a, Deleted: true}}); err != nil {
+							t.Fatal(err)
+						}
+						break
+					}
+					x.event(a, s.ev)
 				}
 				x.run()
 				if s.want != nil {

@@ -63,7 +63,7 @@ func (d *Dispatcher) deliver(tx store.Tx, n *Notice, ev model.EventKind, to []ro
 	}
 	byGroup := map[string][]Recipient{}
 	var groupRoute = map[string]int{}
-	digest := d.inDigest(ev, now)
+	digest := d.inDigest(tx, n.Alarm, ev, now)
 	for _, r := range to {
 		if r.Channel == "voice" && !CallsFor(ev) {
 			continue
@@ -147,7 +147,7 @@ func groupKey(route int, by []string, a model.Alarm) string {
 	return b.String()
 }
 
-// flushGroups sends the groups whose wait is over.
+// flushGroups sends the groups whose wait is over. Caller holds d.mu.
 func (d *Dispatcher) flushGroups(tx store.Tx, now time.Time) error {
 	var due []group
 	err := tx.ForEach(store.Groups, func(k string, v []byte) error {
@@ -164,6 +164,9 @@ func (d *Dispatcher) flushGroups(tx store.Tx, now time.Time) error {
 		end := g.First.Add(wait)
 		if !g.Until.IsZero() {
 			end = g.Until
+		}
+		if g.Digest && len(d.standing) > 0 && now.Before(g.Until.Add(DigestGrace)) {
+			return nil // problems standing at the start are still pending
 		}
 		if !now.Before(end) {
 			due = append(due, g)
