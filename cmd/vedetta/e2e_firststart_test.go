@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vedetta-dc/vedetta/dispatch"
+	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/testpeer"
 )
 
@@ -276,4 +277,30 @@ func startLabSim(t *testing.T, change map[string][2]string, names ...string) str
 		})
 	}
 	return addr
+}
+
+// --start-digest (VEDETTA_START_DIGEST) overrides notify.start_digest;
+// empty leaves the config's.
+func TestStartDigestFlag(t *testing.T) {
+	ten := 10 * time.Second
+	for _, tc := range []struct {
+		config *time.Duration
+		flag   string
+		want   time.Duration
+		err    bool
+	}{
+		{nil, "", 45 * time.Second, false},
+		{&ten, "", ten, false},
+		{&ten, "0", 0, false},
+		{nil, "30s", 30 * time.Second, false},
+		{nil, "2m", 0, true},
+		{nil, "-1s", 0, true},
+		{nil, "soon", 0, true},
+	} {
+		cfg := &config.Config{Notify: config.Notify{StartDigest: tc.config}}
+		got, err := startDigestWindow(cfg, tc.flag)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("config %v, flag %q: %v, %v; want %v (error: %v)", tc.config, tc.flag, got, err, tc.want, tc.err)
+		}
+	}
 }
