@@ -81,6 +81,13 @@ func StartDigestEnd(start time.Time, w time.Duration) time.Time {
 	return start.Add(min(w, MaxStartDigest))
 }
 
+// digestRef is the id people quote for a digest (an SMS reply acks what
+// it lists): one per start, so that a reply never reaches the alarms of
+// an earlier start's digest.
+func digestRef(until time.Time) string {
+	return groupRef(digestKey + "@" + until.UTC().Format(time.RFC3339Nano))
+}
+
 // dropStanding forgets an alarm the engine dropped (a pending alarm
 // whose condition cleared: inactive alarms are not kept).
 func (d *Dispatcher) dropStanding(tx store.Tx, id string) {
@@ -155,7 +162,7 @@ func DigestSubject(as []model.Alarm, evs []model.EventKind) string {
 
 // DigestBody lists every alarm of the digest, worst first, one line
 // each, then the details of each.
-func DigestBody(as []model.Alarm, evs []model.EventKind, from, until time.Time) string {
+func DigestBody(as []model.Alarm, evs []model.EventKind, from time.Time) string {
 	idx := make([]int, len(as))
 	for i := range idx {
 		idx[i] = i
@@ -165,9 +172,9 @@ func DigestBody(as []model.Alarm, evs []model.EventKind, from, until time.Time) 
 		return severityRank(as[idx[i]].Severity) > severityRank(as[idx[j]].Severity)
 	})
 	var b strings.Builder
-	fmt.Fprintf(&b, "vedetta started; these %d notifications came in its first %s (from %s) and are sent together, "+
+	fmt.Fprintf(&b, "vedetta started: the problems standing at its start, %d notifications since %s, are sent together, "+
 		"one message instead of one each. Each alarm is notified as usual from now on (RESOLVED, repeats, escalation); "+
-		"acknowledge each by its id.\n\n", len(as), until.Sub(from).Round(time.Second), fmtTime(from))
+		"acknowledge each by its id.\n\n", len(as), fmtTime(from))
 	for _, i := range idx {
 		a := as[i]
 		fmt.Fprintf(&b, "  [%s] %-8s %-8s %s on %s: %s\n", a.ID, eventWord(evs[i]), a.Severity, a.Rule, a.Labels["target"], a.Summary)

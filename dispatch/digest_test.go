@@ -10,6 +10,7 @@ import (
 	"github.com/vedetta-dc/vedetta/model"
 
 	"github.com/vedetta-dc/vedetta/internal/store"
+	"github.com/vedetta-dc/vedetta/notify"
 )
 
 // digestStep is one moment of a start-digest scenario: an alarm event, an
@@ -292,7 +293,7 @@ func TestDigestMessage(t *testing.T) {
 	}{
 		{"subject", DigestSubject(as, evs),
 			"[vedetta dc1] STARTED, FIRING 2, RESOLVED 1: 3 alarms (critical 1, warning 2) on probe1, sw1, ups-a: RackTooHot×1, SwitchPortDown×1, UPSOnBattery×1"},
-		{"list, worst first", strings.SplitN(DigestBody(as, evs, from, from.Add(44*time.Second)), "\n\n", 3)[1],
+		{"list, worst first", strings.SplitN(DigestBody(as, evs, from), "\n\n", 3)[1],
 			"  [u1] FIRING   critical UPSOnBattery on ups-a: ups-a is on battery, 7 min left\n" +
 				"  [p1] FIRING   warning  SwitchPortDown on sw1: Gi1/0/7 on sw1 has no link\n" +
 				"  [t1] RESOLVED warning  RackTooHot on probe1: rack back to 24 °C"},
@@ -304,7 +305,7 @@ func TestDigestMessage(t *testing.T) {
 			}
 		})
 	}
-	body := DigestBody(as, evs, from, from.Add(44*time.Second))
+	body := DigestBody(as, evs, from)
 	for _, s := range []string{"vedetta ack u1", "vedetta ack p1", "2026-12-01 03:00:01 UTC"} {
 		if !strings.Contains(body, s) {
 			t.Errorf("body lacks %q:\n%s", s, body)
@@ -333,5 +334,39 @@ func TestStartDigestEnd(t *testing.T) {
 		if got := StartDigestEnd(start, tc.w); !got.Equal(tc.want) {
 			t.Errorf("StartDigestEnd(%v) = %v, want %v", tc.w, got, tc.want)
 		}
+	}
+}
+
+// An SMS reply to the digest acknowledges every alarm it listed, and only
+// those: the next start's digest has another id.
+func TestDigestReplyAcksWhatItListed(t *testing.T) {
+	x := newDTest(t, baseConfig())
+	start := x.clock.Now()
+	x.d.DigestUntil = StartDigestEnd(start, 45*time.Second)
+	ups := firing("ups", "critical", "target", "ups-a")
+	crac := firing("crac", "critical", "class", "environment", "target", "crac1")
+	x.event(ups, model.EventFiring)
+	x.event(crac, model.EventFiring)
+	x.advance(45 * time.Second)
+	var sms []string
+	for _, m := range x.sink.msgs {
+		if m.Recipient == "+390001" {
+			sms = append(sms, m.AlarmID)
+		}
+	}
+	if len(sms) != 1 || sms[0] != digestRef(x.d.DigestUntil) {
+		t.Fatalf("SMS to +390001 quote %v, want one digest %s", sms, digestRef(x.d.DigestUntil))
+	}
+	msg, err := AnswerReply(x.d, "+390001", notify.ReplyCode(sms[0]), notify.VerbAck, "oncall (+390001)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"ups", "crac"} {
+		if n := x.d.Notice(id); n == nil || n.Ack == nil {
+			t.Errorf("%s not acknowledged by the reply %q", id, msg)
+		}
+	}
+	if digestRef(start) == digestRef(start.Add(time.Second)) {
+		t.Error("two starts' digests have the same id")
 	}
 }

@@ -232,6 +232,9 @@ func (d *Dispatcher) flushGroup(tx store.Tx, g group, now time.Time) error {
 		}
 	}
 	gid := groupRef(g.Key)
+	if g.Digest {
+		gid = digestRef(g.Until)
+	}
 	for _, r := range order {
 		ms := per[r]
 		sort.SliceStable(ms, func(i, j int) bool { return ms[i].seq < ms[j].seq })
@@ -250,7 +253,7 @@ func (d *Dispatcher) flushGroup(tx store.Tx, g group, now time.Time) error {
 			note := d.suppressedNote(alarms[0])
 			x.Subject, x.Body = Subject(alarms[0], ev)+note, Body(alarms[0], ev)+note
 		} else if g.Digest {
-			x.Subject, x.Body = DigestSubject(alarms, events), DigestBody(alarms, events, g.First, g.Until)
+			x.Subject, x.Body = DigestSubject(alarms, events), DigestBody(alarms, events, g.First)
 		} else {
 			x.Subject, x.Body = GroupSubject(alarms, events), GroupBody(alarms, events)
 		}

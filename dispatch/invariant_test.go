@@ -102,8 +102,10 @@ func TestPipelineInvariants(t *testing.T) {
 func (w *world) digests() int {
 	n := 0
 	for _, r := range w.received {
-		if strings.HasPrefix(r.key, "grp/"+groupRef(digestKey)+"/") {
-			n++
+		for _, end := range w.digestEnds {
+			if strings.HasPrefix(r.key, "grp/"+digestRef(end)+"/") {
+				n++
+			}
 		}
 	}
 	return n
@@ -271,8 +273,9 @@ type world struct {
 	log           []string
 	// digest is the start digest's window; digestEnd the current
 	// process's (a reload keeps it, a crash opens a new one).
-	digest    time.Duration
-	digestEnd time.Time
+	digest     time.Duration
+	digestEnd  time.Time
+	digestEnds []time.Time // of every start
 	// windowCrashes counts crashes inside a start digest's window with
 	// something in the digest.
 	windowCrashes int
@@ -358,6 +361,7 @@ func (w *world) start() {
 	}
 	w.eng.Restore(saved)
 	w.digestEnd = StartDigestEnd(w.clock.Now(), w.digest)
+	w.digestEnds = append(w.digestEnds, w.digestEnd)
 	if w.digest > 0 {
 		w.logf("start digest until %s", w.digestEnd.Format("15:04:05"))
 	}
