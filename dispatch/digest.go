@@ -36,7 +36,10 @@ import (
 // told before it (restored alarms are not new), a reload does not open a
 // window (the end is counted from the process's start), and in a cluster
 // neither does a takeover: the window is the dispatcher's own process
-// start, and a member taking office later has none.
+// start, and a member taking office later has none. In a cluster the
+// dispatcher hears of changes with news only (PersistInbox keeps pending
+// states to the members), so its digest goes at the window's end
+// without waiting for pending problems.
 
 // digestKey is the start digest's group: one per state, whatever the
 // routes (a crash leaves at most one behind, which the next process
