@@ -63,6 +63,9 @@ type Dispatcher struct {
 	unsaved map[string]Delivery
 	// corrupt counts records that could not be decoded at start.
 	corrupt int
+	// standing are the alarms pending since before DigestUntil: the
+	// start digest waits for them to fire or clear (digest.go).
+	standing map[string]bool
 
 	// TargetUp says whether a target answered its last collection (for
 	// depends_on); known is false before the first round.
@@ -80,6 +83,11 @@ type Dispatcher struct {
 	// OnChannel is told whether a channel delivered (any provider) or
 	// failed on every provider: the NotificationChannelDown alarm.
 	OnChannel func(channel string, up bool)
+	// DigestUntil, when in the future, is the end of the start digest
+	// (digest.go): until then every notification is held and goes out as
+	// one message per receiver and channel. Set before the dispatcher is
+	// used; StartDigestEnd computes it.
+	DigestUntil time.Time
 }
 
 // instance names this process in the leases it takes.
@@ -98,7 +106,7 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		log: log, now: time.Now, wake: make(chan struct{}, 1), owner: instance(), ob: newOutbox(),
 		backoff: notify.Backoff,
 		notices: map[string]*Notice{}, silences: map[string]*Silence{}, inflight: map[string]bool{}, overrides: map[string]oncall.Override{},
-		calling: map[string]bool{},
+		calling: map[string]bool{}, standing: map[string]bool{},
 		buckets: map[string]smsBucket{}, spent: map[string]bool{}, unsaved: map[string]Delivery{},
 	}
 	d.historyKeep = cfg.HistoryRetention

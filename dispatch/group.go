@@ -28,6 +28,12 @@ type group struct {
 	Event model.EventKind `json:"event,omitempty"` // of items written before items had their own
 	First time.Time       `json:"first"`
 	Items []groupItem     `json:"items"`
+	// Until, when set, is when the group goes out whatever its route
+	// says: the start digest's end (digest.go).
+	Until time.Time `json:"until,omitzero"`
+	// Digest marks the start digest: one message per receiver and
+	// channel, whatever route each alarm came through.
+	Digest bool `json:"digest,omitempty"`
 }
 
 type groupItem struct {
@@ -57,8 +63,14 @@ func (d *Dispatcher) deliver(tx store.Tx, n *Notice, ev model.EventKind, to []ro
 	}
 	byGroup := map[string][]Recipient{}
 	var groupRoute = map[string]int{}
+	digest := d.inDigest(tx, n.Alarm, ev, now)
 	for _, r := range to {
 		if r.Channel == "voice" && !CallsFor(ev) {
+			continue
+		}
+		if digest {
+			byGroup[digestKey] = append(byGroup[digestKey], r.Recipient)
+			groupRoute[digestKey] = -1
 			continue
 		}
 		if r.route >= 0 && r.route < len(d.routes) {
@@ -92,6 +104,11 @@ func (d *Dispatcher) deliver(tx store.Tx, n *Notice, ev model.EventKind, to []ro
 				d.log.Error("corrupt group record replaced", "key", k)
 			}
 			g = group{Key: k, Route: groupRoute[k], First: now}
+			if k == digestKey {
+				// A digest a crash left keeps its own end: a process that
+				// restarts in a loop must not hold it for ever.
+				g.Until, g.Digest = d.DigestUntil, true
+			}
 		}
 		g.Items = append(g.Items, groupItem{Alarm: n.Alarm, To: byGroup[k], Seq: seq, Event: ev})
 		b, err := json.Marshal(g)
@@ -104,6 +121,12 @@ func (d *Dispatcher) deliver(tx store.Tx, n *Notice, ev model.EventKind, to []ro
 		tx.OnCommit(func() { d.ob.hold(g) })
 	}
 	return nil
+}
+
+// groupRef is the id people quote for a group's messages.
+func groupRef(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])[:10]
 }
 
 func groupKey(route int, by []string, a model.Alarm) string {
@@ -124,7 +147,7 @@ func groupKey(route int, by []string, a model.Alarm) string {
 	return b.String()
 }
 
-// flushGroups sends the groups whose wait is over.
+// flushGroups sends the groups whose wait is over. Caller holds d.mu.
 func (d *Dispatcher) flushGroups(tx store.Tx, now time.Time) error {
 	var due []group
 	err := tx.ForEach(store.Groups, func(k string, v []byte) error {
@@ -138,7 +161,14 @@ func (d *Dispatcher) flushGroups(tx store.Tx, now time.Time) error {
 		if g.Route >= 0 && g.Route < len(d.routes) {
 			wait = d.routes[g.Route].GroupWait
 		}
-		if !now.Before(g.First.Add(wait)) {
+		end := g.First.Add(wait)
+		if !g.Until.IsZero() {
+			end = g.Until
+		}
+		if g.Digest && len(d.standing) > 0 && now.Before(g.Until.Add(DigestGrace)) {
+			return nil // problems standing at the start are still pending
+		}
+		if !now.Before(end) {
 			due = append(due, g)
 		}
 		return nil
@@ -175,17 +205,36 @@ func (d *Dispatcher) flushGroup(tx store.Tx, g group, now time.Time) error {
 	per := map[Recipient][]member{}
 	var order []Recipient
 	var seq uint64 // the group's own number: the newest of its events
+	type once struct {
+		r   Recipient
+		id  string
+		seq uint64
+	}
+	seen := map[once]bool{}
 	for _, it := range g.Items {
 		seq = max(seq, it.Seq)
 		for _, r := range it.To {
+			if g.Digest {
+				// One message per receiver and channel: the route an
+				// alarm came through is in its notice, not the message;
+				// an alarm two routes name is listed once.
+				r.Route = 0
+				k := once{r, it.Alarm.ID, it.Seq}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+			}
 			if _, ok := per[r]; !ok {
 				order = append(order, r)
 			}
 			per[r] = append(per[r], member{it.Alarm, it.Seq, g.eventOf(it)})
 		}
 	}
-	sum := sha256.Sum256([]byte(g.Key))
-	gid := hex.EncodeToString(sum[:])[:10]
+	gid := groupRef(g.Key)
+	if g.Digest {
+		gid = digestRef(g.Until)
+	}
 	for _, r := range order {
 		ms := per[r]
 		sort.SliceStable(ms, func(i, j int) bool { return ms[i].seq < ms[j].seq })
@@ -203,6 +252,8 @@ func (d *Dispatcher) flushGroup(tx store.Tx, g group, now time.Time) error {
 			x.Ref = alarms[0].ID
 			note := d.suppressedNote(alarms[0])
 			x.Subject, x.Body = Subject(alarms[0], ev)+note, Body(alarms[0], ev)+note
+		} else if g.Digest {
+			x.Subject, x.Body = DigestSubject(alarms, events), DigestBody(alarms, events, g.First)
 		} else {
 			x.Subject, x.Body = GroupSubject(alarms, events), GroupBody(alarms, events)
 		}

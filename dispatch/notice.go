@@ -134,6 +134,7 @@ func (d *Dispatcher) Update(tx store.Tx, a model.Alarm, ev model.EventKind) erro
 			return err
 		}
 	}
+	d.noteStanding(tx, a)
 	n := d.loadNotice(tx, a.ID)
 	if n == nil {
 		if ev == "" || ev == model.EventResolved || ev == model.EventStale {

@@ -136,6 +136,13 @@ func (o *outbox) hold(g group) {
 	o.mu.Unlock()
 }
 
+// heldHas says whether the group key holds events.
+func (o *outbox) heldHas(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.held[key]) > 0
+}
+
 func (o *outbox) unhold(key string) {
 	o.mu.Lock()
 	delete(o.held, key)

@@ -19,6 +19,9 @@ func Persist(st store.Store, d *Dispatcher, changes []model.Change) error {
 				if err != nil {
 					return err
 				}
+				if d != nil {
+					d.dropStanding(tx, c.Alarm.ID) // a pending alarm that cleared
+				}
 				continue
 			}
 			if d != nil {

@@ -283,6 +283,10 @@ func (d *daemon) serve(ctx context.Context, p *parts, lead *cluster.Leadership) 
 		sleepCtx(ctx, time.Second)
 		return
 	}
+	// The start digest is this process's: a member taking office after
+	// its own first moments opens none (the alarms it takes over are not
+	// new to the cluster).
+	disp.DigestUntil = d.digestEnd
 	// A paused or cut-off member may not know it lost the office: before
 	// a send it proves, within half a lease, that its fence still holds.
 	ttl := c.cfg.LeaseTTL

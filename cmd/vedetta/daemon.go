@@ -28,7 +28,7 @@ import (
 )
 
 func runCmd(v *viper.Viper) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the daemon (with no config: watch this host, alarms to stderr)",
 		Args:  cobra.NoArgs,
@@ -40,10 +40,34 @@ func runCmd(v *viper.Viper) *cobra.Command {
 				return exitCode(1)
 			}
 			d := &daemon{v: v, cfg: cfg, log: newLogger(os.Stderr, cfg, v.GetString("log-level"))}
+			window, err := startDigestWindow(cfg, v.GetString("start-digest"))
+			if err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				return exitCode(1)
+			}
+			// Counted from the process's start, once: a reload does not
+			// open another window (dispatch/digest.go).
+			d.digestEnd = dispatch.StartDigestEnd(time.Now(), window)
 			setMemoryLimit(d.log, cfg)
 			return d.run(cmd.Context())
 		},
 	}
+	cmd.Flags().String("start-digest", "", "override notify.start_digest (0 sends every notification at once from the start)")
+	_ = v.BindPFlag("start-digest", cmd.Flags().Lookup("start-digest"))
+	return cmd
+}
+
+// startDigestWindow is notify.start_digest, or the --start-digest flag
+// (VEDETTA_START_DIGEST) when given.
+func startDigestWindow(cfg *config.Config, flag string) (time.Duration, error) {
+	if flag == "" {
+		return cfg.Notify.StartDigestWindow(), nil
+	}
+	w, err := config.ParseDuration(flag)
+	if err != nil || w < 0 || w > dispatch.MaxStartDigest {
+		return 0, fmt.Errorf("--start-digest %q: want 0 (off) to %v", flag, dispatch.MaxStartDigest)
+	}
+	return w, nil
 }
 
 // daemon owns the long-lived pieces (store, engine, HTTP) and one
@@ -74,6 +98,9 @@ type daemon struct {
 	genWait   sync.WaitGroup
 
 	reloaded atomic.Pointer[httpapi.Reload] // the last reload's outcome, for the status page
+	// digestEnd is when the start digest ends (zero: none), counted from
+	// the process's start; every dispatcher this process makes gets it.
+	digestEnd time.Time
 }
 
 func (d *daemon) run(parent context.Context) error {
@@ -190,6 +217,10 @@ func (d *daemon) run(parent context.Context) error {
 		tickWG.Go(func() { d.compactLoop(ctx) })
 	}
 
+	if until := time.Until(d.digestEnd); until > 0 {
+		d.log.Info("start digest: notifications are held and sent together, one message per receiver and channel",
+			"until", d.digestEnd.Format(time.RFC3339), "for", until.Round(time.Second), "see", "notify.start_digest")
+	}
 	d.log.Info("vedetta started", "version", versionString(), "config", d.cfg.File, "targets", len(p.targets),
 		"rules", len(p.rules), "http", srv.Addr(), "state_dir", d.cfg.StateDir)
 	_, _ = sd.SdNotify(false, sd.SdNotifyReady)
@@ -243,6 +274,7 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 		disp.OnResult = d.m.notificationResult
 		disp.TargetUp = d.engine.TargetUp
 		disp.OnChannel = d.channelHealth
+		disp.DigestUntil = d.digestEnd
 		d.disp.Store(disp)
 		d.handoff.Unlock()
 	}

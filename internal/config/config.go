@@ -143,6 +143,22 @@ type Notify struct {
 	// ProbeInterval is how often every provider's health is checked
 	// (SMTP EHLO, Twilio account fetch, modem AT+CSQ). Default 5m.
 	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// StartDigest is the window after the process starts during which
+	// every notification is held and then sent as one message per
+	// receiver and channel (dispatch/digest.go). Default 45s, at most 1m;
+	// 0 turns it off.
+	StartDigest *time.Duration `yaml:"start_digest"`
+}
+
+// DefaultStartDigest is notify.start_digest when the config says nothing.
+const DefaultStartDigest = 45 * time.Second
+
+// StartDigestWindow is notify.start_digest with its default.
+func (n Notify) StartDigestWindow() time.Duration {
+	if n.StartDigest == nil {
+		return DefaultStartDigest
+	}
+	return *n.StartDigest
 }
 
 // Email is the e-mail channel: one sender, relays tried in order.

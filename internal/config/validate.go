@@ -252,6 +252,10 @@ func (c *Config) validate(errs *Errors) {
 			at(top, "notify.sms.burst", "want 1-100 SMS per number at once (default 3), got %d", s.Burst)
 		}
 	}
+	if w := c.Notify.StartDigestWindow(); w < 0 || w > time.Minute {
+		// It holds critical pages too: longer would delay a real emergency.
+		at(top, "notify.start_digest", "want 0 (off) to 1m (default 45s), got %v", w)
+	}
 	if c.Notify.Voice != nil && c.HTTP.ExternalURL == "" {
 		at(top, "notify.voice", "a call takes its key (4 acknowledges) through http.external_url: set it to the URL Twilio reaches this listener at")
 	}
