@@ -19,8 +19,9 @@ import (
 const dispatchGrace = dispatch.DigestGrace
 
 // The first start of issue 15: four devices of a machine room with
-// standing problems (a UPS, a Catalyst 2960-X with unused ports down, a
-// room sensor, an ATS, all real recordings served by snmpsimd) and the
+// standing problems (a UPS on battery, a Catalyst 2960-X with its uplink
+// down and its unused ports down, a room sensor, an ATS that lost a
+// source, all real recordings served by snmpsimd) and the
 // shipped rules. It once sent 166 e-mails in a minute. With the start
 // digest (notify.start_digest, its default) each receiver hears once per
 // channel in the first minute, and that one message names every problem
@@ -39,8 +40,16 @@ func TestE2EFirstStartOneSummaryPerReceiver(t *testing.T) {
 	for _, l := range lab {
 		recs = append(recs, l.rec)
 	}
-	addr := startLabSim(t, map[string][2]string{
-		"apc_smt750x-nmc2": {"1.3.6.1.4.1.318.1.1.1.4.1.1.0|2|2", "1.3.6.1.4.1.318.1.1.1.4.1.1.0|2|3"},
+	// Standing problems, each a line of the served copy: the UPS on
+	// battery (upsBasicOutputStatus onLine(2) → onBattery(3)), the ATS's
+	// source B failed (atsStatusSourceBStatus ok(2) → fail(1)), the
+	// switch's uplink Po1 "*** to acme-fr-s-001 ***" without link
+	// (ifOperStatus up(1) → down(2)); the switch's 83 access ports down as
+	// recorded are not problems (SwitchPortDown: ports that matter).
+	addr := startLabSim(t, map[string][][2]string{
+		"apc_smt750x-nmc2": {{"1.3.6.1.4.1.318.1.1.1.4.1.1.0|2|2", "1.3.6.1.4.1.318.1.1.1.4.1.1.0|2|3"}},
+		"apc_ats":          {{"1.3.6.1.4.1.318.1.1.8.5.1.13.0|2|2", "1.3.6.1.4.1.318.1.1.8.5.1.13.0|2|1"}},
+		"ios_2960x":        {{"1.3.6.1.2.1.2.2.1.8.5001|2|1", "1.3.6.1.2.1.2.2.1.8.5001|2|2"}},
 	}, recs...)
 	mp := testpeer.StartMailpit(t)
 	tw := testpeer.StartTwilio(t)
@@ -170,6 +179,13 @@ routes:
 		rules[a.Rule]++
 	}
 	t.Logf("%d alarms firing: %v", len(firing), rules)
+	// The lab's problems, each standing from the first poll: none of them
+	// may be missing from the alarms the message must then carry.
+	for _, r := range []string{"UPSOnBattery", "ATSRedundancyLost", "SwitchPortDown"} {
+		if rules[r] != 1 {
+			t.Errorf("%d %s firing, want 1 (the lab's standing problem)", rules[r], r)
+		}
+	}
 	perTo := map[string][]testpeer.Message{}
 	for _, m := range mails {
 		for _, to := range m.To {
@@ -229,7 +245,7 @@ routes:
 // startLabSim serves recordings of ../shared/testdata/snmprec with one
 // snmpsimd, each under its name as community, from copies in a temporary
 // folder (snmpsimd writes its index next to the data it reads).
-func startLabSim(t *testing.T, change map[string][2]string, names ...string) string {
+func startLabSim(t *testing.T, change map[string][][2]string, names ...string) string {
 	t.Helper()
 	bin := testpeer.Need(t, "snmpsimd")
 	src := testpeer.SharedTestdata(t, "snmprec")
@@ -252,7 +268,7 @@ func startLabSim(t *testing.T, change map[string][2]string, names ...string) str
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c, ok := change[n]; ok {
+		for _, c := range change[n] {
 			// A whole line, so that a prefix of another OID never matches.
 			from, to := "\n"+c[0]+"\n", "\n"+c[1]+"\n"
 			if strings.Count(string(b), from) != 1 {
