@@ -16,10 +16,10 @@ import (
 	"github.com/vedetta-dc/vedetta/model"
 )
 
-// snmpCommands is `vedetta profiles`; `vedetta probe snmp` hangs below
+// snmpCommands is `vedetta profiles` and `vedetta profile check/draft`; `vedetta probe snmp` hangs below
 // the probe command (see probeCmd).
 func snmpCommands() []*cobra.Command {
-	return []*cobra.Command{profilesCmd()}
+	return []*cobra.Command{profilesCmd(), profileCmd()}
 }
 
 // loadUserProfiles is the embedded profile set plus profile_dirs from

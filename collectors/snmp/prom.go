@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/vedetta-dc/vedetta/model"
 )
@@ -37,4 +38,37 @@ func FormatValue(v float64) string {
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// helpIndex maps each metric name to the first help: text the profiles
+// give it (profiles in name order, metrics in file order), folded onto
+// one line.
+func helpIndex(ps []*Profile) map[string]string {
+	h := map[string]string{}
+	for _, p := range ps {
+		for _, m := range p.Metrics {
+			if _, done := h[m.Name]; done || m.Help == "" {
+				continue
+			}
+			h[m.Name] = strings.Join(strings.Fields(m.Help), " ")
+		}
+	}
+	return h
+}
+
+// Help is the HELP text /metrics gives a metric: its profile's help:, ""
+// when no profile of the set documents it.
+func (s *ProfileSet) Help(name string) string {
+	if s == nil {
+		return ""
+	}
+	return s.help[name]
+}
+
+// Help is Help of the kind's profile set.
+func (kd *Kind) Help(name string) string {
+	if kd == nil {
+		return ""
+	}
+	return kd.profiles.Help(name)
 }

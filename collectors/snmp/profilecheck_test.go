@@ -1,0 +1,139 @@
+package snmp
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestProfileCheckErrors: what `vedetta profile check` says about broken
+// profiles, compared with reviewed golden files
+// (testdata/profilecheck/<case>.golden; -update rewrites them). Every
+// problem of a file at once, each with file:line and field.
+func TestProfileCheckErrors(t *testing.T) {
+	const head = "name: acme\nmib: ACME-MIB\nmatch: {subtrees: [1.3.6.1.4.1.99999]}\nmetrics:\n"
+	tests := []struct {
+		name, yaml string
+		want       []string // substrings of the output, besides the golden file
+	}{
+		{"unknown_key", head + "  - name: sensor_temperature_celsius\n    walk: 1.3.6.1.4.1.99999.1.3\n    scael: 0.1\n",
+			[]string{`acme.yaml:7: metrics[0].scael: unknown field "scael" (did you mean "scale"?)`}},
+		{"unknown_top_key", "name: acme\nmib: ACME-MIB\nmatchs: {subtrees: [1.3.6.1.4.1.99999]}\nmetrics: [{name: m, oid: 1.3.6.1.4.1.99999.1.0}]\n",
+			[]string{`acme.yaml:3: matchs: unknown field "matchs" (did you mean "match"?)`, "acme.yaml: match: needs sysobjectid or subtrees"}},
+		{"bad_oid", head + "  - name: sensor_temperature_celsius\n    walk: acmeTemp\n    labels:\n      sensor: {column: 1.3.6.1.4.1.99999.1.x}\n",
+			[]string{`acme.yaml:6: metrics[0].walk: "acmeTemp" is not a numeric OID`, `acme.yaml:8: metrics[0].labels.sensor.column: "1.3.6.1.4.1.99999.1.x" is not a numeric OID`}},
+		{"bad_type", head + "  - name: sensor_temperature_celsius\n    walk: 1.3.6.1.4.1.99999.1.3\n    scale: tenth\n    round: 1.5\n    labels: [sensor]\n",
+			[]string{`acme.yaml:7: metrics[0].scale: expected a number, got "tenth"`, `acme.yaml:8: metrics[0].round: expected a whole number, got "1.5"`,
+				"acme.yaml:9: metrics[0].labels: expected a mapping, got a list"}},
+		{"duplicate_metric", head + "  - {name: ups_on_battery, oid: 1.3.6.1.4.1.99999.1.0, map: {\"2\": 1}}\n  - {name: ups_battery_charge_percent, oid: 1.3.6.1.4.1.99999.2.0}\n  - {name: ups_on_battery, oid: 1.3.6.1.4.1.99999.1.0, map: {\"3\": 1}}\n",
+			[]string{"acme.yaml:7: metrics[2]: duplicate metric: ups_on_battery reads 1.3.6.1.4.1.99999.1.0 as metrics[0] does (line 5)"}},
+		{"duplicate_key", head + "  - name: ups_on_battery\n    oid: 1.3.6.1.4.1.99999.1.0\n    oid: 1.3.6.1.4.1.99999.2.0\n",
+			[]string{"acme.yaml:7: metrics[0].oid: given twice (first on line 6)"}},
+		{"missing_required", "name: acme\nmetrics:\n  - {name: sensor_temperature_celsius}\n",
+			[]string{"acme.yaml: match: needs sysobjectid or subtrees", "acme.yaml: mib: say which MIB", "acme.yaml:3: metrics[0]: give exactly one of oid (scalar) and walk (table column)"}},
+		{"draft_left", "name: acme\nmib: FIXME the MIB\nmatch: {subtrees: [1.3.6.1.4.1.99999]}\nmetrics:\n  - {name: FIXME_acme_1_3, walk: 1.3.6.1.4.1.99999.1.3}\n",
+			[]string{"acme.yaml:2: mib: still a draft", `acme.yaml:5: metrics[0].name: "FIXME_acme_1_3" is still a draft name`}},
+		{"several_at_once", "name: Acme PDU\nmib: ACME-MIB\nclass: pdu\nmatch:\n  sysobjectid: [enterprises.99999]\nmetrics:\n" +
+			"  - name: pdu_current_amperes\n    walk: 1.3.6.1.4.1.99999.1.3\n    scale: 0.1\n    agregate: sum\n" +
+			"  - name: pdu-power\n    oid: 1.3.6.1.4.1.99999.2.0\n    walk: 1.3.6.1.4.1.99999.2\n" +
+			"  - name: pdu_outlet_on\n    walk: 1.3.6.1.4.1.99999.3.4\n    labels:\n      target: {index: true}\n      outlet: {column: 1.3.6.1.4.1.99999.3.2, index: true}\n    aggregate: avg\n",
+			[]string{`acme.yaml:1: name: "Acme PDU"`, `acme.yaml:5: match.sysobjectid[0]: "enterprises.99999" is not a numeric OID`,
+				`acme.yaml:10: metrics[0].agregate: unknown field "agregate" (did you mean "aggregate"?)`,
+				"acme.yaml:11: metrics[1].name: bad metric name", "acme.yaml:11: metrics[1]: give exactly one of oid",
+				"acme.yaml:18: metrics[2].labels.outlet: label outlet: give exactly one of index", "acme.yaml:17: metrics[2].labels.target",
+				`acme.yaml:19: metrics[2].aggregate: want count, any, sum, max or min, got "avg"`}},
+		{"not_yaml", "name: acme\nmetrics:\n  - {name: m, oid: 1.1\n", []string{"acme.yaml:2: not valid YAML"}},
+	}
+	dir := t.TempDir()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(dir, "acme.yaml")
+			if err := os.WriteFile(f, []byte(tc.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rs := CheckProfiles([]string{f})
+			if len(rs) != 1 || rs[0].Err == nil {
+				t.Fatalf("a broken profile passes the check: %+v", rs)
+			}
+			got := strings.ReplaceAll(rs[0].Err.Error(), dir+string(filepath.Separator), "") + "\n"
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("output lacks %q:\n%s", w, got)
+				}
+			}
+			golden := filepath.Join("testdata", "profilecheck", tc.name+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update, then review the file)", err)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// TestProfileCheckEmbedded: every embedded profile passes the check, and
+// a good user profile does, with notes for what it may not mean.
+func TestProfileCheckEmbedded(t *testing.T) {
+	files, err := filepath.Glob("profiles/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no embedded profiles: %v", err)
+	}
+	for _, r := range CheckProfiles(files) {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.File, r.Err)
+		}
+	}
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.yaml")
+	b := filepath.Join(dir, "b.yaml")
+	body := "name: acme\nmib: ACME-MIB\nmatch: {subtrees: [1.3.6.1.4.1.99999]}\nmetrics:\n  - {name: acme_widgets, oid: 1.3.6.1.4.1.99999.1.0}\n"
+	for _, f := range []string{a, b} {
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := CheckProfiles([]string{a, b})
+	if rs[0].Err != nil || len(rs[0].Notes) != 1 || !strings.Contains(rs[0].Notes[0], "a.yaml:5: metrics[0].name: acme_widgets has no plausibility range") {
+		t.Errorf("a good profile: %v, notes %q", rs[0].Err, rs[0].Notes)
+	}
+	if rs[1].Err == nil || !strings.Contains(rs[1].Err.Error(), `b.yaml:1: name: profile "acme" is also defined in `+a) {
+		t.Errorf("two files, one profile: %v", rs[1].Err)
+	}
+}
+
+// The help: of a profile's metric is its HELP on /metrics, on one line;
+// a metric no profile documents has none (the API says "Collected by
+// vedetta.").
+func TestProfileSetHelp(t *testing.T) {
+	dir := t.TempDir()
+	body := "name: acme\nmib: ACME-MIB\nmatch: {subtrees: [1.3.6.1.4.1.99999]}\nmetrics:\n" +
+		"  - name: acme_widgets\n    oid: 1.3.6.1.4.1.99999.1.0\n    help: >\n      widgets in stock,\n      from acmeWidgets\n" +
+		"  - {name: acme_widgets, oid: 1.3.6.1.4.1.99999.2.0, help: the second says otherwise}\n"
+	if err := os.WriteFile(filepath.Join(dir, "acme.yaml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := LoadProfiles([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := set.Help("acme_widgets"); got != "widgets in stock, from acmeWidgets" {
+		t.Errorf("Help = %q", got)
+	}
+	if got := set.Help("acme_gadgets"); got != "" {
+		t.Errorf("an undocumented metric has help %q", got)
+	}
+	if _, err := LoadProfiles([]string{filepath.Join(dir, "nope")}); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("a profile folder that is not there: %v", err)
+	}
+}
