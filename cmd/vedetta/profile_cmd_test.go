@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // `vedetta profile check`: a good file is OK (exit 0), a broken one gets
@@ -33,4 +36,130 @@ func TestProfileCheckCommand(t *testing.T) {
 		t.Errorf("a missing file: exit %d", code)
 	}
 	_ = os.Remove(bad)
+}
+
+// finishDraft is what a person does with a draft: names the metrics
+// wanted (draft name -> name), deletes the others, renames the label,
+// says which MIB it is.
+func finishDraft(t *testing.T, draft []byte, wanted map[string]string, label string) []byte {
+	t.Helper()
+	var root yaml.Node
+	if err := yaml.Unmarshal(draft, &root); err != nil {
+		t.Fatalf("the draft is not YAML: %v\n%s", err, draft)
+	}
+	doc := root.Content[0]
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		k, v := doc.Content[i], doc.Content[i+1]
+		switch k.Value {
+		case "mib":
+			v.Value = "HWg-WLD-MIB"
+		case "class":
+			v.Value = "environment"
+		case "description":
+			v.Value = "leak sensors"
+		case "metrics":
+			var kept []*yaml.Node
+			for _, m := range v.Content {
+				for j := 0; j+1 < len(m.Content); j += 2 {
+					if m.Content[j].Value == "name" {
+						if n, ok := wanted[m.Content[j+1].Value]; ok {
+							m.Content[j+1].Value = n
+							kept = append(kept, m)
+						}
+					}
+					if m.Content[j].Value == "labels" {
+						m.Content[j+1].Content[0].Value = label
+					}
+				}
+			}
+			v.Content = kept
+		}
+	}
+	out, err := yaml.Marshal(&root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The acceptance line of issue 12, on the commands: `profile draft`
+// against a recording served by snmpsimd (HW group WLD2), the draft
+// refused by `profile check` until finished, then checked, loaded from a
+// config's profile_dirs for a target, polled (`probe --target`), and shown
+// by `probe snmp` with the device's identity and why the profile matched.
+func TestProfileDraftCheckAndPollEndToEnd(t *testing.T) {
+	const rec = "hwg-wld_wld2"
+	addr := startSimd(t, rec)
+	dir := t.TempDir()
+	profiles := filepath.Join(dir, "profiles")
+	if err := os.MkdirAll(profiles, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	draft := filepath.Join(dir, "draft.yaml")
+	code, out, errOut := runCLI(t, "profile", "draft", addr, "--community", rec, "--timeout", "3s", "--subtree", "1.3.6.1.4.1.21796.4.5", "-o", draft)
+	if code != 0 {
+		t.Fatalf("draft: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, w := range []string{"# sysDescr: WLD2 1.4.3\n", "# sysObjectID: 1.3.6.1.4.1.21796.4.9\n", "# subtree 1.3.6.1.4.1.21796: 24 objects, ",
+		"# skeleton for 1.3.6.1.4.1.21796.4.5 written to " + draft} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("draft report lacks %q:\n%s", w, errOut)
+		}
+	}
+	body, err := os.ReadFile(draft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "profile", "check", draft); code != 1 || !strings.Contains(errOut, "still a draft") {
+		t.Errorf("an unfinished draft: exit %d, %s", code, errOut)
+	}
+	done := filepath.Join(profiles, "wld.yaml")
+	writeFile(t, done, string(finishDraft(t, body, map[string]string{"FIXME_4_1_3": "sensor_leak_state", "FIXME_4_1_6": "sensor_leak_value"}, "sensor")))
+	if code, out, errOut := runCLI(t, "profile", "check", done); code != 0 || !strings.Contains(out, done+": OK (profile draft-21796-4-5, 2 metrics)") {
+		t.Fatalf("the finished draft: exit %d\n%s%s", code, out, errOut)
+	}
+
+	cfg := filepath.Join(dir, "vedetta.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`state_dir: %s
+profile_dirs: [profiles]
+targets:
+  - name: wld
+    kind: snmp
+    class: environment
+    snmp: {address: "%s", community: %s, timeout: 3s}
+    profiles: [draft-21796-4-5]
+`, filepath.Join(dir, "state"), addr, rec))
+	if code, out, errOut := runCLI(t, "check", "--config", cfg); code != 0 {
+		t.Fatalf("vedetta check: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "probe", "--config", cfg, "--target", "wld")
+	if code != 0 {
+		t.Fatalf("probe --target: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, w := range []string{
+		`sensor_leak_state{class="environment",sensor="Sonde Nord",target="wld"} 1`,
+		`sensor_leak_state{class="environment",sensor="Water 504",target="wld"} 3`,
+		`sensor_leak_value{class="environment",sensor="Sonde Nord",target="wld"} 0`,
+		`sensor_leak_value{class="environment",sensor="Water 502",target="wld"} 2`,
+	} {
+		if !strings.Contains(out, w+"\n") {
+			t.Errorf("probe --target lacks %q:\n%s", w, out)
+		}
+	}
+
+	code, out, errOut = runCLI(t, "probe", "snmp", addr, "--community", rec, "--timeout", "3s", "--profile-dir", profiles)
+	if code != 0 {
+		t.Fatalf("probe snmp: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, w := range []string{"# sysDescr: WLD2 1.4.3", "# sysObjectID: 1.3.6.1.4.1.21796.4.9",
+		"# profile draft-21796-4-5: subtree 1.3.6.1.4.1.21796.4.5.4 answers (1.3.6.1.4.1.21796.4.5.4.1.1.1)",
+		`sensor_leak_state{sensor="Water 503"} 3`} {
+		if !strings.Contains(out, w+"\n") {
+			t.Errorf("probe snmp lacks %q:\n%s", w, out)
+		}
+	}
+	code, out, _ = runCLI(t, "probe", "snmp", addr, "--community", rec, "--timeout", "3s", "--profile-dir", profiles, "--profile", "draft-21796-4-5")
+	if code != 0 || !strings.Contains(out, "# profile draft-21796-4-5: named with --profile\n") {
+		t.Errorf("probe snmp --profile: exit %d\n%s", code, out)
+	}
 }
