@@ -3,6 +3,7 @@ package snmp
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -135,5 +136,60 @@ func TestProfileSetHelp(t *testing.T) {
 	}
 	if _, err := LoadProfiles([]string{filepath.Join(dir, "nope")}); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("a profile folder that is not there: %v", err)
+	}
+}
+
+// TestReadmeDocumentsEveryProfileKey: every key a profile may hold has a
+// row in README.md's "Profile keys (reference)" table, so that a person
+// writing a profile finds each one documented.
+func TestReadmeDocumentsEveryProfileKey(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ref, ok := strings.Cut(string(readme), "### Profile keys (reference)")
+	if !ok {
+		t.Fatal("README.md has no Profile keys (reference) section")
+	}
+	ref, _, _ = strings.Cut(ref, "\n#")
+	var keys []string
+	var walk func(reflect.Type, string)
+	walk = func(typ reflect.Type, path string) {
+		for typ.Kind() == reflect.Pointer {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" || !f.IsExported() {
+				continue
+			}
+			p := name
+			if path != "" {
+				p = path + "." + name
+			}
+			keys = append(keys, p)
+			ft := f.Type
+			switch ft.Kind() {
+			case reflect.Slice:
+				walk(ft.Elem(), p+"[]")
+			case reflect.Map:
+				walk(ft.Elem(), p+".NAME")
+			default:
+				walk(ft, p)
+			}
+		}
+	}
+	walk(reflect.TypeOf(Profile{}), "")
+	if len(keys) < 40 {
+		t.Fatalf("only %d keys found: the walk is broken", len(keys))
+	}
+	for _, k := range keys {
+		if !strings.Contains(ref, "| `"+k+"` |") {
+			t.Errorf("README.md's profile key reference lacks `%s`", k)
+		}
 	}
 }
