@@ -120,7 +120,8 @@ func TestProfileSetHelp(t *testing.T) {
 	dir := t.TempDir()
 	body := "name: acme\nmib: ACME-MIB\nmatch: {subtrees: [1.3.6.1.4.1.99999]}\nmetrics:\n" +
 		"  - name: acme_widgets\n    oid: 1.3.6.1.4.1.99999.1.0\n    help: >\n      widgets in stock,\n      from acmeWidgets\n" +
-		"  - {name: acme_widgets, oid: 1.3.6.1.4.1.99999.2.0, help: the second says otherwise}\n"
+		"  - {name: acme_widgets, oid: 1.3.6.1.4.1.99999.2.0, help: the second says otherwise}\n" +
+		"  - {name: ups_battery_charge_percent, oid: 1.3.6.1.4.1.99999.3.0, help: \"charge, as this site's UPS says it\"}\n"
 	if err := os.WriteFile(filepath.Join(dir, "acme.yaml"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +131,12 @@ func TestProfileSetHelp(t *testing.T) {
 	}
 	if got := set.Help("acme_widgets"); got != "widgets in stock, from acmeWidgets" {
 		t.Errorf("Help = %q", got)
+	}
+	if EmbeddedProfiles().Help("ups_battery_charge_percent") == "" {
+		t.Fatal("no embedded profile documents ups_battery_charge_percent: pick another metric for this test")
+	}
+	if got := set.Help("ups_battery_charge_percent"); got != "charge, as this site's UPS says it" {
+		t.Errorf("a user profile's help does not come first: %q", got)
 	}
 	if got := set.Help("acme_gadgets"); got != "" {
 		t.Errorf("an undocumented metric has help %q", got)

@@ -41,11 +41,25 @@ func FormatValue(v float64) string {
 }
 
 // helpIndex maps each metric name to the first help: text the profiles
-// give it (profiles in name order, metrics in file order), folded onto
-// one line.
+// give it, folded onto one line: the user's profiles first (a profile
+// written for this site says best what its metric is), then the embedded
+// ones, each in name order, metrics in file order. A family of /metrics
+// has one HELP whatever profile each target uses: the text is the one
+// deterministic choice, not the source of every series.
 func helpIndex(ps []*Profile) map[string]string {
 	h := map[string]string{}
+	ordered := make([]*Profile, 0, len(ps))
 	for _, p := range ps {
+		if p.Source != "embedded" {
+			ordered = append(ordered, p)
+		}
+	}
+	for _, p := range ps {
+		if p.Source == "embedded" {
+			ordered = append(ordered, p)
+		}
+	}
+	for _, p := range ordered {
 		for _, m := range p.Metrics {
 			if _, done := h[m.Name]; done || m.Help == "" {
 				continue
