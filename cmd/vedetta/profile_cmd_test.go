@@ -163,3 +163,27 @@ targets:
 		t.Errorf("probe snmp --profile: exit %d\n%s", code, out)
 	}
 }
+
+// `vedetta check` on a config whose profile_dirs hold a broken profile and
+// name a folder that is not there: each problem on its own line, the
+// profile's with its own file and line, the folder's on profile_dirs.
+func TestCheckPlacesProfileProblems(t *testing.T) {
+	dir := t.TempDir()
+	writeProfile(t, filepath.Join(dir, "profiles"), "a.yaml", "name: acme\nmib: ACME\nmatch: {subtrees: [1.3.6.1.4.1.99999]}\nmetrics:\n  - {name: m, walk: x, scael: 1}\n")
+	cfg := filepath.Join(dir, "v.yaml")
+	writeFile(t, cfg, "state_dir: "+filepath.Join(dir, "state")+"\nprofile_dirs: [profiles, nothere]\n")
+	code, _, errOut := runCLI(t, "check", "--config", cfg)
+	if code != 1 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	a := filepath.Join(dir, "profiles", "a.yaml")
+	for _, w := range []string{
+		a + `:5: metrics[0].scael: unknown field "scael" (did you mean "scale"?)` + "\n",
+		a + `:5: metrics[0].walk: "x" is not a numeric OID` + "\n",
+		cfg + ":2: profile_dirs: profile folder: stat " + filepath.Join(dir, "nothere") + ": no such file or directory\n",
+	} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("check output lacks %q:\n%s", w, errOut)
+		}
+	}
+}

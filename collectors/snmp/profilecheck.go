@@ -222,3 +222,28 @@ func rangeNotes(file string, data []byte, p *Profile) []string {
 	sort.Strings(notes)
 	return notes
 }
+
+// SplitProfileErrors splits an error of LoadProfiles into the problems of
+// profile files, each one error that already names its file and line, and
+// the others (a folder that is not there), which the caller places on the
+// config key that named the folders.
+func SplitProfileErrors(err error) (inFiles, other []error) {
+	var walk func(error)
+	walk = func(e error) {
+		switch x := e.(type) {
+		case nil:
+		case *config.Errors:
+			for _, fe := range x.List {
+				inFiles = append(inFiles, fe)
+			}
+		case interface{ Unwrap() []error }:
+			for _, y := range x.Unwrap() {
+				walk(y)
+			}
+		default:
+			other = append(other, e)
+		}
+	}
+	walk(err)
+	return inFiles, other
+}
