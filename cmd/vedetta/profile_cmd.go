@@ -25,11 +25,12 @@ func profileCmd() *cobra.Command {
 
 func profileCheckCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "check FILE...",
+		Use:   "check FILE|FOLDER...",
 		Short: "Check profile files strictly: every problem at once, with file:line and field",
 		Long: "Check SNMP profile files as the daemon loads them (unknown keys are errors,\n" +
 			"with a \"did you mean\"), and more: two files defining one profile, metrics\n" +
-			"with no plausibility range, embedded profiles a file replaces (notes).\n" +
+			"with no plausibility range, embedded profiles a file replaces (notes). A\n" +
+			"folder is checked as profile_dirs loads it (its *.yaml and *.yml).\n" +
 			"Exits 1 when a file has a problem.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {

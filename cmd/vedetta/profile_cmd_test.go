@@ -35,6 +35,14 @@ func TestProfileCheckCommand(t *testing.T) {
 	if code, _, _ := runCLI(t, "profile", "check", filepath.Join(dir, "missing.yaml")); code != 1 {
 		t.Errorf("a missing file: exit %d", code)
 	}
+	// A folder: its files, as profile_dirs loads them.
+	code, out, errOut = runCLI(t, "profile", "check", dir)
+	if code != 1 || !strings.Contains(out, good+": OK") || !strings.Contains(errOut, bad+":5: metrics[0].walk") {
+		t.Errorf("a folder: exit %d, out %q, err %q", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "profile", "check", t.TempDir()); code != 1 || !strings.Contains(errOut, "no profile (*.yaml, *.yml) in this folder") {
+		t.Errorf("an empty folder: exit %d, %s", code, errOut)
+	}
 	_ = os.Remove(bad)
 }
 

@@ -398,7 +398,10 @@ func (m *Metric) value(v *view, g *guard, p gosnmp.SnmpPDU, idx string) (float64
 			}
 		}
 	}
-	key := ""
+	key, read := "", ""
+	if m.Map != nil || m.Bit != nil || m.Mask != 0 {
+		read = strings.TrimSpace(text(p)) // what probe snmp shows as read
+	}
 	if m.Mask != 0 {
 		if !isNum || num < 0 {
 			return 0, false
@@ -430,6 +433,7 @@ func (m *Metric) value(v *view, g *guard, p gosnmp.SnmpPDU, idx string) (float64
 			mv, ok = m.Map[strconv.FormatFloat(num, 'f', -1, 64)]
 		}
 		if !ok {
+			g.unmapped(m, idx, read)
 			return 0, false
 		}
 		num, isNum = mv, true
@@ -463,7 +467,7 @@ func (m *Metric) value(v *view, g *guard, p gosnmp.SnmpPDU, idx string) (float64
 	if m.Map != nil || m.Bit != nil || m.Mask != 0 {
 		raw = num // the raw number was an enum: what is judged is its meaning
 	}
-	return g.judge(m, idx, raw, num, p.Type == gosnmp.TimeTicks)
+	return g.judge(m, idx, raw, num, p.Type == gosnmp.TimeTicks, read)
 }
 
 // denoise rounds away float noise (23.400000000000002 from 234 × 0.1). An

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -160,7 +161,23 @@ type CheckResult struct {
 func CheckProfiles(files []string) []CheckResult {
 	out := make([]CheckResult, 0, len(files))
 	seen := map[string]string{}
+	var expanded []string
 	for _, f := range files {
+		// A folder is checked as profile_dirs loads it: its *.yaml, *.yml.
+		if fi, err := os.Stat(f); err == nil && fi.IsDir() {
+			y, _ := filepath.Glob(filepath.Join(f, "*.yaml"))
+			yml, _ := filepath.Glob(filepath.Join(f, "*.yml"))
+			in := append(y, yml...)
+			sort.Strings(in)
+			if len(in) == 0 {
+				out = append(out, CheckResult{File: f, Err: fmt.Errorf("%s: no profile (*.yaml, *.yml) in this folder", f)})
+			}
+			expanded = append(expanded, in...)
+			continue
+		}
+		expanded = append(expanded, f)
+	}
+	for _, f := range expanded {
 		r := CheckResult{File: f}
 		data, err := os.ReadFile(f)
 		if err != nil {

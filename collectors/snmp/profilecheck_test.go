@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/gosnmp/gosnmp"
 )
 
 // TestProfileCheckErrors: what `vedetta profile check` says about broken
@@ -198,5 +200,30 @@ func TestReadmeDocumentsEveryProfileKey(t *testing.T) {
 		if !strings.Contains(ref, "| `"+k+"` |") {
 			t.Errorf("README.md's profile key reference lacks `%s`", k)
 		}
+	}
+}
+
+// probe snmp shows what an enum read and what it became, and says when a
+// value is in no map entry (no sample, by the profile's design, and not
+// counted as implausible).
+func TestExplainEnums(t *testing.T) {
+	p := mustProfile(t, header+"  - {name: ups_on_battery, walk: 1.3.6.1.4.1.99999.1, map: {\"2\": 0, \"3\": 1}}\n")
+	g := newGuard("t", nil, nil)
+	var got []string
+	g.explain = func(e Explained) { got = append(got, e.String()) }
+	out := runWith(t, g, []*Profile{p},
+		pdu("1.3.6.1.4.1.99999.1.1", gosnmp.Integer, 3), pdu("1.3.6.1.4.1.99999.1.2", gosnmp.Integer, 7))
+	if out != `ups_on_battery 1` {
+		t.Errorf("samples: %q", out)
+	}
+	want := []string{
+		`ups_on_battery[1] raw "3" -> 1 (map/bit/mask; scale 1; range [0, 1]): exported`,
+		`ups_on_battery[2] raw "7": in no map entry: no sample`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("explained:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := g.counts[[2]string{"ups_on_battery", ReasonSentinel}] + g.counts[[2]string{"ups_on_battery", ReasonOutOfRange}]; n != 0 {
+		t.Errorf("a value in no map entry was counted as implausible: %v", g.counts)
 	}
 }
