@@ -75,11 +75,15 @@ func identify(g *gosnmp.GoSNMP, set *ProfileSet) (*Identity, error) {
 		set = EmbeddedProfiles()
 	}
 	id := &Identity{}
-	r, err := g.Get([]string{oidSysDescr, oidSysObjectID, oidSysName})
-	if err != nil {
-		return nil, fmt.Errorf("snmp %s: read sysDescr, sysObjectID, sysName: %w", g.Target, err)
+	var vars []gosnmp.SnmpPDU
+	for _, o := range []string{oidSysDescr, oidSysObjectID, oidSysName} { // one by one: SNMPv1 refuses a PDU with one missing
+		r, err := g.Get([]string{o})
+		if err != nil {
+			return nil, fmt.Errorf("snmp %s: read %s: %w", g.Target, o, err)
+		}
+		vars = append(vars, r.Variables...)
 	}
-	for _, v := range r.Variables {
+	for _, v := range vars {
 		switch trimOID(v.Name) {
 		case oidSysDescr:
 			id.SysDescr = pduText(v)
@@ -102,11 +106,11 @@ func identify(g *gosnmp.GoSNMP, set *ProfileSet) (*Identity, error) {
 	sort.Strings(subtrees)
 	for i := 0; i < len(subtrees); i += 16 {
 		batch := subtrees[i:min(i+16, len(subtrees))]
-		r, err := g.GetNext(batch)
+		vars, err := getNext(g, batch)
 		if err != nil {
 			return id, fmt.Errorf("snmp %s: probe the profiles' subtrees: %w", g.Target, err)
 		}
-		for j, v := range r.Variables {
+		for j, v := range vars {
 			if j < len(batch) && v.Type != gosnmp.EndOfMibView && v.Type != gosnmp.NoSuchObject && v.Type != gosnmp.NoSuchInstance &&
 				strings.HasPrefix(trimOID(v.Name), batch[j]+".") {
 				first[batch[j]] = trimOID(v.Name)
@@ -132,6 +136,27 @@ func identify(g *gosnmp.GoSNMP, set *ProfileSet) (*Identity, error) {
 		id.Matches = append(id.Matches, m)
 	}
 	return id, nil
+}
+
+// getNext is one GETNEXT of oids; an SNMPv1 agent that refuses the whole
+// PDU (noSuchName: one OID is past the end of its view) is asked again one
+// OID at a time, the refused ones left out (Type EndOfMibView).
+func getNext(g *gosnmp.GoSNMP, oids []string) ([]gosnmp.SnmpPDU, error) {
+	r, err := g.GetNext(oids)
+	if err != nil {
+		return nil, err
+	}
+	if r.Error == gosnmp.NoError || g.Version != gosnmp.Version1 {
+		return r.Variables, nil
+	}
+	out := make([]gosnmp.SnmpPDU, len(oids))
+	for i, o := range oids {
+		out[i] = gosnmp.SnmpPDU{Name: o, Type: gosnmp.EndOfMibView}
+		if r, err := g.GetNext([]string{o}); err == nil && r.Error == gosnmp.NoError && len(r.Variables) == 1 {
+			out[i] = r.Variables[0]
+		}
+	}
+	return out, nil
 }
 
 // Walked is one object read from a device, reduced to what a draft needs.
@@ -181,8 +206,8 @@ func SurveyDevice(ctx context.Context, a Agent, set *ProfileSet, subtree string)
 		return nil, err
 	}
 	root := oidEnterprises
-	if subtree != "" && !strings.HasPrefix(subtree+".", oidEnterprises+".") {
-		root = subtree // a standard MIB's subtree, named on purpose
+	if subtree != "" {
+		root = subtree // named on purpose: a large device's tree would hit the cap before it
 	}
 	var objs []Walked
 	errFull := errors.New("full")
@@ -578,15 +603,34 @@ func (c *draftColumn) repeatsIndex() bool {
 	return true
 }
 
-// labelFor is the first text column of c's table (or text scalar of its
-// group) that is not all numbers: the label a person most likely wants.
+// labelFor is the label a person most likely wants: the first text
+// column of c's table; for a scalar, the closest text scalar before it in
+// its group (ServersCheck and Sensatronics put each value after its name),
+// else the first after it.
 func labelFor(c *draftColumn, cols []*draftColumn) *draftColumn {
+	var before, after *draftColumn
+	seen := false
 	for _, o := range cols {
-		if o.parent == c.parent && o.scalar == c.scalar && !o.numeric() && o.rows[0].Type == "OctetString" {
+		if o == c {
+			seen = true
+			continue
+		}
+		if o.parent != c.parent || o.scalar != c.scalar || o.numeric() || o.rows[0].Type != "OctetString" {
+			continue
+		}
+		if !c.scalar {
 			return o
 		}
+		if !seen {
+			before = o
+		} else if after == nil {
+			after = o
+		}
 	}
-	return nil
+	if before != nil {
+		return before
+	}
+	return after
 }
 
 // commonPrefix is the longest OID prefix the objects share, at least the

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/model"
 )
 
@@ -173,5 +174,59 @@ snmp_profile_matched{profile="draft-21796"} 1
 `
 	if b.String() != wantProm {
 		t.Errorf("the finished draft polls:\n%s\nwant:\n%s", b.String(), wantProm)
+	}
+}
+
+// TestDraftRecordings: the skeletons of devices laid out as scalars
+// (ServersCheck: name then value; Sensatronics: groups of name, value,
+// value) and of a large vendor tree (Rittal CMC III, 3,000 objects), from
+// recordings served by snmpsimd, against reviewed goldens
+// (testdata/draft/<recording>.yaml). Each skeleton is the only problem
+// ParseProfile finds: its FIXMEs.
+func TestDraftRecordings(t *testing.T) {
+	recs := map[string]string{"serverscheck": "1.3.6.1.4.1.17095", "sensatronics-em1": "1.3.6.1.4.1.16174", "rittal-cmc-iii-pu": "1.3.6.1.4.1.2606"}
+	var names []string
+	for n := range recs {
+		names = append(names, n)
+	}
+	addr, _ := startSimd(t, "", names...)
+	zero := 0
+	for rec, ent := range recs {
+		t.Run(rec, func(t *testing.T) {
+			agent := Agent{Address: addr, Community: secret(rec), Timeout: 3 * time.Second, Retries: &zero}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			s, err := SurveyDevice(ctx, agent, withoutReaders(ent), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Chosen != ent {
+				t.Fatalf("chosen %q, want %s", s.Chosen, ent)
+			}
+			got := []byte(strings.ReplaceAll(string(s.Skeleton), addr, "ADDR"))
+			golden := filepath.Join("testdata", "draft", rec+".yaml")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update, then review the file)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("skeleton differs from %s:\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+			_, err = ParseProfile(s.Skeleton, rec+".yaml")
+			all, ok := err.(*config.Errors)
+			if !ok {
+				t.Fatalf("ParseProfile: %v", err)
+			}
+			for _, e := range all.List {
+				if !strings.Contains(e.Msg, "still a draft") {
+					t.Errorf("the draft has a problem besides its FIXMEs: %v", e)
+				}
+			}
+		})
 	}
 }
