@@ -364,7 +364,9 @@ func walkedOf(p gosnmp.SnmpPDU) (Walked, bool) {
 	case gosnmp.OctetString:
 		w.Type = "OctetString"
 		w.Text = pduText(p)
-		_, w.Numeric = draftNumber(w.Text)
+		if b, ok := p.Value.([]byte); !ok || printableText(b) {
+			_, w.Numeric = draftNumber(w.Text) // a binary string shown in hex is no number
+		}
 	case gosnmp.ObjectIdentifier:
 		w.Type = "ObjectIdentifier"
 		w.Text = trimOID(pduText(p))
@@ -386,7 +388,7 @@ func walkedOf(p gosnmp.SnmpPDU) (Walked, bool) {
 func pduText(p gosnmp.SnmpPDU) string {
 	switch v := p.Value.(type) {
 	case []byte:
-		if utf8.Valid(v) && strings.IndexFunc(string(v), func(r rune) bool { return !unicode.IsPrint(r) && !unicode.IsSpace(r) }) < 0 {
+		if printableText(v) {
 			return strings.TrimRight(string(v), "\x00")
 		}
 		return fmt.Sprintf("%x", v)
@@ -398,6 +400,13 @@ func pduText(p gosnmp.SnmpPDU) string {
 		return v.String()
 	}
 	return fmt.Sprint(p.Value)
+}
+
+// printableText: UTF-8 text with no control characters but spaces (and
+// the trailing NULs some agents pad with).
+func printableText(b []byte) bool {
+	t := strings.TrimRight(string(b), "\x00")
+	return utf8.ValidString(t) && strings.IndexFunc(t, func(r rune) bool { return !unicode.IsPrint(r) && !unicode.IsSpace(r) }) < 0
 }
 
 // draftNumber says whether text reads as a number the way a poll decodes

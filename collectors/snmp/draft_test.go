@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosnmp/gosnmp"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vedetta-dc/vedetta/internal/config"
@@ -228,5 +229,32 @@ func TestDraftRecordings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// What a draft takes for a number: integers of every SNMP type and text
+// that reads as one; never a binary string (shown in hex), an OID or an
+// address.
+func TestWalkedOf(t *testing.T) {
+	for _, tc := range []struct {
+		p            gosnmp.SnmpPDU
+		text         string
+		numeric, ctr bool
+	}{
+		{pdu("1.3.6.1.4.1.9.1.0", gosnmp.Integer, -5), "-5", true, false},
+		{pdu("1.3.6.1.4.1.9.1.0", gosnmp.Counter64, uint64(1802190559312)), "1802190559312", true, true},
+		{pdu("1.3.6.1.4.1.9.1.0", gosnmp.OctetString, []byte("54.3")), "54.3", true, false},
+		{pdu("1.3.6.1.4.1.9.1.0", gosnmp.OctetString, []byte("230 V")), "230 V", true, false},
+		{pdu("1.3.6.1.4.1.9.1.0", gosnmp.OctetString, []byte{0x12, 0x34}), "1234", false, false},
+		{pdu("1.3.6.1.4.1.9.1.0", gosnmp.OctetString, []byte("DRY")), "DRY", false, false},
+		{pdu("1.3.6.1.4.1.9.1.0", gosnmp.ObjectIdentifier, ".1.3.6.1"), "1.3.6.1", false, false},
+	} {
+		w, ok := walkedOf(tc.p)
+		if !ok || w.Text != tc.text || w.Numeric != tc.numeric || w.Counter != tc.ctr {
+			t.Errorf("%v %v: got %+v", tc.p.Type, tc.p.Value, w)
+		}
+	}
+	if _, ok := walkedOf(gosnmp.SnmpPDU{Name: ".1.3", Type: gosnmp.EndOfMibView}); ok {
+		t.Error("endOfMibView is an object")
 	}
 }

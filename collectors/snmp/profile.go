@@ -350,11 +350,7 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 	if len(p.Metrics) == 0 {
 		bad("metrics", "no metrics")
 	}
-	type source struct {
-		i   int
-		src string
-	}
-	sources := map[string]source{} // what a metric reads -> the first metric reading it
+	sources := map[string]int{} // name and object read -> the first metric reading it
 	for i := range p.Metrics {
 		m := &p.Metrics[i]
 		mp := fmt.Sprintf("metrics[%d]", i)
@@ -473,9 +469,9 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 		if m.Name != "" && len(m.Where) == 0 && m.IndexMatch == "" && m.OID+m.Walk != "" {
 			src := m.Name + " " + m.OID + m.Walk + " " + m.Aggregate
 			if prev, dup := sources[src]; dup {
-				bad(mp, "duplicate metric: %s reads %s%s as metrics[%d] does (line %d)", m.Name, m.OID, m.Walk, prev.i, lineOf(pp.lines, fmt.Sprintf("metrics[%d]", prev.i)))
+				bad(mp, "duplicate metric: %s reads %s%s as metrics[%d] does (line %d)", m.Name, m.OID, m.Walk, prev, lineOf(pp.lines, fmt.Sprintf("metrics[%d]", prev)))
 			} else {
-				sources[src] = source{i: i, src: src}
+				sources[src] = i
 			}
 		}
 		if m.Scale == 0 {
