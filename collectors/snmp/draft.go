@@ -26,6 +26,7 @@ const (
 	oidEnterprises  = "1.3.6.1.4.1"
 	draftMaxObjects = 20000 // objects read from the enterprise tree; then the walk stops (a looping agent)
 	draftMaxMetrics = 200   // metrics written in one skeleton
+	maxOIDArcs      = 128
 )
 
 // Identity is what a device says it is, and why profiles match it.
@@ -448,7 +449,9 @@ func BuildDraft(in DraftInput) []byte {
 	seen := map[string]bool{}
 	for _, o := range in.Objects {
 		o.OID = trimOID(o.OID)
-		if !oidRE.MatchString(o.OID) || seen[o.OID] {
+		// RFC 2578: at most 128 sub-identifiers; longer is no object a
+		// profile can name (and would cost the split below its square).
+		if strings.Count(o.OID, ".") >= maxOIDArcs || !oidRE.MatchString(o.OID) || seen[o.OID] {
 			continue
 		}
 		seen[o.OID] = true
