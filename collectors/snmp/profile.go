@@ -463,11 +463,19 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 		if m.Aggregate != "" && m.Walk == "" {
 			bad(mp+".aggregate", "aggregate needs walk")
 		}
-		// Two metrics of one name reading the same object, unfiltered, are
-		// a copy-paste slip: the second one's series would be dropped as a
+		// Two metrics of one name reading the same object the same way
+		// (same bit, mask, aggregate and labels), unfiltered, are a
+		// copy-paste slip: the second one's series would be dropped as a
 		// duplicate of the first, whatever it was meant to be.
-		if m.Name != "" && len(m.Where) == 0 && m.IndexMatch == "" && m.OID+m.Walk != "" {
-			src := m.Name + " " + m.OID + m.Walk + " " + m.Aggregate
+		if m.Name != "" && len(m.Where) == 0 && m.IndexMatch == "" && m.Distinct == "" && m.LineCount == "" && m.OID+m.Walk != "" {
+			bit := -1
+			if m.Bit != nil {
+				bit = *m.Bit
+			}
+			src := fmt.Sprintf("%s %s%s %s %d %d", m.Name, m.OID, m.Walk, m.Aggregate, bit, m.Mask)
+			for _, n := range slices.Sorted(maps.Keys(m.Labels)) {
+				src += fmt.Sprintf(" %s=%+v", n, m.Labels[n])
+			}
 			if prev, dup := sources[src]; dup {
 				bad(mp, "duplicate metric: %s reads %s%s as metrics[%d] does (line %d)", m.Name, m.OID, m.Walk, prev, lineOf(pp.lines, fmt.Sprintf("metrics[%d]", prev)))
 			} else {

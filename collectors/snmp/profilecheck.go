@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -96,6 +97,45 @@ func nodeLines(n *yaml.Node, path string, out map[string]int) {
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
+// numericPath is where a profile holds numbers (not text: a label's
+// value: 0x10 stays "0x10").
+var numericPath = regexp.MustCompile(`^metrics\[\d+\]\.(sentinels\[\d+\]|autoscale\[\d+\]|mask|bit|scale|offset|round|map\..*|labels\.[^.]+\.(index_part|row\.index_part))$`)
+
+// decimalInts rewrites the YAML integers of numeric fields written in
+// hex, octal or binary (sentinels: [0xFFFF], mask: 0x0F) as decimal:
+// YAML reads them as integers (and the profiles were decoded so before),
+// while the config's decoder takes a float only in decimal.
+func decimalInts(n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			decimalInts(c, path)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if path != "" {
+				k = path + "." + k
+			}
+			decimalInts(n.Content[i+1], k)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			decimalInts(c, fmt.Sprintf("%s[%d]", path, i))
+		}
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!int" || !numericPath.MatchString(path) {
+			return
+		}
+		v := strings.ReplaceAll(n.Value, "_", "")
+		if i, err := strconv.ParseInt(v, 0, 64); err == nil {
+			n.Value = strconv.FormatInt(i, 10)
+		} else if u, err := strconv.ParseUint(v, 0, 64); err == nil {
+			n.Value = strconv.FormatUint(u, 10)
+		}
+	}
+}
+
 // decodeProfile decodes data into p strictly. The problems it returns
 // hold the decoder's errors; the checks of ParseProfile add theirs.
 func decodeProfile(data []byte, file string, p *Profile) *profileProblems {
@@ -120,6 +160,7 @@ func decodeProfile(data []byte, file string, p *Profile) *profileProblems {
 		return pp
 	}
 	nodeLines(&root, "", pp.lines)
+	decimalInts(&root, "")
 	// A Config that is only a file name: Block is the config's strict
 	// decoder, with its checks and messages (and no ${ENV}: a profile is
 	// data, the same on every host).

@@ -85,6 +85,28 @@ func TestProfileCheckErrors(t *testing.T) {
 	}
 }
 
+// Numbers as YAML writes them: hex, octal and underscores are integers
+// (sentinels: [0x7FFF]), as the profiles decoded before the strict decoder
+// took them.
+func TestProfileHexNumbers(t *testing.T) {
+	p, err := ParseProfile([]byte(header+"  - {name: m, oid: 1.3.6.1.4.1.99999.1.0, sentinels: [0x7FFF, 0o17, 65_535], mask: 0xFF, bit: 0x1}\n"), "a.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.Metrics[0]
+	if len(m.Sentinels) != 3 || m.Sentinels[0] != 0x7FFF || m.Sentinels[1] != 15 || m.Sentinels[2] != 65535 || m.Mask != 0xFF || m.Bit == nil || *m.Bit != 1 {
+		t.Errorf("decoded %v, mask %v, bit %v", m.Sentinels, m.Mask, m.Bit)
+	}
+	p, err = ParseProfile([]byte(header+"  - {name: m, walk: 1.3.6.1.4.1.99999.1, map: {\"0x1\": 0x2}, labels: {x: {value: 0x10}, y: {index_part: 0x1}}}\n"), "a.yaml")
+	if err != nil {
+		t.Fatalf("hex in map and labels: %v", err)
+	}
+	m = p.Metrics[0]
+	if m.Map["0x1"] != 2 || m.Labels["x"].Value != "0x10" || m.Labels["y"].IndexPart != 1 {
+		t.Errorf("map %v, labels %+v: a number field read in decimal, text kept as written", m.Map, m.Labels)
+	}
+}
+
 // TestProfileCheckEmbedded: every embedded profile passes the check, and
 // a good user profile does, with notes for what it may not mean.
 func TestProfileCheckEmbedded(t *testing.T) {
@@ -225,5 +247,28 @@ func TestExplainEnums(t *testing.T) {
 	}
 	if n := g.counts[[2]string{"ups_on_battery", ReasonSentinel}] + g.counts[[2]string{"ups_on_battery", ReasonOutOfRange}]; n != 0 {
 		t.Errorf("a value in no map entry was counted as implausible: %v", g.counts)
+	}
+}
+
+// Only a true duplicate (the same series, read the same way) is refused:
+// bits of one status word, or rows kept by where, are separate metrics.
+func TestDuplicateMetricNeedsTheSameSeries(t *testing.T) {
+	for _, tc := range []struct {
+		name, metrics string
+		dup           bool
+	}{
+		{"bits of one word", "  - {name: generator_alarm, oid: 1.3.6.1.4.1.99999.1.0, bit: 0, labels: {alarm: {value: fuel}}}\n" +
+			"  - {name: generator_alarm, oid: 1.3.6.1.4.1.99999.1.0, bit: 1, labels: {alarm: {value: oil}}}\n", false},
+		{"same bit, other label", "  - {name: generator_alarm, oid: 1.3.6.1.4.1.99999.1.0, bit: 0, labels: {alarm: {value: fuel}}}\n" +
+			"  - {name: generator_alarm, oid: 1.3.6.1.4.1.99999.1.0, bit: 0, labels: {alarm: {value: oil}}}\n", false},
+		{"rows filtered", "  - {name: m, walk: 1.3.6.1.4.1.99999.2, where: [{column: 1.3.6.1.4.1.99999.3, in: [\"1\"]}]}\n" +
+			"  - {name: m, walk: 1.3.6.1.4.1.99999.2, where: [{column: 1.3.6.1.4.1.99999.3, in: [\"2\"]}], scale: 0.1}\n", false},
+		{"copy-paste", "  - {name: m, walk: 1.3.6.1.4.1.99999.2, labels: {sensor: {index: true}}}\n" +
+			"  - {name: m, walk: 1.3.6.1.4.1.99999.2, labels: {sensor: {index: true}}, scale: 0.1}\n", true},
+	} {
+		_, err := ParseProfile([]byte(header+tc.metrics), "d.yaml")
+		if got := err != nil && strings.Contains(err.Error(), "duplicate metric"); got != tc.dup {
+			t.Errorf("%s: duplicate = %v, want %v (%v)", tc.name, got, tc.dup, err)
+		}
 	}
 }
