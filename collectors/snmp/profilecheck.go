@@ -101,15 +101,18 @@ var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 // value: 0x10 stays "0x10").
 var numericPath = regexp.MustCompile(`^metrics\[\d+\]\.(sentinels\[\d+\]|autoscale\[\d+\]|mask|bit|scale|offset|round|map\..*|labels\.[^.]+\.(index_part|row\.index_part))$`)
 
-// decimalInts rewrites the YAML integers of numeric fields written in
-// hex, octal or binary (sentinels: [0xFFFF], mask: 0x0F) as decimal:
-// YAML reads them as integers (and the profiles were decoded so before),
-// while the config's decoder takes a float only in decimal.
-func decimalInts(n *yaml.Node, path string) {
+// boolPath is where a profile holds a bool.
+var boolPath = regexp.MustCompile(`^metrics\[\d+\]\.(nonzero|labels\.[^.]+\.(index|index_string|unsigned))$`)
+
+// yaml11Scalars rewrites the YAML integers of numeric fields written in
+// hex, octal or binary (sentinels: [0xFFFF], mask: 0x0F) as decimal, and
+// yes/no/on/off in bool fields as true/false: YAML reads them so (and the
+// profiles were decoded so before), the config's decoder does not.
+func yaml11Scalars(n *yaml.Node, path string) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			decimalInts(c, path)
+			yaml11Scalars(c, path)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -117,13 +120,23 @@ func decimalInts(n *yaml.Node, path string) {
 			if path != "" {
 				k = path + "." + k
 			}
-			decimalInts(n.Content[i+1], k)
+			yaml11Scalars(n.Content[i+1], k)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			decimalInts(c, fmt.Sprintf("%s[%d]", path, i))
+			yaml11Scalars(c, fmt.Sprintf("%s[%d]", path, i))
 		}
 	case yaml.ScalarNode:
+		if boolPath.MatchString(path) {
+			// yaml.v3 read YAML 1.1's yes/no/on/off into a bool field.
+			switch strings.ToLower(n.Value) {
+			case "yes", "y", "on":
+				n.Value = "true"
+			case "no", "n", "off":
+				n.Value = "false"
+			}
+			return
+		}
 		if n.ShortTag() != "!!int" || !numericPath.MatchString(path) {
 			return
 		}
@@ -160,7 +173,7 @@ func decodeProfile(data []byte, file string, p *Profile) *profileProblems {
 		return pp
 	}
 	nodeLines(&root, "", pp.lines)
-	decimalInts(&root, "")
+	yaml11Scalars(&root, "")
 	// A Config that is only a file name: Block is the config's strict
 	// decoder, with its checks and messages (and no ${ENV}: a profile is
 	// data, the same on every host).

@@ -101,6 +101,10 @@ func TestProfileHexNumbers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("hex in map and labels: %v", err)
 	}
+	if p, err := ParseProfile([]byte(header+"  - {name: m, walk: 1.3.6.1.4.1.99999.1, nonzero: yes, labels: {x: {index: on}, y: {value: yes}}}\n"), "a.yaml"); err != nil ||
+		!p.Metrics[0].NonZero || !p.Metrics[0].Labels["x"].Index || p.Metrics[0].Labels["y"].Value != "yes" {
+		t.Errorf("YAML 1.1 bools: %v %+v", err, p)
+	}
 	m = p.Metrics[0]
 	if m.Map["0x1"] != 2 || m.Labels["x"].Value != "0x10" || m.Labels["y"].IndexPart != 1 {
 		t.Errorf("map %v, labels %+v: a number field read in decimal, text kept as written", m.Map, m.Labels)
