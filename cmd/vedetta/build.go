@@ -54,8 +54,10 @@ func build(cfg *config.Config, log *slog.Logger) (*parts, []error) {
 	// them, and nothing outside p changes, so a refused reload leaves the
 	// running generation exactly as it was.
 	profiles, err := snmp.ConfigProfiles(cfg)
-	if err != nil {
-		errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, "profile_dirs", err.Error()))
+	inFiles, other := snmp.SplitProfileErrors(err) // a profile's problems name its own file and line
+	errs = append(errs, inFiles...)
+	for _, e := range other {
+		errs = append(errs, cfg.ErrAt(config.Origin{File: cfg.File}, "profile_dirs", e.Error()))
 	}
 	reg, sk := newKindsWithSNMP(profiles)
 	p.snmp = sk

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vedetta-dc/vedetta/collectors"
+	"github.com/vedetta-dc/vedetta/collectors/snmp"
 	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/httpapi"
@@ -93,6 +94,9 @@ type daemon struct {
 	voice   atomic.Pointer[twilio.VoiceInbound] // keys pressed on calls (voice.go); nil: no voice channel
 	// onCallSetup of the running generation (oncall_cmd.go).
 	onCallSetup atomic.Pointer[onCallSetup]
+	// snmpKind of the running generation: its profiles' help: texts are
+	// the HELP of /metrics.
+	snmpKind atomic.Pointer[snmp.Kind]
 
 	genCancel context.CancelFunc
 	genWait   sync.WaitGroup
@@ -167,6 +171,7 @@ func (d *daemon) run(parent context.Context) error {
 	srv, err := httpapi.New(d.cfg.HTTP.Listen, httpapi.Source{
 		Alarms: d.alarms,
 		Latest: d.engine.Latest,
+		Help:   func(name string) string { return d.snmpKind.Load().Help(name) },
 		Notifications: func() httpapi.Notifications {
 			if disp := d.disp.Load(); disp != nil {
 				return disp
@@ -287,6 +292,7 @@ func (d *daemon) startGeneration(parent context.Context, p *parts) error {
 			f.OnAttempt = d.m.providerAttempt
 		}
 	}
+	d.snmpKind.Store(p.snmp)
 	if p.snmp != nil {
 		// Shared with the previous generation's kind: the counts go on.
 		if err := p.snmp.Register(d.m.reg); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,10 +17,10 @@ import (
 	"github.com/vedetta-dc/vedetta/model"
 )
 
-// snmpCommands is `vedetta profiles`; `vedetta probe snmp` hangs below
+// snmpCommands is `vedetta profiles` and `vedetta profile check/draft`; `vedetta probe snmp` hangs below
 // the probe command (see probeCmd).
 func snmpCommands() []*cobra.Command {
-	return []*cobra.Command{profilesCmd()}
+	return []*cobra.Command{profilesCmd(), profileCmd()}
 }
 
 // loadUserProfiles is the embedded profile set plus profile_dirs from
@@ -76,51 +77,99 @@ func profilesCmd() *cobra.Command {
 	return c
 }
 
+// agentFlags are the flags that say how to reach one SNMP agent, shared
+// by `probe snmp` and `profile draft`.
+type agentFlags struct {
+	a                       snmp.Agent
+	community, authP, privP string
+	authFile, privFile      string
+	authProto, privProto    string
+	retries                 int
+}
+
+func (af *agentFlags) register(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&af.a.Version, "version", "", "SNMP version: 1, 2c (default) or 3 (implied by --user)")
+	f.StringVar(&af.community, "community", "public", "v1/v2c community")
+	f.StringVar(&af.a.User, "user", "", "SNMPv3 user")
+	f.StringVar(&af.authProto, "auth-protocol", "", "SNMPv3 auth: MD5, SHA, SHA224, SHA256, SHA384, SHA512")
+	f.StringVar(&af.authP, "auth-passphrase", "", "SNMPv3 auth passphrase (visible in ps: prefer --auth-passphrase-file or $"+envAuthPassphrase+")")
+	f.StringVar(&af.authFile, "auth-passphrase-file", "", "file holding the SNMPv3 auth passphrase (one line)")
+	f.StringVar(&af.privProto, "priv-protocol", "", "SNMPv3 privacy: DES, AES, AES192, AES256, AES192C, AES256C")
+	f.StringVar(&af.privP, "priv-passphrase", "", "SNMPv3 privacy passphrase (visible in ps: prefer --priv-passphrase-file or $"+envPrivPassphrase+")")
+	f.StringVar(&af.privFile, "priv-passphrase-file", "", "file holding the SNMPv3 privacy passphrase (one line)")
+	f.StringVar(&af.a.Context, "context", "", "SNMPv3 context name")
+	f.DurationVar(&af.a.Timeout, "timeout", snmp.DefaultTimeout, "timeout per request")
+	f.IntVar(&af.retries, "retries", 0, "resends per request")
+}
+
+// agent is the Agent the flags describe, at address.
+func (af *agentFlags) agent(cmd *cobra.Command, address string) (snmp.Agent, error) {
+	a := af.a
+	a.Address = address
+	a.Community = config.Secret(af.community)
+	retries := af.retries
+	a.Retries = &retries
+	authP, err := passphrase(cmd, "auth-passphrase", af.authFile, envAuthPassphrase)
+	if err != nil {
+		return a, err
+	}
+	privP, err := passphrase(cmd, "priv-passphrase", af.privFile, envPrivPassphrase)
+	if err != nil {
+		return a, err
+	}
+	if a.Version == "3" || a.User != "" {
+		a.Version = "3"
+		a.Community = ""
+		if af.authProto != "" || authP != "" {
+			a.Auth = &snmp.Auth{Protocol: af.authProto, Passphrase: config.Secret(authP)}
+		}
+		if af.privProto != "" || privP != "" {
+			a.Priv = &snmp.Priv{Protocol: af.privProto, Passphrase: config.Secret(privP)}
+		}
+	}
+	return a, nil
+}
+
+// budget is how long a command may talk to the agent: never more than
+// every request's timeout.
+func (af *agentFlags) budget(requests int) time.Duration {
+	t := af.a.Timeout
+	if t == 0 {
+		t = snmp.DefaultTimeout
+	}
+	return time.Duration(af.retries+1)*t*time.Duration(requests) + time.Second
+}
+
 // probeSNMPCmd polls one agent once with the given credentials and prints
-// the normalized samples and the profiles that matched.
+// what the device is, the profiles chosen and why, each value's decision
+// and the normalized samples.
 func probeSNMPCmd(use string) *cobra.Command {
 	var (
-		a                       snmp.Agent
-		community, authP, privP string
-		authFile, privFile      string
-		authProto, privProto    string
-		profile                 string
-		retries                 int
-		dirs                    []string
-		explain                 bool
+		af      agentFlags
+		profile string
+		dirs    []string
+		explain bool
 	)
 	c := &cobra.Command{
 		Use:   use,
 		Short: "Poll one SNMP agent once and print its normalized samples (Prometheus text)",
 		Long: "Poll one SNMP agent once, with profiles picked automatically (or --profile NAME),\n" +
-			"and print the normalized samples and the profiles that matched, after one\n" +
-			"comment line per value read: raw -> normalized, scale, autoscale, range, and\n" +
+			"and print what the device says it is (sysDescr, sysName, sysObjectID), the\n" +
+			"profiles chosen and why (the sysObjectID prefix or the subtree that answered),\n" +
+			"one comment line per value read: raw -> normalized, scale, autoscale, range, and\n" +
 			"whether it is exported or dropped (sentinel, out_of_range, ambiguous_scale;\n" +
-			"--explain=false hides them). Exits 2 when the agent cannot be read.",
+			"--explain=false hides them), then the normalized samples. Exits 2 when the\n" +
+			"agent cannot be read.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			set, err := loadUserProfiles(cmd, dirs)
 			if err != nil {
 				return err
 			}
-			a.Address = args[0]
-			a.Community = config.Secret(community)
-			a.Retries = &retries
-			if authP, err = passphrase(cmd, "auth-passphrase", authFile, envAuthPassphrase); err != nil {
+			a, err := af.agent(cmd, args[0])
+			if err != nil {
 				return err
-			}
-			if privP, err = passphrase(cmd, "priv-passphrase", privFile, envPrivPassphrase); err != nil {
-				return err
-			}
-			if a.Version == "3" || a.User != "" {
-				a.Version = "3"
-				a.Community = ""
-				if authProto != "" || authP != "" {
-					a.Auth = &snmp.Auth{Protocol: authProto, Passphrase: config.Secret(authP)}
-				}
-				if privProto != "" || privP != "" {
-					a.Priv = &snmp.Priv{Protocol: privProto, Passphrase: config.Secret(privP)}
-				}
 			}
 			o := snmp.Options{SNMP: a}
 			if profile != "" {
@@ -131,11 +180,7 @@ func probeSNMPCmd(use string) *cobra.Command {
 				return err
 			}
 			// The whole probe may not outlast every request's timeout.
-			budget := time.Duration(retries+1)*a.Timeout*8 + time.Second
-			if a.Timeout == 0 {
-				budget = time.Duration(retries+1)*snmp.DefaultTimeout*8 + time.Second
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), budget)
+			ctx, cancel := context.WithTimeout(cmd.Context(), af.budget(8))
 			defer cancel()
 			var decisions []string
 			if explain {
@@ -144,6 +189,16 @@ func probeSNMPCmd(use string) *cobra.Command {
 			var samples []model.Sample
 			used, err := k.Poll(ctx, func(s model.Sample) { samples = append(samples, s) })
 			out := cmd.OutOrStdout()
+			if err == nil || len(used) > 0 || strings.Contains(err.Error(), "no profile matches") {
+				// The device answered: say what it is and why each
+				// profile was chosen (a session of its own, after the
+				// poll, so that an unreachable agent fails with the
+				// poll's explanation, once).
+				ictx, icancel := context.WithTimeout(cmd.Context(), af.budget(2+len(set.All())/16))
+				id, ierr := snmp.Identify(ictx, a, set)
+				icancel()
+				printIdentity(out, id, ierr, used, profile != "")
+			}
 			if len(used) > 0 {
 				var n []string
 				for _, p := range used {
@@ -164,23 +219,44 @@ func probeSNMPCmd(use string) *cobra.Command {
 			return nil
 		},
 	}
+	af.register(c)
 	f := c.Flags()
-	f.StringVar(&a.Version, "version", "", "SNMP version: 1, 2c (default) or 3 (implied by --user)")
-	f.StringVar(&community, "community", "public", "v1/v2c community")
-	f.StringVar(&a.User, "user", "", "SNMPv3 user")
-	f.StringVar(&authProto, "auth-protocol", "", "SNMPv3 auth: MD5, SHA, SHA224, SHA256, SHA384, SHA512")
-	f.StringVar(&authP, "auth-passphrase", "", "SNMPv3 auth passphrase (visible in ps: prefer --auth-passphrase-file or $"+envAuthPassphrase+")")
-	f.StringVar(&authFile, "auth-passphrase-file", "", "file holding the SNMPv3 auth passphrase (one line)")
-	f.StringVar(&privProto, "priv-protocol", "", "SNMPv3 privacy: DES, AES, AES192, AES256, AES192C, AES256C")
-	f.StringVar(&privP, "priv-passphrase", "", "SNMPv3 privacy passphrase (visible in ps: prefer --priv-passphrase-file or $"+envPrivPassphrase+")")
-	f.StringVar(&privFile, "priv-passphrase-file", "", "file holding the SNMPv3 privacy passphrase (one line)")
-	f.StringVar(&a.Context, "context", "", "SNMPv3 context name")
 	f.StringVar(&profile, "profile", "", "auto (default) or profile names, comma-separated")
-	f.DurationVar(&a.Timeout, "timeout", snmp.DefaultTimeout, "timeout per request")
-	f.IntVar(&retries, "retries", 0, "resends per request")
 	f.StringArrayVar(&dirs, "profile-dir", nil, "extra folder of profile *.yaml files (repeatable)")
 	f.BoolVar(&explain, "explain", true, "print each value's plausibility decision as a comment")
 	return c
+}
+
+// printIdentity writes what the device is and why each profile used was
+// chosen, as comments.
+func printIdentity(w io.Writer, id *snmp.Identity, err error, used []*snmp.Profile, named bool) {
+	if id == nil {
+		fmt.Fprintf(w, "# device: not identified: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "# sysDescr: %s\n# sysName: %s\n# sysObjectID: %s\n", oneLine(id.SysDescr), oneLine(id.SysName), id.SysObjectID)
+	why := map[string]string{}
+	for _, m := range id.Matches {
+		why[m.Profile] = m.Why
+	}
+	for _, p := range used {
+		switch {
+		case named:
+			fmt.Fprintf(w, "# profile %s: named with --profile\n", p.Name)
+		case why[p.Name] != "":
+			fmt.Fprintf(w, "# profile %s: %s\n", p.Name, why[p.Name])
+		default:
+			fmt.Fprintf(w, "# profile %s: matched by the poll's detection\n", p.Name)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(w, "# (identification incomplete: %v)\n", err)
+	}
+}
+
+// oneLine keeps a device's text on its comment line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // The environment variables `probe snmp` reads SNMPv3 passphrases from

@@ -267,12 +267,20 @@ func (e Explained) String() string {
 	if e.Row != "" {
 		b.WriteString("[" + e.Row + "]")
 	}
-	if e.RawText != "" {
+	switch {
+	case e.Unmapped:
+		fmt.Fprintf(&b, " raw %q: in no map entry: no sample", e.Read)
+		return b.String()
+	case e.RawText != "":
 		fmt.Fprintf(&b, " raw %q", e.RawText)
-	} else {
+	case e.Read != "":
+		fmt.Fprintf(&b, " raw %q -> %s (map/bit/mask; scale %s", e.Read, FormatValue(e.Value), FormatValue(e.Scale))
+	default:
 		b.WriteString(" raw " + FormatValue(e.Raw) + " -> " + FormatValue(e.Value))
 	}
-	b.WriteString(" (scale " + FormatValue(e.Scale))
+	if e.Read == "" || e.RawText != "" {
+		b.WriteString(" (scale " + FormatValue(e.Scale))
+	}
 	if e.Factor != 1 || e.Chosen {
 		b.WriteString(", autoscale x" + FormatValue(e.Factor))
 		if e.Chosen {

@@ -401,7 +401,10 @@ func (m *Metric) value(v *view, g *guard, p snmpwire.Varbind, idx string) (float
 			}
 		}
 	}
-	key := ""
+	key, read := "", ""
+	if m.Map != nil || m.Bit != nil || m.Mask != 0 {
+		read = v.textOf(&p, true) // what probe snmp shows as read (interned: no garbage)
+	}
 	if m.Mask != 0 {
 		if !isNum || num < 0 {
 			return 0, false
@@ -433,6 +436,7 @@ func (m *Metric) value(v *view, g *guard, p snmpwire.Varbind, idx string) (float
 			mv, ok = m.Map[strconv.FormatFloat(num, 'f', -1, 64)]
 		}
 		if !ok {
+			g.unmapped(m, idx, read)
 			return 0, false
 		}
 		num, isNum = mv, true
@@ -466,7 +470,7 @@ func (m *Metric) value(v *view, g *guard, p snmpwire.Varbind, idx string) (float
 	if m.Map != nil || m.Bit != nil || m.Mask != 0 {
 		raw = num // the raw number was an enum: what is judged is its meaning
 	}
-	return g.judge(m, idx, raw, num, p.Type == gosnmp.TimeTicks)
+	return g.judge(m, idx, raw, num, p.Type == gosnmp.TimeTicks, read)
 }
 
 // denoise rounds away float noise (23.400000000000002 from 234 × 0.1). An

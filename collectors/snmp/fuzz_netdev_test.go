@@ -108,8 +108,8 @@ func TestNetdevProfileOptionsChecked(t *testing.T) {
 		{`{name: m, walk: 1.2, nonzero: true, map: {"1": 1}}`, "nonzero makes no sense with map"},
 	} {
 		_, err := ParseProfile([]byte("name: p\nmib: M\nmatch: {subtrees: [1]}\nmetrics:\n  - "+c.metric+"\n"), "p.yaml")
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "p.yaml: profile p: metrics[0] (m)") {
-			t.Errorf("%s: error %v, want one naming p.yaml, the metric and %q", c.metric, err, c.want)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "p.yaml:5: metrics[0]") {
+			t.Errorf("%s: error %v, want one naming p.yaml:5, metrics[0] and %q", c.metric, err, c.want)
 		}
 	}
 	if _, err := ParseProfile([]byte(`name: p

@@ -255,6 +255,12 @@ type Explained struct {
 	RawText string // the value as text when it was no number ("N/A")
 	Scale   float64
 	Range   string // the metric's range, "" when the table has none
+	// Read is what the device sent when a map, bit or mask made Raw of it
+	// (ups_on_battery: "3" mapped to 1); Unmapped says it matched no map
+	// entry, so gave no sample by the profile's design (not counted as
+	// implausible).
+	Read     string
+	Unmapped bool
 	Decision
 }
 
@@ -268,7 +274,7 @@ func newGuard(target string, log *slog.Logger, counter func() *prometheus.Counte
 
 // judge decides one value of metric m (row idx); ok is false when it must
 // not be exported.
-func (g *guard) judge(m *Metric, idx string, raw, base float64, ticks bool) (float64, bool) {
+func (g *guard) judge(m *Metric, idx string, raw, base float64, ticks bool, read string) (float64, bool) {
 	conv := Conv{Scale: m.Scale, Offset: m.Offset, Round: m.Round}
 	r, known := g.table.For(m.Name)
 	if !known {
@@ -297,7 +303,7 @@ func (g *guard) judge(m *Metric, idx string, raw, base float64, ticks bool) (flo
 		if known {
 			rs = r.String()
 		}
-		g.explain(Explained{Metric: m.Name, Key: m.key, Row: idx, Scale: m.Scale * d.Factor, Range: rs, Decision: d})
+		g.explain(Explained{Metric: m.Name, Key: m.key, Row: idx, Scale: m.Scale * d.Factor, Range: rs, Read: read, Decision: d})
 	}
 	if d.Reason != "" {
 		g.count(m.Name, d.Reason)
@@ -317,6 +323,14 @@ func (g *guard) sentinel(m *Metric, idx string, raw float64, rawText string) {
 		}
 		g.explain(Explained{Metric: m.Name, Key: m.key, Row: idx, RawText: rawText, Scale: m.Scale, Range: rs,
 			Decision: Decision{Raw: raw, Value: raw * m.Scale, Factor: 1, Reason: ReasonSentinel}})
+	}
+}
+
+// unmapped explains a value no entry of the metric's map takes (an enum
+// state the profile leaves without a sample on purpose).
+func (g *guard) unmapped(m *Metric, idx, read string) {
+	if g.explain != nil {
+		g.explain(Explained{Metric: m.Name, Key: m.key, Row: idx, Read: read, Unmapped: true, Scale: m.Scale, Decision: Decision{Factor: 1}})
 	}
 }
 

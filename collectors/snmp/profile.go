@@ -1,16 +1,18 @@
 package snmp
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
@@ -173,6 +175,7 @@ var embedded embed.FS
 type ProfileSet struct {
 	list   []*Profile // sorted by name
 	byName map[string]*Profile
+	help   map[string]string // metric name -> the first help: given for it (prom.go)
 }
 
 func newProfileSet(ps []*Profile) *ProfileSet {
@@ -181,6 +184,7 @@ func newProfileSet(ps []*Profile) *ProfileSet {
 	for _, p := range ps {
 		s.byName[p.Name] = p
 	}
+	s.help = helpIndex(ps)
 	return s
 }
 
@@ -211,6 +215,15 @@ func LoadProfiles(dirs []string) (*ProfileSet, error) {
 	}
 	var errs []error
 	for _, d := range dirs {
+		// A folder that is not there is a typo or a missing package, not
+		// "no profiles": the devices it was meant for would go unwatched.
+		if fi, err := os.Stat(d); err != nil {
+			errs = append(errs, fmt.Errorf("profile folder: %w", err))
+			continue
+		} else if !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("profile folder %s is not a folder", d))
+			continue
+		}
 		user, err := loadFS(os.DirFS(d), ".", d)
 		if err != nil {
 			errs = append(errs, err)
@@ -304,48 +317,50 @@ var (
 )
 
 // ParseProfile decodes and checks one profile file strictly (unknown keys
-// are errors).
+// are errors, with a "did you mean"). Every problem is reported, each with
+// file, line and field (profilecheck.go).
 func ParseProfile(data []byte, file string) (*Profile, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var p Profile
-	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+	pp := decodeProfile(data, file, &p)
+	if pp.broken {
+		return nil, pp.err()
 	}
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", file, fmt.Sprintf(format, args...)))
-	}
+	bad := pp.add
 	if !profNameRE.MatchString(p.Name) {
-		bad("name %q: use lower-case letters, digits, - _ .", p.Name)
+		bad("name", "%q: use lower-case letters, digits, - _ .", p.Name)
 	}
 	if p.MIB == "" {
-		bad("profile %s: say which MIB it reads (mib:)", p.Name)
+		bad("mib", "say which MIB the profile reads (mib:)")
+	} else if strings.Contains(p.MIB, draftMark) {
+		bad("mib", "still a draft (%s): say which MIB the profile reads", draftMark)
 	}
 	if len(p.Match.SysObjectID) == 0 && len(p.Match.Subtrees) == 0 {
-		bad("profile %s: match needs sysobjectid or subtrees", p.Name)
+		bad("match", "needs sysobjectid or subtrees")
 	}
 	normOIDs := func(what string, l []string) {
 		for i, o := range l {
 			l[i] = trimOID(o)
 			if !oidRE.MatchString(l[i]) {
-				bad("profile %s: %s: %q is not a numeric OID", p.Name, what, o)
+				bad(fmt.Sprintf("%s[%d]", what, i), "%q is not a numeric OID", o)
 			}
 		}
 	}
 	normOIDs("match.sysobjectid", p.Match.SysObjectID)
 	normOIDs("match.subtrees", p.Match.Subtrees)
 	if len(p.Metrics) == 0 {
-		bad("profile %s: no metrics", p.Name)
+		bad("metrics", "no metrics")
 	}
+	sources := map[string]int{} // name and object read -> the first metric reading it
 	for i := range p.Metrics {
 		m := &p.Metrics[i]
-		where := fmt.Sprintf("profile %s: metrics[%d] (%s)", p.Name, i, m.Name)
-		if !metricNameRE.MatchString(m.Name) {
-			bad("%s: bad metric name", where)
+		mp := fmt.Sprintf("metrics[%d]", i)
+		if strings.Contains(m.Name, draftMark) {
+			bad(mp+".name", "%q is still a draft name: name it after a normalized metric (README: Normalized metrics)", m.Name)
+		} else if !metricNameRE.MatchString(m.Name) {
+			bad(mp+".name", "bad metric name %q (letters, digits, _ and :, not starting with a digit)", m.Name)
 		}
 		if (m.OID == "") == (m.Walk == "") {
-			bad("%s: give exactly one of oid (scalar) and walk (table column)", where)
+			bad(mp, "give exactly one of oid (scalar) and walk (table column)")
 		}
 		one := func(what string, s *string) {
 			if *s == "" {
@@ -353,7 +368,7 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 			}
 			*s = trimOID(*s)
 			if !oidRE.MatchString(*s) {
-				bad("%s: %s: %q is not a numeric OID", where, what, *s)
+				bad(mp+"."+what, "%q is not a numeric OID", *s)
 			}
 		}
 		one("oid", &m.OID)
@@ -366,50 +381,56 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 		m.key = fmt.Sprintf("%s/%d", p.Name, i)
 		for _, f := range m.Autoscale {
 			if !(f > 0) || math.IsInf(f, 0) {
-				bad("%s: autoscale: factors must be positive numbers, got %v", where, f)
+				bad(mp+".autoscale", "factors must be positive numbers, got %v", f)
 			}
 		}
 		if len(m.Autoscale) > 0 && (m.Map != nil || m.Bit != nil || m.Mask != 0) {
-			bad("%s: autoscale makes no sense with map, bit or mask", where)
+			bad(mp+".autoscale", "autoscale makes no sense with map, bit or mask")
 		}
-		if (m.LineCount != "" || m.Distinct != "") && m.Walk == "" {
-			bad("%s: line_count and distinct need walk", where)
+		if m.LineCount != "" && m.Walk == "" {
+			bad(mp+".line_count", "line_count and distinct need walk")
+		}
+		if m.Distinct != "" && m.Walk == "" {
+			bad(mp+".distinct", "line_count and distinct need walk")
 		}
 		if m.Distinct != "" && m.Aggregate != "" {
-			bad("%s: distinct and aggregate cannot be combined", where)
+			bad(mp+".distinct", "distinct and aggregate cannot be combined")
 		}
 		if m.IndexMatch != "" {
 			re, err := regexp.Compile(m.IndexMatch)
 			if err != nil {
-				bad("%s: index_match: %v", where, err)
+				bad(mp+".index_match", "%v", err)
 			}
 			m.indexRE = re
 		}
 		for j := range m.Where {
-			one("where.column", &m.Where[j].Column)
-			one("where.oid", &m.Where[j].OID)
+			wp := fmt.Sprintf("%s.where[%d]", mp, j)
+			one(fmt.Sprintf("where[%d].column", j), &m.Where[j].Column)
+			one(fmt.Sprintf("where[%d].oid", j), &m.Where[j].OID)
 			if (m.Where[j].Column == "") == (m.Where[j].OID == "") {
-				bad("%s: where[%d] needs one of column and oid", where, j)
+				bad(wp, "needs one of column and oid")
 			}
 			w := &m.Where[j]
 			if len(w.In) == 0 && len(w.NotIn) == 0 && w.Match == "" && w.NotMatch == "" {
-				bad("%s: where[%d] needs in, not_in, match or not_match", where, j)
+				bad(wp, "needs in, not_in, match or not_match")
 			}
 			var err error
 			if w.Match != "" {
 				if w.match, err = regexp.Compile(w.Match); err != nil {
-					bad("%s: where[%d].match: %v", where, j, err)
+					bad(wp+".match", "%v", err)
 				}
 			}
 			if w.NotMatch != "" {
 				if w.notMatch, err = regexp.Compile(w.NotMatch); err != nil {
-					bad("%s: where[%d].not_match: %v", where, j, err)
+					bad(wp+".not_match", "%v", err)
 				}
 			}
 		}
-		for name, lf := range m.Labels {
+		for _, name := range slices.Sorted(maps.Keys(m.Labels)) {
+			lf := m.Labels[name]
+			lp := mp + ".labels." + name
 			if !labelNameRE.MatchString(name) || name == "target" || name == "class" {
-				bad("%s: %q cannot be a label name", where, name)
+				bad(lp, "%q cannot be a label name", name)
 			}
 			n := 0
 			for _, set := range []bool{lf.Index, lf.IndexPart > 0, lf.IndexString, len(lf.Column) > 0, lf.Value != ""} {
@@ -418,33 +439,59 @@ func ParseProfile(data []byte, file string) (*Profile, error) {
 				}
 			}
 			if n != 1 {
-				bad("%s: label %s: give exactly one of index, index_part, index_string, column, value", where, name)
+				bad(lp, "label %s: give exactly one of index, index_part, index_string, column, value", name)
 			}
 			if m.OID != "" && (lf.Index || lf.IndexPart > 0 || lf.IndexString) {
-				bad("%s: label %s: a scalar has no row index", where, name)
+				bad(lp, "label %s: a scalar has no row index", name)
 			}
 			for k := range lf.Column {
-				one("labels."+name+".column", &lf.Column[k])
+				one(fmt.Sprintf("labels.%s.column", name), &lf.Column[k])
 			}
 			for _, e := range checkLabelExtras(m, &lf) {
-				bad("%s: label %s: %s", where, name, e)
+				bad(lp, "label %s: %s", name, e)
 			}
 			m.Labels[name] = lf
 		}
 		if m.NonZero && (m.Map != nil || m.Bit != nil || m.Mask != 0 || len(m.Autoscale) > 0) {
-			bad("%s: nonzero makes no sense with map, bit, mask or autoscale", where)
+			bad(mp+".nonzero", "nonzero makes no sense with map, bit, mask or autoscale")
 		}
 		switch m.Aggregate {
 		case "", "count", "any", "sum", "max", "min":
 		default:
-			bad("%s: aggregate: want count, any, sum, max or min, got %q", where, m.Aggregate)
+			bad(mp+".aggregate", "want count, any, sum, max or min, got %q", m.Aggregate)
 		}
 		if m.Aggregate != "" && m.Walk == "" {
-			bad("%s: aggregate needs walk", where)
+			bad(mp+".aggregate", "aggregate needs walk")
+		}
+		// Two metrics of one name reading the same object the same way
+		// (same bit, mask, aggregate and labels), unfiltered, are a
+		// copy-paste slip: the second one's series would be dropped as a
+		// duplicate of the first, whatever it was meant to be.
+		if m.Name != "" && len(m.Where) == 0 && m.IndexMatch == "" && m.Distinct == "" && m.LineCount == "" && m.OID+m.Walk != "" {
+			bit := -1
+			if m.Bit != nil {
+				bit = *m.Bit
+			}
+			src := fmt.Sprintf("%s %s%s %s %d %d", m.Name, m.OID, m.Walk, m.Aggregate, bit, m.Mask)
+			for _, n := range slices.Sorted(maps.Keys(m.Labels)) {
+				src += fmt.Sprintf(" %s=%+v", n, m.Labels[n])
+			}
+			if prev, dup := sources[src]; dup {
+				bad(mp, "duplicate metric: %s reads %s%s as metrics[%d] does (line %d)", m.Name, m.OID, m.Walk, prev, lineOf(pp.lines, fmt.Sprintf("metrics[%d]", prev)))
+			} else {
+				sources[src] = i
+			}
 		}
 		if m.Scale == 0 {
 			m.Scale = 1
 		}
 	}
-	return &p, errors.Join(errs...)
+	if err := pp.err(); err != nil {
+		return &p, err
+	}
+	return &p, nil
 }
+
+// draftMark is what `vedetta profile draft` leaves for a person to fill
+// in: a profile that still holds it is refused.
+const draftMark = "FIXME"

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/vedetta-dc/vedetta/model"
 )
@@ -37,4 +38,51 @@ func FormatValue(v float64) string {
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// helpIndex maps each metric name to the first help: text the profiles
+// give it, folded onto one line: the user's profiles first (a profile
+// written for this site says best what its metric is), then the embedded
+// ones, each in name order, metrics in file order. A family of /metrics
+// has one HELP whatever profile each target uses: the text is the one
+// deterministic choice, not the source of every series.
+func helpIndex(ps []*Profile) map[string]string {
+	h := map[string]string{}
+	ordered := make([]*Profile, 0, len(ps))
+	for _, p := range ps {
+		if p.Source != "embedded" {
+			ordered = append(ordered, p)
+		}
+	}
+	for _, p := range ps {
+		if p.Source == "embedded" {
+			ordered = append(ordered, p)
+		}
+	}
+	for _, p := range ordered {
+		for _, m := range p.Metrics {
+			if _, done := h[m.Name]; done || m.Help == "" {
+				continue
+			}
+			h[m.Name] = strings.Join(strings.Fields(m.Help), " ")
+		}
+	}
+	return h
+}
+
+// Help is the HELP text /metrics gives a metric: its profile's help:, ""
+// when no profile of the set documents it.
+func (s *ProfileSet) Help(name string) string {
+	if s == nil {
+		return ""
+	}
+	return s.help[name]
+}
+
+// Help is Help of the kind's profile set.
+func (kd *Kind) Help(name string) string {
+	if kd == nil {
+		return ""
+	}
+	return kd.profiles.Help(name)
 }

@@ -618,7 +618,7 @@ metrics:
 		{`{column: 1.10, row: {index_part: 1, sibling: {column: 1.3, last: D}}}`, "give exactly one of index_part and column"},
 	} {
 		_, err := ParseProfile([]byte("name: p\nmib: M\nmatch: {subtrees: [1]}\nmetrics:\n  - {name: m, walk: 1.2, labels: {x: "+c.label+"}}\n"), "p.yaml")
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "p.yaml: profile p: metrics[0] (m)") {
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "p.yaml:5: metrics[0].labels.x") {
 			t.Errorf("%s: error %v, want one naming p.yaml, the metric and %q", c.label, err, c.want)
 		}
 	}

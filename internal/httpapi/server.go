@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,6 +54,9 @@ type Source struct {
 	TargetError func(target string) string
 	// OnCall answers /api/v1/oncall (nil: no such routes).
 	OnCall func() OnCaller
+	// Help is the HELP text of a collected metric (an SNMP profile's
+	// help:), "" when none says: /metrics then says "Collected by vedetta.".
+	Help func(name string) string
 }
 
 // Reload is the outcome of the last config reload.
@@ -118,7 +122,7 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	gather := prometheus.Gatherers{reg, sampleGatherer(src.Latest)}
+	gather := prometheus.Gatherers{reg, sampleGatherer(src.Latest, src.Help)}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError}))
 	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
 		out := []alertJSON{}
@@ -245,20 +249,42 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // sampleGatherer exposes the latest value of every live series. Series of
 // one name may carry different label names (an exec target's output):
-// they are still one family, which Prometheus accepts.
-func sampleGatherer(latest func(fn func(string, model.Labels, float64, time.Time))) prometheus.GathererFunc {
+// they are still one family, which Prometheus accepts. A family is a
+// counter when its name ends in _total (vedetta's naming rule for
+// counters, which the plausibility checks hold them to), else a gauge.
+// No sample carries a timestamp: Prometheus stamps it at the scrape, so a
+// value polled every 10 minutes (SMART) is not stale after its 5-minute
+// lookback, and a series that stops is dropped by the engine, not by age.
+func sampleGatherer(latest func(fn func(string, model.Labels, float64, time.Time)), help func(string) string) prometheus.GathererFunc {
 	return func() ([]*dto.MetricFamily, error) {
 		fams := map[string]*dto.MetricFamily{}
 		if latest == nil {
 			return nil, nil
 		}
-		latest(func(name string, ls model.Labels, v float64, t time.Time) {
+		latest(func(name string, ls model.Labels, v float64, _ time.Time) {
 			f := fams[name]
+			counter := strings.HasSuffix(name, "_total")
 			if f == nil {
-				f = &dto.MetricFamily{Name: proto.String(name), Help: proto.String("Collected by vedetta."), Type: dto.MetricType_UNTYPED.Enum()}
+				h := ""
+				if help != nil {
+					h = help(name)
+				}
+				if h == "" {
+					h = "Collected by vedetta."
+				}
+				typ := dto.MetricType_GAUGE
+				if counter {
+					typ = dto.MetricType_COUNTER
+				}
+				f = &dto.MetricFamily{Name: proto.String(name), Help: proto.String(h), Type: typ.Enum()}
 				fams[name] = f
 			}
-			m := &dto.Metric{Untyped: &dto.Untyped{Value: proto.Float64(v)}, TimestampMs: proto.Int64(t.UnixMilli())}
+			m := &dto.Metric{}
+			if counter {
+				m.Counter = &dto.Counter{Value: proto.Float64(v)}
+			} else {
+				m.Gauge = &dto.Gauge{Value: proto.Float64(v)}
+			}
 			for _, l := range ls {
 				m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
 			}
