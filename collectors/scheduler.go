@@ -178,6 +178,10 @@ func (s *Scheduler) collect(ctx context.Context, r *runner) model.Batch {
 	}
 	own(model.MetricTargetUp, up)
 	own("vedetta_collection_duration_seconds", dur.Seconds())
+	// When it started, as a value: /metrics carries no sample timestamps
+	// (a slow poll must not leave gaps in Prometheus' lookback), so a
+	// scraper telling rounds apart (vedetta-bench) reads it here.
+	own("vedetta_collection_start_timestamp_seconds", float64(start.UnixNano())/1e9)
 	own("vedetta_collection_errors_total", r.errors)
 	own(model.MetricTargetFailures, float64(r.failures))
 	return model.Batch{Target: spec.Name, Samples: samples, Err: err, Start: start, Duration: dur}

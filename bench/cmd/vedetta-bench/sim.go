@@ -167,6 +167,7 @@ func scrapeRound(ctx context.Context, url string, since time.Time) (roundInfo, e
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	up, dur, started := map[string]float64{}, map[string]float64{}, map[string]time.Time{}
 	for sc.Scan() {
 		l := sc.Text()
 		if l == "" || l[0] == '#' {
@@ -176,29 +177,42 @@ func scrapeRound(ctx context.Context, url string, since time.Time) (roundInfo, e
 			continue
 		}
 		ri.series++
-		dur := strings.HasPrefix(l, "vedetta_collection_duration_seconds{")
-		up := strings.HasPrefix(l, "vedetta_target_up{")
-		if !dur && !up {
+		// /metrics has no sample timestamps: a collection's start is its
+		// vedetta_collection_start_timestamp_seconds, joined by target.
+		var kind string
+		for _, k := range []string{"vedetta_collection_duration_seconds{", "vedetta_target_up{", "vedetta_collection_start_timestamp_seconds{"} {
+			if strings.HasPrefix(l, k) {
+				kind = k
+			}
+		}
+		if kind == "" {
 			continue
 		}
-		f := strings.Fields(l[strings.LastIndexByte(l, '}')+1:])
-		if len(f) != 2 {
+		end := strings.LastIndexByte(l, '}')
+		f := strings.Fields(l[end+1:])
+		if len(f) != 1 {
 			continue
 		}
 		v, _ := strconv.ParseFloat(f[0], 64)
-		ms, _ := strconv.ParseInt(f[1], 10, 64)
-		ts := time.UnixMilli(ms)
+		t := targetLabel(l[:end])
+		switch kind {
+		case "vedetta_target_up{":
+			up[t] = v
+		case "vedetta_collection_duration_seconds{":
+			dur[t] = v
+		default:
+			started[t] = time.Unix(0, int64(v*1e9))
+		}
+	}
+	for t, ts := range started {
 		if ts.Before(since) {
 			continue
 		}
-		if up {
-			if v == 1 {
-				ri.up++
-			}
-			continue
+		if up[t] == 1 {
+			ri.up++
 		}
 		ri.targets++
-		end := ts.Add(time.Duration(v * float64(time.Second)))
+		end := ts.Add(time.Duration(dur[t] * float64(time.Second)))
 		if ri.start.IsZero() || ts.Before(ri.start) {
 			ri.start = ts
 		}
@@ -207,4 +221,21 @@ func scrapeRound(ctx context.Context, url string, since time.Time) (roundInfo, e
 		}
 	}
 	return ri, sc.Err()
+}
+
+// targetLabel is the value of target="..." in a /metrics line's labels.
+func targetLabel(labels string) string {
+	// {target= or ,target=: not exported_target=.
+	i := strings.Index(labels, `{target="`)
+	if i < 0 {
+		i = strings.Index(labels, `,target="`)
+	}
+	if i < 0 {
+		return ""
+	}
+	rest := labels[i+len(`,target="`):]
+	if j := strings.IndexByte(rest, '"'); j >= 0 {
+		return rest[:j]
+	}
+	return rest
 }
