@@ -136,6 +136,9 @@ func Body(a model.Alarm, ev model.EventKind) string {
 	if a.Description != "" {
 		fmt.Fprintf(&b, "\n%s\n", a.Description)
 	}
+	if a.Runbook != "" {
+		fmt.Fprintf(&b, "Runbook: %s\n", a.Runbook)
+	}
 	keys := make([]string, 0, len(a.Labels))
 	for k := range a.Labels {
 		keys = append(keys, k)

@@ -55,6 +55,7 @@ type Alarm struct {
 	Value       float64           `json:"value"`
 	Summary     string            `json:"summary"`
 	Description string            `json:"description,omitempty"`
+	Runbook     string            `json:"runbook,omitempty"`
 	Site        string            `json:"site"`
 	ActiveAt    time.Time         `json:"active_at"`            // condition first true (pending start)
 	FiringAt    time.Time         `json:"firing_at,omitzero"`   // became firing

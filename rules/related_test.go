@@ -73,3 +73,18 @@ func TestTemplateResolvedSaysHowLong(t *testing.T) {
 		t.Errorf("FIRING summary %q", got)
 	}
 }
+
+// A rule's runbook is a template like its summary: where to read what to
+// do, per device.
+func TestRunbookRendered(t *testing.T) {
+	h := newHarness(t, config.Rule{Name: "OnBattery", Expr: "on_battery == 1",
+		Runbook: "https://wiki.example/runbooks/ups#{{ .Labels.target }}"})
+	h.feed(smp("on_battery", 1))
+	if as := h.e.Alarms(); len(as) != 1 || as[0].Runbook != "https://wiki.example/runbooks/ups#h" {
+		t.Fatalf("alarms %+v, want the runbook https://wiki.example/runbooks/ups#h", as)
+	}
+	if _, errs := CompileRules(&config.Config{Rules: []config.Rule{{Name: "X", Expr: "a == 1", Runbook: "{{ .Nope }}"}}}); len(errs) == 0 ||
+		!strings.Contains(errs[0].Error(), "runbook") {
+		t.Errorf("a runbook naming a field that does not exist: errors %v, want one naming runbook", errs)
+	}
+}

@@ -21,6 +21,7 @@ type Rule struct {
 	value    *program // nil: the value is 1 while the condition holds
 	summary  *template.Template
 	descr    *template.Template
+	runbook  *template.Template
 	// single: the rule reads one metric (cond and clear alike), the common
 	// case with a fast path that allocates nothing per series.
 	single bool
@@ -122,6 +123,9 @@ func compileRule(cr config.Rule) (*Rule, []fieldErr) {
 		if r.descr, err = parseTemplate(cr.Name, cr.Description); err != nil {
 			errs = append(errs, fieldErr{"description", fmt.Errorf("bad template: %v", err)})
 		}
+		if r.runbook, err = parseTemplate(cr.Name, cr.Runbook); err != nil {
+			errs = append(errs, fieldErr{"runbook", fmt.Errorf("bad template: %v", err)})
+		}
 		if len(errs) > 0 {
 			return nil, errs
 		}
@@ -149,6 +153,9 @@ func compileRule(cr config.Rule) (*Rule, []fieldErr) {
 	}
 	if r.descr, err = parseTemplate(cr.Name, cr.Description); err != nil {
 		errs = append(errs, fieldErr{"description", fmt.Errorf("bad template: %v", err)})
+	}
+	if r.runbook, err = parseTemplate(cr.Name, cr.Runbook); err != nil {
+		errs = append(errs, fieldErr{"runbook", fmt.Errorf("bad template: %v", err)})
 	}
 	if len(errs) > 0 {
 		return nil, errs

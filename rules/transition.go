@@ -43,6 +43,7 @@ func (e *Engine) transition(a *alarm, rl *Rule, present, cond, clear bool, now t
 		e.cur = rendering{target: a.Labels["target"], labels: a.Labels, now: now, on: true}
 		a.Summary = render(e.boundTemplate(rl.summary), d, a.Rule+" "+labelsText(a.Labels))
 		a.Description = render(e.boundTemplate(rl.descr), d, "")
+		a.Runbook = render(e.boundTemplate(rl.runbook), d, "")
 		e.cur = rendering{}
 	}
 	if ev != "" {

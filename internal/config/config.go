@@ -123,13 +123,16 @@ type Rule struct {
 	// Value is the expression the alarm reports as .Value (the number in
 	// its message); by default the left side of the condition's first
 	// comparison that is not a state test (x == 1, x == 0).
-	Value       string            `yaml:"value"`
-	For         time.Duration     `yaml:"for"`
-	Severity    string            `yaml:"severity"`
-	Summary     string            `yaml:"summary"`
-	Description string            `yaml:"description"`
-	Labels      map[string]string `yaml:"labels"`
-	Origin      Origin            `yaml:"-"`
+	Value       string        `yaml:"value"`
+	For         time.Duration `yaml:"for"`
+	Severity    string        `yaml:"severity"`
+	Summary     string        `yaml:"summary"`
+	Description string        `yaml:"description"`
+	// Runbook is where to read what to do (a URL, or a line of text); a
+	// template like the summary, e.g. https://wiki/runbooks/ups#{{ .Labels.target }}.
+	Runbook string            `yaml:"runbook"`
+	Labels  map[string]string `yaml:"labels"`
+	Origin  Origin            `yaml:"-"`
 }
 
 // Notify configures the delivery channels.

@@ -357,6 +357,9 @@ func amAlerts(src Source, r *http.Request) ([]amAlert, error) {
 		if a.Description != "" {
 			ann["description"] = a.Description
 		}
+		if a.Runbook != "" {
+			ann["runbook_url"] = a.Runbook // Alertmanager's usual annotation name
+		}
 		if a.State == model.StateStale {
 			ann["vedetta_state"] = string(a.State)
 		}

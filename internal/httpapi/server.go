@@ -226,6 +226,7 @@ type alertJSON struct {
 	ActiveAt    time.Time           `json:"active_at"`
 	Summary     string              `json:"summary"`
 	Description string              `json:"description,omitempty"`
+	Runbook     string              `json:"runbook,omitempty"`
 	Ack         *dispatch.Ack       `json:"ack,omitempty"`
 	Waiting     string              `json:"held_back,omitempty"`
 	Notice      *dispatch.Notice    `json:"notification_state,omitempty"`
@@ -234,7 +235,7 @@ type alertJSON struct {
 
 func view(a model.Alarm) alertJSON {
 	return alertJSON{ID: a.ID, Rule: a.Rule, Labels: a.Labels, State: a.State, Severity: a.Severity,
-		Value: a.Value, Since: a.Since(), ActiveAt: a.ActiveAt, Summary: a.Summary, Description: a.Description}
+		Value: a.Value, Since: a.Since(), ActiveAt: a.ActiveAt, Summary: a.Summary, Description: a.Description, Runbook: a.Runbook}
 }
 
 func goVersion() string { return runtime.Version() }

@@ -55,6 +55,7 @@ type ui struct {
 }
 
 var uiFuncs = template.FuncMap{
+	"hasPrefix": strings.HasPrefix,
 	"ago": func(now, t time.Time) string {
 		if t.IsZero() {
 			return "-"
