@@ -50,10 +50,28 @@ type override struct {
 
 // setRequest is a decoded POST /set.
 type setRequest struct {
-	Community string `json:"community"`
-	OID       string `json:"oid"`
-	Type      string `json:"type"`
-	Value     string `json:"value"`
+	Community string    `json:"community"`
+	OID       string    `json:"oid"`
+	Type      string    `json:"type"`
+	Value     textOrNum `json:"value"`
+}
+
+// textOrNum is a JSON string or number, kept as its text: {"value": 3}
+// and {"value": "3"} mean the same.
+type textOrNum string
+
+func (v *textOrNum) UnmarshalJSON(b []byte) error {
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err == nil {
+		*v = textOrNum(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("value must be a string or a number")
+	}
+	*v = textOrNum(s)
+	return nil
 }
 
 // typeTags maps the names accepted in `type` to snmprec tags. The numeric
@@ -122,7 +140,7 @@ func parseSetRequest(contentType string, body []byte) (setRequest, error) {
 				return q, fmt.Errorf("unknown field %q (want community, oid, type, value)", k)
 			}
 		}
-		q = setRequest{Community: v.Get("community"), OID: v.Get("oid"), Type: v.Get("type"), Value: v.Get("value")}
+		q = setRequest{Community: v.Get("community"), OID: v.Get("oid"), Type: v.Get("type"), Value: textOrNum(v.Get("value"))}
 		if q.Community == "" {
 			q.Community = v.Get("device")
 		}
@@ -154,16 +172,16 @@ func buildOverride(base *recording, q setRequest) (override, error) {
 		}
 		tag = fmt.Sprint(base.entries[i].tag)
 	}
-	if strings.ContainsAny(q.Value, "\r\n") {
+	if strings.ContainsAny(string(q.Value), "\r\n") {
 		return override{}, errors.New("value: no line breaks (use type hexstring for binary data)")
 	}
 	// The same parser as the recordings, so a value means here what it
 	// means in a .snmprec file.
-	e, ok := parseLine(formatOID(oid) + "|" + tag + "|" + q.Value)
+	e, ok := parseLine(formatOID(oid) + "|" + tag + "|" + string(q.Value))
 	if !ok {
 		return override{}, fmt.Errorf("value %q is not a valid %s", q.Value, tagNames[tagByte(tag)])
 	}
-	return override{OID: formatOID(oid), Type: tagNames[e.tag], Value: q.Value, e: e}, nil
+	return override{OID: formatOID(oid), Type: tagNames[e.tag], Value: string(q.Value), e: e}, nil
 }
 
 // tagByte is the BER tag of an snmprec tag text ("4x" → 4).

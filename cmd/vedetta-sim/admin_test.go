@@ -73,8 +73,8 @@ func TestAdminSetOnBattery(t *testing.T) {
 	}{
 		{"form, recorded type", "application/x-www-form-urlencoded",
 			url.Values{"community": {"apc"}, "oid": {upsOutputStatus}, "value": {"3"}}.Encode(), upsOutputStatus, "INTEGER: 3"},
-		{"JSON, the common community", "application/json",
-			`{"community":"public","oid":"1.3.6.1.4.1.318.1.1.1.2.2.3.0","value":"42000"}`, upsRuntime, "42000"},
+		{"JSON, the common community, a number", "application/json",
+			`{"community":"public","oid":"1.3.6.1.4.1.318.1.1.1.2.2.3.0","value":42000}`, upsRuntime, "42000"},
 		{"JSON, type given (Gauge32 instead of TimeTicks)", "application/json",
 			`{"community":"apc","oid":"1.3.6.1.4.1.318.1.1.1.2.2.3.0","type":"gauge32","value":"7"}`, upsRuntime, "Gauge32: 7"},
 	}
@@ -139,6 +139,7 @@ func TestAdminBadRequests(t *testing.T) {
 		{"line break", "/set", form, "community=apc&oid=1.3.6.1.2.1.1.5.0&value=a%0Ab", "no line breaks"},
 		{"unknown form field", "/set", form, "community=apc&oid=" + upsOutputStatus + "&vlaue=3", `unknown field "vlaue"`},
 		{"bad JSON", "/set", "application/json", `{"community":"apc",`, "bad JSON body"},
+		{"JSON value neither text nor number", "/set", "application/json", `{"community":"apc","oid":"1.3.6.1.2.1.1.5.0","value":[3]}`, "value must be a string or a number"},
 		{"unknown JSON field", "/set", "application/json", `{"community":"apc","oid":"1.3.6.1.2.1.1.5.0","vlaue":"3"}`, "bad JSON body"},
 		{"reset, no override", "/reset", form, "community=apc&oid=" + upsOutputStatus, "has no override"},
 		{"reset, unknown community", "/reset", form, "community=nope", `unknown community "nope"`},
@@ -216,4 +217,48 @@ func TestAdminFlag(t *testing.T) {
 			t.Errorf("--admin %s: err %v, want ok=%v", c.addr, err, c.ok)
 		}
 	}
+}
+
+// FuzzParseSet: any /set body, JSON or form, gives an override or an
+// error, never a panic; an accepted value encodes to a varbind that names
+// the requested OID and carries a type the agents can send.
+func FuzzParseSet(f *testing.F) {
+	base, err := parseRecording("t", strings.NewReader("1.3.6.1.2.1.1.5.0|4|n\n1.3.6.1.4.1.318.1.1.1.4.1.1.0|2|2\n"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(false, "community=t&oid=1.3.6.1.4.1.318.1.1.1.4.1.1.0&value=3")
+	f.Add(false, "community=t&oid=.1.3.6.1.9.0&type=4x&value=00ff")
+	f.Add(true, `{"community":"t","oid":"1.3.6.1.2.1.1.5.0","value":"x"}`)
+	f.Add(true, `{"community":"t","oid":"1.3.6.1.9","type":"ipaddress","value":"10.0.0.1"}`)
+	f.Add(false, "community=t&oid=1.3.6.1.9.0&type=counter64&value=18446744073709551615")
+	f.Fuzz(func(t *testing.T, isJSON bool, body string) {
+		ct := "application/x-www-form-urlencoded"
+		if isJSON {
+			ct = "application/json"
+		}
+		q, err := parseSetRequest(ct, []byte(body))
+		if err != nil {
+			return
+		}
+		o, err := buildOverride(base, q)
+		if err != nil {
+			return
+		}
+		tag, vbody, rest, err := readTLV(o.e.vb)
+		if err != nil || tag != tagSequence || len(rest) != 0 {
+			t.Fatalf("%q: varbind % x does not decode", body, o.e.vb)
+		}
+		otag, oc, val, err := readTLV(vbody)
+		if err != nil || otag != tagOID {
+			t.Fatalf("%q: varbind % x has no OID", body, o.e.vb)
+		}
+		oid, err := parseOID(nil, oc)
+		if err != nil || formatOID(oid) != o.OID {
+			t.Fatalf("%q: varbind names %v, override says %s", body, oid, o.OID)
+		}
+		if vtag, _, r, err := readTLV(val); err != nil || len(r) != 0 || vtag != o.e.tag || tagNames[vtag] == "" {
+			t.Fatalf("%q: value % x (tag %d) does not decode", body, val, o.e.tag)
+		}
+	})
 }
