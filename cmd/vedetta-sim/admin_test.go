@@ -262,3 +262,50 @@ func FuzzParseSet(f *testing.F) {
 		}
 	})
 }
+
+// TestAdminScope: a change reaches every agent serving the recording and
+// no other: with --agents 2 both ports answer it; with --single-port only
+// the community named changes.
+func TestAdminScope(t *testing.T) {
+	apc, sw := recordingPath(t, "apc_smt750x-nmc2"), recordingPath(t, "ios_2960x")
+	const sysName = ".1.3.6.1.2.1.1.5.0"
+	for _, c := range []struct {
+		name      string
+		args      []string
+		community string   // of the /set
+		changed   []string // agent communities that must answer the new name
+		unchanged []string
+	}{
+		{"two agents, one recording", []string{"--device", "apc=" + apc, "--agents", "2"}, "apc", []string{"public", "public"}, nil},
+		{"single port", []string{"--single-port", "--device", "apc=" + apc, "--device", "sw=" + sw}, "apc", []string{"apc"}, []string{"sw"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := startSim(t, append(c.args, "--admin", "127.0.0.1:0")...)
+			if code, body := post(t, s, "/set", "application/x-www-form-urlencoded",
+				"community="+c.community+"&oid="+sysName+"&value=renamed-at-run-time"); code != http.StatusOK {
+				t.Fatalf("HTTP %d %s", code, body)
+			}
+			get := func(k int, community string) string {
+				a := s.agents[0]
+				if k < len(s.agents) {
+					a = s.agents[k]
+				}
+				out, err := netsnmp(t, "snmpget", "-v2c", "-c", community, "-t", "5", "-r", "1", a.addr(), sysName)
+				if err != nil {
+					t.Fatalf("snmpget -c %s %s: %v\n%s", community, a.addr(), err, out)
+				}
+				return out
+			}
+			for k, comm := range c.changed {
+				if out := get(k, comm); !strings.Contains(out, `"renamed-at-run-time"`) {
+					t.Errorf("agent %d, community %s: sysName not changed:\n%s", k, comm, out)
+				}
+			}
+			for _, comm := range c.unchanged {
+				if out := get(0, comm); strings.Contains(out, "renamed") {
+					t.Errorf("community %s changed too:\n%s", comm, out)
+				}
+			}
+		})
+	}
+}
