@@ -179,7 +179,11 @@ func buildOverride(base *recording, q setRequest) (override, error) {
 	// means in a .snmprec file.
 	e, ok := parseLine(formatOID(oid) + "|" + tag + "|" + string(q.Value))
 	if !ok {
-		return override{}, fmt.Errorf("value %q is not a valid %s", q.Value, tagNames[tagByte(tag)])
+		name := tagNames[tagByte(tag)]
+		if strings.HasSuffix(tag, "x") {
+			name = "hexstring"
+		}
+		return override{}, fmt.Errorf("value %q is not a valid %s", q.Value, name)
 	}
 	return override{OID: formatOID(oid), Type: tagNames[e.tag], Value: string(q.Value), e: e}, nil
 }

@@ -136,6 +136,7 @@ func TestAdminBadRequests(t *testing.T) {
 		{"negative gauge", "/set", form, "community=apc&oid=" + upsRuntime + "&type=gauge32&value=-1", "is not a valid gauge32"},
 		{"unknown type", "/set", form, "community=apc&oid=" + upsOutputStatus + "&type=float&value=1", `unknown type "float"`},
 		{"bad ip", "/set", form, "community=apc&oid=1.3.6.1.2.1.4.20.1.1.10.0.0.1&type=ipaddress&value=::1", "is not a valid ipaddress"},
+		{"bad hex", "/set", form, "community=apc&oid=1.3.6.1.2.1.1.5.0&type=4x&value=0g", `"0g" is not a valid hexstring`},
 		{"line break", "/set", form, "community=apc&oid=1.3.6.1.2.1.1.5.0&value=a%0Ab", "no line breaks"},
 		{"unknown form field", "/set", form, "community=apc&oid=" + upsOutputStatus + "&vlaue=3", `unknown field "vlaue"`},
 		{"bad JSON", "/set", "application/json", `{"community":"apc",`, "bad JSON body"},
