@@ -29,11 +29,21 @@ type agent struct {
 	index     int
 	port      int
 	community string
-	rec       *recording
+	rec       *recording                 // as loaded; the one served is live's, when set
+	live      *atomic.Pointer[recording] // shared by the agents of rec; swapped by the admin endpoint
 	mode      behaviour
 	rate      float64 // counter increase per second (0: static values)
 	start     time.Time
 	served    atomic.Uint64
+}
+
+// current is the recording the agent serves now: one atomic load per
+// request, so a run-time override (admin.go) costs the hot path nothing.
+func (a *agent) current() *recording {
+	if a.live != nil {
+		return a.live.Load()
+	}
+	return a.rec
 }
 
 // SNMP error-status values.
@@ -50,11 +60,12 @@ const headroom = 320
 // handler holds the per-goroutine scratch space of the request path; it is
 // not safe for concurrent use.
 type handler struct {
-	out     []byte   // response buffer: headroom + varbinds
-	oid     []uint32 // parsed request OID
-	reqVBs  [][]byte // raw request varbinds (v1 error echo)
-	reqOIDs [][]byte // OID content of each request varbind
-	pos     []int    // GETBULK repeater positions
+	out     []byte     // response buffer: headroom + varbinds
+	oid     []uint32   // parsed request OID
+	reqVBs  [][]byte   // raw request varbinds (v1 error echo)
+	reqOIDs [][]byte   // OID content of each request varbind
+	pos     []int      // GETBULK repeater positions
+	rec     *recording // served by the request in progress (one table for the whole answer)
 	maxMsg  int
 	limit   int           // end offset the varbinds may not pass
 	w       int           // write offset in out
@@ -162,7 +173,8 @@ func (h *handler) answer(a *agent, q *request) []byte {
 	if a.rate > 0 {
 		h.elapsed = h.now().Sub(a.start)
 	}
-	rec := a.rec
+	rec := a.current()
+	h.rec = rec
 	errStatus, errIndex := errNone, 0
 	switch q.pduType {
 	case pduGet, pduGetNext:
@@ -237,7 +249,7 @@ func (h *handler) skipV1(rec *recording, i int, v1 bool) int {
 // unusable request. The list is cut when the message would exceed maxMsg,
 // and after the first repetition in which every repeater is endOfMibView.
 func (h *handler) bulk(a *agent, q *request) bool {
-	rec := a.rec
+	rec := h.rec
 	n := len(h.reqOIDs)
 	nonRep := int(max(0, min(q.nonRep, int64(n))))
 	maxRep := int(max(0, min(q.maxRep, 65535)))
@@ -297,19 +309,19 @@ func (h *handler) bulk(a *agent, q *request) bool {
 
 // putNext appends entry i, or endOfMibView named from when i is past the end.
 func (h *handler) putNext(a *agent, i int, from []uint32) bool {
-	if i < len(a.rec.entries) {
+	if i < len(h.rec.entries) {
 		return h.putEntry(a, i)
 	}
 	return h.putException(from, tagEndOfMibView)
 }
 
-// putEntry appends entry i of the agent's recording at h.w; false (and
+// putEntry appends entry i of the request's recording at h.w; false (and
 // nothing written) when it does not fit.
 func (h *handler) putEntry(a *agent, i int) bool {
-	e := &a.rec.entries[i]
+	e := &h.rec.entries[i]
 	if a.rate > 0 && (e.tag == tagCounter32 || e.tag == tagCounter64 ||
 		(e.tag == tagTimeTicks && compareOID(e.oid, sysUpTimeOID) == 0)) {
-		return h.putMoving(a, i, e)
+		return h.putMoving(a, e)
 	}
 	if h.w+len(e.vb) > h.limit {
 		return false
@@ -319,13 +331,15 @@ func (h *handler) putEntry(a *agent, i int) bool {
 }
 
 // putMoving appends a counter (or sysUpTime) advanced with the clock.
-func (h *handler) putMoving(a *agent, i int, e *entry) bool {
+func (h *handler) putMoving(a *agent, e *entry) bool {
 	var v uint64
 	if e.tag == tagTimeTicks {
 		v = (e.num + uint64(h.elapsed/(10*time.Millisecond))) & 0xffffffff
 	} else {
-		// Each OID gets 0.5x..1.5x the agent's rate, so rates differ.
-		f := 0.5 + float64(i%11)/10
+		// Each OID gets 0.5x..1.5x the agent's rate, so rates differ; by
+		// its place in the loaded file (seq), so that an OID added at run
+		// time does not change the rate of those after it.
+		f := 0.5 + float64(e.seq%11)/10
 		v = e.num + uint64(h.elapsed.Seconds()*a.rate*f)
 		if e.tag == tagCounter32 {
 			v &= 0xffffffff

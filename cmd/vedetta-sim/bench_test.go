@@ -8,13 +8,16 @@ import (
 	"github.com/gosnmp/gosnmp"
 )
 
-// benchAgent serves the Catalyst 2960-X recording (10,842 OIDs).
+// benchAgent serves the Catalyst 2960-X recording (10,842 OIDs) through
+// its live table, as the simulator does (one atomic load per request).
 func benchAgent(b *testing.B) *agent {
 	r, err := loadRecording("ios_2960x", recordingPath(b, "ios_2960x"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &agent{community: "public", rec: r, start: time.Now()}
+	a := &agent{community: "public", rec: r, start: time.Now()}
+	(&sim{agents: []*agent{a}}).initLive()
+	return a
 }
 
 // ifDescr.1: a GETBULK of 25 from there returns 25 interface rows.

@@ -59,6 +59,7 @@
 //	--stats              log requests served per second to stderr
 //	--stats-interval D   interval of --stats (default 10s)
 //	--quiet              do not print the port table
+//	--admin HOST:PORT    serve the admin endpoint there (loopback only; off by default)
 //
 // Dead and slow agents are chosen by --seed among all agents: round(F×N) of
 // each, never overlapping, the same set for the same seed and count; the
@@ -72,6 +73,29 @@
 // per-agent factor in [0.5, 1.5) (from --seed) and o a per-OID factor in
 // [0.5, 1.5]; Counter32 wraps at 2^32. sysUpTime.0 then advances in real
 // time too. Gauges, integers and strings never change.
+//
+// # Changing values at run time
+//
+// With --admin 127.0.0.1:PORT, an HTTP endpoint changes what the agents
+// answer, e.g. to put a UPS on battery and watch the alarm arrive:
+//
+//	curl -X POST -d community=ups -d oid=1.3.6.1.4.1.318.1.1.1.4.1.1.0 -d value=3 127.0.0.1:8161/set
+//	curl 127.0.0.1:8161/values?community=ups
+//	curl -X POST -d community=ups 127.0.0.1:8161/reset          # back to the recording (add -d oid=... for one)
+//
+// POST /set takes form or JSON fields community (the device name, which is
+// the community with --single-port; the common --community also works when
+// one device is served), oid, value and, optionally, type (integer,
+// string, hexstring, oid, ipaddress, counter32, gauge32, timeticks,
+// counter64, opaque, null, or an snmprec tag such as 2 or 4x; by default
+// the recorded type). The value is read like a value in a recording. From
+// then on every agent serving that device answers the new value to GET,
+// GETNEXT and GETBULK; an OID that is not recorded is added when its type
+// is given. Bad input (unknown community, an OID not recorded and no type,
+// a value its type cannot carry) gets HTTP 400 and a message. Changes live
+// in memory only. The agents do not lock: each change builds a new table
+// (copy-on-write) and swaps an atomic pointer. The endpoint has no
+// authentication, hence loopback only.
 //
 // # Using it with vedetta
 //

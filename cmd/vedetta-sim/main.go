@@ -37,6 +37,7 @@ type config struct {
 	stats       bool
 	statsEvery  time.Duration
 	quiet       bool
+	admin       string // --admin HOST:PORT (loopback), "" = off
 }
 
 type device struct{ name, path string }
@@ -110,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.stats, "stats", false, "print requests served per second to stderr")
 	fs.DurationVar(&c.statsEvery, "stats-interval", 10*time.Second, "interval of --stats")
 	fs.BoolVar(&c.quiet, "quiet", false, "do not print the port → recording table")
+	fs.StringVar(&c.admin, "admin", "", "serve the admin endpoint (POST /set, POST /reset, GET /values) on this loopback HOST:PORT; off by default")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -136,6 +138,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("--counter-rate must be >= 0")
 	case c.singlePort && c.agents > 0:
 		return c, errors.New("--single-port serves each device once: drop --agents")
+	}
+	if c.admin != "" {
+		if err := checkAdminAddr(c.admin); err != nil {
+			return c, err
+		}
 	}
 	return c, nil
 }
@@ -234,6 +241,14 @@ func run(ctx context.Context, c config, stdout io.Writer, ready func(*sim)) erro
 	if err := s.start(ctx); err != nil {
 		return err
 	}
+	if c.admin != "" {
+		if s.adminAddr, err = s.serveAdmin(ctx, c.admin); err != nil {
+			s.close()
+			s.wait()
+			return err
+		}
+		slog.Info("admin endpoint", "addr", s.adminAddr.String())
+	}
 	if !c.quiet {
 		printTable(stdout, s)
 	}
@@ -257,6 +272,9 @@ func run(ctx context.Context, c config, stdout io.Writer, ready func(*sim)) erro
 	<-ctx.Done()
 	s.close()
 	s.wait()
+	if s.adminWG != nil {
+		s.adminWG.Wait()
+	}
 	slog.Info("vedetta-sim stopped", "served", s.served(), "dropped", s.dropped.Load())
 	return nil
 }

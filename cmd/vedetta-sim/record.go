@@ -20,6 +20,7 @@ type entry struct {
 	tag byte   // BER tag of the value
 	vb  []byte // whole varbind TLV: SEQUENCE { OID, value }
 	num uint64 // numeric value of Counter32/Counter64/TimeTicks (for --counter-rate)
+	seq int    // index in the loaded table: chooses the OID's --counter-rate factor
 }
 
 // recording is an immutable, sorted OID table shared by every agent that
@@ -96,6 +97,9 @@ func parseRecording(name string, rd io.Reader) (*recording, error) {
 			continue
 		}
 		out = append(out, e)
+	}
+	for i := range out {
+		out[i].seq = i
 	}
 	r.entries = slices.Clip(out)
 	return r, nil

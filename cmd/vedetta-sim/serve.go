@@ -26,6 +26,11 @@ type sim struct {
 	wg       sync.WaitGroup
 	handlers sync.Pool
 	dropped  atomic.Uint64 // requests to dead agents, wrong communities, bad packets
+
+	live      map[string]*liveRec // recording name → its live table (admin.go)
+	adminMu   sync.Mutex          // serialises changes of the overrides
+	adminAddr net.Addr            // where --admin listens (nil: off)
+	adminWG   *sync.WaitGroup     // the admin server's goroutine
 }
 
 // newSim builds the agents (without opening sockets).
@@ -52,6 +57,7 @@ func newSim(cfg config, recs []*recording) (*sim, error) {
 		}
 		s.agents = append(s.agents, a)
 	}
+	s.initLive()
 	if cfg.singlePort {
 		s.byComm = map[string]*agent{}
 		for _, a := range s.agents {
