@@ -31,7 +31,7 @@ var nutCases = []struct {
 		Want: upsAPC1000 + " on ups: battery low, shutdown imminent", WantResolved: "on ups: battery no longer low"}},
 	{upsAPC1000, rulestest.Case{Rule: "UPSRuntimeShort",
 		Fire: rulestest.All(rulestest.Set("ups_on_battery", 1), rulestest.Set("ups_battery_runtime_seconds", 420)),
-		Want: upsAPC1000 + " on ups has 7 min of battery runtime left", WantResolved: "has 43 min of battery runtime left"}},
+		Want: upsAPC1000 + " on ups has 7 min of battery runtime left", WantResolved: "on ups is no longer short of runtime: 43 min of battery"}},
 	{upsAPC1000, rulestest.Case{Rule: "UPSReplaceBattery", Fire: rulestest.Set("ups_battery_replace_needed", 1),
 		Want: upsAPC1000 + " on ups asks for a battery replacement", WantResolved: "on ups no longer asks for a battery replacement"}},
 	{upsAPC1000, rulestest.Case{Rule: "UPSOnBypass", Fire: rulestest.Set("ups_on_bypass", 1),

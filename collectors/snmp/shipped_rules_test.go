@@ -150,7 +150,7 @@ var snmpCases = []struct {
 		Fire: rulestest.Set("ups_battery_low", 1), Want: "dev: battery low, shutdown imminent", WantResolved: "dev: battery no longer low"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSRuntimeShort", Class: "ups",
 		Fire: rulestest.All(rulestest.Set("ups_on_battery", 1), rulestest.Set("ups_battery_runtime_seconds", 480)),
-		Want: "dev has 8 min of battery runtime left", WantResolved: "dev has 2 h 55 min of battery runtime left"}},
+		Want: "dev has 8 min of battery runtime left", WantResolved: "dev is no longer short of runtime: 2 h 55 min of battery"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSReplaceBattery", Class: "ups",
 		Fire: rulestest.Set("ups_battery_replace_needed", 1), Want: "dev asks for a battery replacement", WantResolved: "dev no longer asks for a battery replacement"}},
 	{"nut.yaml", "cyberpower_pr2200rt2uc", rulestest.Case{Rule: "UPSOnBypass", Class: "ups",
