@@ -190,7 +190,12 @@ func (s *Schedule) handoff(n int) time.Time {
 		// across a change to or from daylight saving time.
 		return s.start.AddDate(0, 0, n*s.days)
 	}
-	return s.start.Add(time.Duration(n) * s.period)
+	// In whole seconds from the start's Unix time, not time.Duration,
+	// which overflows past 292 years (a schedule starting in 2620 asked
+	// about 1968 looped for ever on wrapped hand-offs: FuzzSchedule).
+	whole, frac := int64(s.period/time.Second), s.period%time.Second
+	at := time.Unix(s.start.Unix()+int64(n)*whole, int64(s.start.Nanosecond())).In(s.start.Location())
+	return at.Add(time.Duration(n) * frac)
 }
 
 // index is the number of the hand-off in force at t.
