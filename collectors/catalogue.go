@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vedetta-dc/vedetta/internal/editdist"
 	"github.com/vedetta-dc/vedetta/model"
 )
 
@@ -99,30 +100,13 @@ func (c *Catalogue) Suggest(name string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance of a and b, or limit when it is
-// at least limit (names far apart in length are not compared letter by
-// letter).
+// editDistance is editdist.Distance, or limit when it is at least limit
+// (names far apart in length are not compared letter by letter).
 func editDistance(a, b string, limit int) int {
 	if d := len(a) - len(b); d >= limit || -d >= limit {
 		return limit
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return min(prev[len(b)], limit)
+	return min(editdist.Distance(a, b), limit)
 }
 
 // NameLister is implemented by a configured collector whose names depend

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vedetta-dc/vedetta/internal/editdist"
 )
 
 // Why a decoder of our own instead of yaml.Node.Decode or viper.Unmarshal:
@@ -347,7 +349,7 @@ func describe(n *yaml.Node) string {
 func suggest(key string, fields map[string]fieldInfo) string {
 	best, bestD := "", 3
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		if dd := editDistance(key, k); dd < bestD {
+		if dd := editdist.Distance(key, k); dd < bestD {
 			best, bestD = k, dd
 		}
 	}
@@ -355,26 +357,6 @@ func suggest(key string, fields map[string]fieldInfo) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // MaxDuration is the longest duration a config or the API may give. No
