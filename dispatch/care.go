@@ -48,6 +48,12 @@ func (d *Dispatcher) housekeeping() {
 		}
 	}
 	d.mu.Unlock()
+	if len(ids) == 0 && !d.ob.holding() {
+		// Nothing to write: no empty transaction (a bbolt commit is a
+		// meta page and two fsyncs, every second, on an idle daemon).
+		d.prune(now)
+		return
+	}
 	sort.Strings(ids)
 	err := d.store.Update(func(tx store.Tx) error {
 		d.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vedetta-dc/vedetta/internal/config"
@@ -29,6 +30,9 @@ import (
 // in-memory copies (notices, the outbox index) follow only when that
 // transaction commits: a write that fails leaves memory as the store is.
 type Dispatcher struct {
+	// following counts the sends that gave their slot back while they
+	// follow a status (maxFollowing).
+	following atomic.Int32
 	store     store.Store
 	routes    []config.Route
 	receivers map[string]config.Receiver
@@ -173,9 +177,10 @@ func NewDispatcher(st store.Store, cfg *config.Config, channels map[string]notif
 		}
 		if err := tx.ForEach(store.Groups, func(k string, v []byte) error {
 			var g group
-			if json.Unmarshal(v, &g) == nil {
-				d.ob.hold(g)
+			if json.Unmarshal(v, &g) != nil {
+				g = group{Key: k} // held empty, so that housekeeping's flush drops it
 			}
+			d.ob.hold(g)
 			return nil // a corrupt group is dropped, and logged, at its flush
 		}); err != nil {
 			return err

@@ -118,7 +118,7 @@ func (x *dtest) event(a model.Alarm, ev model.EventKind) {
 func (x *dtest) run() {
 	x.d.housekeeping()
 	for _, del := range x.d.due() {
-		x.d.send(context.Background(), del)
+		x.d.send(context.Background(), del, nil)
 	}
 }
 

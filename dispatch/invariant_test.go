@@ -20,7 +20,11 @@ package dispatch
 //	   FIRING...: a RESOLVED never overtakes its FIRING);
 //	I4 a message is received twice only when the process died or the
 //	   dispatcher was replaced after a provider accepted it and before its
-//	   outcome was written: duplicates <= such losses;
+//	   outcome was written: duplicates <= such losses; a provider that
+//	   took a message with an id it can be asked about (Twilio's SID,
+//	   notify.Follower) is asked by the process that takes over, never
+//	   sent it again, whether the taker died while following it or while
+//	   recording that it took it;
 //	I5 nothing is left undelivered or failed once the faults stop, and no
 //	   goroutine outlives the test.
 //
@@ -81,21 +85,26 @@ func TestPipelineInvariants(t *testing.T) {
 	for i := 0; i < n; i++ {
 		seeds = append(seeds, *invFirstSeed+uint64(i))
 	}
-	digests, inWindowCrashes := 0, 0
+	digests, inWindowCrashes, follows, ran := 0, 0, 0, 0
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			ran++ // -run may pick one seed
 			w := newWorld(t, seed)
 			w.run()
 			w.check()
 			digests += w.digests()
 			inWindowCrashes += w.windowCrashes
+			follows += w.follows
 		})
 	}
-	// The digest's schedules must have tried it: sent, and cut by a crash.
-	if len(seeds) > 20 && (digests == 0 || inWindowCrashes == 0) {
-		t.Errorf("start digest not exercised: %d digests sent, %d crashes inside a window", digests, inWindowCrashes)
+	// The digest's schedules must have tried it: sent, and cut by a crash;
+	// and a message taken by Twilio must have been taken over and asked
+	// about.
+	if ran > 20 && (digests == 0 || inWindowCrashes == 0 || follows == 0) {
+		t.Errorf("not exercised: %d digests sent, %d crashes inside a digest window, %d taken messages asked about after a crash",
+			digests, inWindowCrashes, follows)
 	}
-	t.Logf("%d start digests sent, %d crashes inside a window", digests, inWindowCrashes)
+	t.Logf("%d start digests sent, %d crashes inside a window, %d taken messages asked about after a crash", digests, inWindowCrashes, follows)
 }
 
 // digests counts the start digests that arrived (one per recipient).
@@ -129,6 +138,21 @@ const (
 	modeLose          // accepts, then the message never arrives (email relay A only)
 )
 
+// takeMode is how the SMS provider "twilio" behaves when its mode is ok:
+// as Twilio does, it takes the message with an id (notify.AcceptedAs) and
+// the send then follows it; chosen by the world's takeRng, so that the
+// schedules of the other faults stay what they were.
+type takeMode int
+
+const (
+	takeNone      takeMode = iota // answers at once, no id
+	takeDelivered                 // takes it, it is delivered
+	takeDie                       // takes it, it is delivered, the process dies before the outcome is written
+	takeFailed                    // takes it, then it is "undelivered": the next provider sends it
+)
+
+var takeNames = []string{"none", "delivered", "die-while-following", "undelivered"}
+
 var modeNames = []string{"ok", "temp", "perm", "hang", "lose"}
 
 type invProvider struct {
@@ -136,11 +160,30 @@ type invProvider struct {
 	name    string
 	channel string
 	mode    provMode
+	take    takeMode
 }
 
 func (p *invProvider) Name() string { return p.name }
 
 func (p *invProvider) Send(ctx context.Context, m notify.Message) error {
+	if p.mode == modeOK && p.take != takeNone {
+		ref := fmt.Sprintf("SM%d", len(p.w.fate))
+		p.w.fate[ref] = p.take != takeFailed
+		p.w.logf("take %s as %s: %s", m.Key, ref, takeNames[p.take])
+		notify.AcceptedAs(ctx, ref)
+		if p.w.fs.dead {
+			return nil // died recording that it took it: the message is out
+		}
+		switch p.take {
+		case takeFailed:
+			p.w.accepted(m, false)
+			return notify.Permanent(errors.New("twilio message " + ref + " undelivered (Twilio error 30003)"))
+		case takeDie:
+			p.w.fs.dieIn = 1 // the outcome's write
+		}
+		p.w.accepted(m, true)
+		return nil
+	}
 	switch p.mode {
 	case modeTemp:
 		return notify.Temporary(errors.New("451 4.3.0 try again later"))
@@ -154,6 +197,21 @@ func (p *invProvider) Send(ctx context.Context, m notify.Message) error {
 		return nil
 	}
 	p.w.accepted(m, true)
+	return nil
+}
+
+// Follow answers for a message it took: delivered, undelivered, or (an
+// id it never gave) unknown.
+func (p *invProvider) Follow(ctx context.Context, m notify.Message, ref string) error {
+	delivered, ok := p.w.fate[ref]
+	p.w.follows++
+	p.w.logf("follow %s %s: known %v delivered %v", m.Key, ref, ok, delivered)
+	switch {
+	case !ok:
+		return notify.Permanent(errors.New("twilio: message " + ref + " not found (404)"))
+	case !delivered:
+		return notify.Permanent(errors.New("twilio message " + ref + " undelivered"))
+	}
 	return nil
 }
 
@@ -265,6 +323,11 @@ type world struct {
 	hkOK     []time.Time
 	received []receipt
 	lost     int // messages a provider accepted and lost
+	// fate is, per id a provider gave a message it took, whether it is
+	// delivered; follows counts the times a process taking over asked.
+	fate    map[string]bool
+	follows int
+	takeRng *rand.Rand
 	// outcomeLosses counts sends a provider accepted whose outcome died
 	// with the process (or the replaced dispatcher): the duplicate budget.
 	outcomeLosses int
@@ -294,6 +357,7 @@ func newWorld(t *testing.T, seed uint64) *world {
 	w := &world{
 		t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		clock: testclock.New(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)), dir: dir,
+		fate: map[string]bool{}, takeRng: rand.New(rand.NewPCG(seed, 0x7a6b)),
 	}
 	if !slices.Contains(invariantRegressions, seed) {
 		// Not from w.rng: the schedules stay what they were without it.
@@ -549,13 +613,23 @@ func (w *world) faults() {
 		// A permanent refusal on both providers of a channel would fail a
 		// delivery for good: at most one refuses at a time.
 		partner := w.provs[i^1]
-		if m == modePerm && partner.mode == modePerm {
+		if m == modePerm && (partner.mode == modePerm || partner.take == takeFailed) {
 			m = modeTemp
 		}
 		if m != p.mode {
 			w.logf("provider %s: %s", p.name, modeNames[m])
 		}
 		p.mode = m
+	}
+	if tw := w.provs[2]; w.takeRng.Float64() < 0.08 {
+		m := takeMode(w.takeRng.IntN(4))
+		if m == takeFailed && w.provs[3].mode == modePerm {
+			m = takeDelivered // "undelivered" is a refusal: never both at once, as above
+		}
+		if m != tw.take {
+			w.logf("provider twilio takes messages: %s", takeNames[m])
+			tw.take = m
+		}
 	}
 	if w.fullFor > 0 {
 		w.fullFor--
@@ -618,6 +692,9 @@ func (w *world) faults() {
 func (w *world) calm() {
 	for _, p := range w.provs {
 		p.mode = modeOK
+		if p.take == takeDie {
+			p.take = takeDelivered
+		}
 	}
 	w.fs.full, w.fs.dieIn, w.fullFor = false, 0, 0
 }
@@ -656,7 +733,7 @@ func (w *world) dispatch() {
 			return
 		}
 		for _, x := range claimed {
-			w.disp.send(context.Background(), x)
+			w.disp.send(context.Background(), x, nil)
 			if w.fs.dead {
 				w.crash("while recording a send")
 				return

@@ -49,6 +49,14 @@ type Delivery struct {
 	LastError  string    `json:"last_error,omitempty"`
 	Done       time.Time `json:"done,omitzero"`
 	DigestOf   []string  `json:"digest_of,omitempty"` // SMS keys carried by this one
+	// Accepted names the provider that took the message while its send
+	// still follows it (Twilio gave a message SID, AcceptedRef, and its
+	// status is being polled). A node that takes the send over asks that
+	// provider how the message fared before sending it anywhere again: a
+	// second one would be a duplicate. Calls do not record it (a ringing
+	// phone whose outcome nobody heard is called again).
+	Accepted    string `json:"accepted,omitempty"`
+	AcceptedRef string `json:"accepted_ref,omitempty"`
 }
 
 // Delivery states.
@@ -60,6 +68,11 @@ const (
 )
 
 func (x *Delivery) open() bool { return x.State == DeliveryPending || x.State == DeliverySending }
+
+// reclaimed: claimed before by a process that stopped. It has paid for its
+// SMS, and it goes alone: a message a provider took (Accepted) is what it
+// took, and no later SMS may ride in it as if sent.
+func (x *Delivery) reclaimed() bool { return x.State == DeliverySending || x.Accepted != "" }
 
 // keepDelivered is how long finished deliveries stay in the ledger, and
 // maxLedger how many at most: a storm of 200 events a second must not
@@ -134,6 +147,13 @@ func (o *outbox) hold(g group) {
 	o.mu.Lock()
 	o.held[g.Key] = es
 	o.mu.Unlock()
+}
+
+// holding says whether any group waits for its flush.
+func (o *outbox) holding() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.held) > 0
 }
 
 // heldHas says whether the group key holds events.
@@ -233,6 +253,10 @@ func (o *outbox) load(tx store.Tx, owner string, now time.Time) (retry []Deliver
 		switch {
 		case x.State == DeliveryPending && x.NextAttempt.After(now):
 			x.NextAttempt = x.Created
+			retry = append(retry, x)
+		case x.State == DeliverySending && x.LeaseOwner != owner && x.Accepted != "":
+			x.State, x.NextAttempt, x.LeaseUntil, x.LeaseOwner = DeliveryPending, x.Created, time.Time{}, ""
+			x.LastError = "in flight when the previous process stopped, taken by " + x.Accepted + ": asking it how it fared"
 			retry = append(retry, x)
 		case x.State == DeliverySending && x.LeaseOwner != owner:
 			x.State, x.NextAttempt, x.LeaseUntil, x.LeaseOwner = DeliveryPending, x.Created, time.Time{}, ""

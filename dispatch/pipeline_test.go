@@ -78,7 +78,7 @@ func (p *pipe) step() {
 	p.e.Tick()
 	p.d.housekeeping()
 	for _, x := range p.d.due() {
-		p.d.send(context.Background(), x)
+		p.d.send(context.Background(), x, nil)
 	}
 }
 
@@ -196,7 +196,7 @@ func TestRestartResendsInFlightInOrder(t *testing.T) {
 	if len(claimed) != 1 || claimed[0].Event != model.EventFiring {
 		t.Fatalf("after the restart, claimed %+v; want the FIRING alone, at once", claimed)
 	}
-	p.d.send(context.Background(), claimed[0])
+	p.d.send(context.Background(), claimed[0], nil)
 	p.step()
 	if got := strings.Join(p.sink.got(), " "); got != "email:firing>noc@dc1.example email:resolved>noc@dc1.example" {
 		t.Fatalf("sent %s", got)

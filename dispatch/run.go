@@ -36,9 +36,15 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			running.Add(1)
 			go func() {
 				defer wg.Done()
-				defer running.Add(-1)
-				d.send(ctx, x)
-				d.Wake() // a slot is free
+				var once sync.Once
+				free := func() {
+					once.Do(func() {
+						running.Add(-1)
+						d.Wake() // a slot is free
+					})
+				}
+				defer free()
+				d.send(ctx, x, free)
 			}()
 		}
 		select {
@@ -60,7 +66,15 @@ func (d *Dispatcher) due() []Delivery { return d.dueN(1 << 30) }
 
 // maxParallelSends bounds the sends in flight (SMTP connections, Twilio
 // requests): a storm must not open a thousand connections to one relay.
+// A send whose provider took the message (Twilio answered with a SID) and
+// now only follows its status gives its slot back once that is recorded
+// (Delivery.Accepted): 8 SMS followed for seconds each held up every
+// e-mail behind them by a second or more. Calls keep theirs.
 const maxParallelSends = 8
+
+// maxFollowing bounds the sends that gave their slot back while they
+// follow a status: past it, a send keeps its slot.
+const maxFollowing = 64
 
 func (d *Dispatcher) dueN(limit int) []Delivery {
 	if limit <= 0 {
@@ -104,7 +118,7 @@ func (d *Dispatcher) dueN(limit int) []Delivery {
 		sort.Slice(ready, func(i, j int) bool { return ready[i].Seq < ready[j].Seq })
 		wasSending = map[string]bool{}
 		for _, x := range ready {
-			if x.State == DeliverySending {
+			if x.reclaimed() {
 				wasSending[x.Key] = true
 			}
 		}
@@ -197,7 +211,10 @@ func (d *Dispatcher) isInflight(k string) bool {
 	return d.inflight[k]
 }
 
-func (d *Dispatcher) send(ctx context.Context, x Delivery) {
+// send delivers x through its channel and records the outcome. free (nil
+// in tests) gives the send's slot back early: once a provider has taken the
+// message and that is recorded, following its status needs no slot.
+func (d *Dispatcher) send(ctx context.Context, x Delivery, free func()) {
 	defer func() {
 		d.mu.Lock()
 		delete(d.inflight, x.Key)
@@ -224,6 +241,12 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 	n := d.channels[x.Channel]
 	var provider string
 	var err error
+	following := false // gave its slot back while its status is followed
+	defer func() {
+		if following {
+			d.following.Add(-1)
+		}
+	}()
 	if why := d.callNotNeeded(x); why != "" {
 		// A call retried after no answer must not ring for an alarm
 		// someone took meanwhile, or that ended.
@@ -241,10 +264,27 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 		err = notify.Permanent(fmt.Errorf("channel %q is not configured", x.Channel))
 	} else {
 		sctx, cancel := context.WithTimeout(ctx, sendLease*2/3)
-		provider, err = n.Notify(sctx, notify.Message{
+		if x.Channel != "voice" {
+			sctx = notify.OnAccepted(sctx, func(t *notify.Taken) {
+				if !d.accepted(&x, t) || free == nil || following {
+					return
+				}
+				if d.following.Add(1) > maxFollowing {
+					d.following.Add(-1)
+					return
+				}
+				following = true
+				free()
+			})
+		}
+		m := notify.Message{
 			Key: x.Key, AlarmID: x.Ref, Event: string(x.Event), Severity: x.Severity,
 			Recipient: x.Recipient, Subject: d.Tag + x.Subject, Body: x.Body,
-		})
+		}
+		if x.Accepted != "" {
+			m.Taken = &notify.Taken{Provider: x.Accepted, Ref: x.AcceptedRef}
+		}
+		provider, err = n.Notify(sctx, m)
 		cancel()
 	}
 	if d.OnResult != nil {
@@ -287,7 +327,7 @@ func (d *Dispatcher) send(ctx context.Context, x Delivery) {
 		d.log.Warn("notification not delivered yet; will retry", "key", x.Key, "channel", x.Channel, "to", x.Recipient,
 			"attempt", x.Attempts, "retry_in", x.NextAttempt.Sub(now).Round(time.Millisecond), "err", err)
 	}
-	x.LeaseUntil, x.LeaseOwner = time.Time{}, ""
+	x.LeaseUntil, x.LeaseOwner, x.Accepted, x.AcceptedRef = time.Time{}, "", "", ""
 	if err := d.settle(x); err != nil {
 		d.log.Error("cannot record delivery outcome; will write it again", "key", x.Key, "err", err)
 		d.mu.Lock()
@@ -304,30 +344,57 @@ const digestMember = "sent as part of the digest "
 
 // settle records a send's outcome; the members of a digest share it.
 func (d *Dispatcher) settle(x Delivery) error {
-	return d.store.Update(func(tx store.Tx) error {
-		if err := d.ob.save(tx, x); err != nil {
+	return d.store.Update(func(tx store.Tx) error { return settleTx(d.ob, tx, x) })
+}
+
+// settleTx writes a send's outcome in tx: the delivery, its history line
+// and, for a digest, its members (which share it).
+func settleTx(ob *outbox, tx store.Tx, x Delivery) error {
+	if err := ob.save(tx, x); err != nil {
+		return err
+	}
+	if err := historyOfDelivery(tx, x); err != nil {
+		return err
+	}
+	for _, k := range x.DigestOf {
+		m, ok := ob.get(tx, k)
+		if !ok {
+			continue
+		}
+		m.State, m.Provider, m.Done, m.LastError, m.NextAttempt = x.State, x.Provider, x.Done, x.LastError, x.NextAttempt
+		m.LeaseUntil, m.LeaseOwner = time.Time{}, ""
+		m.Attempts++
+		if x.State == DeliveryDelivered {
+			m.LastError = digestMember + x.Key
+		}
+		if err := ob.save(tx, m); err != nil {
 			return err
 		}
-		if err := historyOfDelivery(tx, x); err != nil {
-			return err
-		}
-		for _, k := range x.DigestOf {
-			m, ok := d.ob.get(tx, k)
-			if !ok {
-				continue
-			}
-			m.State, m.Provider, m.Done, m.LastError, m.NextAttempt = x.State, x.Provider, x.Done, x.LastError, x.NextAttempt
-			m.LeaseUntil, m.LeaseOwner = time.Time{}, ""
-			m.Attempts++
-			if x.State == DeliveryDelivered {
-				m.LastError = digestMember + x.Key
-			}
-			if err := d.ob.save(tx, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
+}
+
+// accepted records that provider took x (ok) or, its attempt having failed
+// after all, did not. It reports whether x is now recorded as taken: a
+// record that cannot be written leaves the send as any other in flight
+// (repeated by a node taking over, within the duplicate bound).
+func (d *Dispatcher) accepted(x *Delivery, t *notify.Taken) bool {
+	if t == nil && x.Accepted == "" {
+		return false
+	}
+	was, wasRef := x.Accepted, x.AcceptedRef
+	x.Accepted, x.AcceptedRef = "", ""
+	if t != nil {
+		x.Accepted, x.AcceptedRef = t.Provider, t.Ref
+	}
+	y := *x
+	if err := d.store.Update(func(tx store.Tx) error { return d.ob.save(tx, y) }); err != nil {
+		d.log.Warn("cannot record whether the provider took the message", "key", x.Key, "taken", t != nil, "err", err)
+		// What the store holds: a node taking over acts on that.
+		x.Accepted, x.AcceptedRef = was, wasRef
+		return false
+	}
+	return t != nil
 }
 
 // saveUnsaved writes outcomes a failed write left in memory.

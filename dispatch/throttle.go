@@ -159,7 +159,7 @@ func (d *Dispatcher) throttleSMS(ready []Delivery, now time.Time) []Delivery {
 		idx := byNumber[n]
 		cands := make([]smsCand, len(idx))
 		for k, i := range idx {
-			cands[k] = smsCand{Urgent: urgent(ready[i]), Reclaimed: ready[i].State == DeliverySending}
+			cands[k] = smsCand{Urgent: urgent(ready[i]), Reclaimed: ready[i].reclaimed()}
 		}
 		sends, _ := planSMS(d.buckets[n], cands, now, d.smsLimits)
 		for _, s := range sends {

@@ -153,7 +153,7 @@ func TestOneCallPerNumber(t *testing.T) {
 		t.Fatalf("a second call to the number while the first rings")
 	}
 	for _, d := range first {
-		x.d.send(context.Background(), d)
+		x.d.send(context.Background(), d, nil)
 	}
 	second := x.d.due()
 	if calls, _ := count(second); calls != 1 || second[0].Ref == first[0].Ref {

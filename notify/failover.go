@@ -74,13 +74,39 @@ var ErrNoAnswer = errors.New("no answer within failover_after")
 
 type acceptedKey struct{}
 
+// acceptHook is what Accepted reports to: the taken message (the
+// provider's name, set by the Failover running the attempt, and its id
+// there), or nil when a taken message's attempt failed after all (Twilio
+// said "undelivered") and the message goes on to the next provider.
+type acceptHook func(t *Taken)
+
+// OnAccepted returns a context whose sends tell f when a provider that is a
+// Follower has taken the message and, should that attempt still fail,
+// that it did not (nil). The dispatcher records it, so that a node taking
+// over asks that provider instead of sending again, and frees the send's
+// slot: following an SMS's status must not hold up the next e-mail. f runs
+// in the send's goroutine; hooks already in ctx are told after f.
+func OnAccepted(ctx context.Context, f func(t *Taken)) context.Context {
+	prev, _ := ctx.Value(acceptedKey{}).(acceptHook)
+	return context.WithValue(ctx, acceptedKey{}, acceptHook(func(t *Taken) {
+		f(t)
+		if prev != nil {
+			prev(t)
+		}
+	}))
+}
+
 // Accepted tells the Failover running this send that the far side has
 // taken the message (Twilio answered with a message SID): from now on the
 // attempt is not cut by FailoverAfter, because moving on could only
 // duplicate it. Outside a Failover it does nothing.
-func Accepted(ctx context.Context) {
-	if f, ok := ctx.Value(acceptedKey{}).(func()); ok {
-		f()
+func Accepted(ctx context.Context) { AcceptedAs(ctx, "") }
+
+// AcceptedAs is Accepted with the provider's own id of the message, which
+// its Follow takes.
+func AcceptedAs(ctx context.Context, ref string) {
+	if f, ok := ctx.Value(acceptedKey{}).(acceptHook); ok {
+		f(&Taken{Ref: ref})
 	}
 }
 
@@ -91,7 +117,23 @@ func (f *Failover) Notify(ctx context.Context, m Message) (string, error) {
 	}
 	var errs []error
 	allPermanent := true
+	var skip string // the provider that took m and did not deliver it
+	if m.Taken != nil {
+		name, ok, err := f.follow(ctx, m)
+		if ok && err == nil {
+			return name, nil
+		}
+		if ok {
+			skip = name
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			allPermanent = IsPermanent(err)
+		}
+		m.Taken = nil
+	}
 	for i, p := range f.Providers {
+		if p.Name() == skip {
+			continue // it had the message: sending it there again is the likeliest duplicate
+		}
 		start := time.Now()
 		err := f.attempt(ctx, p, m, i < len(f.Providers)-1)
 		if f.OnAttempt != nil {
@@ -123,11 +165,62 @@ func (f *Failover) Notify(ctx context.Context, m Message) (string, error) {
 	return "", Temporary(err)
 }
 
-// attempt is one Send; bounded, it is cancelled when the provider has not
-// answered nor reported Accepted within FailoverAfter.
+// attempt is one provider's try at m.
 func (f *Failover) attempt(ctx context.Context, p Provider, m Message, bounded bool) error {
+	// A Follower's Accepted reaches the caller's hook (OnAccepted) with
+	// the provider's name, and an attempt that fails after it took the
+	// message is reported as not taken after all.
+	parent, _ := ctx.Value(acceptedKey{}).(acceptHook)
+	if _, ok := p.(Follower); !ok {
+		parent = nil
+	}
+	took := false // written and read in the send's goroutine only
+	tell := func(t *Taken) {
+		took = t != nil
+		if parent != nil {
+			parent(t)
+		}
+	}
+	err := f.send(ctx, p, m, bounded, func(ref string) { tell(&Taken{Provider: p.Name(), Ref: ref}) })
+	if err != nil && took {
+		tell(nil)
+	}
+	return err
+}
+
+// follow asks the provider that took m how it fared (m.Taken); ok is false
+// when that provider is not one of the channel's, or cannot be asked. A
+// failure is reported to the caller's hook as the message not taken: the
+// round goes on with the other providers.
+func (f *Failover) follow(ctx context.Context, m Message) (name string, ok bool, err error) {
+	for _, p := range f.Providers {
+		fw, can := p.(Follower)
+		if p.Name() != m.Taken.Provider || !can {
+			continue
+		}
+		err := fw.Follow(ctx, m, m.Taken.Ref)
+		if f.OnAttempt != nil {
+			f.OnAttempt(f.Channel, p.Name(), err)
+		}
+		if err != nil {
+			if parent, _ := ctx.Value(acceptedKey{}).(acceptHook); parent != nil {
+				parent(nil)
+			}
+			if f.Log != nil {
+				f.Log.Warn("the provider that took the message did not deliver it; next provider", "provider", p.Name(), "key", m.Key, "err", err)
+			}
+		}
+		return p.Name(), true, err
+	}
+	return "", false, nil
+}
+
+// send is one attempt's Send with onAccepted as its Accepted hook;
+// bounded, it is cancelled when the provider has not answered nor
+// reported Accepted within FailoverAfter.
+func (f *Failover) send(ctx context.Context, p Provider, m Message, bounded bool, onAccepted func(ref string)) error {
 	if !bounded || f.FailoverAfter <= 0 {
-		return p.Send(ctx, m)
+		return p.Send(context.WithValue(ctx, acceptedKey{}, acceptHook(func(t *Taken) { onAccepted(t.Ref) })), m)
 	}
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -142,14 +235,18 @@ func (f *Failover) attempt(ctx context.Context, p Provider, m Message, bounded b
 		}
 	})
 	defer t.Stop()
-	accepted := func() {
+	accepted := acceptHook(func(tk *Taken) {
 		mu.Lock()
-		defer mu.Unlock()
 		if state == 0 {
 			state = 1
 			t.Stop()
 		}
-	}
+		cut := state == 2
+		mu.Unlock()
+		if !cut {
+			onAccepted(tk.Ref)
+		}
+	})
 	err := p.Send(context.WithValue(actx, acceptedKey{}, accepted), m)
 	mu.Lock()
 	cut := state == 2

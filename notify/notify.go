@@ -20,6 +20,25 @@ type Message struct {
 	Recipient string
 	Subject   string
 	Body      string
+	// Taken, when set, says a provider took this message before (its
+	// sender stopped while following it): that provider is asked first,
+	// and sending again only follows if it did not deliver.
+	Taken *Taken
+}
+
+// Taken names the provider that took a message and its own id of it
+// (Twilio's message SID).
+type Taken struct {
+	Provider, Ref string
+}
+
+// Follower is a provider that can be asked, later and by another process,
+// how a message it took has fared: Follow returns as Send would once the
+// message was taken (nil when delivered or still unconfirmed at its status
+// timeout, Permanent when it failed, Temporary when the provider cannot be
+// asked).
+type Follower interface {
+	Follow(ctx context.Context, m Message, ref string) error
 }
 
 // Notifier delivers messages on one channel. It returns which provider

@@ -186,8 +186,26 @@ func (p *Provider) Send(ctx context.Context, m notify.Message) error {
 	if sid == "" {
 		return notify.Temporary(fmt.Errorf("twilio create message: answer without a message sid (status %q)", status))
 	}
-	notify.Accepted(ctx) // from now on, waiting for its status beats sending it twice
+	notify.AcceptedAs(ctx, sid) // from now on, waiting for its status beats sending it twice
 	p.log.Info("twilio accepted message", "sid", sid, "status", status, "to", m.Recipient, "key", m.Key, "alarm", m.AlarmID)
+	return p.follow(ctx, m, msg)
+}
+
+// Follow asks Twilio how a message it took (sid) has fared, for a send
+// taken over from a process that stopped while following it; then follows
+// it as Send does. A message Twilio does not know (404) is a permanent
+// error: the next provider sends it.
+func (p *Provider) Follow(ctx context.Context, m notify.Message, sid string) error {
+	if sid == "" {
+		return notify.Temporary(errors.New("twilio: no message sid to follow"))
+	}
+	msg, err := call(ctx, p, "fetch message", func(s *api.ApiService) (*api.ApiV2010Message, error) {
+		return s.FetchMessage(sid, &api.FetchMessageParams{})
+	})
+	if err != nil {
+		return err
+	}
+	p.log.Info("twilio message taken over: following it", "sid", sid, "status", deref(msg.Status), "key", m.Key)
 	return p.follow(ctx, m, msg)
 }
 

@@ -425,3 +425,45 @@ func TestAPIURLWithPath(t *testing.T) {
 		t.Errorf("gateway saw %v", paths)
 	}
 }
+
+// A message Twilio took is reported with its SID (the dispatcher records
+// it), and a process taking the send over follows that SID instead of
+// sending again: delivered is success, a SID Twilio does not know is a
+// refusal (the next provider sends it), and nothing new is created.
+func TestFollowTakenMessage(t *testing.T) {
+	for _, final := range []string{"delivered", "undelivered"} {
+		t.Run(final, func(t *testing.T) {
+			tw := testpeer.StartTwilio(t)
+			tw.FinalStatus(final)
+			p, _ := newProvider(t, tw, "twilio-main", nil)
+			m := testMessage("+393331234567")
+			var sid string
+			f := &notify.Failover{Channel: "sms", Providers: []notify.Provider{p}}
+			ctx := notify.OnAccepted(context.Background(), func(tk *notify.Taken) {
+				if tk != nil {
+					sid = tk.Ref
+				}
+			})
+			_, _ = f.Notify(ctx, m)
+			msgs := tw.Messages()
+			if len(msgs) != 1 || sid == "" || msgs[0].SID != sid {
+				t.Fatalf("the hook heard SID %q; the server has %+v", sid, msgs)
+			}
+			// Another process, another provider value: it asks.
+			q, _ := newProvider(t, tw, "twilio-main", nil)
+			err := q.Follow(context.Background(), m, sid)
+			if final == "delivered" && err != nil {
+				t.Errorf("Follow of a delivered message: %v", err)
+			}
+			if final == "undelivered" && (err == nil || !notify.IsPermanent(err) || !strings.Contains(err.Error(), sid)) {
+				t.Errorf("Follow of an undelivered message: want a permanent error naming %s, got %v", sid, err)
+			}
+			if err := q.Follow(context.Background(), m, "SM00000000000000000000000000000000"); err == nil || !notify.IsPermanent(err) {
+				t.Errorf("Follow of a SID Twilio does not know: want a permanent error, got %v", err)
+			}
+			if n := len(tw.Messages()); n != 1 {
+				t.Errorf("following created messages: the server has %d, want 1", n)
+			}
+		})
+	}
+}
