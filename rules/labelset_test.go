@@ -58,15 +58,15 @@ func TestJoinFiresAfterSteadyState(t *testing.T) {
 func TestLabelSetsAreInterned(t *testing.T) {
 	ib := newIngestBench(t, switchRules)
 	ts := ib.e.targets["sw1"]
-	if len(ts.byKey) != 445 {
-		t.Fatalf("%d series, want 445", len(ts.byKey))
+	if ts.count() != 445 {
+		t.Fatalf("%d series, want 445", ts.count())
 	}
 	sets := map[*labelSet]int{}
-	for _, s := range ts.byKey {
-		if s.set == nil || &s.labels[0] != &s.set.labels[0] {
-			t.Fatalf("series %s%v does not share its set's labels", s.name, s.labels)
+	for s := range ts.all() {
+		if s.labelSet == nil || s.labelSet.seriesOf(s.name) != s {
+			t.Fatalf("series %s%v is not in its set's list", s.name, s.labels)
 		}
-		sets[s.set]++
+		sets[s.labelSet]++
 	}
 	// 48 ports, 4 PSUs, 6 fans, 3 sensors.
 	if len(sets) != 48+4+6+3 {
@@ -76,8 +76,8 @@ func TestLabelSetsAreInterned(t *testing.T) {
 	for _, set := range ts.sets.sets {
 		for ; set != nil; set = set.next {
 			n++
-			if set.refs != sets[set] {
-				t.Errorf("set %v counts %d users, has %d", set.labels, set.refs, sets[set])
+			if set.refs != sets[set] || len(set.series) != sets[set] {
+				t.Errorf("set %v counts %d users and lists %d, has %d", set.labels, set.refs, len(set.series), sets[set])
 			}
 		}
 	}
@@ -86,7 +86,7 @@ func TestLabelSetsAreInterned(t *testing.T) {
 	}
 	port1 := ts.lookup("if_oper_up", model.Merge(model.L("target", "sw1", "class", "switch"),
 		model.L("ifindex", "1", "ifname", "Ethernet1/1", "ifalias", "uplink")))
-	if port1 == nil || sets[port1.set] != len(switchPortMetrics) {
+	if port1 == nil || sets[port1.labelSet] != len(switchPortMetrics) {
 		t.Fatalf("port 1's if_oper_up: %+v", port1)
 	}
 	if ts.lookup("if_oper_up", model.L("target", "sw1", "class", "switch", "ifindex", "1")) != nil {
@@ -103,8 +103,13 @@ func TestLabelSetsAreInterned(t *testing.T) {
 		}
 	}
 	ib.e.Ingest(model.Batch{Target: "sw1", Samples: temps})
-	if len(ts.byKey) != 3 || len(ts.sets.sets) != 3 {
-		t.Fatalf("after the TTL: %d series, %d label sets, want 3 and 3", len(ts.byKey), len(ts.sets.sets))
+	if ts.count() != 3 || len(ts.sets.sets) != 3 || len(ts.byName) != 1 || len(ts.names) != 1 {
+		t.Fatalf("after the TTL: %d series, %d label sets, %d names, want 3, 3 and 1", ts.count(), len(ts.sets.sets), len(ts.byName))
+	}
+	for s := range ts.all() {
+		if len(s.labelSet.series) != 1 || s.labelSet.series[0] != s {
+			t.Fatalf("after the TTL, %v's set lists %d series", s.labels, len(s.labelSet.series))
+		}
 	}
 }
 
@@ -172,7 +177,7 @@ func TestAlarmSharesInternedLabels(t *testing.T) {
 	}
 	a := ib.e.alarms[got[0].Alarm.ID]
 	s := ib.e.targets["sw1"].lookup("if_oper_up", a.src.labels)
-	if s == nil || s != a.src || fmt.Sprintf("%p", a.Labels) != fmt.Sprintf("%p", s.set.lmap) {
+	if s == nil || s != a.src || fmt.Sprintf("%p", a.Labels) != fmt.Sprintf("%p", s.labelSet.lmap) {
 		t.Fatalf("the alarm's labels %p are not its series' interned map", a.Labels)
 	}
 	got[0].Alarm.Labels["ifname"] = "changed"

@@ -3,34 +3,42 @@ package rules
 import (
 	"math"
 	"unsafe"
-
-	"github.com/vedetta-dc/vedetta/model"
 )
 
 // series is one metric with one label set: its newest point and, only
 // for a metric some rule's window reads, the recent history. Points are
 // kept as long as the longest window reading the metric (plus one point
-// before it, so a window's first delta has a base). A series of a store
-// is 128 bytes; its labels are the interned set's (labelset.go).
+// before it, so a window's first delta has a base).
+//
+// A store holds ~500 series per switch, so the struct is kept to 48 bytes
+// (a size class; it was 128): what several series share lives behind a
+// pointer. The three pointers are embedded so that the rest of the
+// package keeps reading s.labels, s.alarms, s.name and s.ts as fields:
+//   - *labelSet: the interned labels (s.labels) and the alarms of
+//     single-metric rules (s.alarms, see labelSet.alarms);
+//   - *metricName: the name, one per metric and target (s.name);
+//   - *history: nil unless a window reads the metric (s.ts).
+//
+// A series outside a store (a test's) may lack any of them; series.go
+// checks before reading through them.
 type series struct {
-	name   string
-	labels model.Labels // set.labels, or a test's own
-	set    *labelSet    // nil outside a store (a test's series)
-	t      int64        // the newest point, unix nanoseconds (has: there is one)
-	v      float64
-	has    bool
-	ts     []int64  // history, ascending; nil unless a window reads the metric
-	hist   *history // the history's values and window results, with ts
-	// vbox is the newest value boxed once and rewritten in place (see
-	// floatBox), so that evaluating rules on it allocates nothing.
-	vbox any
-	// alarms of single-metric rules on this series, so that the common case
-	// (condition false, no alarm) needs no alarm id.
-	alarms map[*Rule]*alarm
+	*labelSet
+	*metricName
+	*history
+	t   int64 // the newest point, unix nanoseconds (has: there is one)
+	v   float64
+	has bool
 }
 
-// history is what a series read by windows keeps besides ts.
+// metricName is a metric's name, shared by the series of one target that
+// carry it: 8 bytes per series instead of a 16-byte string header.
+type metricName struct {
+	name string
+}
+
+// history is what a series read by windows keeps besides its newest point.
 type history struct {
+	ts    []int64   // ascending
 	vs    []float64 // parallel to ts
 	boxes []boxed   // window results
 }
@@ -38,17 +46,18 @@ type history struct {
 // box returns v as an interface, the same one as last time for the same
 // slot, rewritten when the value changed (steady state: no allocation).
 func (s *series) box(slot string, v float64) any {
-	if s.hist == nil {
-		s.hist = &history{}
+	if s.history == nil {
+		s.history = &history{}
 	}
-	for i := range s.hist.boxes {
-		if c := &s.hist.boxes[i]; c.slot == slot {
+	h := s.history
+	for i := range h.boxes {
+		if c := &h.boxes[i]; c.slot == slot {
 			setFloatBox(c.b, v)
 			return c.b
 		}
 	}
 	b := newFloatBox(v)
-	s.hist.boxes = append(s.hist.boxes, boxed{slot, b})
+	h.boxes = append(h.boxes, boxed{slot, b})
 	return b
 }
 
@@ -59,19 +68,19 @@ type boxed struct {
 	b    any
 }
 
-// value returns the newest value as an interface (see vbox).
+// value returns the newest value as an interface whose data word points
+// at s.v itself (see floatBox): always current, and neither an allocation
+// per call nor a box kept per series.
 func (s *series) value() any {
-	if s.vbox == nil {
-		s.vbox = newFloatBox(s.v)
-	} else {
-		setFloatBox(s.vbox, s.v)
-	}
-	return s.vbox
+	b := any(float64(0)) // for the type word
+	(*eface)(unsafe.Pointer(&b)).data = unsafe.Pointer(&s.v)
+	return b
 }
 
 // floatBox: an interface holding a float64 points at an 8-byte cell; made
-// by newFloatBox, that cell is the series' own (never the compiler's
-// read-only constant), and setFloatBox rewrites it. Boxing each new value
+// by newFloatBox (a window result) or value (the newest value, s.v), that
+// cell is the series' own (never the compiler's read-only constant), and
+// setFloatBox or add rewrites it. Boxing each new value
 // instead costs an allocation per series per poll, most of the engine's
 // garbage in the steady state. It is safe because a box is read only under
 // e.mu, by a program run that ends before the next rewrite, and nothing
@@ -93,17 +102,17 @@ func setFloatBox(b any, v float64) {
 // labelBoxed returns a label value as an interface, made once per label
 // set (once per series outside a store).
 func (s *series) labelBoxed(name string) any {
-	if s.set == nil {
-		s.set = &labelSet{labels: s.labels}
+	if s.labelSet == nil {
+		s.labelSet = &labelSet{}
 	}
-	return s.set.labelBoxed(name)
+	return s.labelSet.labelBoxed(name)
 }
 
 func (s *series) labelMap() map[string]string {
-	if s.set == nil {
-		s.set = &labelSet{labels: s.labels}
+	if s.labelSet == nil {
+		s.labelSet = &labelSet{}
 	}
-	return s.set.labelMap()
+	return s.labelSet.labelMap()
 }
 
 // add records a point and forgets what is older than keep (when its
@@ -114,8 +123,8 @@ func (s *series) add(t int64, v float64, keep int64) {
 	if s.has && t <= s.t {
 		if t == s.t { // same instant re-sent (a trap-triggered poll): last wins
 			s.v = v
-			if n := len(s.ts); n > 0 {
-				s.hist.vs[n-1] = v
+			if h := s.history; h != nil && len(h.vs) > 0 {
+				h.vs[len(h.vs)-1] = v
 			}
 		}
 		return // out of order: keep history monotonic
@@ -123,40 +132,46 @@ func (s *series) add(t int64, v float64, keep int64) {
 	prevT, prevV, had := s.t, s.v, s.has
 	s.t, s.v, s.has = t, v, true
 	if keep == 0 {
-		if s.ts != nil { // no window reads it any more (a reload)
-			s.ts, s.hist = nil, nil
+		if s.history != nil && s.history.ts != nil { // no window reads it any more (a reload)
+			s.history = nil
 		}
 		return
 	}
-	if s.hist == nil {
-		s.hist = &history{}
+	if s.history == nil {
+		s.history = &history{}
 	}
-	h := s.hist
-	if s.ts == nil && had { // a window reads it since a reload: its newest point is the base
-		s.ts, h.vs = append(s.ts, prevT), append(h.vs, prevV)
+	h := s.history
+	if h.ts == nil && had { // a window reads it since a reload: its newest point is the base
+		h.ts, h.vs = append(h.ts, prevT), append(h.vs, prevV)
 	}
-	if n := len(s.ts); n == cap(s.ts) || n == cap(h.vs) {
-		// Full: drop what no window can read any more (a point is kept
-		// while the next one is inside the longest window: it is the base
-		// of a delta), in place; grow by a quarter only when every point
-		// is still needed. The history stays within a quarter of what the
-		// windows read, and a steady series allocates nothing.
-		cut := 0
-		for cut < n-1 && s.ts[cut+1] < t-keep {
-			cut++
-		}
-		if cut > 0 {
-			m := copy(s.ts, s.ts[cut:])
-			copy(h.vs, h.vs[cut:])
-			s.ts, h.vs = s.ts[:m], h.vs[:m]
-		} else {
-			grown := n + n/4 + 1
-			s.ts = append(make([]int64, 0, grown), s.ts...)
-			h.vs = append(make([]float64, 0, grown), h.vs...)
-		}
+	if n := len(h.ts); n == cap(h.ts) || n == cap(h.vs) {
+		h.trim(t, keep)
 	}
-	s.ts = append(s.ts, t)
+	h.ts = append(h.ts, t)
 	h.vs = append(h.vs, v)
+}
+
+// trim makes room in a full history for a point at t: it drops what no
+// window can read any more (a point is kept while the next one is inside
+// the longest window: it is the base of a delta), in place; it grows by a
+// quarter only when every point is still needed. The history stays within
+// a quarter of what the windows read, and a steady series allocates
+// nothing.
+func (h *history) trim(t, keep int64) {
+	n := len(h.ts)
+	cut := 0
+	for cut < n-1 && h.ts[cut+1] < t-keep {
+		cut++
+	}
+	if cut > 0 {
+		m := copy(h.ts, h.ts[cut:])
+		copy(h.vs, h.vs[cut:])
+		h.ts, h.vs = h.ts[:m], h.vs[:m]
+		return
+	}
+	grown := n + n/4 + 1
+	h.ts = append(make([]int64, 0, grown), h.ts...)
+	h.vs = append(make([]float64, 0, grown), h.vs...)
 }
 
 func (s *series) last() (int64, float64, bool) {
@@ -171,15 +186,16 @@ func (s *series) lastTime() int64 {
 // window computes a window function over the points since from (unix ns).
 // Not enough points gives NaN, which compares false: no alarm on a guess.
 func (s *series) window(fn string, from int64) float64 {
+	var ts []int64
 	var vs []float64
-	if s.hist != nil {
-		vs = s.hist.vs
+	if s.history != nil {
+		ts, vs = s.history.ts, s.history.vs
 	}
-	i := len(s.ts)
-	for i > 0 && s.ts[i-1] >= from {
+	i := len(ts)
+	for i > 0 && ts[i-1] >= from {
 		i--
 	}
-	pts := len(s.ts) - i
+	pts := len(ts) - i
 	switch fn {
 	case "count_over":
 		return float64(pts)
@@ -207,7 +223,7 @@ func (s *series) window(fn string, from int64) float64 {
 		if pts < 2 && i > 0 {
 			i--
 		}
-		if len(s.ts)-i < 2 {
+		if len(ts)-i < 2 {
 			return math.NaN()
 		}
 		return vs[len(vs)-1] - vs[i]
@@ -215,7 +231,7 @@ func (s *series) window(fn string, from int64) float64 {
 		if pts < 2 && i > 0 {
 			i--
 		}
-		if len(s.ts)-i < 2 {
+		if len(ts)-i < 2 {
 			return math.NaN()
 		}
 		inc := 0.0
@@ -229,7 +245,7 @@ func (s *series) window(fn string, from int64) float64 {
 		if fn == "increase" {
 			return inc
 		}
-		secs := float64(s.ts[len(s.ts)-1]-s.ts[i]) / 1e9
+		secs := float64(ts[len(ts)-1]-ts[i]) / 1e9
 		if secs <= 0 {
 			return math.NaN()
 		}
