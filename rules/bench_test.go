@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.yaml.in/yaml/v3"
 
@@ -298,7 +299,7 @@ func BenchmarkSeriesMemory(b *testing.B) {
 			n += ts.count()
 			for s := range ts.all() {
 				if s.history != nil {
-					hist += 8*cap(s.ts) + 8*cap(s.vs)
+					hist += int(unsafe.Sizeof(point{})) * cap(s.ts)
 				}
 			}
 		}

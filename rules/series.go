@@ -38,9 +38,15 @@ type metricName struct {
 
 // history is what a series read by windows keeps besides its newest point.
 type history struct {
-	ts    []int64   // ascending
-	vs    []float64 // parallel to ts
-	boxes []boxed   // window results
+	// ts are the points, ascending in time; one slice, not one of times
+	// and one of values: one allocation, one slice header less.
+	ts    []point
+	boxes []boxed // window results
+}
+
+type point struct {
+	t int64 // unix nanoseconds
+	v float64
 }
 
 // box returns v as an interface, the same one as last time for the same
@@ -123,8 +129,8 @@ func (s *series) add(t int64, v float64, keep int64) {
 	if s.has && t <= s.t {
 		if t == s.t { // same instant re-sent (a trap-triggered poll): last wins
 			s.v = v
-			if h := s.history; h != nil && len(h.vs) > 0 {
-				h.vs[len(h.vs)-1] = v
+			if h := s.history; h != nil && len(h.ts) > 0 {
+				h.ts[len(h.ts)-1].v = v
 			}
 		}
 		return // out of order: keep history monotonic
@@ -142,13 +148,12 @@ func (s *series) add(t int64, v float64, keep int64) {
 	}
 	h := s.history
 	if h.ts == nil && had { // a window reads it since a reload: its newest point is the base
-		h.ts, h.vs = append(h.ts, prevT), append(h.vs, prevV)
+		h.ts = append(h.ts, point{prevT, prevV})
 	}
-	if n := len(h.ts); n == cap(h.ts) || n == cap(h.vs) {
+	if len(h.ts) == cap(h.ts) {
 		h.trim(t, keep)
 	}
-	h.ts = append(h.ts, t)
-	h.vs = append(h.vs, v)
+	h.ts = append(h.ts, point{t, v})
 }
 
 // trim makes room in a full history for a point at t: it drops what no
@@ -160,18 +165,15 @@ func (s *series) add(t int64, v float64, keep int64) {
 func (h *history) trim(t, keep int64) {
 	n := len(h.ts)
 	cut := 0
-	for cut < n-1 && h.ts[cut+1] < t-keep {
+	for cut < n-1 && h.ts[cut+1].t < t-keep {
 		cut++
 	}
 	if cut > 0 {
-		m := copy(h.ts, h.ts[cut:])
-		copy(h.vs, h.vs[cut:])
-		h.ts, h.vs = h.ts[:m], h.vs[:m]
+		h.ts = h.ts[:copy(h.ts, h.ts[cut:])]
 		return
 	}
 	grown := n + n/4 + 1
-	h.ts = append(make([]int64, 0, grown), h.ts...)
-	h.vs = append(make([]float64, 0, grown), h.vs...)
+	h.ts = append(make([]point, 0, grown), h.ts...)
 }
 
 func (s *series) last() (int64, float64, bool) {
@@ -186,13 +188,12 @@ func (s *series) lastTime() int64 {
 // window computes a window function over the points since from (unix ns).
 // Not enough points gives NaN, which compares false: no alarm on a guess.
 func (s *series) window(fn string, from int64) float64 {
-	var ts []int64
-	var vs []float64
+	var ts []point
 	if s.history != nil {
-		ts, vs = s.history.ts, s.history.vs
+		ts = s.history.ts
 	}
 	i := len(ts)
-	for i > 0 && ts[i-1] >= from {
+	for i > 0 && ts[i-1].t >= from {
 		i--
 	}
 	pts := len(ts) - i
@@ -204,7 +205,8 @@ func (s *series) window(fn string, from int64) float64 {
 			return math.NaN()
 		}
 		sum, mx, mn := 0.0, math.Inf(-1), math.Inf(1)
-		for _, v := range vs[i:] {
+		for _, p := range ts[i:] {
+			v := p.v
 			sum += v
 			mx = math.Max(mx, v)
 			mn = math.Min(mn, v)
@@ -226,7 +228,7 @@ func (s *series) window(fn string, from int64) float64 {
 		if len(ts)-i < 2 {
 			return math.NaN()
 		}
-		return vs[len(vs)-1] - vs[i]
+		return ts[len(ts)-1].v - ts[i].v
 	case "increase", "rate":
 		if pts < 2 && i > 0 {
 			i--
@@ -235,17 +237,17 @@ func (s *series) window(fn string, from int64) float64 {
 			return math.NaN()
 		}
 		inc := 0.0
-		for j := i + 1; j < len(vs); j++ {
-			d := vs[j] - vs[j-1]
+		for j := i + 1; j < len(ts); j++ {
+			d := ts[j].v - ts[j-1].v
 			if d < 0 {
-				d = vs[j] // counter reset: it restarted from zero
+				d = ts[j].v // counter reset: it restarted from zero
 			}
 			inc += d
 		}
 		if fn == "increase" {
 			return inc
 		}
-		secs := float64(ts[len(ts)-1]-ts[i]) / 1e9
+		secs := float64(ts[len(ts)-1].t-ts[i].t) / 1e9
 		if secs <= 0 {
 			return math.NaN()
 		}
