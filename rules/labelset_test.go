@@ -158,6 +158,29 @@ func TestFloatBox(t *testing.T) {
 	}
 }
 
+// A boxed label value is the label's, read where the set keeps it: no
+// allocation, and the compiler's shared "" stays empty.
+func TestLabelBoxed(t *testing.T) {
+	set := &labelSet{labels: model.L("ifalias", "uplink", "ifname", "Ethernet1/1")}
+	cases := []struct{ name, want string }{
+		{"ifalias", "uplink"}, {"ifname", "Ethernet1/1"}, {"missing", ""},
+	}
+	for _, c := range cases {
+		if got, ok := set.labelBoxed(c.name).(string); !ok || got != c.want {
+			t.Errorf("labelBoxed(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = set.labelBoxed("ifname") }); n != 0 {
+		t.Errorf("labelBoxed allocates %v times", n)
+	}
+	if empty := any(""); empty.(string) != "" {
+		t.Fatalf("the constant \"\" became %q", empty)
+	}
+	if got := (&series{}).labelBoxed("ifname"); got != "" {
+		t.Errorf("a series without labels boxes %q", got)
+	}
+}
+
 // A single-metric rule's alarm holds its series' interned label map, not
 // a copy; what leaves the engine is a copy still.
 func TestAlarmSharesInternedLabels(t *testing.T) {
