@@ -144,7 +144,7 @@ func (set *labelSet) labelMap() map[string]string {
 }
 
 // labelBoxed returns a label value as an interface whose data word points
-// at the value's string header in the set's labels (see floatBox), so
+// at the value's string header in the set's labels (see floatAt), so
 // that a rule reading labels.x makes nothing, neither per evaluation nor
 // per set (a slice of boxes per set cost ~4 MB at 1,000 switches). It is
 // safe because an interned set's labels are never written.

@@ -49,8 +49,10 @@ type point struct {
 	v float64
 }
 
-// box returns v as an interface, the same one as last time for the same
-// slot, rewritten when the value changed (steady state: no allocation).
+// box returns v as an interface pointing at the slot's cell in the
+// history, rewritten in place (steady state: no allocation). A box
+// stays valid for the program run it is made for: a new slot may move the
+// cells, and the next run asks again.
 func (s *series) box(slot string, v float64) any {
 	if s.history == nil {
 		s.history = &history{}
@@ -58,52 +60,44 @@ func (s *series) box(slot string, v float64) any {
 	h := s.history
 	for i := range h.boxes {
 		if c := &h.boxes[i]; c.slot == slot {
-			setFloatBox(c.b, v)
-			return c.b
+			c.v = v
+			return floatAt(&c.v)
 		}
 	}
-	b := newFloatBox(v)
-	h.boxes = append(h.boxes, boxed{slot, b})
-	return b
+	h.boxes = append(h.boxes, boxed{slot, v})
+	return floatAt(&h.boxes[len(h.boxes)-1].v)
 }
 
 // boxed is one cached window result; a series has one per distinct window
 // call that reads it (a handful), so a slice beats a map.
 type boxed struct {
 	slot string
-	b    any
+	v    float64
 }
 
 // value returns the newest value as an interface whose data word points
-// at s.v itself (see floatBox): always current, and neither an allocation
+// at s.v itself (see floatAt): always current, and neither an allocation
 // per call nor a box kept per series.
 func (s *series) value() any {
-	b := any(float64(0)) // for the type word
-	(*eface)(unsafe.Pointer(&b)).data = unsafe.Pointer(&s.v)
-	return b
+	return floatAt(&s.v)
 }
 
-// floatBox: an interface holding a float64 points at an 8-byte cell; made
-// by newFloatBox (a window result) or value (the newest value, s.v), that
-// cell is the series' own (never the compiler's read-only constant), and
-// setFloatBox or add rewrites it. Boxing each new value
+// floatAt returns an interface holding the float64 at p without copying
+// it: its data word is p, a cell of the series' own (never the compiler's
+// read-only constant), which add or box rewrites. Boxing each new value
 // instead costs an allocation per series per poll, most of the engine's
-// garbage in the steady state. It is safe because a box is read only under
-// e.mu, by a program run that ends before the next rewrite, and nothing
-// keeps it after the run (judge copies its result out at once).
-type eface struct{ typ, data unsafe.Pointer }
-
-func newFloatBox(v float64) any {
-	cell := new(float64)
-	*cell = v
+// garbage in the steady state; keeping a boxed copy per series cost
+// 16 bytes and a cell. It is safe because a box is read only under e.mu,
+// by a program run that ends before the next rewrite, and nothing keeps it
+// after the run (judge copies its result out at once).
+func floatAt(p *float64) any {
 	b := any(float64(0)) // for the type word
-	(*eface)(unsafe.Pointer(&b)).data = unsafe.Pointer(cell)
+	(*eface)(unsafe.Pointer(&b)).data = unsafe.Pointer(p)
 	return b
 }
 
-func setFloatBox(b any, v float64) {
-	*(*float64)((*eface)(unsafe.Pointer(&b)).data) = v
-}
+// eface is an interface's two words.
+type eface struct{ typ, data unsafe.Pointer }
 
 // labelBoxed returns a label value as an interface, without allocating
 // (labelSet.labelBoxed); "" for a label the series lacks.
