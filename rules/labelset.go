@@ -18,11 +18,11 @@ type labelSet struct {
 	labels model.Labels
 	hash   uint64
 	next   *labelSet // the next set with the same hash (a collision)
-	refs   int       // series that use it; at 0 it leaves the interner
 	lmap   map[string]string
 	// series are the set's series, one per metric (a handful: the nine of
 	// a port), found by a linear scan of their names: cheaper than a map
-	// from metric and set to series, at ~54 bytes an entry.
+	// from metric and set to series, at ~54 bytes an entry. They are also
+	// its users: with the last one gone it leaves the interner.
 	series []*series
 	// alarms of single-metric rules on the set's series, so that the common
 	// case (condition false, no alarm) needs no alarm id. One map serves all
@@ -65,22 +65,18 @@ func (in *interner) find(h uint64, ls model.Labels) *labelSet {
 }
 
 // intern returns the interned set equal to ls, adding ls (not a copy: the
-// caller hands it over) when there is none, and counts one more user.
+// caller hands it over) when there is none.
 func (in *interner) intern(h uint64, ls model.Labels) *labelSet {
 	set := in.find(h, ls)
 	if set == nil {
 		set = &labelSet{labels: ls[:len(ls):len(ls)], hash: h, next: in.sets[h]}
 		in.sets[h] = set
 	}
-	set.refs++
 	return set
 }
 
-// release counts one user less and forgets the set when it was the last.
+// release forgets the set (its last series is gone).
 func (in *interner) release(set *labelSet) {
-	if set.refs--; set.refs > 0 {
-		return
-	}
 	p := in.sets[set.hash]
 	if p == set {
 		if set.next == nil {

@@ -141,7 +141,9 @@ func (ts *targetState) gc(now time.Time) {
 				continue
 			}
 			s.labelSet.drop(s)
-			ts.sets.release(s.labelSet)
+			if len(s.labelSet.series) == 0 {
+				ts.sets.release(s.labelSet)
+			}
 		}
 		clear(list[len(kept):]) // let the dropped series go
 		if len(kept) == 0 {
