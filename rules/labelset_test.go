@@ -68,6 +68,11 @@ func TestLabelSetsAreInterned(t *testing.T) {
 		}
 		sets[s.labelSet]++
 	}
+	for name, list := range ts.byName {
+		if cap(list) > len(list)+len(list)/8+1 {
+			t.Errorf("%s: %d series in a list of capacity %d", name, len(list), cap(list))
+		}
+	}
 	// 48 ports, 4 PSUs, 6 fans, 3 sensors.
 	if len(sets) != 48+4+6+3 {
 		t.Fatalf("%d label sets, want %d", len(sets), 48+4+6+3)

@@ -93,6 +93,7 @@ func (e *Engine) store(b model.Batch) *targetState {
 	if b.Err != nil {
 		ts.cause = shortCause(b.Err.Error())
 	}
+	inserted := false
 	for i := range b.Samples {
 		s := &b.Samples[i]
 		if math.IsNaN(s.Value) {
@@ -102,6 +103,7 @@ func (e *Engine) store(b model.Batch) *targetState {
 		sr := ts.lookupHashed(s.Name, s.Labels, h) // no allocation for a known series
 		if sr == nil {
 			sr = ts.insert(s.Name, s.Labels, h)
+			inserted = true
 			if len(e.pending) > 0 {
 				e.keyBuf = model.AppendKey(e.keyBuf[:0], s.Name, s.Labels)
 				if as, ok := e.pending[string(e.keyBuf)]; ok {
@@ -118,7 +120,20 @@ func (e *Engine) store(b model.Batch) *targetState {
 		}
 		sr.add(s.Time.UnixNano(), s.Value, e.keepFor[s.Name])
 	}
+	if inserted {
+		ts.fitLists()
+	}
 	return ts
+}
+
+// fitLists gives the lists by name that append left up to half empty
+// (a metric's series all come in the first poll) an array of their size.
+func (ts *targetState) fitLists() {
+	for name, list := range ts.byName {
+		if cap(list)-len(list) > len(list)/8+1 { // past the size classes' rounding
+			ts.byName[name] = append(make([]*series, 0, len(list)), list...)
+		}
+	}
 }
 
 func (e *Engine) target(name string) *targetState {
