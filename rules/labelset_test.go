@@ -213,3 +213,39 @@ func TestAlarmSharesInternedLabels(t *testing.T) {
 		t.Fatalf("a copy handed out changed the engine's labels: %v", a.Labels)
 	}
 }
+
+// Dropping a series takes it out of its set's list and forgets the alarms
+// linked to it, not those of the set's other series.
+func TestLabelSetDrop(t *testing.T) {
+	set := &labelSet{labels: model.L("ifname", "Ethernet1/1")}
+	up, speed := &series{labelSet: set, metricName: &metricName{"if_oper_up"}}, &series{labelSet: set, metricName: &metricName{"if_speed_bits"}}
+	set.series = []*series{up, speed}
+	down, slow := &Rule{Name: "PortDown"}, &Rule{Name: "PortSlow"}
+	link(up, down, &alarm{})
+	link(speed, slow, &alarm{})
+	set.drop(up)
+	if len(set.series) != 1 || set.seriesOf("if_speed_bits") != speed || set.seriesOf("if_oper_up") != nil {
+		t.Fatalf("after the drop the set lists %d series", len(set.series))
+	}
+	if _, ok := set.alarms[down]; ok || set.alarms[slow] == nil || speed.alarms[slow].src != speed {
+		t.Fatalf("alarms after the drop: %v", set.alarms)
+	}
+}
+
+// Unindexing an alarm whose series is gone leaves alone the entry a newer
+// alarm of the same rule holds in the set's map.
+func TestUnindexKeepsNewerAlarm(t *testing.T) {
+	e := New(Options{Logger: discard()})
+	set := &labelSet{labels: model.L("ifname", "Ethernet1/1")}
+	gone, now := &series{labelSet: set}, &series{labelSet: set}
+	rl := &Rule{Name: "PortDown"}
+	old := &alarm{Alarm: model.Alarm{ID: "old", Rule: rl.Name, Labels: map[string]string{"target": "sw1"}}}
+	e.index(old)
+	link(gone, rl, old)
+	newer := &alarm{}
+	link(now, rl, newer)
+	e.unindex(old)
+	if set.alarms[rl] != newer || old.src != nil {
+		t.Fatalf("after unindexing the old alarm the set holds %p, want %p", set.alarms[rl], newer)
+	}
+}
