@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.yaml.in/yaml/v3"
 
@@ -73,7 +74,7 @@ func BenchmarkRuleEvaluation(b *testing.B) {
 	}
 	series := 0
 	for _, ts := range e.targets {
-		series += len(ts.byKey)
+		series += ts.count()
 	}
 	if series != targets*metrics*values {
 		b.Fatalf("%d series", series)
@@ -295,10 +296,10 @@ func BenchmarkSeriesMemory(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		n, hist := 0, 0
 		for _, ts := range e.targets {
-			n += len(ts.byKey)
-			for _, s := range ts.byKey {
-				if s.hist != nil {
-					hist += 8*cap(s.ts) + 8*cap(s.hist.vs)
+			n += ts.count()
+			for s := range ts.all() {
+				if s.history != nil {
+					hist += int(unsafe.Sizeof(point{})) * cap(s.ts)
 				}
 			}
 		}

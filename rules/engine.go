@@ -212,7 +212,7 @@ func (e *Engine) setRules(rules []*Rule, intervals map[string]time.Duration, cha
 	}
 	// Rule pointers changed: re-link single-metric alarms to their series.
 	for _, ts := range e.targets {
-		for _, s := range ts.byKey {
+		for s := range ts.all() {
 			s.alarms = nil
 		}
 	}

@@ -111,7 +111,7 @@ func TestJoinsAndLabels(t *testing.T) {
 	ls := func(pairs ...string) model.Labels {
 		return model.L(append([]string{"target", "h", "class", "host"}, pairs...)...)
 	}
-	b := map[string]*series{"a": {labels: ls("mountpoint", "/")}}
+	b := map[string]*series{"a": {labelSet: &labelSet{labels: ls("mountpoint", "/")}}}
 	if !compatibleWith(b, ls()) {
 		t.Error("a target-level series does not join a per-mountpoint one")
 	}

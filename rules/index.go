@@ -70,7 +70,11 @@ func (e *Engine) unindex(a *alarm) {
 	delete(e.alarms, a.ID)
 	delete(e.byTarget[a.Labels["target"]], a.ID)
 	if a.src != nil {
-		delete(a.src.alarms, a.rule)
+		// The map is the label set's (shared by its series): an entry of
+		// this rule there may be another alarm's by now.
+		if a.src.alarms[a.rule] == a {
+			delete(a.src.alarms, a.rule)
+		}
 		a.src, a.rule = nil, nil
 	}
 }

@@ -58,15 +58,20 @@ func TestJoinFiresAfterSteadyState(t *testing.T) {
 func TestLabelSetsAreInterned(t *testing.T) {
 	ib := newIngestBench(t, switchRules)
 	ts := ib.e.targets["sw1"]
-	if len(ts.byKey) != 445 {
-		t.Fatalf("%d series, want 445", len(ts.byKey))
+	if ts.count() != 445 {
+		t.Fatalf("%d series, want 445", ts.count())
 	}
 	sets := map[*labelSet]int{}
-	for _, s := range ts.byKey {
-		if s.set == nil || &s.labels[0] != &s.set.labels[0] {
-			t.Fatalf("series %s%v does not share its set's labels", s.name, s.labels)
+	for s := range ts.all() {
+		if s.labelSet == nil || s.labelSet.seriesOf(s.name) != s {
+			t.Fatalf("series %s%v is not in its set's list", s.name, s.labels)
 		}
-		sets[s.set]++
+		sets[s.labelSet]++
+	}
+	for name, list := range ts.byName {
+		if cap(list) > len(list)+len(list)/8+1 {
+			t.Errorf("%s: %d series in a list of capacity %d", name, len(list), cap(list))
+		}
 	}
 	// 48 ports, 4 PSUs, 6 fans, 3 sensors.
 	if len(sets) != 48+4+6+3 {
@@ -76,8 +81,8 @@ func TestLabelSetsAreInterned(t *testing.T) {
 	for _, set := range ts.sets.sets {
 		for ; set != nil; set = set.next {
 			n++
-			if set.refs != sets[set] {
-				t.Errorf("set %v counts %d users, has %d", set.labels, set.refs, sets[set])
+			if len(set.series) != sets[set] {
+				t.Errorf("set %v lists %d series, has %d", set.labels, len(set.series), sets[set])
 			}
 		}
 	}
@@ -86,7 +91,7 @@ func TestLabelSetsAreInterned(t *testing.T) {
 	}
 	port1 := ts.lookup("if_oper_up", model.Merge(model.L("target", "sw1", "class", "switch"),
 		model.L("ifindex", "1", "ifname", "Ethernet1/1", "ifalias", "uplink")))
-	if port1 == nil || sets[port1.set] != len(switchPortMetrics) {
+	if port1 == nil || sets[port1.labelSet] != len(switchPortMetrics) {
 		t.Fatalf("port 1's if_oper_up: %+v", port1)
 	}
 	if ts.lookup("if_oper_up", model.L("target", "sw1", "class", "switch", "ifindex", "1")) != nil {
@@ -103,8 +108,13 @@ func TestLabelSetsAreInterned(t *testing.T) {
 		}
 	}
 	ib.e.Ingest(model.Batch{Target: "sw1", Samples: temps})
-	if len(ts.byKey) != 3 || len(ts.sets.sets) != 3 {
-		t.Fatalf("after the TTL: %d series, %d label sets, want 3 and 3", len(ts.byKey), len(ts.sets.sets))
+	if ts.count() != 3 || len(ts.sets.sets) != 3 || len(ts.byName) != 1 || len(ts.names) != 1 {
+		t.Fatalf("after the TTL: %d series, %d label sets, %d names, want 3, 3 and 1", ts.count(), len(ts.sets.sets), len(ts.byName))
+	}
+	for s := range ts.all() {
+		if len(s.labelSet.series) != 1 || s.labelSet.series[0] != s {
+			t.Fatalf("after the TTL, %v's set lists %d series", s.labels, len(s.labelSet.series))
+		}
 	}
 }
 
@@ -117,10 +127,9 @@ func TestInternerCollision(t *testing.T) {
 	if sa == sb || in.find(7, a) != sa || in.find(7, b) != sb {
 		t.Fatal("colliding sets mixed up")
 	}
-	if in.intern(7, model.L("ifname", "a")) != sa || sa.refs != 2 {
+	if in.intern(7, model.L("ifname", "a")) != sa || len(in.sets) != 1 {
 		t.Fatal("an equal set from another slice was not shared")
 	}
-	in.release(sa)
 	in.release(sa)
 	if in.find(7, a) != nil || in.find(7, b) != sb {
 		t.Fatal("releasing one colliding set lost the other or kept itself")
@@ -153,6 +162,29 @@ func TestFloatBox(t *testing.T) {
 	}
 }
 
+// A boxed label value is the label's, read where the set keeps it: no
+// allocation, and the compiler's shared "" stays empty.
+func TestLabelBoxed(t *testing.T) {
+	set := &labelSet{labels: model.L("ifalias", "uplink", "ifname", "Ethernet1/1")}
+	cases := []struct{ name, want string }{
+		{"ifalias", "uplink"}, {"ifname", "Ethernet1/1"}, {"missing", ""},
+	}
+	for _, c := range cases {
+		if got, ok := set.labelBoxed(c.name).(string); !ok || got != c.want {
+			t.Errorf("labelBoxed(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = set.labelBoxed("ifname") }); n != 0 {
+		t.Errorf("labelBoxed allocates %v times", n)
+	}
+	if empty := any(""); empty.(string) != "" {
+		t.Fatalf("the constant \"\" became %q", empty)
+	}
+	if got := (&series{}).labelBoxed("ifname"); got != "" {
+		t.Errorf("a series without labels boxes %q", got)
+	}
+}
+
 // A single-metric rule's alarm holds its series' interned label map, not
 // a copy; what leaves the engine is a copy still.
 func TestAlarmSharesInternedLabels(t *testing.T) {
@@ -172,12 +204,48 @@ func TestAlarmSharesInternedLabels(t *testing.T) {
 	}
 	a := ib.e.alarms[got[0].Alarm.ID]
 	s := ib.e.targets["sw1"].lookup("if_oper_up", a.src.labels)
-	if s == nil || s != a.src || fmt.Sprintf("%p", a.Labels) != fmt.Sprintf("%p", s.set.lmap) {
+	if s == nil || s != a.src || fmt.Sprintf("%p", a.Labels) != fmt.Sprintf("%p", s.labelSet.lmap) {
 		t.Fatalf("the alarm's labels %p are not its series' interned map", a.Labels)
 	}
 	got[0].Alarm.Labels["ifname"] = "changed"
 	ib.e.Alarms()[0].Labels["ifname"] = "changed too"
 	if a.Labels["ifname"] != "Ethernet1/1" {
 		t.Fatalf("a copy handed out changed the engine's labels: %v", a.Labels)
+	}
+}
+
+// Dropping a series takes it out of its set's list and forgets the alarms
+// linked to it, not those of the set's other series.
+func TestLabelSetDrop(t *testing.T) {
+	set := &labelSet{labels: model.L("ifname", "Ethernet1/1")}
+	up, speed := &series{labelSet: set, metricName: &metricName{"if_oper_up"}}, &series{labelSet: set, metricName: &metricName{"if_speed_bits"}}
+	set.series = []*series{up, speed}
+	down, slow := &Rule{Name: "PortDown"}, &Rule{Name: "PortSlow"}
+	link(up, down, &alarm{})
+	link(speed, slow, &alarm{})
+	set.drop(up)
+	if len(set.series) != 1 || set.seriesOf("if_speed_bits") != speed || set.seriesOf("if_oper_up") != nil {
+		t.Fatalf("after the drop the set lists %d series", len(set.series))
+	}
+	if _, ok := set.alarms[down]; ok || set.alarms[slow] == nil || speed.alarms[slow].src != speed {
+		t.Fatalf("alarms after the drop: %v", set.alarms)
+	}
+}
+
+// Unindexing an alarm whose series is gone leaves alone the entry a newer
+// alarm of the same rule holds in the set's map.
+func TestUnindexKeepsNewerAlarm(t *testing.T) {
+	e := New(Options{Logger: discard()})
+	set := &labelSet{labels: model.L("ifname", "Ethernet1/1")}
+	gone, now := &series{labelSet: set}, &series{labelSet: set}
+	rl := &Rule{Name: "PortDown"}
+	old := &alarm{Alarm: model.Alarm{ID: "old", Rule: rl.Name, Labels: map[string]string{"target": "sw1"}}}
+	e.index(old)
+	link(gone, rl, old)
+	newer := &alarm{}
+	link(now, rl, newer)
+	e.unindex(old)
+	if set.alarms[rl] != newer || old.src != nil {
+		t.Fatalf("after unindexing the old alarm the set holds %p, want %p", set.alarms[rl], newer)
 	}
 }

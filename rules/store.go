@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"iter"
 	"math"
 	"strings"
 	"time"
@@ -8,30 +9,21 @@ import (
 	"github.com/vedetta-dc/vedetta/model"
 )
 
-// The series store: per target, every series by name and by key, with the
-// history the rules' windows need.
+// The series store: per target, every series by name, and by label set
+// (an interned set lists its few series), with the history the rules'
+// windows need.
 
 type targetState struct {
-	byName map[string][]*series
-	// byKey finds a series from its metric's number and its label set.
-	byKey   map[seriesKey]*series
-	metrics map[string]uint32 // metric name -> number, for seriesKey
+	byName  map[string][]*series
+	names   map[string]*metricName // shared by the series of a metric
 	sets    interner
 	lastGC  time.Time
 	batches int
 	cause   string // the last batch's error, short (templateData.Cause)
 }
 
-// seriesKey is a series' key: its metric's number and its interned label
-// set (whose address is its id while any series uses it).
-type seriesKey struct {
-	set    *labelSet
-	metric uint32
-}
-
 func newTargetState() *targetState {
-	return &targetState{byName: map[string][]*series{}, byKey: map[seriesKey]*series{},
-		metrics: map[string]uint32{}, sets: newInterner()}
+	return &targetState{byName: map[string][]*series{}, names: map[string]*metricName{}, sets: newInterner()}
 }
 
 // lookup finds the series of name and ls, or nil; no allocation.
@@ -39,31 +31,54 @@ func (ts *targetState) lookup(name string, ls model.Labels) *series {
 	return ts.lookupHashed(name, ls, ts.sets.hash(ls))
 }
 
+// lookupHashed: the label set by its hash, then the series by name among
+// the set's few.
 func (ts *targetState) lookupHashed(name string, ls model.Labels, h uint64) *series {
-	m, ok := ts.metrics[name]
-	if !ok {
-		return nil
-	}
 	set := ts.sets.find(h, ls)
 	if set == nil {
 		return nil
 	}
-	return ts.byKey[seriesKey{set, m}]
+	return set.seriesOf(name)
 }
 
 // insert adds the series of name and ls (which it keeps: the caller hands
 // it over), known not to exist; h is ls's hash.
 func (ts *targetState) insert(name string, ls model.Labels, h uint64) *series {
-	m, ok := ts.metrics[name]
-	if !ok {
-		m = uint32(len(ts.metrics))
-		ts.metrics[name] = m
+	mn := ts.names[name]
+	if mn == nil {
+		mn = &metricName{name: name}
+		ts.names[name] = mn
 	}
 	set := ts.sets.intern(h, ls)
-	sr := &series{name: name, labels: set.labels, set: set}
-	ts.byKey[seriesKey{set, m}] = sr
+	sr := &series{labelSet: set, metricName: mn}
+	// Grown one by one, exactly: a set's list is made once, when its
+	// series first appear, and append's doubling would leave it up to
+	// half empty.
+	set.series = append(set.series[:len(set.series):len(set.series)], sr)
 	ts.byName[name] = append(ts.byName[name], sr)
 	return sr
+}
+
+// all is every series of the target.
+func (ts *targetState) all() iter.Seq[*series] {
+	return func(yield func(*series) bool) {
+		for _, list := range ts.byName {
+			for _, s := range list {
+				if !yield(s) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// count is the number of series of the target.
+func (ts *targetState) count() int {
+	n := 0
+	for _, list := range ts.byName {
+		n += len(list)
+	}
+	return n
 }
 
 // seriesTTL drops series not updated for a day (a renamed port, a removed
@@ -78,6 +93,7 @@ func (e *Engine) store(b model.Batch) *targetState {
 	if b.Err != nil {
 		ts.cause = shortCause(b.Err.Error())
 	}
+	inserted := false
 	for i := range b.Samples {
 		s := &b.Samples[i]
 		if math.IsNaN(s.Value) {
@@ -87,6 +103,7 @@ func (e *Engine) store(b model.Batch) *targetState {
 		sr := ts.lookupHashed(s.Name, s.Labels, h) // no allocation for a known series
 		if sr == nil {
 			sr = ts.insert(s.Name, s.Labels, h)
+			inserted = true
 			if len(e.pending) > 0 {
 				e.keyBuf = model.AppendKey(e.keyBuf[:0], s.Name, s.Labels)
 				if as, ok := e.pending[string(e.keyBuf)]; ok {
@@ -103,7 +120,20 @@ func (e *Engine) store(b model.Batch) *targetState {
 		}
 		sr.add(s.Time.UnixNano(), s.Value, e.keepFor[s.Name])
 	}
+	if inserted {
+		ts.fitLists()
+	}
 	return ts
+}
+
+// fitLists gives the lists by name that append left up to half empty
+// (a metric's series all come in the first poll) an array of their size.
+func (ts *targetState) fitLists() {
+	for name, list := range ts.byName {
+		if cap(list)-len(list) > len(list)/8+1 { // past the size classes' rounding
+			ts.byName[name] = append(make([]*series, 0, len(list)), list...)
+		}
+	}
 }
 
 func (e *Engine) target(name string) *targetState {
@@ -118,18 +148,24 @@ func (e *Engine) target(name string) *targetState {
 func (ts *targetState) gc(now time.Time) {
 	ts.lastGC = now
 	cut := now.Add(-seriesTTL).UnixNano()
-	for k, s := range ts.byKey {
-		if s.lastTime() >= cut {
-			continue
-		}
-		delete(ts.byKey, k)
-		ts.sets.release(s.set)
-		list := ts.byName[s.name]
-		for i, x := range list {
-			if x == s {
-				ts.byName[s.name] = append(list[:i], list[i+1:]...)
-				break
+	for name, list := range ts.byName {
+		kept := list[:0]
+		for _, s := range list {
+			if s.lastTime() >= cut {
+				kept = append(kept, s)
+				continue
 			}
+			s.labelSet.drop(s)
+			if len(s.labelSet.series) == 0 {
+				ts.sets.release(s.labelSet)
+			}
+		}
+		clear(list[len(kept):]) // let the dropped series go
+		if len(kept) == 0 {
+			delete(ts.byName, name)
+			delete(ts.names, name)
+		} else {
+			ts.byName[name] = kept
 		}
 	}
 }
@@ -142,7 +178,7 @@ func (e *Engine) Latest(fn func(name string, labels model.Labels, value float64,
 	now := e.opts.Now()
 	for target, ts := range e.targets {
 		fresh := now.Add(-e.staleAfter(target)).UnixNano()
-		for _, s := range ts.byKey {
+		for s := range ts.all() {
 			if t, v, ok := s.last(); ok && t >= fresh {
 				fn(s.name, s.labels, v, time.Unix(0, t))
 			}
