@@ -99,11 +99,13 @@ func (x *exposer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.log.Debug("/metrics client went away", "err", err)
 		return
 	}
-	if err := writeFamilies(st.bw, fams); err != nil {
-		x.log.Debug("/metrics client went away", "err", err)
-		return
+	err = writeFamilies(st.bw, fams)
+	if err == nil {
+		err = st.bw.Flush()
 	}
-	_ = st.bw.Flush()
+	if err != nil {
+		x.log.Debug("/metrics client went away", "err", err)
+	}
 }
 
 // writeSamples writes every collected family, by name. A name that the
