@@ -169,9 +169,11 @@ func (d *daemon) run(parent context.Context) error {
 	}
 
 	srv, err := httpapi.New(d.cfg.HTTP.Listen, httpapi.Source{
-		Alarms: d.alarms,
-		Latest: d.engine.Latest,
-		Help:   func(name string) string { return d.snmpKind.Load().Help(name) },
+		Alarms:      d.alarms,
+		Latest:      d.engine.Latest,
+		ExposeNames: d.engine.ExposeNames,
+		ExposeName:  d.engine.ExposeName,
+		Help:        func(name string) string { return d.snmpKind.Load().Help(name) },
 		Notifications: func() httpapi.Notifications {
 			if disp := d.disp.Load(); disp != nil {
 				return disp

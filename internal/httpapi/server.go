@@ -14,14 +14,9 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/vedetta-dc/vedetta/dispatch"
 	"github.com/vedetta-dc/vedetta/model"
@@ -30,8 +25,13 @@ import (
 // Source is what the API reads. Functions, so the daemon can swap the
 // dispatcher on reload without restarting the listener.
 type Source struct {
-	Alarms        func() []model.Alarm
-	Latest        func(fn func(name string, labels model.Labels, value float64, t time.Time))
+	Alarms func() []model.Alarm
+	// Latest is every fresh series at once, for the status page.
+	Latest func(fn func(name string, labels model.Labels, value float64, t time.Time))
+	// ExposeNames and ExposeName are the collected samples for /metrics,
+	// one metric name at a time (rules.Engine's; nil: none).
+	ExposeNames   func(buf []string) []string
+	ExposeName    func(name string, fn func(labels model.Labels, v float64))
 	Notifications func() Notifications // nil while there is none
 	Healthy       func() error
 	// Cluster describes the cluster (GET /api/v1/cluster); nil on a
@@ -122,8 +122,7 @@ func New(addr string, src Source, reg *prometheus.Registry, log *slog.Logger) (*
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	gather := prometheus.Gatherers{reg, sampleGatherer(src.Latest, src.Help)}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("GET /metrics", newExposer(src, reg, log)) // exposition.go
 	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
 		out := []alertJSON{}
 		d := src.Notifications()
@@ -246,56 +245,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-// sampleGatherer exposes the latest value of every live series. Series of
-// one name may carry different label names (an exec target's output):
-// they are still one family, which Prometheus accepts. A family is a
-// counter when its name ends in _total (vedetta's naming rule for
-// counters, which the plausibility checks hold them to), else a gauge.
-// No sample carries a timestamp: Prometheus stamps it at the scrape, so a
-// value polled every 10 minutes (SMART) is not stale after its 5-minute
-// lookback, and a series that stops is dropped by the engine, not by age.
-func sampleGatherer(latest func(fn func(string, model.Labels, float64, time.Time)), help func(string) string) prometheus.GathererFunc {
-	return func() ([]*dto.MetricFamily, error) {
-		fams := map[string]*dto.MetricFamily{}
-		if latest == nil {
-			return nil, nil
-		}
-		latest(func(name string, ls model.Labels, v float64, _ time.Time) {
-			f := fams[name]
-			counter := strings.HasSuffix(name, "_total")
-			if f == nil {
-				h := ""
-				if help != nil {
-					h = help(name)
-				}
-				if h == "" {
-					h = "Collected by vedetta."
-				}
-				typ := dto.MetricType_GAUGE
-				if counter {
-					typ = dto.MetricType_COUNTER
-				}
-				f = &dto.MetricFamily{Name: proto.String(name), Help: proto.String(h), Type: typ.Enum()}
-				fams[name] = f
-			}
-			m := &dto.Metric{}
-			if counter {
-				m.Counter = &dto.Counter{Value: proto.Float64(v)}
-			} else {
-				m.Gauge = &dto.Gauge{Value: proto.Float64(v)}
-			}
-			for _, l := range ls {
-				m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
-			}
-			f.Metric = append(f.Metric, m)
-		})
-		out := make([]*dto.MetricFamily, 0, len(fams))
-		for _, f := range fams {
-			out = append(out, f)
-		}
-		sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
-		return out, nil
-	}
 }
