@@ -114,7 +114,7 @@ func calibrate(ctx context.Context, o *options) (*calibration, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.p.stop()
+	defer s.stop()
 	proxies := map[string]*countingProxy{}
 	for i, k := range s.kinds {
 		px, err := newCountingProxy(ctx, s.addr(i))
@@ -252,7 +252,7 @@ func runScenario(ctx context.Context, o *options, cal *calibration, sc *scenario
 	if err != nil {
 		return err
 	}
-	defer s.p.stop()
+	defer s.stop()
 	slog.Info("scenario", "devices", sc.devices, "agents", len(s.kinds), "dead", sc.dead)
 	add := func(r pollResult) {
 		if r.ok {

@@ -52,6 +52,11 @@ var packageComponents = []struct{ pkg, comp string }{
 	{modulePath + "/dispatch", compNotify},
 	{modulePath + "/notify", compNotify},
 	{modulePath + "/internal/httpapi", compHTTPAPI},
+	// /metrics is encoded by the Prometheus client under promhttp's
+	// handler, with no frame of httpapi on the stack.
+	{"github.com/prometheus/client_golang", compHTTPAPI},
+	{"github.com/prometheus/client_model", compHTTPAPI},
+	{"github.com/prometheus/common", compHTTPAPI},
 	{"net", compNet}, // not net/http: that is a package of its own below
 	{"syscall", compNet},
 	{"internal/poll", compNet},

@@ -37,6 +37,7 @@ func TestAttributeStack(t *testing.T) {
 		{"a socket under gosnmp is the socket's", []string{"syscall.Syscall6", "internal/poll.(*FD).Write", "net.(*conn).Write", "github.com/gosnmp/gosnmp.(*GoSNMP).send"}, compNet},
 		{"net/http is not net", []string{"net/http.(*conn).serve"}, compOther},
 		{"/metrics", []string{"strconv.AppendFloat", m + "internal/httpapi.writeMetrics", "net/http.HandlerFunc.ServeHTTP"}, compHTTPAPI},
+		{"/metrics encoded by the Prometheus client", []string{"github.com/prometheus/client_model/go.(*LabelPair).GetValue", "github.com/prometheus/common/expfmt.MetricFamilyToText", "github.com/prometheus/client_golang/prometheus/promhttp.HandlerForTransactional.func1", "net/http.HandlerFunc.ServeHTTP"}, compHTTPAPI},
 		{"rules and a subpackage", []string{m + "rules/rulestest.x"}, compRules},
 		{"series store", []string{"maps.Copy", m + "rules.(*store).put", m + "rules.(*Engine).Ingest"}, compRules},
 		{"dispatch", []string{m + "dispatch.(*Dispatcher).send"}, compNotify},

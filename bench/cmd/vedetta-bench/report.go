@@ -249,8 +249,12 @@ func (r *report) goals() string {
 			if x.tool == toolVedetta && x.ok {
 				v = x.perK()
 				if sc.dead > 0 {
-					row(fmt.Sprintf("%d devices, %.0f %% dead: round well inside the %v interval", sc.devices, sc.dead*100, r.o.pollInterval),
-						ms(x.wall), yes(x.wall < r.o.pollInterval/2 && x.note == ""))
+					goal := fmt.Sprintf("%d devices, %.0f %% dead: round well inside the %v interval", sc.devices, sc.dead*100, r.o.pollInterval)
+					met := x.wall < r.o.pollInterval/2 && x.note == ""
+					row(goal, ms(x.wall), yes(met))
+					if !met {
+						missedCPU = append(missedCPU, goal)
+					}
 				}
 			}
 		}

@@ -91,7 +91,7 @@ func memoryRun(ctx context.Context, o *options, limit string) memResult {
 		res.note = err.Error()
 		return res
 	}
-	defer s.p.stop()
+	defer s.stop()
 	iv := o.memInterval
 	body := snmpTargets(s, o, iv.String()) + "rule_files: [" + filepath.Join(o.repo, "configs", "rules.d", "snmp.yaml") + "]\n"
 	if limit != "" {

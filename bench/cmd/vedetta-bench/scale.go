@@ -22,6 +22,9 @@ const (
 	scaleSlow = 0.05
 	// gapSlack is how late a round may start and still keep the interval.
 	gapSlack = time.Second
+	// defaultMaxConcurrent is vedetta's max_concurrent_collections when
+	// the config says none (the bench's do not).
+	defaultMaxConcurrent = 64
 	// saturated is the share of every core's time at which the CPU is the
 	// limit.
 	saturated = 0.9
@@ -51,6 +54,12 @@ type scaleResult struct {
 	late, unfinished int           // targets over interval + 1 s; without a third round seen
 	up               int           // answering targets up in round 3
 
+	// busy is round 3's collections' time summed over every target, dead
+	// ones too, divided by the scheduler's slots: the wall time the round
+	// needs at the least, however many cores.
+	busy  time.Duration
+	slots int
+
 	cpu, simCPU float64 // CPU s per interval
 	varbinds    int64   // per interval
 	peakMB      float64
@@ -73,6 +82,9 @@ func (r *scaleResult) limit() string {
 	switch {
 	case used >= saturated*r.coreSeconds():
 		return fmt.Sprintf("CPU saturated: vedetta + simulator %.0f of %.0f core-seconds per interval", used, r.coreSeconds())
+	case r.busy.Seconds() >= saturated*r.interval.Seconds():
+		return fmt.Sprintf("the scheduler's slots: round 3's collections add up to %s, %s on each of the %d slots (max_concurrent_collections) of a %v interval; CPU %.0f of %.0f core-seconds",
+			ms(r.busy*time.Duration(r.slots)), ms(r.busy), r.slots, r.interval, used, r.coreSeconds())
 	case r.fdErrors > 0 || uint64(r.fds) >= r.nofile*9/10:
 		return fmt.Sprintf("file descriptors: %d open of ulimit -n %d, %d \"too many open files\" in the log", r.fds, r.nofile, r.fdErrors)
 	case r.simCPU >= saturated*r.interval.Seconds() || r.simDrops > 0:
@@ -109,11 +121,7 @@ func scaleSection(ctx context.Context, o *options, rep *report) error {
 // interval would; its cost is in the CPU).
 func scaleRun(ctx context.Context, o *options, cal *calibration, devices int) *scaleResult {
 	iv := o.pollInterval
-	r := &scaleResult{devices: devices, agents: 2 * devices, interval: iv}
-	var err error
-	if r.nofile, err = raiseNoFile(uint64(2*r.agents + 4096)); err != nil {
-		slog.Warn("ulimit -n", "err", err)
-	}
+	r := &scaleResult{devices: devices, agents: 2 * devices, interval: iv, slots: defaultMaxConcurrent}
 	delay := scaleSlowDelay(iv)
 	s, err := startSim(ctx, o, r.agents, scaleDead, o.devicesArgs(), "ups:1,switch:1",
 		"--slow", strconv.FormatFloat(scaleSlow, 'f', -1, 64), "--slow-delay", delay.String())
@@ -121,7 +129,11 @@ func scaleRun(ctx context.Context, o *options, cal *calibration, devices int) *s
 		r.note = "simulator: " + firstLine(err.Error())
 		return r
 	}
-	defer s.p.stop()
+	defer s.stop()
+	r.nofile, _ = raiseNoFile(0) // what startSim could set
+	if len(s.ps) > 1 {
+		r.note = fmt.Sprintf("the simulator in %d processes (one socket per agent, ulimit -n %d)", len(s.ps), r.nofile)
+	}
 	for i := range s.kinds {
 		if s.alive[i] {
 			r.alive++
@@ -196,11 +208,15 @@ func scaleRun(ctx context.Context, o *options, cal *calibration, devices int) *s
 // inside the interval.
 func (r *scaleResult) judge(s *sim, a, b map[string]collection) {
 	var durs []time.Duration
+	var busy time.Duration
 	for i := range s.kinds {
+		name := s.target(i)
+		if cb, ok := b[name]; ok {
+			busy += cb.dur
+		}
 		if !s.alive[i] {
 			continue
 		}
-		name := s.target(i)
 		ca, okA := a[name]
 		cb, okB := b[name]
 		if !okA || !okB || !cb.start.After(ca.start) {
@@ -220,6 +236,9 @@ func (r *scaleResult) judge(s *sim, a, b map[string]collection) {
 			r.maxSlowDur = max(r.maxSlowDur, ca.dur, cb.dur)
 		}
 	}
+	if r.slots > 0 {
+		r.busy = busy / time.Duration(r.slots)
+	}
 	slices.Sort(durs)
 	if len(durs) > 0 {
 		r.p99Dur, r.maxDur = pct(durs, 0.99), durs[len(durs)-1]
@@ -229,8 +248,8 @@ func (r *scaleResult) judge(s *sim, a, b map[string]collection) {
 
 // raiseNoFile lifts RLIMIT_NOFILE of the bench (inherited by the daemon
 // and the simulator, which holds one socket per agent) to need if it is
-// lower, the hard limit too when allowed (root); it returns the soft limit
-// in force.
+// lower, the hard limit too when allowed (root outside a container); it
+// returns the soft limit in force.
 func raiseNoFile(need uint64) (uint64, error) {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {

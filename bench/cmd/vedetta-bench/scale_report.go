@@ -13,28 +13,28 @@ func (r *report) scaleMarkdown(b *strings.Builder) {
 	b.WriteString("## 1b. Scale: vedetta alone\n\n")
 	fmt.Fprintf(b, "vedetta alone: no peers run at these sizes (section 1 compares them). N devices = 2N agents of `cmd/vedetta-sim`, "+
 		"the UPS + switch mix of section 1, `--dead %.2f --slow %.2f --slow-delay %v`: a slow agent answers each request %v late, "+
-		"under the SNMP request timeout (2 s, 1 retry) so it is slow and not dead, and a switch's few dozen requests in a row still end "+
-		"inside the target's deadline (4/5 of the interval). `interval: %v`, `configs/rules.d/snmp.yaml`. Round 1 auto-detects; rounds 2 and 3 "+
+		"under the SNMP request timeout (2 s, 1 retry) so it is slow and not dead, and a switch's requests in a row still end "+
+		"inside the target's deadline (4/5 of the interval; the slow agents' rounds are in the table). `interval: %v`, `configs/rules.d/snmp.yaml`. Round 1 auto-detects; rounds 2 and 3 "+
 		"are measured, with one `/metrics` scrape after each (as a Prometheus scraping every interval would: its cost is in the CPU). "+
 		"**Kept** = for every answering target, round 3 started within interval + %v of round 2 "+
 		"(`vedetta_collection_start_timestamp_seconds`) and both rounds finished inside the interval (`vedetta_collection_duration_seconds`). "+
-		"CPU is utime+stime per interval over both rounds; fds and sockets are the most seen in `/proc/<pid>/fd`; the simulator's drops are "+
-		"the `drops` of its sockets in `/proc/net/udp`; the bench raises `ulimit -n` so the simulator's one socket per agent fits.\n\n",
-		scaleDead, scaleSlow, scaleSlowDelay(iv), scaleSlowDelay(iv), iv, gapSlack)
-	b.WriteString("| devices | agents (answering / slow) | kept the round | max gap | round p99 | round max (slow agents') | up | CPU s / interval | CPU s / 1k varbinds | simulator CPU s / interval | core-seconds used | peak RSS | fds (sockets) | ulimit -n | simulator drops | load avg | note |\n")
-	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+		"**Slots busy** = round 3's collection times summed over every target (dead ones too) ÷ the scheduler's %d slots (`max_concurrent_collections`, default): the least wall time the round needs, however many cores. CPU is utime+stime per interval over both rounds; fds and sockets are the most seen in `/proc/<pid>/fd`; the simulator's drops are "+
+		"the `drops` of its sockets in `/proc/net/udp`; the simulator holds one socket per agent, so past `ulimit -n` it runs as several processes (its CPU is their sum).\n\n",
+		scaleDead, scaleSlow, scaleSlowDelay(iv), scaleSlowDelay(iv), iv, gapSlack, defaultMaxConcurrent)
+	b.WriteString("| devices | agents (answering / slow) | kept the round | max gap | round p99 | round max (slow agents') | up | CPU s / interval | CPU s / 1k varbinds | simulator CPU s / interval | core-seconds used | peak RSS | slots busy | fds (sockets) | ulimit -n | simulator drops | load avg | note |\n")
+	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, x := range r.scale {
 		if !x.ok {
-			fmt.Fprintf(b, "| %d | %d | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | %d | n/a | n/a | %s |\n", x.devices, x.agents, x.nofile, x.note)
+			fmt.Fprintf(b, "| %d | %d | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | %d | n/a | n/a | %s |\n", x.devices, x.agents, x.nofile, x.note)
 			continue
 		}
 		note := x.note
 		if x.late > 0 || x.unfinished > 0 {
 			note = strings.TrimPrefix(note+fmt.Sprintf("; %d targets late, %d without round 3 seen", x.late, x.unfinished), "; ")
 		}
-		fmt.Fprintf(b, "| %d | %d (%d / %d) | %s | %s | %s | %s (%s) | %d/%d | %.2f | %.4f | %.2f | %.0f of %.0f (%.0f %%) | %.0f MB | %d (%d) | %d | %d | %s | %s |\n",
+		fmt.Fprintf(b, "| %d | %d (%d / %d) | %s | %s | %s | %s (%s) | %d/%d | %.2f | %.4f | %.2f | %.1f of %.0f (%.0f %%) | %.0f MB | %s of %v (%.0f %%) | %d (%d) | %d | %d | %s | %s |\n",
 			x.devices, x.agents, x.alive, x.slow, yesNo(x.kept), ms(x.maxGap), ms(x.p99Dur), ms(x.maxDur), ms(x.maxSlowDur), x.up, x.alive,
-			x.cpu, x.perK(), x.simCPU, x.cpu+x.simCPU, x.coreSeconds(), 100*(x.cpu+x.simCPU)/x.coreSeconds(), x.peakMB, x.fds, x.socks, x.nofile,
+			x.cpu, x.perK(), x.simCPU, x.cpu+x.simCPU, x.coreSeconds(), 100*(x.cpu+x.simCPU)/x.coreSeconds(), x.peakMB, ms(x.busy), x.interval, 100*x.busy.Seconds()/x.interval.Seconds(), x.fds, x.socks, x.nofile,
 			x.simDrops, x.load, note)
 	}
 	b.WriteString("\n" + r.scaleVerdict() + "\n")
@@ -74,8 +74,8 @@ func (r *report) scaleVerdict() string {
 		return "**Where it stops**: no size measured."
 	}
 	used := last.cpu + last.simCPU
-	return fmt.Sprintf("**Where it stops**: kept up to %d devices (every size measured). Headroom at %d: vedetta + simulator used %.0f of the %.0f core-seconds of an interval (%.0f %%; vedetta %.0f, simulator %.0f).",
-		last.devices, last.devices, used, last.coreSeconds(), 100*used/last.coreSeconds(), last.cpu, last.simCPU)
+	return fmt.Sprintf("**Where it stops**: kept up to %d devices (every size measured). Headroom at %d: vedetta + simulator used %.1f of the %.0f core-seconds of an interval (%.0f %%; vedetta %.1f, simulator %.1f); the scheduler's slots were busy %.0f %% of it.",
+		last.devices, last.devices, used, last.coreSeconds(), 100*used/last.coreSeconds(), last.cpu, last.simCPU, 100*last.busy.Seconds()/last.interval.Seconds())
 }
 
 // scaleProfile is the CPU profile of the largest size that kept its round
@@ -107,7 +107,7 @@ func (r *report) scaleGoals(row func(goal, result string, met *bool)) {
 			continue
 		}
 		kept := x.kept
-		row(goal, fmt.Sprintf("max gap %s, round p99 %s, CPU %.0f of %.0f core-seconds", ms(x.maxGap), ms(x.p99Dur), x.cpu+x.simCPU, x.coreSeconds()), &kept)
+		row(goal, fmt.Sprintf("max gap %s, round p99 %s, CPU %.1f of %.0f core-seconds", ms(x.maxGap), ms(x.p99Dur), x.cpu+x.simCPU, x.coreSeconds()), &kept)
 	}
 }
 

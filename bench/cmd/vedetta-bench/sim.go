@@ -13,9 +13,10 @@ import (
 	"time"
 )
 
-// sim is a running vedetta-sim: agent i listens on 127.0.0.1:base+i.
+// sim is one or more running vedetta-sim processes: agent i listens on
+// 127.0.0.1:base+i, whichever process serves it.
 type sim struct {
-	p     *proc
+	ps    []*proc
 	base  int
 	kinds []string // device name per agent
 	alive []bool   // answers (ok or slow)
@@ -27,9 +28,20 @@ func (s *sim) target(i int) string { return fmt.Sprintf("%s-%d", s.kinds[i], i) 
 
 func (s *sim) addr(i int) string { return fmt.Sprintf("127.0.0.1:%d", s.base+i) }
 
+// cpu is the simulator's CPU seconds, every process of it.
 func (s *sim) cpu() float64 {
-	c, _ := cpuSeconds(s.p.pid())
-	return c
+	var sum float64
+	for _, p := range s.ps {
+		c, _ := cpuSeconds(p.pid())
+		sum += c
+	}
+	return sum
+}
+
+func (s *sim) stop() {
+	for _, p := range s.ps {
+		p.stop()
+	}
 }
 
 // aliveOf counts the answering agents of one kind.
@@ -43,34 +55,77 @@ func (s *sim) aliveOf(kind string) int {
 	return n
 }
 
+// agentsPerSim is how many agents one simulator process serves at most: it
+// holds a socket per agent, and the bench cannot always raise ulimit -n
+// (in a container, not even root can), so more agents than the limit
+// allows are shared out among several processes. The chunk is a multiple
+// of the mix's period so that every process deals the devices in the same
+// order as one would.
+func agentsPerSim(nofile uint64, mix string) int {
+	period := 0
+	for _, f := range strings.Split(mix, ",") {
+		_, w, _ := strings.Cut(f, ":")
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 1 {
+			n = 1
+		}
+		period += n
+	}
+	per := int(nofile) - 512 // stdio, the Go runtime, the admin listener
+	return max(period, per/period*period)
+}
+
 // startSim runs the simulator with agents agents over devices (name=file)
 // mixed by mix, and waits for its ready line and port table; extra are
-// more flags (--slow).
+// more flags (--slow). Past agentsPerSim agents it runs several processes
+// on consecutive port ranges, each choosing its own dead and slow share.
 func startSim(ctx context.Context, o *options, agents int, dead float64, devices []string, mix string, extra ...string) (*sim, error) {
 	base, err := freeUDPRange(agents)
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--listen", "127.0.0.1", "--base-port", strconv.Itoa(base), "--agents", strconv.Itoa(agents),
-		"--mix", mix, "--seed", "1", "--community", o.community, "--dead", strconv.FormatFloat(dead, 'f', -1, 64)}
-	for _, d := range devices {
-		args = append(args, "--device", d)
+	nofile, _ := raiseNoFile(uint64(agents + 512))
+	per := agentsPerSim(nofile, mix)
+	s := &sim{base: base, kinds: make([]string, agents), alive: make([]bool, agents), slow: make([]bool, agents)}
+	for first := 0; first < agents; first += per {
+		n := min(per, agents-first)
+		args := []string{"--listen", "127.0.0.1", "--base-port", strconv.Itoa(base + first), "--agents", strconv.Itoa(n),
+			"--mix", mix, "--seed", "1", "--community", o.community, "--dead", strconv.FormatFloat(dead, 'f', -1, 64)}
+		for _, d := range devices {
+			args = append(args, "--device", d)
+		}
+		args = append(args, extra...)
+		p, err := startProc(ctx, "", nil, o.tools.sim, args...)
+		if err != nil {
+			s.stop()
+			return nil, err
+		}
+		s.ps = append(s.ps, p)
 	}
-	args = append(args, extra...)
-	p, err := startProc(ctx, "", nil, o.tools.sim, args...)
-	if err != nil {
-		return nil, err
+	for _, p := range s.ps {
+		if err := s.readTable(p); err != nil {
+			s.stop()
+			return nil, err
+		}
 	}
-	s := &sim{p: p, base: base}
+	for i, k := range s.kinds {
+		if k == "" {
+			s.stop()
+			return nil, fmt.Errorf("vedetta-sim printed no line for agent %d", i)
+		}
+	}
+	return s, nil
+}
+
+// readTable waits for one process's ready line and reads its port table.
+func (s *sim) readTable(p *proc) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(p.output(), "vedetta-sim ready") {
 		if p.exited() || time.Now().After(deadline) {
-			p.stop()
-			return nil, fmt.Errorf("vedetta-sim did not start: %s", tail(p.output(), 600))
+			return fmt.Errorf("vedetta-sim did not start: %s", tail(p.output(), 600))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.kinds, s.alive, s.slow = make([]string, agents), make([]bool, agents), make([]bool, agents)
 	sc := bufio.NewScanner(strings.NewReader(p.output()))
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
@@ -78,17 +133,11 @@ func startSim(ctx context.Context, o *options, agents int, dead float64, devices
 			continue
 		}
 		port, _ := strconv.Atoi(strings.TrimPrefix(f[0], "127.0.0.1:"))
-		if i := port - base; i >= 0 && i < agents {
+		if i := port - s.base; i >= 0 && i < len(s.kinds) {
 			s.kinds[i], s.alive[i], s.slow[i] = f[1], f[3] != "dead", f[3] == "slow"
 		}
 	}
-	for i, k := range s.kinds {
-		if k == "" {
-			p.stop()
-			return nil, fmt.Errorf("vedetta-sim printed no line for agent %d", i)
-		}
-	}
-	return s, nil
+	return nil
 }
 
 // daemon is a running `vedetta run`.
