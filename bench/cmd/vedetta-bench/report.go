@@ -67,8 +67,8 @@ func (r *report) markdown() string {
 	title := fullReportTitle
 	if o.only.partial() {
 		title += " (partial run: " + o.only.String() + ")"
-		cmd += " --only " + o.only.String()
-		mode += "; sections left out are not in this report"
+		cmd = strings.Replace(cmd, " --out BENCHMARKS.md", "", 1) + " --only " + o.only.String()
+		mode = strings.Replace(mode, "full run", "partial run", 1) + "; the sections left out are not in this report"
 	}
 	fmt.Fprintf(&b, "%s\n\nWritten by `%s` (%s) — do not edit by hand.\n\n", title, cmd, mode)
 	fmt.Fprintf(&b, "- date: %s; the run took %s\n- machine: %s\n- Go: %s\n", r.date.UTC().Format("2006-01-02 15:04 MST"), r.took.Round(time.Second), machine(), o.tools.goVersion)

@@ -57,8 +57,13 @@ type scaleResult struct {
 	// busy is round 3's collections' time summed over every target, dead
 	// ones too, divided by the scheduler's slots: the wall time the round
 	// needs at the least, however many cores.
-	busy  time.Duration
-	slots int
+	busy               time.Duration
+	busyDead, busySlow time.Duration // of the sum (not per slot)
+	slots              int
+
+	scrape    time.Duration // the longest /metrics scrape
+	series    int           // on /metrics
+	scrapeErr string        // a scrape that failed: the rounds are not known
 
 	cpu, simCPU float64 // CPU s per interval
 	varbinds    int64   // per interval
@@ -80,11 +85,13 @@ func (r *scaleResult) coreSeconds() float64 { return float64(runtime.NumCPU()) *
 func (r *scaleResult) limit() string {
 	used := r.cpu + r.simCPU
 	switch {
+	case r.scrapeErr != "":
+		return fmt.Sprintf("%s (the API's write timeout is 60 s): the rounds are not known; CPU %.0f of %.0f core-seconds", r.scrapeErr, used, r.coreSeconds())
 	case used >= saturated*r.coreSeconds():
 		return fmt.Sprintf("CPU saturated: vedetta + simulator %.0f of %.0f core-seconds per interval", used, r.coreSeconds())
 	case r.busy.Seconds() >= saturated*r.interval.Seconds():
-		return fmt.Sprintf("the scheduler's slots: round 3's collections add up to %s, %s on each of the %d slots (max_concurrent_collections) of a %v interval; CPU %.0f of %.0f core-seconds",
-			ms(r.busy*time.Duration(r.slots)), ms(r.busy), r.slots, r.interval, used, r.coreSeconds())
+		return fmt.Sprintf("the scheduler's slots: round 3's collections add up to %s (dead agents %s, slow ones %s), %s on each of the %d slots (max_concurrent_collections) of a %v interval; CPU %.0f of %.0f core-seconds",
+			ms(r.busy*time.Duration(r.slots)), ms(r.busyDead), ms(r.busySlow), ms(r.busy), r.slots, r.interval, used, r.coreSeconds())
 	case r.fdErrors > 0 || uint64(r.fds) >= r.nofile*9/10:
 		return fmt.Sprintf("file descriptors: %d open of ulimit -n %d, %d \"too many open files\" in the log", r.fds, r.nofile, r.fdErrors)
 	case r.simCPU >= saturated*r.interval.Seconds() || r.simDrops > 0:
@@ -180,10 +187,19 @@ func scaleRun(ctx context.Context, o *options, cal *calibration, devices int) *s
 		if sleepCtx(ctx, time.Until(t0.Add(iv*time.Duration(175+100*k)/100))) != nil {
 			return r
 		}
-		if rounds[k], _, err = scrapeCollections(ctx, d.http); err != nil {
-			r.note = "scrape: " + err.Error()
-			return r
+		st := time.Now()
+		var series int
+		rounds[k], series, err = scrapeCollections(ctx, d.http)
+		r.scrape = max(r.scrape, time.Since(st))
+		if err != nil {
+			// The rest is still measured: what a failed scrape costs is
+			// part of the answer.
+			r.scrapeErr = fmt.Sprintf("the /metrics scrape after round %d failed after %s: %v", k+2, ms(time.Since(st)), err)
+			slog.Warn("scale: /metrics", "devices", devices, "err", r.scrapeErr)
+			continue
 		}
+		r.series = series
+		slog.Info("scale: /metrics scraped", "devices", devices, "round", k+2, "series", series, "took", time.Since(st))
 		watch()
 	}
 	if sleepCtx(ctx, time.Until(t0.Add(iv*295/100))) != nil {
@@ -197,7 +213,9 @@ func scaleRun(ctx context.Context, o *options, cal *calibration, devices int) *s
 	r.cpu, r.simCPU, r.simDrops = (c2-c1)*perIv, (s2-s1)*perIv, drops2-drops1
 	r.varbinds = cal.varbindsOf(s)
 	r.fdErrors = strings.Count(strings.ToLower(d.p.output()), "too many open files")
-	r.judge(s, rounds[0], rounds[1])
+	if r.scrapeErr == "" {
+		r.judge(s, rounds[0], rounds[1])
+	}
 	r.profile = <-prof
 	r.ok = true
 	return r
@@ -213,6 +231,11 @@ func (r *scaleResult) judge(s *sim, a, b map[string]collection) {
 		name := s.target(i)
 		if cb, ok := b[name]; ok {
 			busy += cb.dur
+			if !s.alive[i] {
+				r.busyDead += cb.dur
+			} else if s.slow[i] {
+				r.busySlow += cb.dur
+			}
 		}
 		if !s.alive[i] {
 			continue

@@ -28,12 +28,19 @@ func (r *report) scaleMarkdown(b *strings.Builder) {
 			fmt.Fprintf(b, "| %d | %d | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | %d | n/a | n/a | %s |\n", x.devices, x.agents, x.nofile, x.note)
 			continue
 		}
-		note := x.note
+		note := strings.TrimPrefix(x.note+fmt.Sprintf("; /metrics: %d series, scraped in %s", x.series, ms(x.scrape)), "; ")
+		if x.scrapeErr != "" {
+			note += "; " + x.scrapeErr
+		}
 		if x.late > 0 || x.unfinished > 0 {
 			note = strings.TrimPrefix(note+fmt.Sprintf("; %d targets late, %d without round 3 seen", x.late, x.unfinished), "; ")
 		}
-		fmt.Fprintf(b, "| %d | %d (%d / %d) | %s | %s | %s | %s (%s) | %d/%d | %.2f | %.4f | %.2f | %.1f of %.0f (%.0f %%) | %.0f MB | %s of %v (%.0f %%) | %d (%d) | %d | %d | %s | %s |\n",
-			x.devices, x.agents, x.alive, x.slow, yesNo(x.kept), ms(x.maxGap), ms(x.p99Dur), ms(x.maxDur), ms(x.maxSlowDur), x.up, x.alive,
+		kept, gap, p99, longest, up := yesNo(x.kept), ms(x.maxGap), ms(x.p99Dur), fmt.Sprintf("%s (%s)", ms(x.maxDur), ms(x.maxSlowDur)), fmt.Sprintf("%d/%d", x.up, x.alive)
+		if x.scrapeErr != "" {
+			kept, gap, p99, longest, up = "n/a (no /metrics)", "n/a", "n/a", "n/a", "n/a"
+		}
+		fmt.Fprintf(b, "| %d | %d (%d / %d) | %s | %s | %s | %s | %s | %.2f | %.4f | %.2f | %.1f of %.0f (%.0f %%) | %.0f MB | %s of %v (%.0f %%) | %d (%d) | %d | %d | %s | %s |\n",
+			x.devices, x.agents, x.alive, x.slow, kept, gap, p99, longest, up,
 			x.cpu, x.perK(), x.simCPU, x.cpu+x.simCPU, x.coreSeconds(), 100*(x.cpu+x.simCPU)/x.coreSeconds(), x.peakMB, ms(x.busy), x.interval, 100*x.busy.Seconds()/x.interval.Seconds(), x.fds, x.socks, x.nofile,
 			x.simDrops, x.load, note)
 	}
@@ -63,6 +70,9 @@ func (r *report) scaleVerdict() string {
 	for _, x := range r.scale {
 		if !x.ok {
 			return fmt.Sprintf("**Where it stops**: %d devices were not measured (%s).", x.devices, x.note)
+		}
+		if x.scrapeErr != "" {
+			return fmt.Sprintf("**Where it stops**: at %d devices the rounds could not be read: %s.", x.devices, x.limit())
 		}
 		if !x.kept {
 			return fmt.Sprintf("**Where it stops**: %d devices, the first size that does not keep the %v round; the limit as measured: %s.",
@@ -102,8 +112,8 @@ func (r *report) scaleProfile() (*componentTable, int, bool) {
 func (r *report) scaleGoals(row func(goal, result string, met *bool)) {
 	for _, x := range r.scale {
 		goal := fmt.Sprintf("%d devices, %.0f %% dead, %.0f %% slow, vedetta alone: keeps the %v round", x.devices, scaleDead*100, scaleSlow*100, x.interval)
-		if !x.ok {
-			row(goal, x.note, nil)
+		if !x.ok || x.scrapeErr != "" {
+			row(goal, strings.TrimPrefix(x.note+"; "+x.scrapeErr, "; "), nil)
 			continue
 		}
 		kept := x.kept
