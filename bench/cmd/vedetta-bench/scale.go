@@ -213,8 +213,11 @@ func scaleRun(ctx context.Context, o *options, cal *calibration, devices int) *s
 	r.cpu, r.simCPU, r.simDrops = (c2-c1)*perIv, (s2-s1)*perIv, drops2-drops1
 	r.varbinds = cal.varbindsOf(s)
 	r.fdErrors = strings.Count(strings.ToLower(d.p.output()), "too many open files")
-	if r.scrapeErr == "" {
+	switch {
+	case r.scrapeErr == "":
 		r.judge(s, rounds[0], rounds[1])
+	case rounds[0] != nil: // round 3 unread: round 2 still tells the slots
+		r.slotsBusy(s, rounds[0])
 	}
 	r.profile = <-prof
 	r.ok = true
@@ -225,18 +228,10 @@ func scaleRun(ctx context.Context, o *options, cal *calibration, devices int) *s
 // round started within interval + 1 s of the previous one and finished
 // inside the interval.
 func (r *scaleResult) judge(s *sim, a, b map[string]collection) {
+	r.slotsBusy(s, b)
 	var durs []time.Duration
-	var busy time.Duration
 	for i := range s.kinds {
 		name := s.target(i)
-		if cb, ok := b[name]; ok {
-			busy += cb.dur
-			if !s.alive[i] {
-				r.busyDead += cb.dur
-			} else if s.slow[i] {
-				r.busySlow += cb.dur
-			}
-		}
 		if !s.alive[i] {
 			continue
 		}
@@ -259,14 +254,33 @@ func (r *scaleResult) judge(s *sim, a, b map[string]collection) {
 			r.maxSlowDur = max(r.maxSlowDur, ca.dur, cb.dur)
 		}
 	}
-	if r.slots > 0 {
-		r.busy = busy / time.Duration(r.slots)
-	}
 	slices.Sort(durs)
 	if len(durs) > 0 {
 		r.p99Dur, r.maxDur = pct(durs, 0.99), durs[len(durs)-1]
 	}
 	r.kept = r.unfinished == 0 && r.late == 0 && r.maxDur < r.interval && len(durs) > 0
+}
+
+// slotsBusy sums one round's collection times over every target, dead
+// ones too, per scheduler slot.
+func (r *scaleResult) slotsBusy(s *sim, round map[string]collection) {
+	var busy time.Duration
+	r.busyDead, r.busySlow = 0, 0
+	for i := range s.kinds {
+		c, ok := round[s.target(i)]
+		if !ok {
+			continue
+		}
+		busy += c.dur
+		if !s.alive[i] {
+			r.busyDead += c.dur
+		} else if s.slow[i] {
+			r.busySlow += c.dur
+		}
+	}
+	if r.slots > 0 {
+		r.busy = busy / time.Duration(r.slots)
+	}
 }
 
 // raiseNoFile lifts RLIMIT_NOFILE of the bench (inherited by the daemon
