@@ -56,13 +56,13 @@ func main() {
 	o := &options{}
 	var devices, level, only, scale string
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file (BENCHMARKS.md)")
-	flag.BoolVar(&o.smoke, "smoke", false, "tiny run for CI: 5 devices, 3 latency trials, a scale of 20 devices, no peers")
+	flag.BoolVar(&o.smoke, "smoke", false, "tiny run for CI: 5 devices, 3 latency trials, a scale of 50 devices, no peers")
 	flag.StringVar(&o.repo, "repo", "", "repository root (default: the folder holding go.mod above the working directory)")
 	flag.StringVar(&o.snmprec, "snmprec", "", "folder of .snmprec recordings (default: <repo>/../shared/testdata/snmprec)")
 	flag.StringVar(&o.toolsDir, "tools", envOr("BENCH_TOOLS", "/tmp/vedetta-bench-tools"), "where peers are built and cached ($BENCH_TOOLS)")
 	flag.StringVar(&devices, "devices", "100,1000", "device counts of the poll-cost runs (a device = one UPS agent + one switch agent)")
 	flag.StringVar(&only, "only", "", "comma list of the sections to run among "+strings.Join(allSections, ",")+" (default: all)")
-	flag.StringVar(&scale, "scale", "", "device counts of the scale scenario, vedetta alone (default 5000,10000; --smoke: 20)")
+	flag.StringVar(&scale, "scale", "", "device counts of the scale scenario, vedetta alone (default 5000,10000; --smoke: 50)")
 	flag.Float64Var(&o.dead, "dead", 0.05, "fraction of dead agents in the second run of each size")
 	flag.IntVar(&o.trials, "trials", 50, "alarm latency trials per pipeline")
 	flag.IntVar(&o.concurrency, "concurrency", 64, "parallel polls of the peers' loops (vedetta's max_concurrent_collections default)")
@@ -82,7 +82,7 @@ func main() {
 		devices, o.trials, o.memTargets = "5", 3, 5
 		o.pollInterval, o.latencyInterval, o.memInterval = 4*time.Second, 2*time.Second, 3*time.Second
 		if scale == "" {
-			scale = "20"
+			scale = "50" // enough CPU for the profile to hold samples
 		}
 	}
 	if scale == "" {

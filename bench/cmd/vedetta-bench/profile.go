@@ -218,6 +218,11 @@ func shortFunc(fn string) string {
 // markdown is the table: component, cost, share, top 3 leaf functions.
 func (t *componentTable) markdown() string {
 	var b strings.Builder
+	if len(t.rows) == 0 {
+		// A daemon nearly idle over a short profile (the smoke's) leaves
+		// no sample at 100 Hz: say so rather than print an empty table.
+		return fmt.Sprintf("No samples in the profile (%s): too little %s to be seen.\n", t.span, t.unit)
+	}
 	prec := "%.2f"
 	if t.unit == "MB" {
 		prec = "%.1f"
