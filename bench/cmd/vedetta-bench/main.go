@@ -2,13 +2,17 @@
 // operator would use instead (issue 6): SNMP poll cost at scale against
 // prometheus snmp_exporter, Telegraf inputs.snmp and a net-snmp
 // snmpbulkwalk loop; alarm latency (trap and poll) against Alertmanager;
-// the rules engine's benchmark; memory with 1,000 targets. Everything runs
+// the rules engine's benchmark; memory with 1,000 targets; vedetta alone
+// at scale (5,000 and 10,000 devices, 5 % dead, 5 % slow: does it keep its
+// round, and what stops it), with CPU and heap profiles charged to
+// vedetta's components where a goal is missed. Everything runs
 // on 127.0.0.1; the peers are built from the Go module proxy into
 // $BENCH_TOOLS at run time. It prints a Markdown table and, with --out,
 // writes it to a file (the repository's BENCHMARKS.md).
 //
 //	go run ./bench/cmd/vedetta-bench --out BENCHMARKS.md   # the full run (~20 min on 2 cores)
 //	go run ./bench/cmd/vedetta-bench --smoke               # a tiny run, no peers (CI)
+//	go run ./bench/cmd/vedetta-bench --only scale --out /tmp/scale.md   # one section (~7 min); never over BENCHMARKS.md
 //	go run ./bench/cmd/vedetta-bench cluster --out BENCHMARKS.md   # three members in namespaces (root)
 package main
 
@@ -22,6 +26,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,7 +38,8 @@ import (
 type options struct {
 	out, repo, snmprec, toolsDir, work string
 	smoke, keep                        bool
-	devices                            []int
+	only                               sections
+	devices, scale                     []int
 	dead                               float64
 	trials, concurrency, memTargets    int
 	pollInterval, latencyInterval      time.Duration
@@ -48,13 +54,15 @@ func main() {
 		os.Exit(clusterMain(os.Args[2:])) // the cluster scenario (cluster.go)
 	}
 	o := &options{}
-	var devices, level string
+	var devices, level, only, scale string
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file (BENCHMARKS.md)")
-	flag.BoolVar(&o.smoke, "smoke", false, "tiny run for CI: 5 devices, 3 latency trials, no peers")
+	flag.BoolVar(&o.smoke, "smoke", false, "tiny run for CI: 5 devices, 3 latency trials, a scale of 50 devices, no peers")
 	flag.StringVar(&o.repo, "repo", "", "repository root (default: the folder holding go.mod above the working directory)")
 	flag.StringVar(&o.snmprec, "snmprec", "", "folder of .snmprec recordings (default: <repo>/../shared/testdata/snmprec)")
 	flag.StringVar(&o.toolsDir, "tools", envOr("BENCH_TOOLS", "/tmp/vedetta-bench-tools"), "where peers are built and cached ($BENCH_TOOLS)")
 	flag.StringVar(&devices, "devices", "100,1000", "device counts of the poll-cost runs (a device = one UPS agent + one switch agent)")
+	flag.StringVar(&only, "only", "", "comma list of the sections to run among "+strings.Join(allSections, ",")+" (default: all)")
+	flag.StringVar(&scale, "scale", "", "device counts of the scale scenario, vedetta alone (default 5000,10000; --smoke: 50)")
 	flag.Float64Var(&o.dead, "dead", 0.05, "fraction of dead agents in the second run of each size")
 	flag.IntVar(&o.trials, "trials", 50, "alarm latency trials per pipeline")
 	flag.IntVar(&o.concurrency, "concurrency", 64, "parallel polls of the peers' loops (vedetta's max_concurrent_collections default)")
@@ -73,14 +81,22 @@ func main() {
 	if o.smoke {
 		devices, o.trials, o.memTargets = "5", 3, 5
 		o.pollInterval, o.latencyInterval, o.memInterval = 4*time.Second, 2*time.Second, 3*time.Second
-	}
-	for _, d := range strings.Split(devices, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(d))
-		if err != nil || n < 1 {
-			fmt.Fprintln(os.Stderr, "vedetta-bench: bad --devices", devices)
-			os.Exit(2)
+		if scale == "" {
+			scale = "50" // enough CPU for the profile to hold samples
 		}
-		o.devices = append(o.devices, n)
+	}
+	if scale == "" {
+		scale = "5000,10000"
+	}
+	var err error
+	if o.only, err = parseSections(only); err == nil {
+		if o.devices, err = parseCounts("--devices", devices); err == nil {
+			o.scale, err = parseCounts("--scale", scale)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vedetta-bench:", err)
+		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -97,6 +113,19 @@ func main() {
 	}
 }
 
+// parseCounts reads a comma list of positive counts.
+func parseCounts(flagName, s string) ([]int, error) {
+	var out []int
+	for _, d := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(d))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad %s %q: a comma list of counts ≥ 1", flagName, s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
@@ -108,6 +137,9 @@ func envOr(k, def string) string {
 func run(ctx context.Context, o *options) (string, error) {
 	defer stopAll()
 	if err := o.defaults(); err != nil {
+		return "", err
+	}
+	if err := checkPartialOut(o.only, o.out); err != nil {
 		return "", err
 	}
 	work, err := os.MkdirTemp("", "vedetta-bench-")
@@ -125,9 +157,12 @@ func run(ctx context.Context, o *options) (string, error) {
 	if err := buildOurs(ctx, o, &o.tools); err != nil {
 		return "", err
 	}
-	if o.smoke {
+	switch {
+	case o.smoke:
 		o.tools.exporterWhy, o.tools.telegrafWhy, o.tools.amWhy = "--smoke: peers not built", "--smoke: peers not built", "--smoke: peers not built"
-	} else {
+	case !o.only.has(secPoll) && !o.only.has(secLatency):
+		// Only the poll and latency sections run the peers.
+	default:
 		buildPeers(ctx, o, &o.tools)
 		if p, err := exec.LookPath("snmpbulkwalk"); err == nil {
 			o.tools.snmpbulkwalk = p
@@ -136,58 +171,12 @@ func run(ctx context.Context, o *options) (string, error) {
 	slog.Info("tools ready", "exporter", o.tools.exporter != "", "telegraf", o.tools.telegraf != "",
 		"alertmanager", o.tools.alertmanager != "", "snmpbulkwalk", o.tools.snmpbulkwalk != "")
 
-	// 1. Poll cost.
-	cal, err := calibrate(ctx, o)
-	if err != nil {
-		return "", fmt.Errorf("calibration: %w", err)
-	}
-	rep.cal = cal
-	for _, n := range o.devices {
-		for _, dead := range []float64{0, o.dead} {
-			sc := &scenario{devices: n, dead: dead}
-			if err := runScenario(ctx, o, cal, sc); err != nil {
-				return "", fmt.Errorf("poll scenario %d devices: %w", n, err)
-			}
-			rep.scenarios = append(rep.scenarios, sc)
-		}
-	}
-
-	// 2. Alarm latency, against the test suite's own Mailpit and Twilio server.
-	tb := &benchTB{}
-	defer tb.close()
-	p := &peers{}
-	if err := try(func() { p.mail = testpeer.StartMailpit(tb); p.twilio = testpeer.StartTwilio(tb) }); err != nil {
-		return "", fmt.Errorf("mailpit/twilio: %w", err)
-	}
-	rep.latency = append(rep.latency, alarmLatency(ctx, o, p, true))
-	p.clearMail(ctx)
-	rep.latency = append(rep.latency, alarmLatency(ctx, o, p, false))
-	if !o.smoke {
-		p.clearMail(ctx)
-		rep.latency = append(rep.latency, alertmanagerLatency(ctx, o, p, ""))
-		p.clearMail(ctx)
-		rep.latency = append(rep.latency, alertmanagerLatency(ctx, o, p, "1s"))
-	}
-	if ctx.Err() != nil {
-		return "", ctx.Err()
-	}
-
-	// 3. Rule evaluation, 4. memory.
-	if o.smoke {
-		rep.rules = ruleResult{note: "not run in --smoke"}
-	} else {
-		rep.rules = ruleBench(ctx, o)
-	}
-	rep.mem = memoryRun(ctx, o, "")
-	if o.memLimit != "" {
-		rep.memLimited = memoryRun(ctx, o, o.memLimit)
-	}
-	if ctx.Err() != nil {
-		return "", ctx.Err()
+	if err := runSections(ctx, o, rep); err != nil {
+		return "", err
 	}
 	rep.took = time.Since(started)
 	text := rep.markdown()
-	if old, err := os.ReadFile(o.out); err == nil && o.out != "" {
+	if old, err := os.ReadFile(o.out); err == nil && o.out != "" && !o.only.partial() {
 		// Sections measured by other commands (the cluster's) follow the
 		// marker and are kept as they are.
 		if i := strings.Index(string(old), keptMarker); i >= 0 {
@@ -201,6 +190,87 @@ func run(ctx context.Context, o *options) (string, error) {
 		slog.Info("report written", "file", o.out)
 	}
 	return text, nil
+}
+
+// runSections measures the sections --only selects, in report order.
+func runSections(ctx context.Context, o *options, rep *report) error {
+	if o.only.has(secPoll) {
+		if err := pollSection(ctx, o, rep); err != nil {
+			return err
+		}
+	}
+	if o.only.has(secScale) {
+		if err := scaleSection(ctx, o, rep); err != nil {
+			return err
+		}
+	}
+	if o.only.has(secLatency) {
+		if err := latencySection(ctx, o, rep); err != nil {
+			return err
+		}
+	}
+	if o.only.has(secRules) {
+		if o.smoke {
+			rep.rules = ruleResult{note: "not run in --smoke"}
+		} else {
+			rep.rules = ruleBench(ctx, o)
+		}
+	}
+	if o.only.has(secMemory) {
+		rep.mem = memoryRun(ctx, o, "")
+		if o.memLimit != "" {
+			rep.memLimited = memoryRun(ctx, o, o.memLimit)
+		}
+	}
+	return ctx.Err()
+}
+
+// pollSection is section 1: the calibration, then every tool on each size.
+func pollSection(ctx context.Context, o *options, rep *report) error {
+	cal, err := calibrate(ctx, o)
+	if err != nil {
+		return fmt.Errorf("calibration: %w", err)
+	}
+	rep.cal = cal
+	largest := slices.Max(o.devices)
+	for _, n := range o.devices {
+		for _, dead := range []float64{0, o.dead} {
+			// The largest size, nothing dead (1,000 devices in a full run),
+			// is where the profile by component is taken.
+			sc := &scenario{devices: n, dead: dead, profile: n == largest && dead == 0}
+			if err := runScenario(ctx, o, cal, sc); err != nil {
+				return fmt.Errorf("poll scenario %d devices: %w", n, err)
+			}
+			rep.scenarios = append(rep.scenarios, sc)
+			for _, x := range sc.results {
+				if sc.profile && x.tool == toolVedetta && x.profile != nil {
+					rep.cpuProfile, rep.cpuProfileDevices = x.profile, n
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// latencySection is section 2, against the test suite's own Mailpit and
+// Twilio server.
+func latencySection(ctx context.Context, o *options, rep *report) error {
+	tb := &benchTB{}
+	defer tb.close()
+	p := &peers{}
+	if err := try(func() { p.mail = testpeer.StartMailpit(tb); p.twilio = testpeer.StartTwilio(tb) }); err != nil {
+		return fmt.Errorf("mailpit/twilio: %w", err)
+	}
+	rep.latency = append(rep.latency, alarmLatency(ctx, o, p, true))
+	p.clearMail(ctx)
+	rep.latency = append(rep.latency, alarmLatency(ctx, o, p, false))
+	if !o.smoke {
+		p.clearMail(ctx)
+		rep.latency = append(rep.latency, alertmanagerLatency(ctx, o, p, ""))
+		p.clearMail(ctx)
+		rep.latency = append(rep.latency, alertmanagerLatency(ctx, o, p, "1s"))
+	}
+	return ctx.Err()
 }
 
 // keptMarker starts the part of BENCHMARKS.md that vedetta-bench does not

@@ -35,6 +35,7 @@ type pollResult struct {
 	peakMB   float64
 	note     string // why a figure is missing or what it includes
 	ok       bool
+	profile  *componentTable // vedetta's CPU by component, when asked
 }
 
 func (r pollResult) perK() float64 { return r.cpu / (float64(r.varbinds) / 1000) }
@@ -43,6 +44,7 @@ func (r pollResult) perK() float64 { return r.cpu / (float64(r.varbinds) / 1000)
 type scenario struct {
 	devices int
 	dead    float64
+	profile bool // take a CPU profile of vedetta's measured interval
 	results []pollResult
 }
 
@@ -87,8 +89,9 @@ func (o *options) devicesArgs() []string {
 
 var profilesLine = regexp.MustCompile(`(?m)^# profiles: (.*)$`)
 
-// calibrate counts the varbinds of one poll of each kind by each tool.
-func calibrate(ctx context.Context, o *options) (*calibration, error) {
+// usefulOnly is a calibration holding only the denominator (the objects
+// a poll of each kind reads), which needs no run of any tool.
+func usefulOnly(o *options) (*calibration, error) {
 	cal := &calibration{varbinds: map[string]map[string]int64{}, samples: map[string]int{}, profiles: map[string]string{}, useful: map[string]int64{},
 		first: map[string]int64{}}
 	var err error
@@ -98,11 +101,20 @@ func calibrate(ctx context.Context, o *options) (*calibration, error) {
 	if cal.useful["switch"], err = usefulVarbinds(filepath.Join(o.snmprec, o.switchRec), nil, switchWalks); err != nil {
 		return nil, err
 	}
+	return cal, nil
+}
+
+// calibrate counts the varbinds of one poll of each kind by each tool.
+func calibrate(ctx context.Context, o *options) (*calibration, error) {
+	cal, err := usefulOnly(o)
+	if err != nil {
+		return nil, err
+	}
 	s, err := startSim(ctx, o, 2, 0, o.devicesArgs(), "ups:1,switch:1")
 	if err != nil {
 		return nil, err
 	}
-	defer s.p.stop()
+	defer s.stop()
 	proxies := map[string]*countingProxy{}
 	for i, k := range s.kinds {
 		px, err := newCountingProxy(ctx, s.addr(i))
@@ -240,7 +252,7 @@ func runScenario(ctx context.Context, o *options, cal *calibration, sc *scenario
 	if err != nil {
 		return err
 	}
-	defer s.p.stop()
+	defer s.stop()
 	slog.Info("scenario", "devices", sc.devices, "agents", len(s.kinds), "dead", sc.dead)
 	add := func(r pollResult) {
 		if r.ok {
@@ -250,7 +262,7 @@ func runScenario(ctx context.Context, o *options, cal *calibration, sc *scenario
 		slog.Info("round", "devices", sc.devices, "dead", sc.dead, "tool", r.tool, "cpu_s", r.cpu, "sim_cpu_s", r.simCPU,
 			"varbinds", r.varbinds, "wall", r.wall, "peak_mb", r.peakMB, "note", r.note)
 	}
-	add(vedettaRound(ctx, o, s))
+	add(vedettaRound(ctx, o, s, sc.profile))
 	if o.tools.exporter != "" {
 		add(exporterRound(ctx, o, s))
 	} else if !o.smoke {
@@ -271,7 +283,9 @@ func runScenario(ctx context.Context, o *options, cal *calibration, sc *scenario
 // its second round (the first one also auto-detects profiles): CPU over
 // one whole interval starting just before the round, so the rules
 // engine's ticks in that interval are counted too.
-func vedettaRound(ctx context.Context, o *options, s *sim) pollResult {
+//
+// With profile, a CPU profile of the daemon covers most of that interval.
+func vedettaRound(ctx context.Context, o *options, s *sim, profile bool) pollResult {
 	res := pollResult{tool: toolVedetta}
 	iv := o.pollInterval
 	body := snmpTargets(s, o, iv.String()) + "rule_files: [" + filepath.Join(o.repo, "configs", "rules.d", "snmp.yaml") + "]\n"
@@ -286,10 +300,23 @@ func vedettaRound(ctx context.Context, o *options, s *sim) pollResult {
 		return res
 	}
 	c1, s1 := mustCPU(d.p.pid()), s.cpu()
+	prof := make(chan *componentTable, 1)
+	if profile {
+		go func() {
+			t, err := cpuProfile(ctx, o, d, profileSeconds(iv), fmt.Sprintf("cpu-poll-%d", len(s.kinds)/2))
+			if err != nil {
+				slog.Warn("poll: CPU profile", "err", err)
+			}
+			prof <- t
+		}()
+	} else {
+		prof <- nil
+	}
 	if sleepCtx(ctx, time.Until(t0.Add(iv*195/100))) != nil {
 		return res
 	}
 	c2, s2 := mustCPU(d.p.pid()), s.cpu()
+	res.profile = <-prof
 	res.peakMB, _ = memMB(d.p.pid())
 	ri, err := scrapeRound(ctx, d.http, t0.Add(iv/2))
 	if err != nil {

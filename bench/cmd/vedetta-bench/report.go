@@ -18,6 +18,12 @@ type report struct {
 	rules      ruleResult
 	mem        memResult
 	memLimited memResult // the same with --mem-limit
+	scale      []*scaleResult
+
+	// The CPU by component of section 1's largest 0 %-dead scenario (of
+	// cpuProfileDevices devices); section 4's heap is in mem.
+	cpuProfile        *componentTable
+	cpuProfileDevices int
 }
 
 // machine describes this host: cores, CPU model, memory.
@@ -58,14 +64,43 @@ func (r *report) markdown() string {
 	if o.smoke {
 		mode, cmd = "SMOKE run (tiny; not a measurement)", "go run ./bench/cmd/vedetta-bench --smoke"
 	}
-	fmt.Fprintf(&b, "# vedetta benchmarks\n\nWritten by `%s` (%s) — do not edit by hand.\n\n", cmd, mode)
+	title := fullReportTitle
+	if o.only.partial() {
+		title += " (partial run: " + o.only.String() + ")"
+		cmd = strings.Replace(cmd, " --out BENCHMARKS.md", "", 1) + " --only " + o.only.String()
+		mode = strings.Replace(mode, "full run", "partial run", 1) + "; the sections left out are not in this report"
+	}
+	fmt.Fprintf(&b, "%s\n\nWritten by `%s` (%s) — do not edit by hand.\n\n", title, cmd, mode)
 	fmt.Fprintf(&b, "- date: %s; the run took %s\n- machine: %s\n- Go: %s\n", r.date.UTC().Format("2006-01-02 15:04 MST"), r.took.Round(time.Second), machine(), o.tools.goVersion)
-	fmt.Fprintf(&b, "- peers: snmp_exporter %s, Telegraf %s (`-tags custom,inputs.snmp,outputs.discard`), Alertmanager %s, net-snmp `snmpbulkwalk`; all on 127.0.0.1\n",
-		snmpExporterVersion, telegrafVersion, alertmanagerVersion)
+	if o.only.has(secPoll) || o.only.has(secLatency) {
+		fmt.Fprintf(&b, "- peers: snmp_exporter %s, Telegraf %s (`-tags custom,inputs.snmp,outputs.discard`), Alertmanager %s, net-snmp `snmpbulkwalk`; all on 127.0.0.1\n",
+			snmpExporterVersion, telegrafVersion, alertmanagerVersion)
+	}
 	b.WriteString("- everything shares the 2 cores with the simulator and the other tools' idle processes; other work on the machine shows up as noise\n\n")
 
+	if o.only.has(secPoll) {
+		r.pollMarkdown(&b)
+	}
+	if o.only.has(secScale) {
+		r.scaleMarkdown(&b)
+	}
+	if o.only.has(secLatency) {
+		r.latencyMarkdown(&b)
+	}
+	if o.only.has(secRules) {
+		r.rulesMarkdown(&b)
+	}
+	if o.only.has(secMemory) {
+		r.memoryMarkdown(&b)
+	}
+	b.WriteString("\n" + r.goals())
+	return b.String()
+}
+
+func (r *report) pollMarkdown(b *strings.Builder) {
+	o := r.o
 	b.WriteString("## 1. Poll cost\n\n")
-	fmt.Fprintf(&b, "A device is two simulated SNMP agents (`cmd/vedetta-sim`): a UPS (`%s`) and a switch (`%s`, 44 interfaces); N devices = 2N agents. "+
+	fmt.Fprintf(b, "A device is two simulated SNMP agents (`cmd/vedetta-sim`): a UPS (`%s`) and a switch (`%s`, 44 interfaces); N devices = 2N agents. "+
 		"vedetta polls them as 2N `kind: snmp` targets at `interval: %v` with `configs/rules.d/snmp.yaml`; its CPU is the daemon's utime+stime "+
 		"(`/proc/<pid>/stat`) over one whole interval holding its second round (the first also auto-detects profiles), so rule evaluation and "+
 		"idle ticks are counted; its round's wall time is from the `vedetta_collection_duration_seconds` samples (first start to last end). "+
@@ -79,18 +114,18 @@ func (r *report) markdown() string {
 		r.cal.useful["ups"], r.cal.useful["switch"], r.cal.useful["ups"]+r.cal.useful["switch"])
 	b.WriteString("| tool | varbinds on the wire per UPS poll | per switch poll | per device | fetched / used |\n|---|---:|---:|---:|---:|\n")
 	used := r.cal.useful["ups"] + r.cal.useful["switch"]
-	fmt.Fprintf(&b, "| *used (objects in the polled scalars and columns)* | %d | %d | %d | 1.00 |\n", r.cal.useful["ups"], r.cal.useful["switch"], used)
+	fmt.Fprintf(b, "| *used (objects in the polled scalars and columns)* | %d | %d | %d | 1.00 |\n", r.cal.useful["ups"], r.cal.useful["switch"], used)
 	for _, t := range []string{toolVedetta, toolExporter, toolTelegraf, toolBulkwalk} {
 		if v, ok := r.cal.varbinds[t]; ok {
-			fmt.Fprintf(&b, "| %s | %d | %d | %d | %.2f |\n", t, v["ups"], v["switch"], v["ups"]+v["switch"], float64(v["ups"]+v["switch"])/float64(max(used, 1)))
+			fmt.Fprintf(b, "| %s | %d | %d | %d | %.2f |\n", t, v["ups"], v["switch"], v["ups"]+v["switch"], float64(v["ups"]+v["switch"])/float64(max(used, 1)))
 		}
 		if t == toolVedetta && r.cal.first["ups"] > 0 {
 			f := r.cal.first["ups"] + r.cal.first["switch"]
-			fmt.Fprintf(&b, "| vedetta, first poll (auto-detection, GETBULKs not yet sized) | %d | %d | %d | %.2f |\n",
+			fmt.Fprintf(b, "| vedetta, first poll (auto-detection, GETBULKs not yet sized) | %d | %d | %d | %.2f |\n",
 				r.cal.first["ups"], r.cal.first["switch"], f, float64(f)/float64(max(used, 1)))
 		}
 	}
-	fmt.Fprintf(&b, "\nvedetta's profiles: UPS `%s` (%d samples), switch `%s` (%d samples).\n\n", r.cal.profiles["ups"], r.cal.samples["ups"],
+	fmt.Fprintf(b, "\nvedetta's profiles: UPS `%s` (%d samples), switch `%s` (%d samples).\n\n", r.cal.profiles["ups"], r.cal.samples["ups"],
 		r.cal.profiles["switch"], r.cal.samples["switch"])
 	b.WriteString("| devices | dead | tool | CPU s / 1k varbinds | × vedetta's | round wall time | peak RSS | varbinds | CPU s | simulator CPU s | note |\n")
 	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
@@ -103,7 +138,7 @@ func (r *report) markdown() string {
 		}
 		for _, x := range sc.results {
 			if !x.ok {
-				fmt.Fprintf(&b, "| %d | %.0f %% | %s | n/a | n/a | n/a | n/a | n/a | n/a | n/a | %s |\n", sc.devices, sc.dead*100, x.tool, x.note)
+				fmt.Fprintf(b, "| %d | %.0f %% | %s | n/a | n/a | n/a | n/a | n/a | n/a | n/a | %s |\n", sc.devices, sc.dead*100, x.tool, x.note)
 				continue
 			}
 			ratio := "1.00"
@@ -113,14 +148,23 @@ func (r *report) markdown() string {
 					ratio = fmt.Sprintf("%.2f", x.perK()/base)
 				}
 			}
-			fmt.Fprintf(&b, "| %d | %.0f %% | %s | %.4f | %s | %s | %.0f MB | %d | %.2f | %.2f | %s |\n", sc.devices, sc.dead*100, x.tool,
+			fmt.Fprintf(b, "| %d | %.0f %% | %s | %.4f | %s | %s | %.0f MB | %d | %.2f | %.2f | %s |\n", sc.devices, sc.dead*100, x.tool,
 				x.perK(), ratio, ms(x.wall), x.peakMB, x.varbinds, x.cpu, x.simCPU, x.note)
 		}
 	}
 	b.WriteString("\n\"× vedetta's\" is the tool's CPU per 1,000 varbinds divided by vedetta's in the same scenario (goal: ≥ 5 for snmp_exporter and Telegraf).\n\n")
 
+	if r.cpuProfile != nil {
+		fmt.Fprintf(b, "Where vedetta's CPU goes at %d devices, 0 %% dead (a CPU profile of the daemon over %s of the measured interval, `/debug/pprof/profile`):\n\n", r.cpuProfileDevices, r.cpuProfile.span)
+		b.WriteString(r.cpuProfile.markdown())
+		b.WriteString("\n")
+	}
+}
+
+func (r *report) latencyMarkdown(b *strings.Builder) {
+	o := r.o
 	b.WriteString("## 2. Alarm latency\n\n")
-	fmt.Fprintf(&b, "A UPS served by an SNMP agent inside the benchmark (`%s`) switches upsBasicOutputStatus to onBattery at a random moment; "+
+	fmt.Fprintf(b, "A UPS served by an SNMP agent inside the benchmark (`%s`) switches upsBasicOutputStatus to onBattery at a random moment; "+
 		"rule `ups_on_battery == 1`, `for: 0s`, critical, routed to e-mail (Mailpit, time = the message's `Created`, i.e. SMTP DATA done) "+
 		"and SMS (the Twilio-speaking test server of `internal/testpeer`, time = the POST). **trap**: the agent sends upsTrapOnBattery at the change "+
 		"(vedetta polls the UPS at once). **poll**: no trap. Alertmanager: the same alert POSTed to `/api/v2/alerts`, time to the SMTP DATA at the same Mailpit.\n\n", o.upsRec)
@@ -141,38 +185,47 @@ func (r *report) markdown() string {
 			name = l.name
 		}
 		if len(l.email) == 0 && len(l.sms) == 0 {
-			fmt.Fprintf(&b, "| %s | %d | %d | n/a | n/a | n/a | n/a | n/a | %s |\n", name, l.trials, l.lost, l.note)
+			fmt.Fprintf(b, "| %s | %d | %d | n/a | n/a | n/a | n/a | n/a | %s |\n", name, l.trials, l.lost, l.note)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s | %s |\n", name, l.trials, l.lost, ms(pct(l.email, 0.5)), ms(pct(l.email, 0.99)),
+		fmt.Fprintf(b, "| %s | %d | %d | %s | %s | %s | %s | %s | %s |\n", name, l.trials, l.lost, ms(pct(l.email, 0.5)), ms(pct(l.email, 0.99)),
 			ms(pct(l.sms, 0.5)), ms(pct(l.sms, 0.99)), ratio, l.note)
 	}
 
+}
+
+func (r *report) rulesMarkdown(b *strings.Builder) {
 	b.WriteString("\n## 3. Rule evaluation\n\n`go test -run='^$' -bench=BenchmarkRuleEvaluation -benchmem -cpu=1 ./rules/` (100,000 series × 200 rules per cycle):\n\n")
 	b.WriteString("| benchmark | ns/op (one cycle) | ns per series-rule | allocs/op | B/op | note |\n|---|---:|---:|---:|---:|---|\n")
 	if !r.rules.present {
-		fmt.Fprintf(&b, "| BenchmarkRuleEvaluation | n/a | n/a | n/a | n/a | %s |\n", r.rules.note)
+		fmt.Fprintf(b, "| BenchmarkRuleEvaluation | n/a | n/a | n/a | n/a | %s |\n", r.rules.note)
 	} else {
 		per, how := r.rules.nsOp/r.rules.seriesXRules, "ns/op ÷ (100,000 × 200)"
 		if v, ok := r.rules.extraMetrics["ns/rule-series"]; ok {
 			per, how = v, "as the benchmark reports it (ns/rule-series)"
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %.2f (%s) | %.0f | %.0f | %s |\n", strings.Fields(r.rules.lines[0])[0], r.rules.nsOp, per, how,
+		fmt.Fprintf(b, "| %s | %.0f | %.2f (%s) | %.0f | %.0f | %s |\n", strings.Fields(r.rules.lines[0])[0], r.rules.nsOp, per, how,
 			r.rules.allocs, r.rules.bytesOp, r.rules.note)
 		b.WriteString("\nWhat the benchmark printed:\n\n```\n" + strings.Join(r.rules.lines, "\n") + "\n```\n")
 	}
 
+}
+
+func (r *report) memoryMarkdown(b *strings.Builder) {
+	o := r.o
 	b.WriteString("\n## 4. Memory\n\n| targets | up | live series | VmRSS | VmHWM | note |\n|---:|---:|---:|---:|---:|---|\n")
 	for _, m := range []memResult{r.mem, r.memLimited} {
 		switch {
 		case m.ok:
-			fmt.Fprintf(&b, "| %d | %d | %d | %.0f MB | %.0f MB | %s |\n", m.targets, m.up, m.series, m.rssMB, m.hwmMB, m.note)
+			fmt.Fprintf(b, "| %d | %d | %d | %.0f MB | %.0f MB | %s |\n", m.targets, m.up, m.series, m.rssMB, m.hwmMB, m.note)
 		case m.note != "":
-			fmt.Fprintf(&b, "| %d | n/a | n/a | n/a | n/a | %s |\n", o.memTargets, m.note)
+			fmt.Fprintf(b, "| %d | n/a | n/a | n/a | n/a | %s |\n", o.memTargets, m.note)
 		}
 	}
-	b.WriteString("\n" + r.goals())
-	return b.String()
+	if r.mem.heap != nil {
+		fmt.Fprintf(b, "\nWhere the heap is (no memory limit; `/debug/pprof/heap`, inuse_space, taken after the RSS reading):\n\n")
+		b.WriteString(r.mem.heap.markdown())
+	}
 }
 
 // goals compares the results with issue 6's targets.
@@ -187,6 +240,8 @@ func (r *report) goals() string {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", goal, result, m)
 	}
 	yes := func(v bool) *bool { return &v }
+	// The goals missed, by the profile that shows their remaining cost.
+	var missedCPU, missedHeap, missedScale []string
 	for _, sc := range r.scenarios {
 		var v, worst float64
 		var rest []string
@@ -194,8 +249,12 @@ func (r *report) goals() string {
 			if x.tool == toolVedetta && x.ok {
 				v = x.perK()
 				if sc.dead > 0 {
-					row(fmt.Sprintf("%d devices, %.0f %% dead: round well inside the %v interval", sc.devices, sc.dead*100, r.o.pollInterval),
-						ms(x.wall), yes(x.wall < r.o.pollInterval/2 && x.note == ""))
+					goal := fmt.Sprintf("%d devices, %.0f %% dead: round well inside the %v interval", sc.devices, sc.dead*100, r.o.pollInterval)
+					met := x.wall < r.o.pollInterval/2 && x.note == ""
+					row(goal, ms(x.wall), yes(met))
+					if !met {
+						missedCPU = append(missedCPU, goal)
+					}
 				}
 			}
 		}
@@ -208,8 +267,11 @@ func (r *report) goals() string {
 			}
 		}
 		if len(rest) > 0 {
-			row(fmt.Sprintf("%d devices, %.0f %% dead: CPU/1k varbinds ≤ 1/5 of snmp_exporter's and Telegraf's", sc.devices, sc.dead*100),
-				strings.Join(rest, ", "), yes(worst >= 5))
+			goal := fmt.Sprintf("%d devices, %.0f %% dead: CPU/1k varbinds ≤ 1/5 of snmp_exporter's and Telegraf's", sc.devices, sc.dead*100)
+			row(goal, strings.Join(rest, ", "), yes(worst >= 5))
+			if worst < 5 {
+				missedCPU = append(missedCPU, goal)
+			}
 		}
 	}
 	for _, l := range r.latency {
@@ -223,10 +285,12 @@ func (r *report) goals() string {
 				"p99 e-mail "+ms(pct(l.email, 0.99))+", SMS "+ms(pct(l.sms, 0.99)), yes(p < r.o.latencyInterval+100*time.Millisecond && l.lost == 0))
 		}
 	}
-	if r.rules.present {
+	switch {
+	case !r.o.only.has(secRules):
+	case r.rules.present:
 		row("rule evaluation 100,000 × 200 < 1 s on one core", fmt.Sprintf("%.3f s", r.rules.nsOp/1e9), yes(r.rules.nsOp < 1e9))
 		row("no allocations per series in the steady state", fmt.Sprintf("%.0f allocs per cycle", r.rules.allocs), yes(r.rules.allocs < 100000))
-	} else {
+	default:
 		row("rule evaluation 100,000 × 200 < 1 s on one core", r.rules.note, nil)
 	}
 	for i, m := range []memResult{r.mem, r.memLimited} {
@@ -235,9 +299,38 @@ func (r *report) goals() string {
 			if i == 1 {
 				how = "memory_limit: " + r.o.memLimit
 			}
-			row(fmt.Sprintf("< 300 MB RSS for %d targets / ~500,000 series (%s)", m.targets, how), fmt.Sprintf("%.0f MB (peak %.0f MB), %d series", m.rssMB, m.hwmMB, m.series),
-				yes(m.hwmMB < 300))
+			goal := fmt.Sprintf("< 300 MB RSS for %d targets / ~500,000 series (%s)", m.targets, how)
+			row(goal, fmt.Sprintf("%.0f MB (peak %.0f MB), %d series", m.rssMB, m.hwmMB, m.series), yes(m.hwmMB < 300))
+			if m.hwmMB >= 300 {
+				missedHeap = append(missedHeap, goal)
+			}
 		}
+	}
+	r.scaleGoals(func(goal, result string, met *bool) {
+		row(goal, result, met)
+		if met != nil && !*met {
+			missedScale = append(missedScale, goal)
+		}
+	})
+	// Each missed goal with the profile, the remaining cost by component.
+	for _, m := range []struct {
+		goals []string
+		what  string
+		t     *componentTable
+	}{
+		{missedCPU, fmt.Sprintf("vedetta's CPU at %d devices, 0 %% dead (section 1)", r.cpuProfileDevices), r.cpuProfile},
+		{missedHeap, "vedetta's heap, no memory limit (section 4)", r.mem.heap},
+		{missedScale, "vedetta's CPU in the scale scenario (section 1b)", r.scaleProfileOnly()},
+	} {
+		if len(m.goals) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\nMissed: %s. The profile, the remaining cost by component (%s):\n\n", strings.Join(m.goals, "; "), m.what)
+		if m.t == nil {
+			b.WriteString("no profile was taken (see the log).\n")
+			continue
+		}
+		b.WriteString(m.t.markdown())
 	}
 	return b.String()
 }

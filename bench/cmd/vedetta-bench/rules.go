@@ -77,6 +77,7 @@ type memResult struct {
 	rssMB, hwmMB        float64
 	note                string
 	ok                  bool
+	heap                *componentTable // without a limit: where the heap is, after the RSS reading
 }
 
 // memoryRun: o.memTargets SNMP targets on the simulator serving a
@@ -90,7 +91,7 @@ func memoryRun(ctx context.Context, o *options, limit string) memResult {
 		res.note = err.Error()
 		return res
 	}
-	defer s.p.stop()
+	defer s.stop()
 	iv := o.memInterval
 	body := snmpTargets(s, o, iv.String()) + "rule_files: [" + filepath.Join(o.repo, "configs", "rules.d", "snmp.yaml") + "]\n"
 	if limit != "" {
@@ -107,6 +108,12 @@ func memoryRun(ctx context.Context, o *options, limit string) memResult {
 		return res
 	}
 	res.hwmMB, res.rssMB = memMB(d.p.pid())
+	if limit == "" {
+		// After the RSS reading: the profile's own allocations stay out of it.
+		if res.heap, err = heapProfile(ctx, o, d, "heap-memory"); err != nil {
+			slog.Warn("memory: heap profile", "err", err)
+		}
+	}
 	ri, err := scrapeRound(ctx, d.http, t0.Add(2*iv-iv/2))
 	if err != nil {
 		res.note = "scrape: " + err.Error()
