@@ -45,6 +45,10 @@ type runner struct {
 	trigger  chan struct{}
 	failures int
 	errors   float64
+	// Used by the target's own goroutine only (loop): the merged labels
+	// of its last polls, and how many samples the last one had.
+	cache labelCache
+	lastN int
 }
 
 // NewScheduler prepares (but does not start) the targets.
@@ -109,7 +113,7 @@ func (s *Scheduler) loop(ctx context.Context, r *runner) {
 			continue
 		}
 		start := time.Now()
-		b := s.collect(ctx, r)
+		b := s.collect(ctx, r, &r.cache)
 		if ctx.Err() != nil {
 			return // shutting down: a cancelled round is not a failed target
 		}
@@ -125,10 +129,12 @@ func (s *Scheduler) CollectOnce(ctx context.Context, name string) (model.Batch, 
 	if !ok {
 		return model.Batch{}, fmt.Errorf("no target named %q", name)
 	}
-	return s.collect(ctx, r), nil
+	return s.collect(ctx, r, nil), nil
 }
 
-func (s *Scheduler) collect(ctx context.Context, r *runner) model.Batch {
+// collect runs one round of r; cache (nil: none) is r's label cache, which
+// only r's own goroutine may use.
+func (s *Scheduler) collect(ctx context.Context, r *runner, cache *labelCache) model.Batch {
 	spec := r.t.Spec
 	select {
 	case s.sem <- struct{}{}:
@@ -142,10 +148,16 @@ func (s *Scheduler) collect(ctx context.Context, r *runner) model.Batch {
 	defer cancel()
 	tl := r.labels
 	base := model.Labels(tl)
-	var samples []model.Sample
+	// Sized by the last round (plus the scheduler's own five): one
+	// allocation a poll, not a slice grown by doubling.
+	samples := make([]model.Sample, 0, r.lastN+8)
 	emit := func(smp model.Sample) {
 		// A collector cannot impersonate another target (see model.Label).
-		smp.Labels = tl.Label(smp.Labels)
+		if cache != nil {
+			smp.Labels = cache.label(tl, smp.Labels)
+		} else {
+			smp.Labels = tl.Label(smp.Labels)
+		}
 		if smp.Time.IsZero() {
 			smp.Time = start
 		}
@@ -184,6 +196,10 @@ func (s *Scheduler) collect(ctx context.Context, r *runner) model.Batch {
 	own("vedetta_collection_start_timestamp_seconds", float64(start.UnixNano())/1e9)
 	own("vedetta_collection_errors_total", r.errors)
 	own(model.MetricTargetFailures, float64(r.failures))
+	r.lastN = len(samples)
+	if cache != nil {
+		cache.rotate()
+	}
 	return model.Batch{Target: spec.Name, Samples: samples, Err: err, Start: start, Duration: dur}
 }
 

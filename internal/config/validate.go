@@ -45,7 +45,7 @@ func (c *Config) applyDefaults() {
 		c.HistoryRetention = 7 * 24 * time.Hour
 	}
 	if c.MaxConcurrent == 0 {
-		c.MaxConcurrent = 64
+		c.MaxConcurrent = DefaultMaxConcurrent(len(c.Targets))
 	}
 	if c.Traps != nil && c.Traps.Listen == "" {
 		c.Traps.Listen = "127.0.0.1:9162" // loopback and unprivileged unless told otherwise
