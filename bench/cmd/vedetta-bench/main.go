@@ -70,7 +70,7 @@ func main() {
 	flag.DurationVar(&o.pollInterval, "poll-interval", 60*time.Second, "vedetta's interval in the poll-cost runs")
 	flag.DurationVar(&o.latencyInterval, "latency-interval", 10*time.Second, "poll interval of the poll-only latency run")
 	flag.DurationVar(&o.memInterval, "mem-interval", 30*time.Second, "interval of the memory run")
-	flag.StringVar(&o.memLimit, "mem-limit", "400MiB", "memory_limit of a second memory run (\"\": none)")
+	flag.StringVar(&o.memLimit, "mem-limit", "256MiB", "memory_limit of a second memory run (\"\": none)")
 	flag.DurationVar(&o.timeout, "timeout", 45*time.Minute, "the whole run's deadline")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folder (configs, logs)")
 	flag.StringVar(&level, "log-level", "info", "debug, info, warn")
