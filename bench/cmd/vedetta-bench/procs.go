@@ -225,9 +225,26 @@ func freeTCPPort() int {
 }
 
 // freeUDPRange finds n consecutive free UDP ports on 127.0.0.1 (for the
-// simulator's --base-port), trying a few bases.
+// simulator's --base-port), trying a few bases: first below the kernel's
+// ephemeral range (where the daemon's and the peers' own sockets take
+// ports, and 20,000 agents from 21000 on could not fit), then above 21000.
 func freeUDPRange(n int) (int, error) {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				low = v
+			}
+		}
+	}
+	var bases []int
+	for base := 1100; base+n <= low; base += 997 {
+		bases = append(bases, base)
+	}
 	for base := 21000; base+n < 60000; base += 997 {
+		bases = append(bases, base)
+	}
+	for _, base := range bases {
 		ok := true
 		for i := 0; i < n && ok; i++ {
 			c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", base+i))

@@ -248,6 +248,15 @@ func (r *report) goals() string {
 		for _, x := range sc.results {
 			if x.tool == toolVedetta && x.ok {
 				v = x.perK()
+				if sc.devices >= 1000 {
+					// Issue 13: "RSS, 1,000 devices polling < 200 MB".
+					goal := fmt.Sprintf("%d devices, %.0f %% dead: vedetta's peak RSS while polling < 200 MB", sc.devices, sc.dead*100)
+					met := x.peakMB < 200
+					row(goal, fmt.Sprintf("%.0f MB", x.peakMB), yes(met))
+					if !met {
+						missedHeap = append(missedHeap, goal)
+					}
+				}
 				if sc.dead > 0 {
 					goal := fmt.Sprintf("%d devices, %.0f %% dead: round well inside the %v interval", sc.devices, sc.dead*100, r.o.pollInterval)
 					met := x.wall < r.o.pollInterval/2 && x.note == ""
