@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vedetta-dc/vedetta/internal/config"
 )
 
 const (
@@ -22,9 +24,6 @@ const (
 	scaleSlow = 0.05
 	// gapSlack is how late a round may start and still keep the interval.
 	gapSlack = time.Second
-	// defaultMaxConcurrent is vedetta's max_concurrent_collections when
-	// the config says none (the bench's do not).
-	defaultMaxConcurrent = 64
 	// saturated is the share of every core's time at which the CPU is the
 	// limit.
 	saturated = 0.9
@@ -128,7 +127,7 @@ func scaleSection(ctx context.Context, o *options, rep *report) error {
 // interval would; its cost is in the CPU).
 func scaleRun(ctx context.Context, o *options, cal *calibration, devices int) *scaleResult {
 	iv := o.pollInterval
-	r := &scaleResult{devices: devices, agents: 2 * devices, interval: iv, slots: defaultMaxConcurrent}
+	r := &scaleResult{devices: devices, agents: 2 * devices, interval: iv, slots: config.DefaultMaxConcurrent(2 * devices)}
 	delay := scaleSlowDelay(iv)
 	s, err := startSim(ctx, o, r.agents, scaleDead, o.devicesArgs(), "ups:1,switch:1",
 		"--slow", strconv.FormatFloat(scaleSlow, 'f', -1, 64), "--slow-delay", delay.String())

@@ -18,9 +18,9 @@ func (r *report) scaleMarkdown(b *strings.Builder) {
 		"are measured, with one `/metrics` scrape after each (as a Prometheus scraping every interval would: its cost is in the CPU). "+
 		"**Kept** = for every answering target, round 3 started within interval + %v of round 2 "+
 		"(`vedetta_collection_start_timestamp_seconds`) and both rounds finished inside the interval (`vedetta_collection_duration_seconds`). "+
-		"**Slots busy** = round 3's (or, when its scrape failed, round 2's) collection times summed over every target (dead ones too) ÷ the scheduler's %d slots (`max_concurrent_collections`, default): the least wall time the round needs, however many cores. CPU is utime+stime per interval over both rounds; fds and sockets are the most seen in `/proc/<pid>/fd`; the simulator's drops are "+
+		"**Slots busy** = round 3's (or, when its scrape failed, round 2's) collection times summed over every target (dead ones too) ÷ the scheduler's slots (`max_concurrent_collections`, default: one per 16 targets, 64..1,024; `config.DefaultMaxConcurrent`): the least wall time the round needs, however many cores. CPU is utime+stime per interval over both rounds; fds and sockets are the most seen in `/proc/<pid>/fd`; the simulator's drops are "+
 		"the `drops` of its sockets in `/proc/net/udp`; the simulator holds one socket per agent, so past `ulimit -n` it runs as several processes (its CPU is their sum).\n\n",
-		scaleDead, scaleSlow, scaleSlowDelay(iv), scaleSlowDelay(iv), iv, gapSlack, defaultMaxConcurrent)
+		scaleDead, scaleSlow, scaleSlowDelay(iv), scaleSlowDelay(iv), iv, gapSlack)
 	b.WriteString("| devices | agents (answering / slow) | kept the round | max gap | round p99 | round max (slow agents') | up | CPU s / interval | CPU s / 1k varbinds | simulator CPU s / interval | core-seconds used | peak RSS | slots busy | fds (sockets) | ulimit -n | simulator drops | load avg | note |\n")
 	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, x := range r.scale {
