@@ -344,37 +344,33 @@ const digestMember = "sent as part of the digest "
 
 // settle records a send's outcome; the members of a digest share it.
 func (d *Dispatcher) settle(x Delivery) error {
-	return d.store.Update(func(tx store.Tx) error { return settleTx(d.ob, tx, x) })
-}
-
-// settleTx writes a send's outcome in tx: the delivery, its history line
-// and, for a digest, its members (which share it).
-func settleTx(ob *outbox, tx store.Tx, x Delivery) error {
-	if err := ob.save(tx, x); err != nil {
-		return err
-	}
-	if err := historyOfDelivery(tx, x); err != nil {
-		return err
-	}
-	for _, k := range x.DigestOf {
-		m, ok := ob.get(tx, k)
-		if !ok {
-			continue
-		}
-		m.State, m.Provider, m.Done, m.LastError, m.NextAttempt = x.State, x.Provider, x.Done, x.LastError, x.NextAttempt
-		m.LeaseUntil, m.LeaseOwner = time.Time{}, ""
-		m.Attempts++
-		if x.State == DeliveryDelivered {
-			m.LastError = digestMember + x.Key
-		}
-		if err := ob.save(tx, m); err != nil {
+	return d.store.Update(func(tx store.Tx) error {
+		if err := d.ob.save(tx, x); err != nil {
 			return err
 		}
-	}
-	return nil
+		if err := historyOfDelivery(tx, x); err != nil {
+			return err
+		}
+		for _, k := range x.DigestOf {
+			m, ok := d.ob.get(tx, k)
+			if !ok {
+				continue
+			}
+			m.State, m.Provider, m.Done, m.LastError, m.NextAttempt = x.State, x.Provider, x.Done, x.LastError, x.NextAttempt
+			m.LeaseUntil, m.LeaseOwner = time.Time{}, ""
+			m.Attempts++
+			if x.State == DeliveryDelivered {
+				m.LastError = digestMember + x.Key
+			}
+			if err := d.ob.save(tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
-// accepted records that provider took x (ok) or, its attempt having failed
+// accepted records that t.Provider took x (t.Ref its id there) or, t nil,
 // after all, did not. It reports whether x is now recorded as taken: a
 // record that cannot be written leaves the send as any other in flight
 // (repeated by a node taking over, within the duplicate bound).
