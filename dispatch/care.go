@@ -102,6 +102,14 @@ func (d *Dispatcher) care(tx store.Tx, n *Notice, now time.Time) error {
 			if err := d.tell(tx, n, ev, d.toldRecipients(n), now); err != nil {
 				return err
 			}
+		case len(n.Told) > 0:
+			// Settled while muted (a held FLAPPING, STOPPED FLAPPING or
+			// NO DATA) and resolved now: whoever heard this episode's
+			// FIRING hears its end, or would believe it still firing.
+			if err := d.tell(tx, n, model.EventResolved, d.resolvedRecipients(n), now); err != nil {
+				return err
+			}
+			return d.dropNotice(tx, n.AlarmID)
 		default:
 			n.Waiting, n.WaitingEvent = "", ""
 		}

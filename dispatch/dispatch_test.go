@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -269,6 +270,64 @@ func TestSilenceHoldsThenNotifies(t *testing.T) {
 	}
 	if _, err := x.d.AddSilence(nil, x.clock.Now(), x.clock.Now().Add(time.Hour), "", ""); err == nil {
 		t.Error("a silence matching everything was accepted")
+	}
+}
+
+// A flap that settles while a silence holds its FLAPPING and STOPPED
+// FLAPPING must still end, for those who heard the FIRING, in a RESOLVED:
+// whether the alarm stays resolved or fires again before the silence ends
+// (found by TestPipelineInvariants: the new FIRING went out alone).
+func TestFlapSettledUnderSilenceEndsInResolved(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		refire    bool
+		afterWant []string
+	}{
+		{"stays resolved", false, []string{"sms:resolved>+390001", "email:resolved>oncall@x.example"}},
+		{"fires again", true, []string{"sms:resolved>+390001", "email:resolved>oncall@x.example",
+			"sms:firing>+390001", "email:firing>oncall@x.example"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := baseConfig()
+			cfg.Routes[1].Repeat, cfg.Routes[1].Escalate = 0, nil
+			x := newDTest(t, cfg)
+			a := firing("f1", "critical", "target", "ups-b")
+			x.event(a, model.EventFiring)
+			x.run()
+			x.want("sms:firing>+390001", "email:firing>oncall@x.example")
+			told := len(x.sink.got())
+			now := x.clock.Now()
+			if _, err := x.d.AddSilence(Equal(map[string]string{"target": "ups-b"}), now, now.Add(time.Hour), "", "anna"); err != nil {
+				t.Fatal(err)
+			}
+			// Each event has its own number, as the engine gives them.
+			flap, settled, again := resolved(a), resolved(a), a
+			flap.Seq, settled.Seq, again.Seq = 1, 2, 3
+			x.event(flap, model.EventFlapping)
+			x.advance(time.Minute)
+			x.event(settled, model.EventFlapEnd)
+			x.advance(time.Minute)
+			if tc.refire {
+				x.event(again, model.EventFiring)
+				x.advance(time.Minute)
+			}
+			if n := len(x.sink.got()); n != told {
+				t.Fatalf("%d messages while the silence held", n-told)
+			}
+			x.advance(time.Hour)
+			x.advance(time.Second) // a message goes once the one before it for that recipient is done
+			got := x.sink.got()[told:]
+			to := map[string]string{"sms:": "+390001", "email:": "oncall@x.example"}
+			for _, ch := range []string{"sms:", "email:"} {
+				if r, f := slices.Index(got, ch+"resolved>"+to[ch]), slices.Index(got, ch+"firing>"+to[ch]); tc.refire && f < r {
+					t.Errorf("%s the new FIRING went out before the RESOLVED of the episode before: %v", ch, got)
+				}
+			}
+			x.sink.mu.Lock()
+			x.sink.msgs = x.sink.msgs[told:]
+			x.sink.mu.Unlock()
+			x.want(tc.afterWant...)
+		})
 	}
 }
 

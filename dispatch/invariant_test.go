@@ -35,20 +35,26 @@ package dispatch
 //
 // A failing seed is printed in the subtest name: run it alone with
 //
-//	go test ./dispatch -run 'TestPipelineInvariants/seed=N$' -v
+//	go test ./dispatch -run 'TestPipelineInvariants/seed=N$' -invariant.seed=N -invariant.schedules=1 -v
 //
 // and keep it in invariantRegressions. -invariant.schedules=5000 runs more.
+// A schedule's faults follow the seed, but a crash cuts the sends in
+// flight wherever their goroutines are, so a seed may fail only now and
+// then: run it in a loop, with -invariant.log for the dispatchers' log.
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,6 +72,11 @@ import (
 var (
 	invSchedules = flag.Int("invariant.schedules", 0, "schedules TestPipelineInvariants runs (0: 150; 20 with -short or -race)")
 	invFirstSeed = flag.Uint64("invariant.seed", 1, "first seed of TestPipelineInvariants")
+	// A schedule depends a little on goroutine timing (when a send in
+	// flight is cut by a crash), so a seed that failed once may pass when
+	// run alone: run it in a loop with this flag to see what the
+	// dispatcher logged in the run that fails.
+	invLog = flag.Bool("invariant.log", false, "print the dispatcher's log of a failing schedule")
 )
 
 // invariantRegressions are seeds that once found a bug; they run first,
@@ -334,6 +345,7 @@ type world struct {
 	crashes       int
 	reloads       int
 	log           []string
+	dlog          syncBuffer // the dispatchers' log, with -invariant.log
 	// digest is the start digest's window; digestEnd the current
 	// process's (a reload keeps it, a crash opens a new one).
 	digest     time.Duration
@@ -441,7 +453,16 @@ func (w *world) intervals() map[string]time.Duration {
 }
 
 func (w *world) newDispatcher() {
-	d, err := NewDispatcher(w.fs, w.cfg, w.chans, discard())
+	lg := discard()
+	if *invLog {
+		lg = slog.New(slog.NewTextHandler(&w.dlog, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.String(slog.TimeKey, w.clock.Now().Format("15:04:05"))
+			}
+			return a
+		}}))
+	}
+	d, err := NewDispatcher(w.fs, w.cfg, w.chans, lg)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -757,6 +778,9 @@ func (w *world) check() {
 		if t.Failed() {
 			t.Logf("seed %d: %d crashes, %d reloads, %d lost by a provider; schedule:\n  %s",
 				w.seed, w.crashes, w.reloads, w.lost, strings.Join(w.log, "\n  "))
+			if *invLog {
+				t.Logf("the dispatchers' log:\n%s", w.dlog.String())
+			}
 		}
 	}()
 	if len(w.queue) > 0 {
@@ -926,4 +950,22 @@ func (w *world) check() {
 
 func (w *world) alarmID(tg *invTarget) string {
 	return model.AlarmID("Hot", map[string]string{"target": tg.name, "class": "environment", "group": tg.group})
+}
+
+// syncBuffer is a bytes.Buffer the dispatcher's goroutines can log to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -147,9 +147,11 @@ func (d *Dispatcher) Update(tx store.Tx, a model.Alarm, ev model.EventKind) erro
 	prevSev := n.Alarm.Severity
 	n.Alarm = a
 	n.Firing = a.State == model.StateFiring || a.State == model.StateStale
-	if ev == model.EventFiring && n.Waiting != "" && n.WaitingEvent == model.EventResolved {
-		// The previous episode's RESOLVED is still held back: keep who
-		// must hear it, apart from the new episode.
+	if ev == model.EventFiring && n.Waiting != "" && n.WaitingEvent != model.EventFiring {
+		// The previous episode's end is still held back: its RESOLVED, or
+		// a STOPPED FLAPPING or FLAPPING (a new FIRING means that flap
+		// settled resolved). Keep who must hear it, apart from the new
+		// episode.
 		n.HeldResolved = mergeRecipients(n.HeldResolved, n.Told)
 		n.Told = nil
 	}
