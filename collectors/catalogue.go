@@ -120,5 +120,5 @@ type NameLister interface {
 // SchedulerMetricNames are the samples the scheduler adds to every
 // target's batch, whatever its kind (TargetUnreachable reads one).
 func SchedulerMetricNames() []string {
-	return []string{model.MetricTargetUp, "vedetta_collection_duration_seconds", "vedetta_collection_start_timestamp_seconds", "vedetta_collection_errors_total", model.MetricTargetFailures}
+	return []string{model.MetricTargetUp, "vedetta_collection_duration_seconds", "vedetta_collection_start_timestamp_seconds", "vedetta_collection_wait_seconds", "vedetta_collection_errors_total", model.MetricTargetFailures}
 }
