@@ -244,7 +244,7 @@ func pollSection(ctx context.Context, o *options, rep *report) error {
 			rep.scenarios = append(rep.scenarios, sc)
 			for _, x := range sc.results {
 				if sc.profile && x.tool == toolVedetta && x.profile != nil {
-					rep.cpuProfile, rep.cpuProfileDevices = x.profile, n
+					rep.cpuProfile, rep.pollHeap, rep.cpuProfileDevices = x.profile, x.heap, n
 				}
 			}
 		}

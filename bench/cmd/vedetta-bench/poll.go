@@ -31,6 +31,7 @@ type pollResult struct {
 	note     string // why a figure is missing or what it includes
 	ok       bool
 	profile  *componentTable // vedetta's CPU by component, when asked
+	heap     *componentTable // and its heap after the round, by component
 }
 
 func (r pollResult) perK() float64 { return r.cpu / (float64(r.varbinds) / 1000) }
@@ -313,6 +314,13 @@ func vedettaRound(ctx context.Context, o *options, s *sim, profile bool) pollRes
 	c2, s2 := mustCPU(d.p.pid()), s.cpu()
 	res.profile = <-prof
 	res.peakMB, _ = memMB(d.p.pid())
+	if profile {
+		// What the peak RSS holds: the live heap after the round (RSS is
+		// about twice it under Go's default GOGC).
+		if res.heap, err = heapProfile(ctx, o, d, fmt.Sprintf("heap-poll-%d", len(s.kinds)/2)); err != nil {
+			slog.Warn("poll: heap profile", "err", err)
+		}
+	}
 	ri, err := scrapeRound(ctx, d.http, t0.Add(iv/2))
 	if err != nil {
 		res.note = "scrape: " + err.Error()

@@ -59,6 +59,7 @@ type scaleResult struct {
 	busy               time.Duration
 	busyDead, busySlow time.Duration // of the sum (not per slot)
 	slots              int
+	maxWait            time.Duration // round 3's longest wait for a slot (vedetta_collection_wait_seconds)
 
 	scrape    time.Duration // the longest /metrics scrape
 	series    int           // on /metrics
@@ -236,6 +237,7 @@ func (r *scaleResult) judge(s *sim, a, b map[string]collection) {
 		}
 		ca, okA := a[name]
 		cb, okB := b[name]
+		r.maxWait = max(r.maxWait, cb.wait)
 		if !okA || !okB || !cb.start.After(ca.start) {
 			r.unfinished++ // its third round was not over three quarters into it
 			continue

@@ -18,14 +18,14 @@ func (r *report) scaleMarkdown(b *strings.Builder) {
 		"are measured, with one `/metrics` scrape after each (as a Prometheus scraping every interval would: its cost is in the CPU). "+
 		"**Kept** = for every answering target, round 3 started within interval + %v of round 2 "+
 		"(`vedetta_collection_start_timestamp_seconds`) and both rounds finished inside the interval (`vedetta_collection_duration_seconds`). "+
-		"**Slots busy** = round 3's (or, when its scrape failed, round 2's) collection times summed over every target (dead ones too) ÷ the scheduler's slots (`max_concurrent_collections`, default: one per 16 targets, 64..1,024; `config.DefaultMaxConcurrent`): the least wall time the round needs, however many cores. CPU is utime+stime per interval over both rounds; fds and sockets are the most seen in `/proc/<pid>/fd`; the simulator's drops are "+
+		"**Slots busy** = round 3's (or, when its scrape failed, round 2's) collection times summed over every target (dead ones too) ÷ the scheduler's slots (`max_concurrent_collections`, default: one per 16 targets, 64..1,024; `config.DefaultMaxConcurrent`): the least wall time the round needs, however many cores; **slot wait** = the longest an answering target's round 3 waited for a slot (`vedetta_collection_wait_seconds`). CPU is utime+stime per interval over both rounds; fds and sockets are the most seen in `/proc/<pid>/fd`; the simulator's drops are "+
 		"the `drops` of its sockets in `/proc/net/udp`; the simulator holds one socket per agent, so past `ulimit -n` it runs as several processes (its CPU is their sum).\n\n",
 		scaleDead, scaleSlow, scaleSlowDelay(iv), scaleSlowDelay(iv), iv, gapSlack)
-	b.WriteString("| devices | agents (answering / slow) | kept the round | max gap | round p99 | round max (slow agents') | up | CPU s / interval | CPU s / 1k varbinds | simulator CPU s / interval | core-seconds used | peak RSS | slots busy | fds (sockets) | ulimit -n | simulator drops | load avg | note |\n")
-	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	b.WriteString("| devices | agents (answering / slow) | kept the round | max gap | round p99 | round max (slow agents') | up | CPU s / interval | CPU s / 1k varbinds | simulator CPU s / interval | core-seconds used | peak RSS | slots busy | slot wait | fds (sockets) | ulimit -n | simulator drops | load avg | note |\n")
+	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, x := range r.scale {
 		if !x.ok {
-			fmt.Fprintf(b, "| %d | %d | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | %d | n/a | n/a | %s |\n", x.devices, x.agents, x.nofile, x.note)
+			fmt.Fprintf(b, "| %d | %d | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | %d | n/a | n/a | %s |\n", x.devices, x.agents, x.nofile, x.note)
 			continue
 		}
 		note := strings.TrimPrefix(x.note+fmt.Sprintf("; /metrics: %d series, scraped in %s", x.series, ms(x.scrape)), "; ")
@@ -39,9 +39,9 @@ func (r *report) scaleMarkdown(b *strings.Builder) {
 		if x.scrapeErr != "" {
 			kept, gap, p99, longest, up = "n/a (no /metrics)", "n/a", "n/a", "n/a", "n/a"
 		}
-		fmt.Fprintf(b, "| %d | %d (%d / %d) | %s | %s | %s | %s | %s | %.2f | %.4f | %.2f | %.1f of %.0f (%.0f %%) | %.0f MB | %s of %v (%.0f %%) | %d (%d) | %d | %d | %s | %s |\n",
+		fmt.Fprintf(b, "| %d | %d (%d / %d) | %s | %s | %s | %s | %s | %.2f | %.4f | %.2f | %.1f of %.0f (%.0f %%) | %.0f MB | %s of %v (%.0f %%) | %s | %d (%d) | %d | %d | %s | %s |\n",
 			x.devices, x.agents, x.alive, x.slow, kept, gap, p99, longest, up,
-			x.cpu, x.perK(), x.simCPU, x.cpu+x.simCPU, x.coreSeconds(), 100*(x.cpu+x.simCPU)/x.coreSeconds(), x.peakMB, ms(x.busy), x.interval, 100*x.busy.Seconds()/x.interval.Seconds(), x.fds, x.socks, x.nofile,
+			x.cpu, x.perK(), x.simCPU, x.cpu+x.simCPU, x.coreSeconds(), 100*(x.cpu+x.simCPU)/x.coreSeconds(), x.peakMB, ms(x.busy), x.interval, 100*x.busy.Seconds()/x.interval.Seconds(), ms(x.maxWait), x.fds, x.socks, x.nofile,
 			x.simDrops, x.load, note)
 	}
 	b.WriteString("\n" + r.scaleVerdict() + "\n")

@@ -215,6 +215,7 @@ type roundInfo struct {
 type collection struct {
 	start time.Time
 	dur   time.Duration
+	wait  time.Duration // for a collection slot, before start
 	up    bool
 }
 
@@ -257,7 +258,7 @@ func scrapeCollections(ctx context.Context, url string) (map[string]collection, 
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	up, dur, started := map[string]float64{}, map[string]float64{}, map[string]time.Time{}
+	up, dur, wait, started := map[string]float64{}, map[string]float64{}, map[string]float64{}, map[string]time.Time{}
 	for sc.Scan() {
 		l := sc.Text()
 		if l == "" || l[0] == '#' {
@@ -270,7 +271,7 @@ func scrapeCollections(ctx context.Context, url string) (map[string]collection, 
 		// /metrics has no sample timestamps: a collection's start is its
 		// vedetta_collection_start_timestamp_seconds, joined by target.
 		var kind string
-		for _, k := range []string{"vedetta_collection_duration_seconds{", "vedetta_target_up{", "vedetta_collection_start_timestamp_seconds{"} {
+		for _, k := range []string{"vedetta_collection_duration_seconds{", "vedetta_target_up{", "vedetta_collection_start_timestamp_seconds{", "vedetta_collection_wait_seconds{"} {
 			if strings.HasPrefix(l, k) {
 				kind = k
 			}
@@ -290,13 +291,15 @@ func scrapeCollections(ctx context.Context, url string) (map[string]collection, 
 			up[t] = v
 		case "vedetta_collection_duration_seconds{":
 			dur[t] = v
+		case "vedetta_collection_wait_seconds{":
+			wait[t] = v
 		default:
 			started[t] = time.Unix(0, int64(v*1e9))
 		}
 	}
 	cs := make(map[string]collection, len(started))
 	for t, ts := range started {
-		cs[t] = collection{start: ts, dur: time.Duration(dur[t] * float64(time.Second)), up: up[t] == 1}
+		cs[t] = collection{start: ts, dur: time.Duration(dur[t] * float64(time.Second)), wait: time.Duration(wait[t] * float64(time.Second)), up: up[t] == 1}
 	}
 	return cs, series, sc.Err()
 }
