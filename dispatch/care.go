@@ -103,9 +103,9 @@ func (d *Dispatcher) care(tx store.Tx, n *Notice, now time.Time) error {
 				return err
 			}
 		case len(n.Told) > 0:
-			// Settled while muted (a held FLAPPING, STOPPED FLAPPING or
-			// NO DATA) and resolved now: whoever heard this episode's
-			// FIRING hears its end, or would believe it still firing.
+			// Settled while muted (a held FLAPPING or STOPPED FLAPPING)
+			// and resolved now: whoever heard this episode's FIRING hears
+			// its end, or would believe it still firing.
 			if err := d.tell(tx, n, model.EventResolved, d.resolvedRecipients(n), now); err != nil {
 				return err
 			}
