@@ -43,7 +43,6 @@ package dispatch
 // then: run it in a loop, with -invariant.log for the dispatchers' log.
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -54,7 +53,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,6 +64,7 @@ import (
 	"github.com/vedetta-dc/vedetta/internal/config"
 	"github.com/vedetta-dc/vedetta/internal/store"
 	"github.com/vedetta-dc/vedetta/internal/testclock"
+	"github.com/vedetta-dc/vedetta/internal/testpeer"
 	"github.com/vedetta-dc/vedetta/notify"
 )
 
@@ -345,7 +344,7 @@ type world struct {
 	crashes       int
 	reloads       int
 	log           []string
-	dlog          syncBuffer // the dispatchers' log, with -invariant.log
+	dlog          testpeer.Buffer // the dispatchers' log, with -invariant.log
 	// digest is the start digest's window; digestEnd the current
 	// process's (a reload keeps it, a crash opens a new one).
 	digest     time.Duration
@@ -950,22 +949,4 @@ func (w *world) check() {
 
 func (w *world) alarmID(tg *invTarget) string {
 	return model.AlarmID("Hot", map[string]string{"target": tg.name, "class": "environment", "group": tg.group})
-}
-
-// syncBuffer is a bytes.Buffer the dispatcher's goroutines can log to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
